@@ -1,0 +1,19 @@
+import { createApp } from '../shared/http/create-app.ts';
+import { approvalFunction } from './approval/routes.ts';
+import { auditFunction } from './audit/routes.ts';
+import { chatFunction } from './chat/routes.ts';
+import { embedFunction } from './embed/routes.ts';
+import { healthFunction } from './health/routes.ts';
+import { proxyFunction } from './proxy/routes.ts';
+import { readyFunction } from './ready/routes.ts';
+
+/** Every function on one origin (locally :8001), each on its CONTRACT.md paths. */
+export default createApp('all', [
+  healthFunction,
+  readyFunction,
+  chatFunction,
+  embedFunction,
+  auditFunction,
+  approvalFunction,
+  proxyFunction,
+]);

@@ -1,0 +1,22 @@
+import { Hono } from 'hono';
+import { gatewayConfig } from '../../shared/config/index.ts';
+import { getSettings } from '../../shared/env.ts';
+import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
+import { runReadyChecks } from '../../shared/ready/checks.ts';
+import { redactString } from '../../shared/redact/index.ts';
+
+const routes = new Hono<AppEnv>();
+
+routes.get('/ready', async (c) => {
+  const { ready, checks } = await runReadyChecks(getSettings(c.env), {
+    timeoutMs: gatewayConfig.ready.timeout_ms,
+    required: gatewayConfig.ready.required,
+  });
+  for (const check of Object.values(checks)) {
+    if (check.error) check.error = redactString(check.error).value;
+  }
+  c.header('cache-control', 'no-store');
+  return c.json({ status: ready ? 'ready' : 'not_ready', checks }, ready ? 200 : 503);
+});
+
+export const readyFunction = defineFunction('ready', routes);

@@ -1,0 +1,52 @@
+/**
+ * `npm run keys -- create --role approver --id alice` prints a new key once.
+ * `npm run keys -- list` and `npm run keys -- revoke --id alice`.
+ */
+import { parseArgs } from 'node:util';
+import { loadDotEnv } from './dotenv.ts';
+import { createApiKey, listApiKeys, revokeApiKey } from './keys.ts';
+import { applyMigrations, MIGRATIONS_DIR, readMigrations, resolveLocalDatabase } from './local-database.ts';
+import { connectNodePostgres } from './node-postgres.ts';
+
+loadDotEnv();
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: { id: { type: 'string' }, role: { type: 'string', default: 'agent' } },
+});
+const command = positionals[0];
+
+const database = await resolveLocalDatabase();
+const db = await connectNodePostgres(database.databaseUrl).catch((err: Error) => {
+  console.error(`keys: ${err.message}`);
+  process.exit(1);
+});
+try {
+  await applyMigrations(db.client, readMigrations(MIGRATIONS_DIR));
+  if (command === 'create') {
+    if (!values.id) throw new Error('create needs --id <principal id>');
+    const created = await createApiKey(db.client, values.id, values.role ?? 'agent');
+    console.log(`created key for ${created.id} (role ${created.role}); it is shown only this once:`);
+    console.log(created.key);
+  } else if (command === 'revoke') {
+    if (!values.id) throw new Error('revoke needs --id <principal id>');
+    console.log(
+      (await revokeApiKey(db.client, values.id)) ? `revoked ${values.id}` : `no active key for ${values.id}`,
+    );
+  } else if (command === 'list') {
+    for (const row of await listApiKeys(db.client)) {
+      console.log(
+        `${row.id}\t${row.role}\t${row.revoked_at ? 'revoked' : 'active'}\t${new Date(row.created_at).toISOString()}`,
+      );
+    }
+  } else {
+    throw new Error(
+      'usage: npm run keys -- create --role agent|approver|admin --id <id> | list | revoke --id <id>',
+    );
+  }
+} catch (err) {
+  console.error(`keys: ${(err as Error).message}`);
+  process.exitCode = 1;
+} finally {
+  await db.close();
+  await database.close();
+}

@@ -1,0 +1,184 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { applyMigrations, readMigrations } from './migrations.ts';
+import { startNeonWsProxy } from './neon-ws-proxy.ts';
+import { connectNodePostgres, parseDatabaseUrl } from './node-postgres.ts';
+import { startEmbeddedPostgres } from './pglite-server.ts';
+import { freePort } from './ports.ts';
+import { findBinary, startProcess } from './processes.ts';
+import { startUpstashBridge } from './upstash-bridge.ts';
+
+export type ServiceState = 'ok' | 'off';
+
+export interface StackOptions {
+  /** The environment to read DATABASE_URL, REDIS_URL, PUSHGATEWAY_URL... from. */
+  env: NodeJS.ProcessEnv;
+  /** Where embedded data lives; undefined keeps embedded Postgres in memory. */
+  dataDir?: string;
+  migrationsDir: string;
+  /** Start embedded Postgres even if DATABASE_URL is set (the PGlite smoke test). */
+  forceEmbeddedPostgres?: boolean;
+  /** Skip spawning a pushgateway when PUSHGATEWAY_URL is unset. */
+  noPushgateway?: boolean;
+  log?: (service: string, message: string) => void;
+}
+
+export interface Stack {
+  /** Settings for the functions (what wrangler gets as vars). */
+  settings: Record<string, string>;
+  databaseUrl: string;
+  embeddedPostgres: boolean;
+  redis: ServiceState;
+  pushgateway: ServiceState;
+  stop(): Promise<void>;
+}
+
+/**
+ * Brings up what the functions need, the way `npm start` and the integration tests both do:
+ * Postgres (given or embedded), the WebSocket proxy for Neon's driver, Redis behind an Upstash
+ * REST bridge (given, spawned, or off), a Pushgateway (given, spawned, or off), and migrations.
+ * Anything it started is stopped by `stop()`, in reverse order, also when a later step fails.
+ */
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const log = options.log ?? (() => undefined);
+  const env = options.env;
+  const stops: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const fn of stops.reverse()) await fn().catch(() => undefined);
+    stops.length = 0;
+  };
+  const settings: Record<string, string> = {};
+  try {
+    // Postgres
+    let databaseUrl = options.forceEmbeddedPostgres ? undefined : env.DATABASE_URL?.trim() || undefined;
+    let embeddedPostgres = false;
+    if (databaseUrl) {
+      parseDatabaseUrl(databaseUrl);
+    } else {
+      const dataDir = options.dataDir ? join(options.dataDir, 'pglite') : undefined;
+      const pg = await startEmbeddedPostgres({ dataDir });
+      stops.push(pg.close);
+      databaseUrl = pg.databaseUrl;
+      embeddedPostgres = true;
+    }
+    const target = parseDatabaseUrl(databaseUrl);
+    const where = `${target.host}:${target.port}/${target.database}`;
+    const db = await connectNodePostgres(databaseUrl);
+    try {
+      const applied = await applyMigrations(db.client, readMigrations(options.migrationsDir));
+      log(
+        'postgres',
+        `${embeddedPostgres ? 'embedded PGlite' : 'DATABASE_URL'} at ${where}${
+          embeddedPostgres
+            ? options.dataDir
+              ? ` (data in ${join(options.dataDir, 'pglite')})`
+              : ' (in memory)'
+            : ''
+        }; migrations: ${applied.length ? `applied ${applied.join(', ')}` : 'up to date'}`,
+      );
+    } finally {
+      await db.close();
+    }
+    settings.DATABASE_URL = databaseUrl;
+
+    // Neon's driver speaks WebSocket; a plain Postgres needs the proxy. Neon itself does not.
+    if (!/\.neon\.(tech|build)$/.test(target.host)) {
+      const proxy = await startNeonWsProxy({ port: 0, allowedTargets: [`${target.host}:${target.port}`] });
+      stops.push(proxy.close);
+      settings.NEON_WS_PROXY = proxy.url;
+      log('ws-proxy', `Neon WebSocket proxy on ws://${proxy.url}`);
+    }
+
+    // Redis, reached by the functions over Upstash's REST protocol.
+    let redis: ServiceState = 'off';
+    if (env.UPSTASH_REDIS_REST_URL && env.UPSTASH_REDIS_REST_TOKEN) {
+      settings.UPSTASH_REDIS_REST_URL = env.UPSTASH_REDIS_REST_URL;
+      settings.UPSTASH_REDIS_REST_TOKEN = env.UPSTASH_REDIS_REST_TOKEN;
+      redis = 'ok';
+      log('redis', `Upstash REST at ${env.UPSTASH_REDIS_REST_URL}`);
+    } else {
+      let redisUrl = env.REDIS_URL?.trim() || undefined;
+      let origin = 'REDIS_URL';
+      if (!redisUrl) {
+        const binary = findBinary('redis-server');
+        if (binary) {
+          const port = await freePort();
+          const proc = await startProcess({
+            name: 'redis-server',
+            command: binary,
+            args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+            ready: () => tcpAnswers(port),
+          });
+          stops.push(proc.stop);
+          redisUrl = `redis://127.0.0.1:${port}`;
+          origin = 'redis-server';
+        }
+      }
+      if (redisUrl) {
+        const token = randomBytes(24).toString('base64url');
+        const bridge = await startUpstashBridge({ redisUrl, token, port: 0 });
+        stops.push(bridge.close);
+        settings.UPSTASH_REDIS_REST_URL = bridge.url;
+        settings.UPSTASH_REDIS_REST_TOKEN = token;
+        redis = 'ok';
+        log('redis', `${origin} ${redactUrl(redisUrl)}, Upstash REST bridge on ${bridge.url}`);
+      } else {
+        log('redis', 'off (set REDIS_URL or install redis-server); rate limits are per isolate');
+      }
+    }
+
+    // Pushgateway
+    let pushgateway: ServiceState = 'off';
+    if (env.PUSHGATEWAY_URL) {
+      settings.PUSHGATEWAY_URL = env.PUSHGATEWAY_URL;
+      pushgateway = 'ok';
+      log('pushgateway', `PUSHGATEWAY_URL ${env.PUSHGATEWAY_URL}`);
+    } else if (!options.noPushgateway) {
+      const binary = findBinary('prometheus-pushgateway') ?? findBinary('pushgateway');
+      if (binary) {
+        const port = await freePort();
+        const url = `http://127.0.0.1:${port}`;
+        const proc = await startProcess({
+          name: 'prometheus-pushgateway',
+          command: binary,
+          args: [`--web.listen-address=127.0.0.1:${port}`],
+          ready: async () => (await fetch(`${url}/-/ready`)).ok,
+        });
+        stops.push(proc.stop);
+        settings.PUSHGATEWAY_URL = url;
+        pushgateway = 'ok';
+        log('pushgateway', `prometheus-pushgateway on ${url}`);
+      } else {
+        log('pushgateway', 'off (set PUSHGATEWAY_URL or apt-get install prometheus-pushgateway)');
+      }
+    }
+
+    return { settings, databaseUrl, embeddedPostgres, redis, pushgateway, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+async function tcpAnswers(port: number): Promise<boolean> {
+  const { connect } = await import('node:net');
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.end();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** A URL fit for a terminal line: no password. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * `npm start`: the whole product locally, in one terminal. Starts the stack (local/stack.ts),
+ * makes sure a local admin key exists, then serves every function under `wrangler dev` on
+ * http://localhost:8001. Ctrl-C stops everything it started.
+ */
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadDotEnv } from './dotenv.ts';
+import { createApiKey, isKeyActive } from './keys.ts';
+import { DATA_DIR, MIGRATIONS_DIR, STACK_FILE } from './local-database.ts';
+import { connectNodePostgres } from './node-postgres.ts';
+import { isPortTaken, waitFor } from './ports.ts';
+import { stopChild } from './processes.ts';
+import { type Stack, startStack } from './stack.ts';
+
+const say = (service: string, message: string) => console.log(`[mas] ${service.padEnd(11)} ${message}`);
+const fail = (message: string): never => {
+  console.error(`[mas] error       ${message}`);
+  process.exit(1);
+};
+
+// Settings the functions read, passed through from the environment / .env to wrangler.
+const PASS_THROUGH =
+  /^(LLM_|MAS_|QDRANT_|OPENAI_|GOOGLE_|GEMINI_|ANTHROPIC_|MINDEX_|NATUREOS_|WEBSITE_|LOG_LEVEL$|APPROVAL_REQUIRED$|ACTION_AUDIT_ENABLED$|EXPOSE_METRICS$)/;
+
+loadDotEnv();
+const port = Number(process.env.PORT ?? 8001);
+if (!Number.isInteger(port) || port <= 0 || port > 65535)
+  fail(`PORT=${process.env.PORT} is not a port number`);
+if (await isPortTaken(port)) {
+  fail(
+    `port ${port} is already in use (another \`npm start\`, or the old MAS API?). Stop it, or run with PORT=<free port>.`,
+  );
+}
+mkdirSync(DATA_DIR, { recursive: true });
+
+let stack: Stack | undefined;
+let wrangler: ReturnType<typeof spawn> | undefined;
+let stopping = false;
+const shutdown = async (code: number) => {
+  if (stopping) return;
+  stopping = true;
+  say('stop', 'stopping…');
+  if (wrangler) await stopChild(wrangler);
+  await stack?.stop();
+  rmSync(STACK_FILE, { force: true });
+  say('stop', 'stopped');
+  process.exit(code);
+};
+process.on('SIGINT', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+
+try {
+  stack = await startStack({ env: process.env, dataDir: DATA_DIR, migrationsDir: MIGRATIONS_DIR, log: say });
+} catch (err) {
+  fail((err as Error).message);
+}
+const running = stack!;
+
+// A local admin key, so a fresh clone can call every route at once.
+const adminKeyFile = join(DATA_DIR, 'admin-key');
+if (!process.env.MAS_API_KEYS) {
+  const db = await connectNodePostgres(running.databaseUrl);
+  try {
+    const saved = existsSync(adminKeyFile) ? readFileSync(adminKeyFile, 'utf8').trim() : '';
+    if (!saved || !(await isKeyActive(db.client, saved))) {
+      const created = await createApiKey(db.client, 'local-admin', 'admin');
+      writeFileSync(adminKeyFile, `${created.key}\n`, { mode: 0o600 });
+      chmodSync(adminKeyFile, 0o600);
+      say('auth', `created a local admin key in ${adminKeyFile} (principal local-admin)`);
+    } else {
+      say('auth', `local admin key in ${adminKeyFile} (principal local-admin)`);
+    }
+  } finally {
+    await db.close();
+  }
+} else {
+  say('auth', 'keys from MAS_API_KEYS (and the auth.api_keys table)');
+}
+
+const vars: Record<string, string> = { EXPOSE_METRICS: 'true' };
+for (const [key, value] of Object.entries(process.env)) {
+  if (PASS_THROUGH.test(key) && value !== undefined) vars[key] = value;
+}
+Object.assign(vars, running.settings);
+const varsFile = join(DATA_DIR, 'dev.vars');
+writeFileSync(
+  varsFile,
+  `${Object.entries(vars)
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join('\n')}\n`,
+  { mode: 0o600 },
+);
+writeFileSync(
+  STACK_FILE,
+  JSON.stringify({
+    pid: process.pid,
+    databaseUrl: running.databaseUrl,
+    embeddedPostgres: running.embeddedPostgres,
+    port,
+  }),
+);
+
+say('functions', `starting wrangler dev on http://localhost:${port} …`);
+wrangler = spawn(
+  'wrangler',
+  [
+    'dev',
+    '--port',
+    String(port),
+    '--ip',
+    '127.0.0.1',
+    '--env-file',
+    varsFile,
+    '--show-interactive-dev-session=false',
+    '--log-level',
+    process.env.WRANGLER_LOG_LEVEL ?? 'warn',
+    '--persist-to',
+    join(DATA_DIR, 'wrangler'),
+  ],
+  { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } },
+);
+wrangler.once('exit', (code) => {
+  if (!stopping) {
+    console.error(`[mas] error       wrangler dev exited (code ${code}); see its output above`);
+    void shutdown(1);
+  }
+});
+
+const base = `http://127.0.0.1:${port}`;
+const up = await waitFor(async () => (await fetch(`${base}/health`)).ok, 90_000, 250);
+if (!up) {
+  console.error('[mas] error       functions did not answer /health within 90 s');
+  await shutdown(1);
+}
+const ready = await fetch(`${base}/ready`)
+  .then(
+    (r) =>
+      r.json() as Promise<{ status: string; checks: Record<string, { status: string; error?: string }> }>,
+  )
+  .catch(() => undefined);
+const checks = ready
+  ? Object.entries(ready.checks)
+      .map(([name, c]) => `${name}=${c.status}`)
+      .join(' ')
+  : 'unknown';
+say('ready', `${ready?.status ?? 'unknown'} (${checks})`);
+say('serving', `http://localhost:${port}  (GET /health, /ready, /metrics; POST /v1/chat/completions …)`);
+say(
+  'try',
+  `make health | make ready | curl -H "authorization: Bearer $(cat ${adminKeyFile})" ${base}/v1/models`,
+);
+say('stop', 'Ctrl-C stops everything');

@@ -1,0 +1,79 @@
+import { z } from 'zod';
+
+export const roleSchema = z.enum(['agent', 'approver', 'admin']);
+export type Role = z.infer<typeof roleSchema>;
+
+export interface Principal {
+  id: string;
+  role: Role;
+}
+
+export interface KeyEntry extends Principal {
+  /** Lower-case hex SHA-256 of the key: keys themselves are never stored. */
+  hash: string;
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+const PRINCIPAL_ID = /^[A-Za-z0-9._@-]{1,64}$/;
+
+/**
+ * Parses `MAS_API_KEYS`: entries `<id>:<role>:<sha256-hex>` separated by commas or newlines.
+ * Throws naming the entry's position, never its content.
+ */
+export function parseApiKeysSecret(secret: string | undefined): KeyEntry[] {
+  if (!secret) return [];
+  const entries: KeyEntry[] = [];
+  const parts = secret
+    .split(/[\n,]/)
+    .map((p) => p.trim())
+    .filter(Boolean);
+  parts.forEach((part, index) => {
+    const [id, role, hash, ...rest] = part.split(':');
+    const parsedRole = roleSchema.safeParse(role);
+    if (
+      rest.length > 0 ||
+      !id ||
+      !PRINCIPAL_ID.test(id) ||
+      !parsedRole.success ||
+      !hash ||
+      !HEX64.test(hash)
+    ) {
+      throw new Error(`MAS_API_KEYS entry #${index + 1} is not <id>:<agent|approver|admin>:<sha256 hex>`);
+    }
+    entries.push({ id, role: parsedRole.data, hash });
+  });
+  return entries;
+}
+
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+  let out = '';
+  for (const b of new Uint8Array(digest)) out += b.toString(16).padStart(2, '0');
+  return out;
+}
+
+/** Compares two equal-length hex strings without an early exit. */
+export function constantTimeEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
+/** Looks a key hash up among configured entries, touching every entry so timing says nothing. */
+export function findKeyEntry(entries: readonly KeyEntry[], hash: string): KeyEntry | undefined {
+  let found: KeyEntry | undefined;
+  for (const entry of entries) {
+    if (constantTimeEqual(entry.hash, hash) && !found) found = entry;
+  }
+  return found;
+}
+
+/** A new random API key: `mas_` + 32 bytes base64url. */
+export function generateApiKey(): string {
+  const bytes = new Uint8Array(32);
+  crypto.getRandomValues(bytes);
+  let bin = '';
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return `mas_${btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}`;
+}

@@ -1,0 +1,45 @@
+import { withPostgres } from '../db/postgres.ts';
+import type { Settings } from '../env.ts';
+import { type KeyEntry, type Principal, parseApiKeysSecret, roleSchema } from './api-keys.ts';
+
+const CACHE_TTL_MS = 60_000;
+const MISS_TTL_MS = 5_000;
+const secretCache = new Map<string, KeyEntry[]>();
+const tableCache = new Map<string, { principal: Principal | null; expires: number }>();
+
+export function keysFromSecret(settings: Settings): KeyEntry[] {
+  const secret = settings.MAS_API_KEYS ?? '';
+  let entries = secretCache.get(secret);
+  if (!entries) {
+    entries = parseApiKeysSecret(secret);
+    secretCache.set(secret, entries);
+  }
+  return entries;
+}
+
+/**
+ * Looks a key hash up in `auth.api_keys` (managed by `npm run keys`), cached per isolate so a
+ * busy agent costs one query a minute. Unknown hashes are cached briefly too, so a flood of bad
+ * keys cannot turn into a flood of queries. Throws (503) when Postgres is down.
+ */
+export async function lookupKeyInTable(settings: Settings, hash: string): Promise<Principal | null> {
+  const now = Date.now();
+  const cached = tableCache.get(hash);
+  if (cached && cached.expires > now) return cached.principal;
+  const principal = await withPostgres(
+    settings,
+    async (client) => {
+      const { rows } = await client.query<{ id: string; role: string }>(
+        'select id, role from auth.api_keys where key_hash = $1 and revoked_at is null',
+        [hash],
+      );
+      const row = rows[0];
+      const role = roleSchema.safeParse(row?.role);
+      return row && role.success ? { id: row.id, role: role.data } : null;
+    },
+    { connectTimeoutMs: 3000 },
+  );
+  if (tableCache.size > 10_000) tableCache.clear();
+  tableCache.set(hash, { principal, expires: now + (principal ? CACHE_TTL_MS : MISS_TTL_MS) });
+  return principal;
+}

@@ -1,0 +1,25 @@
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+
+/** A config file that does not parse or validate; the message names the file and the bad key. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses YAML text and validates it, naming `file` and the dotted path of the first bad key. */
+export function parseConfig<S extends z.ZodType>(file: string, text: string, schema: S): z.infer<S> {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text) ?? {};
+  } catch (err) {
+    throw new ConfigError(`${file}: invalid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    const issues = result.error.issues
+      .slice(0, 5)
+      .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new ConfigError(`${file}: ${issues.join('; ')}`);
+  }
+  return result.data;
+}

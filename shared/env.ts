@@ -1,0 +1,107 @@
+import { z } from 'zod';
+
+/**
+ * Worker bindings. Everything is a plain string var or secret so the same code runs under
+ * wrangler, Miniflare, Deno (Deno.env) and Node (process.env).
+ */
+export interface Env {
+  DATABASE_URL?: string;
+  /** Local only: `host:port/path` of the WebSocket proxy in front of a plain Postgres. */
+  NEON_WS_PROXY?: string;
+  UPSTASH_REDIS_REST_URL?: string;
+  UPSTASH_REDIS_REST_TOKEN?: string;
+  QDRANT_URL?: string;
+  QDRANT_API_KEY?: string;
+  LLM_BASE_URL?: string;
+  LLM_HEALTH_URL?: string;
+  LLM_DEFAULT_PROVIDER?: string;
+  PUSHGATEWAY_URL?: string;
+  MAS_API_KEYS?: string;
+  LOG_LEVEL?: string;
+  APPROVAL_REQUIRED?: string;
+  ACTION_AUDIT_ENABLED?: string;
+  EXPOSE_METRICS?: string;
+  [key: string]: unknown;
+}
+
+const optionalUrl = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v) => (v ? v : undefined))
+  .pipe(z.url().optional());
+
+const optionalString = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v) => (v ? v : undefined));
+
+const boolFlag = (fallback: boolean) =>
+  z
+    .string()
+    .trim()
+    .toLowerCase()
+    .optional()
+    .transform((v) => (v === undefined || v === '' ? fallback : !['false', '0', 'no', 'off'].includes(v)));
+
+export const settingsSchema = z.object({
+  DATABASE_URL: optionalString.refine((v) => v === undefined || /^postgres(ql)?:\/\//.test(v), {
+    message: 'must look like postgres://user:password@host:5432/dbname',
+  }),
+  NEON_WS_PROXY: optionalString,
+  UPSTASH_REDIS_REST_URL: optionalUrl,
+  UPSTASH_REDIS_REST_TOKEN: optionalString,
+  QDRANT_URL: optionalUrl,
+  QDRANT_API_KEY: optionalString,
+  LLM_BASE_URL: optionalUrl,
+  LLM_HEALTH_URL: optionalUrl,
+  PUSHGATEWAY_URL: optionalUrl,
+  MAS_API_KEYS: optionalString,
+  LOG_LEVEL: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .optional()
+    .transform((v) => v || 'info')
+    .pipe(z.enum(['debug', 'info', 'warn', 'error', 'silent'])),
+  APPROVAL_REQUIRED: boolFlag(true),
+  ACTION_AUDIT_ENABLED: boolFlag(true),
+  /** Serve GET /metrics (local runs); deployed isolates push to the Pushgateway instead. */
+  EXPOSE_METRICS: boolFlag(false),
+});
+
+export type Settings = z.infer<typeof settingsSchema>;
+
+const cache = new WeakMap<object, Settings>();
+
+/**
+ * Validated settings for an env object, parsed once per env (bindings are fixed per isolate).
+ * A bad value fails the request with a 500 that names the variable, never its value.
+ */
+export function getSettings(env: Env): Settings {
+  let settings = cache.get(env);
+  if (!settings) {
+    const result = settingsSchema.safeParse(pickStrings(env));
+    if (!result.success) {
+      const issue = result.error.issues[0];
+      throw new SettingsError(`invalid setting ${issue?.path.join('.')}: ${issue?.message}`);
+    }
+    settings = result.data;
+    cache.set(env, settings);
+  }
+  return settings;
+}
+
+export class SettingsError extends Error {
+  override name = 'SettingsError';
+}
+
+function pickStrings(env: Env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of Object.keys(settingsSchema.shape)) {
+    const value = env[key];
+    if (typeof value === 'string') out[key] = value;
+  }
+  return out;
+}

@@ -1,0 +1,2 @@
+export * from './app-error.ts';
+export { errorBody, toAppError } from './on-error.ts';

@@ -1,0 +1,76 @@
+import { Hono } from 'hono';
+import type { Env } from '../env.ts';
+import { getSettings } from '../env.ts';
+import { errorBody, notFound, toAppError } from '../errors/index.ts';
+import { describeError } from '../log/logger.ts';
+import { registry } from '../metrics/registry.ts';
+import { accessLog } from '../middleware/access-log/index.ts';
+import { correlation } from '../middleware/correlation/index.ts';
+import { VERSION } from '../version.ts';
+
+export type AppEnv = { Bindings: Env };
+export type FunctionRoutes = Hono<AppEnv>;
+
+/** A capability: its name (metric/log label) and its routes, without any pipeline of its own. */
+export interface FunctionDef {
+  name: string;
+  routes: FunctionRoutes;
+}
+
+export function defineFunction(name: string, routes: FunctionRoutes): FunctionDef {
+  return { name, routes };
+}
+
+/**
+ * Builds a deployable app from one or more functions, all behind the one pipeline: correlation
+ * id, context logger, access line and metrics, one `onError` rendering the OpenAI error shape,
+ * and a JSON 404. Every deployment also answers `GET /health` with its own name.
+ */
+export function createApp(deployName: string, functions: readonly FunctionDef[]): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const routeOwners = new Map<string, string>();
+  for (const fn of functions) {
+    for (const route of fn.routes.routes) {
+      if (route.method !== 'ALL' || !route.path.endsWith('*')) routeOwners.set(route.path, fn.name);
+    }
+  }
+
+  app.use(correlation());
+  app.use(accessLog({ deployName, routeOwners }));
+
+  if (!functions.some((fn) => fn.routes.routes.some((r) => r.path === '/health'))) {
+    app.get('/health', (c) =>
+      c.json({ status: 'ok', service: 'mas', function: deployName, version: VERSION }),
+    );
+    routeOwners.set('/health', deployName);
+  }
+  // Scrape endpoint for local runs (`npm start` sets EXPOSE_METRICS); deployed isolates push.
+  app.get('/metrics', async (c) => {
+    if (!getSettings(c.env).EXPOSE_METRICS)
+      throw notFound('Metrics are pushed, not served, here.', 'route_not_found');
+    return c.body(await registry.metrics(), 200, { 'content-type': registry.contentType });
+  });
+  routeOwners.set('/metrics', deployName);
+  for (const fn of functions) app.route('/', fn.routes);
+
+  app.notFound((c) => {
+    const err = notFound(`No route for ${c.req.method} ${new URL(c.req.url).pathname}.`, 'route_not_found');
+    return c.json(errorBody(err), 404);
+  });
+
+  app.onError((thrown, c) => {
+    const trace = c.get('trace');
+    const err = toAppError(thrown, trace?.correlationId ?? 'unknown');
+    const log = c.get('log');
+    // Logged once, here: 5xx at error level with the cause chain, 4xx at debug.
+    if (err.status >= 500) {
+      log?.error('request failed', { error: describeError(err), status: err.status });
+    } else {
+      log?.debug('request rejected', { code: err.code, status: err.status, param: err.param });
+    }
+    for (const [name, value] of Object.entries(err.headers)) c.header(name, value);
+    return c.json(errorBody(err), err.status as 400);
+  });
+
+  return app;
+}

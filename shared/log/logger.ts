@@ -1,0 +1,64 @@
+import { gatewayConfig } from '../config/index.ts';
+import { redactSecrets } from '../redact/index.ts';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+export type LogFields = Record<string, unknown>;
+
+const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
+
+export interface Logger {
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+  /** A logger whose lines all carry `fields` (request context: correlation id, principal...). */
+  child(fields: LogFields): Logger;
+}
+
+export type LogSink = (line: string) => void;
+
+/**
+ * One JSON object per line. Every line goes through the redactor (emails kept: they help
+ * operators and are not credentials), so a secret in a message or a field never reaches a log.
+ */
+export function createLogger(base: LogFields, level: LogLevel = 'info', sink: LogSink = defaultSink): Logger {
+  const threshold = LEVELS[level];
+  const write = (lvl: Exclude<LogLevel, 'silent'>, msg: string, fields?: LogFields) => {
+    if (LEVELS[lvl] < threshold) return;
+    const line = { ts: new Date().toISOString(), level: lvl, msg, ...base, ...normalizeFields(fields) };
+    const { value } = redactSecrets(line, { extraKeys: gatewayConfig.redaction.extra_keys });
+    sink(JSON.stringify(value));
+  };
+  return {
+    debug: (msg, fields) => write('debug', msg, fields),
+    info: (msg, fields) => write('info', msg, fields),
+    warn: (msg, fields) => write('warn', msg, fields),
+    error: (msg, fields) => write('error', msg, fields),
+    child: (fields) => createLogger({ ...base, ...fields }, level, sink),
+  };
+}
+
+function defaultSink(line: string): void {
+  console.log(line);
+}
+
+/** Errors do not JSON-serialise; keep name, message and the cause chain, not the stack. */
+function normalizeFields(fields?: LogFields): LogFields | undefined {
+  if (!fields) return fields;
+  let out: LogFields | undefined;
+  for (const [key, value] of Object.entries(fields)) {
+    if (value instanceof Error) {
+      out ??= { ...fields };
+      out[key] = describeError(value);
+    }
+  }
+  return out ?? fields;
+}
+
+export function describeError(err: Error, depth = 0): Record<string, unknown> {
+  const out: Record<string, unknown> = { name: err.name, message: err.message };
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' || typeof code === 'number') out.code = code;
+  if (err.cause instanceof Error && depth < 3) out.cause = describeError(err.cause, depth + 1);
+  return out;
+}

@@ -1,0 +1,67 @@
+import { Counter, Histogram, Registry } from 'prom-client';
+
+/**
+ * One prom-client registry per isolate, holding every metric named in CONTRACT.md. Label values
+ * come from bounded sets (route patterns, provider ids, categories): never from caller input, so
+ * no secret and no unbounded cardinality can reach a label.
+ */
+export const registry = new Registry();
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+export const httpRequestsTotal = new Counter({
+  name: 'http_requests_total',
+  help: 'HTTP requests served, by function, route pattern and status code.',
+  labelNames: ['function', 'route', 'status'] as const,
+  registers: [registry],
+});
+
+export const httpRequestDuration = new Histogram({
+  name: 'http_request_duration_seconds',
+  help: 'HTTP request duration until the response headers, by function and route pattern.',
+  labelNames: ['function', 'route'] as const,
+  buckets: LATENCY_BUCKETS,
+  registers: [registry],
+});
+
+export const llmRequestsTotal = new Counter({
+  name: 'llm_requests_total',
+  help: 'Upstream LLM calls, by provider, model, role and outcome.',
+  labelNames: ['provider', 'model', 'role', 'status'] as const,
+  registers: [registry],
+});
+
+export const llmRequestDuration = new Histogram({
+  name: 'llm_request_duration_seconds',
+  help: 'Upstream LLM call duration, by provider, model and role.',
+  labelNames: ['provider', 'model', 'role'] as const,
+  buckets: LATENCY_BUCKETS,
+  registers: [registry],
+});
+
+export const llmTokensTotal = new Counter({
+  name: 'llm_tokens_total',
+  help: 'Tokens reported by upstream LLMs, by provider, model and type (prompt|completion).',
+  labelNames: ['provider', 'model', 'type'] as const,
+  registers: [registry],
+});
+
+export const auditActionsTotal = new Counter({
+  name: 'audit_actions_total',
+  help: 'Agent actions recorded in the audit ledger, by category and status.',
+  labelNames: ['category', 'status'] as const,
+  registers: [registry],
+});
+
+export const approvalsTotal = new Counter({
+  name: 'approvals_total',
+  help: 'Approval decisions, by decision (approve|reject|expired).',
+  labelNames: ['decision'] as const,
+  registers: [registry],
+});
+
+export const pushFailuresTotal = new Counter({
+  name: 'metrics_push_failures_total',
+  help: 'Failed pushes to the Pushgateway from this isolate.',
+  registers: [registry],
+});

@@ -1,0 +1,51 @@
+import type { MiddlewareHandler } from 'hono';
+import { findKeyEntry, type Principal, type Role, sha256Hex } from '../../auth/api-keys.ts';
+import { keysFromSecret, lookupKeyInTable } from '../../auth/resolve-principal.ts';
+import { getSettings } from '../../env.ts';
+import { forbidden, unauthorized } from '../../errors/index.ts';
+
+declare module 'hono' {
+  interface ContextVariableMap {
+    principal: Principal;
+  }
+}
+
+const BEARER = /^Bearer\s+(\S{8,512})$/i;
+
+export interface AuthOptions {
+  /** Roles allowed through; any authenticated principal when absent. */
+  roles?: readonly Role[];
+}
+
+/**
+ * Resolves `Authorization: Bearer <key>` to a principal: first the `MAS_API_KEYS` secret, then
+ * the `auth.api_keys` table when Postgres is configured. 401 without a valid key, 403 when the
+ * role is not allowed.
+ */
+export function auth(options: AuthOptions = {}): MiddlewareHandler {
+  return async function authMiddleware(c, next) {
+    if (!c.get('principal')) {
+      const match = BEARER.exec(c.req.header('authorization') ?? '');
+      if (!match) throw unauthorized();
+      const settings = getSettings(c.env);
+      const hash = await sha256Hex(match[1]!);
+      const fromSecret = findKeyEntry(keysFromSecret(settings), hash);
+      const principal =
+        (fromSecret && { id: fromSecret.id, role: fromSecret.role }) ??
+        (settings.DATABASE_URL ? await lookupKeyInTable(settings, hash) : null);
+      if (!principal) throw unauthorized();
+      c.set('principal', principal);
+      c.set('log', c.get('log').child({ principal: principal.id }));
+    }
+    if (options.roles) requireRole(c.get('principal'), options.roles);
+    await next();
+  };
+}
+
+export function requireRole(principal: Principal, roles: readonly Role[]): void {
+  if (!roles.includes(principal.role)) {
+    throw forbidden(
+      `This route needs role ${roles.join(' or ')}; principal '${principal.id}' is ${principal.role}.`,
+    );
+  }
+}

@@ -1,0 +1,49 @@
+import type { MiddlewareHandler } from 'hono';
+import { formatTraceparent, isSaneCorrelationId, parseTraceparent, randomHex } from './trace-context.ts';
+
+export { formatTraceparent, isSaneCorrelationId, parseTraceparent } from './trace-context.ts';
+
+export interface TraceContext {
+  correlationId: string;
+  traceId: string;
+  /** This request's own span id: the parent of every outgoing call's span. */
+  spanId: string;
+  flags: string;
+}
+
+declare module 'hono' {
+  interface ContextVariableMap {
+    trace: TraceContext;
+  }
+}
+
+export interface CorrelationOptions {
+  headerName?: string;
+}
+
+/**
+ * Gives every request a correlation id: the caller's `x-correlation-id` when sane, else the trace
+ * id of a valid `traceparent`, else a new one. Echoed on the response, even on errors.
+ */
+export function correlation(options: CorrelationOptions = {}): MiddlewareHandler {
+  const headerName = options.headerName ?? 'x-correlation-id';
+  return async function correlationMiddleware(c, next) {
+    const parent = parseTraceparent(c.req.header('traceparent'));
+    const incoming = c.req.header(headerName);
+    const traceId = parent?.traceId ?? randomHex(16);
+    const correlationId = isSaneCorrelationId(incoming) ? incoming : traceId;
+    c.set('trace', { correlationId, traceId, spanId: randomHex(8), flags: parent?.flags ?? '01' });
+    c.header(headerName, correlationId);
+    await next();
+    // Errors rendered by onError replace the response; make sure the header survives.
+    c.res.headers.set(headerName, correlationId);
+  };
+}
+
+/** Headers for an outgoing call (LLM provider, integration): same correlation id, a child span. */
+export function outgoingTraceHeaders(trace: TraceContext): Record<string, string> {
+  return {
+    'x-correlation-id': trace.correlationId,
+    traceparent: formatTraceparent(trace.traceId, randomHex(8), trace.flags),
+  };
+}

@@ -1,0 +1,70 @@
+import { Ratelimit } from '@upstash/ratelimit';
+import type { MiddlewareHandler } from 'hono';
+import { gatewayConfig } from '../../config/index.ts';
+import { getSettings } from '../../env.ts';
+import { tooManyRequests } from '../../errors/index.ts';
+import { getRedis } from '../../redis/client.ts';
+import { LocalLimiter } from './local-limiter.ts';
+
+export { LocalLimiter } from './local-limiter.ts';
+
+export interface RateLimitOptions {
+  requests?: number;
+  windowSeconds?: number;
+  /** Redis key prefix; separate limits per prefix. */
+  prefix?: string;
+}
+
+/**
+ * Limits requests per principal (run it after `auth`). Shared across isolates through Redis with
+ * `@upstash/ratelimit`; when Redis is not configured or fails, a per-isolate limiter takes over
+ * so requests are still served. Sets `x-ratelimit-*` headers; 429 with `Retry-After` when over.
+ */
+export function rateLimit(options: RateLimitOptions = {}): MiddlewareHandler {
+  const requests = options.requests ?? gatewayConfig.rate_limit.requests;
+  const windowSeconds = options.windowSeconds ?? gatewayConfig.rate_limit.window_seconds;
+  const prefix = options.prefix ?? 'mas:ratelimit';
+  const local = new LocalLimiter(requests, windowSeconds * 1000);
+  const shared = new WeakMap<object, Ratelimit>();
+
+  return async function rateLimitMiddleware(c, next) {
+    const principal = c.get('principal');
+    const key = principal ? `${principal.role}:${principal.id}` : 'anonymous';
+    const redis = getRedis(getSettings(c.env));
+    let result: { success: boolean; remaining: number; reset: number } | undefined;
+    if (redis) {
+      let limiter = shared.get(redis);
+      if (!limiter) {
+        limiter = new Ratelimit({
+          redis,
+          limiter: Ratelimit.slidingWindow(requests, `${windowSeconds} s`),
+          prefix,
+          // On a slow Redis, answer from the local limiter rather than wait.
+          timeout: 0,
+          analytics: false,
+        });
+        shared.set(redis, limiter);
+      }
+      try {
+        result = await withDeadline(limiter.limit(key), 1000);
+      } catch (err) {
+        c.get('log').warn('rate limit: Redis unavailable, using per-isolate limit', { error: err as Error });
+      }
+    }
+    result ??= local.take(key);
+    const retryAfter = Math.max(1, Math.ceil((result.reset - Date.now()) / 1000));
+    c.header('x-ratelimit-limit', String(requests));
+    c.header('x-ratelimit-remaining', String(Math.max(0, result.remaining)));
+    c.header('x-ratelimit-reset', String(retryAfter));
+    if (!result.success) throw tooManyRequests(retryAfter);
+    await next();
+  };
+}
+
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}

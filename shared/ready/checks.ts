@@ -1,0 +1,147 @@
+import type { ReadyCheckName } from '../config/index.ts';
+import { withPostgres } from '../db/postgres.ts';
+import type { Settings } from '../env.ts';
+import { getRedis } from '../redis/client.ts';
+
+export type CheckStatus = 'ok' | 'fail' | 'disabled';
+
+export interface CheckResult {
+  status: CheckStatus;
+  latency_ms?: number;
+  /** Short reason, never a URL with credentials or an upstream body. */
+  error?: string;
+  /** Whether a failure of this check makes /ready answer 503. */
+  required: boolean;
+  /** What was checked, e.g. `qdrant` or `pgvector`. */
+  backend?: string;
+}
+
+interface Probe {
+  backend?: string;
+  /** Resolves when healthy; rejects with a short reason. `signal` fires at the deadline. */
+  run(signal: AbortSignal): Promise<void>;
+}
+
+/** The probes for what is configured; an unconfigured dependency is `disabled`, never `fail`. */
+export function configuredProbes(settings: Settings): Record<ReadyCheckName, Probe | undefined> {
+  const redis = getRedis(settings);
+  return {
+    postgres: settings.DATABASE_URL
+      ? {
+          run: (signal) =>
+            withPostgres(settings, async (client) => {
+              signal.throwIfAborted();
+              await client.query('select 1');
+            }),
+        }
+      : undefined,
+    redis: redis
+      ? {
+          run: async () => {
+            const pong = await redis.ping();
+            if (pong !== 'PONG') throw new Error(`unexpected PING reply`);
+          },
+        }
+      : undefined,
+    vector_store: settings.QDRANT_URL
+      ? {
+          backend: 'qdrant',
+          run: (signal) =>
+            httpProbe(`${trimSlash(settings.QDRANT_URL!)}/readyz`, signal, qdrantHeaders(settings)),
+        }
+      : settings.DATABASE_URL
+        ? {
+            backend: 'pgvector',
+            run: () =>
+              withPostgres(settings, async (client) => {
+                const { rows } = await client.query(
+                  "select 1 from pg_available_extensions where name = 'vector'",
+                );
+                if (rows.length === 0) {
+                  throw new Error(
+                    'pgvector extension is not available on this Postgres; set QDRANT_URL or install pgvector',
+                  );
+                }
+              }),
+          }
+        : undefined,
+    llm_upstream: settings.LLM_BASE_URL
+      ? {
+          run: (signal) =>
+            httpProbe(settings.LLM_HEALTH_URL ?? `${trimSlash(settings.LLM_BASE_URL!)}/models`, signal),
+        }
+      : undefined,
+  };
+}
+
+/**
+ * Runs every probe in parallel, each under its own deadline, so one hung dependency costs at most
+ * `timeoutMs` and never hides the others' answers.
+ */
+export async function runReadyChecks(
+  settings: Settings,
+  options: { timeoutMs: number; required: readonly ReadyCheckName[] },
+): Promise<{ ready: boolean; checks: Record<ReadyCheckName, CheckResult> }> {
+  const probes = configuredProbes(settings);
+  const names = Object.keys(probes) as ReadyCheckName[];
+  const results = await Promise.all(
+    names.map(async (name): Promise<[ReadyCheckName, CheckResult]> => {
+      const probe = probes[name];
+      const required = options.required.includes(name);
+      if (!probe) return [name, { status: 'disabled', required }];
+      const started = Date.now();
+      const controller = new AbortController();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          controller.abort();
+          reject(new Error(`timed out after ${options.timeoutMs} ms`));
+        }, options.timeoutMs);
+      });
+      try {
+        await Promise.race([probe.run(controller.signal), deadline]);
+        return [name, { status: 'ok', latency_ms: Date.now() - started, required, backend: probe.backend }];
+      } catch (err) {
+        return [
+          name,
+          {
+            status: 'fail',
+            latency_ms: Date.now() - started,
+            error: shortReason(err),
+            required,
+            backend: probe.backend,
+          },
+        ];
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+  );
+  const checks = Object.fromEntries(results) as Record<ReadyCheckName, CheckResult>;
+  const ready = results.every(([, r]) => !r.required || r.status !== 'fail');
+  return { ready, checks };
+}
+
+async function httpProbe(url: string, signal: AbortSignal, headers?: Record<string, string>): Promise<void> {
+  const res = await fetch(url, { signal, headers });
+  await res.body?.cancel();
+  if (!res.ok) throw new Error(`HTTP ${res.status}`);
+}
+
+function qdrantHeaders(settings: Settings): Record<string, string> | undefined {
+  return settings.QDRANT_API_KEY ? { 'api-key': settings.QDRANT_API_KEY } : undefined;
+}
+
+function trimSlash(url: string): string {
+  return url.replace(/\/+$/, '');
+}
+
+/** First line of the innermost cause, cut short; the redactor scrubs it again on the way out. */
+function shortReason(err: unknown): string {
+  let e: unknown = err;
+  while (e instanceof Error && e.cause instanceof Error) e = e.cause;
+  const outer = err instanceof Error ? err.message : String(err);
+  const inner = e instanceof Error ? e.message : String(e);
+  const text = inner && inner !== outer ? `${outer}: ${inner}` : outer;
+  return (text.split('\n')[0] ?? '').slice(0, 200);
+}

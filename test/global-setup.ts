@@ -1,0 +1,60 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import type { TestProject } from 'vitest/node';
+import { type Stack, startStack } from '../local/stack.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Settings for workers under test: DATABASE_URL, NEON_WS_PROXY, UPSTASH_REDIS_REST_*. */
+    stackSettings: Record<string, string>;
+    stackInfo: { embeddedPostgres: boolean; redis: 'ok' | 'off' };
+    /** http://127.0.0.1:<port> of a listener that accepts connections and never answers. */
+    blackholeUrl: string;
+  }
+}
+
+let stack: Stack | undefined;
+
+/**
+ * Brings up the same stack as `npm start`, on free ports: DATABASE_URL / REDIS_URL when set (CI
+ * points them at the machine's PostgreSQL and Redis), else embedded PGlite and a spawned
+ * redis-server. Tests get the settings through `inject('stackSettings')`.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  stack = await startStack({
+    env: process.env,
+    migrationsDir: 'migrations',
+    noPushgateway: true,
+    log: (service, message) => {
+      if (process.env.MAS_TEST_VERBOSE) console.log(`[stack] ${service} ${message}`);
+    },
+  });
+  const blackhole = await startBlackhole();
+  project.provide('blackholeUrl', `http://127.0.0.1:${blackhole.port}`);
+  project.provide('stackSettings', stack.settings);
+  project.provide('stackInfo', { embeddedPostgres: stack.embeddedPostgres, redis: stack.redis });
+  return async () => {
+    await blackhole.close();
+    await stack?.stop();
+  };
+}
+
+/** Accepts TCP connections and never writes a byte: a dependency that hangs. */
+async function startBlackhole(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    port,
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,25 @@
+import { type Unstable_DevWorker, unstable_dev } from 'wrangler';
+
+/**
+ * Runs one deployment of wrangler.toml under `wrangler dev` (Miniflare/workerd), as users and
+ * `npm start` do, with the given settings as vars, on a free port.
+ */
+export function startDevWorker(
+  env: string | undefined,
+  vars: Record<string, string>,
+): Promise<Unstable_DevWorker> {
+  return unstable_dev(env ? `functions/${env}/index.ts` : 'functions/index.ts', {
+    config: 'wrangler.toml',
+    env,
+    vars,
+    ip: '127.0.0.1',
+    port: 0,
+    logLevel: 'error',
+    persist: false,
+    experimental: {
+      disableExperimentalWarning: true,
+      disableDevRegistry: true,
+      showInteractiveDevSession: false,
+    },
+  });
+}

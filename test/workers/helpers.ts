@@ -1,0 +1,43 @@
+import { env as baseEnv, createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
+import type { Hono } from 'hono';
+import { sha256Hex } from '../../shared/auth/api-keys.ts';
+import type { Env } from '../../shared/env.ts';
+import type { AppEnv } from '../../shared/http/create-app.ts';
+
+export const KEYS = {
+  agent: 'mas_test_agent_key_0123456789abcdef',
+  approver: 'mas_test_approver_key_0123456789abcdef',
+  admin: 'mas_test_admin_key_0123456789abcdef',
+} as const;
+
+/** MAS_API_KEYS for the three test principals: agent-1, approver-1, admin-1. */
+export async function testKeysSecret(): Promise<string> {
+  return [
+    `agent-1:agent:${await sha256Hex(KEYS.agent)}`,
+    `approver-1:approver:${await sha256Hex(KEYS.approver)}`,
+    `admin-1:admin:${await sha256Hex(KEYS.admin)}`,
+  ].join(',');
+}
+
+/** The real stack's bindings (Postgres, Redis) plus the test keys, with `overrides` on top. */
+export async function testEnv(overrides: Record<string, string | undefined> = {}): Promise<Env> {
+  return { ...(baseEnv as unknown as Env), MAS_API_KEYS: await testKeysSecret(), ...overrides };
+}
+
+/** Calls an app inside workerd and waits for its `waitUntil` work, as the runtime would. */
+export async function call(
+  app: { fetch: Hono<AppEnv>['fetch'] },
+  path: string,
+  init: RequestInit & { env?: Env } = {},
+): Promise<Response> {
+  const ctx = createExecutionContext();
+  const res = await app.fetch(
+    new Request(`http://mas.test${path}`, init),
+    init.env ?? (await testEnv()),
+    ctx,
+  );
+  await waitOnExecutionContext(ctx);
+  return res;
+}
+
+export const bearer = (role: keyof typeof KEYS) => ({ authorization: `Bearer ${KEYS[role]}` });

@@ -1,0 +1,49 @@
+import { cloudflareTest } from '@cloudflare/vitest-plugin';
+import type { Plugin } from 'vite';
+import { defineConfig } from 'vitest/config';
+
+/** Config YAML is imported as text, as wrangler's `Text` rule bundles it for Workers. */
+function yamlAsText(): Plugin {
+  return {
+    name: 'mas-yaml-as-text',
+    transform(code, id) {
+      if (id.endsWith('.yaml')) return { code: `export default ${JSON.stringify(code)};`, map: null };
+      return undefined;
+    },
+  };
+}
+
+// Pure modules and the local stack run under Node; the functions run inside workerd, the runtime
+// they deploy to, against the real Postgres and Redis that the global setup provides.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        plugins: [yamlAsText()],
+        test: {
+          name: 'node',
+          environment: 'node',
+          include: ['shared/**/*.test.ts', 'local/**/*.test.ts', 'test/node/**/*.test.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        plugins: [
+          yamlAsText(),
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: './wrangler.toml' },
+            miniflare: { bindings: { ...inject('stackSettings'), LOG_LEVEL: 'warn' } },
+          })),
+        ],
+        test: {
+          name: 'workers',
+          include: ['functions/**/*.test.ts', 'test/workers/**/*.test.ts'],
+          globalSetup: ['test/global-setup.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
+      },
+    ],
+  },
+});
