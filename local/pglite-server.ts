@@ -25,6 +25,7 @@ export async function startEmbeddedPostgres(options: {
     port: options.port ?? 0,
     host: '127.0.0.1',
     maxConnections: 32,
+    debug: process.env.PGLITE_DEBUG === '1',
   });
   await server.start();
   // getServerConn() is `host:port`; with port 0 it is the only way to learn the port chosen.

@@ -6,6 +6,7 @@ import { connectNodePostgres, parseDatabaseUrl } from './node-postgres.ts';
 import { startEmbeddedPostgres } from './pglite-server.ts';
 import { freePort } from './ports.ts';
 import { findBinary, startProcess } from './processes.ts';
+import { findPushgateway, startPushgateway } from './pushgateway.ts';
 import { startUpstashBridge } from './upstash-bridge.ts';
 
 export type ServiceState = 'ok' | 'off';
@@ -134,20 +135,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       pushgateway = 'ok';
       log('pushgateway', `PUSHGATEWAY_URL ${env.PUSHGATEWAY_URL}`);
     } else if (!options.noPushgateway) {
-      const binary = findBinary('prometheus-pushgateway') ?? findBinary('pushgateway');
+      const binary = findPushgateway();
       if (binary) {
-        const port = await freePort();
-        const url = `http://127.0.0.1:${port}`;
-        const proc = await startProcess({
-          name: 'prometheus-pushgateway',
-          command: binary,
-          args: [`--web.listen-address=127.0.0.1:${port}`],
-          ready: async () => (await fetch(`${url}/-/ready`)).ok,
-        });
-        stops.push(proc.stop);
-        settings.PUSHGATEWAY_URL = url;
+        const gateway = await startPushgateway(binary);
+        stops.push(gateway.stop);
+        settings.PUSHGATEWAY_URL = gateway.url;
         pushgateway = 'ok';
-        log('pushgateway', `prometheus-pushgateway on ${url}`);
+        log('pushgateway', `prometheus-pushgateway on ${gateway.url}`);
       } else {
         log('pushgateway', 'off (set PUSHGATEWAY_URL or apt-get install prometheus-pushgateway)');
       }

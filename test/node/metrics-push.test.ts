@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Unstable_DevWorker } from 'wrangler';
 import { freePort, waitFor } from '../../local/ports.ts';
-import { findBinary, type ManagedProcess, startProcess } from '../../local/processes.ts';
+import { findPushgateway, startPushgateway } from '../../local/pushgateway.ts';
 import { startDevWorker } from './dev-worker.ts';
 
-const binary = findBinary('prometheus-pushgateway') ?? findBinary('pushgateway');
+const binary = findPushgateway();
 
 /** Sums a counter over every series whose labels include `match`, from the exposition text. */
 function sumSeries(text: string, name: string, match: Record<string, string>): number {
@@ -20,19 +20,13 @@ function sumSeries(text: string, name: string, match: Record<string, string>): n
 }
 
 describe.skipIf(!binary)('metrics pushed to a real Pushgateway', () => {
-  let gateway: ManagedProcess;
+  let gateway: Awaited<ReturnType<typeof startPushgateway>>;
   let gatewayUrl: string;
   const workers: Unstable_DevWorker[] = [];
 
   beforeAll(async () => {
-    const port = await freePort();
-    gatewayUrl = `http://127.0.0.1:${port}`;
-    gateway = await startProcess({
-      name: 'prometheus-pushgateway',
-      command: binary!,
-      args: [`--web.listen-address=127.0.0.1:${port}`],
-      ready: async () => (await fetch(`${gatewayUrl}/-/ready`)).ok,
-    });
+    gateway = await startPushgateway(binary!);
+    gatewayUrl = gateway.url;
     // Two separately started workers: two isolates, two Pushgateway groups.
     for (let i = 0; i < 2; i++) workers.push(await startDevWorker('health', { PUSHGATEWAY_URL: gatewayUrl }));
   }, 120_000);
@@ -55,7 +49,13 @@ describe.skipIf(!binary)('metrics pushed to a real Pushgateway', () => {
       text = await (await fetch(`${gatewayUrl}/metrics`)).text();
       return sumSeries(text, 'http_requests_total', { function: 'health', route: '/health' }) === n;
     }, 10_000);
-    expect(sumSeries(text, 'http_requests_total', { function: 'health', route: '/health' })).toBe(n);
+    expect(
+      sumSeries(text, 'http_requests_total', { function: 'health', route: '/health' }),
+      text
+        .split('\n')
+        .filter((l) => l.startsWith('http_requests_total'))
+        .join('\n'),
+    ).toBe(n);
     expect(settled).toBe(true);
     // Each isolate has its own group, so the two never overwrite each other.
     const instances = new Set(

@@ -1,6 +1,6 @@
 import { exports } from 'cloudflare:workers';
 import { Hono } from 'hono';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
 import { AppError } from '../../shared/errors/index.ts';
 import { type AppEnv, createApp, defineFunction } from '../../shared/http/create-app.ts';
@@ -223,6 +223,34 @@ describe('rate limit', () => {
     expect(statuses).toEqual([200, 200, 200, 429, 429]);
     // Another principal has its own budget.
     expect((await call(app, '/v1/limited', { headers: bearer('admin') })).status).toBe(200);
+  });
+});
+
+describe.skipIf(inject('stackInfo').redis !== 'ok')('rate limit shared through Redis', () => {
+  it('two isolates (two limiter instances) share one budget per principal', async () => {
+    // Each rateLimit() has its own per-isolate fallback, so only Redis can make them agree.
+    const prefix = `test:shared:${crypto.randomUUID()}`;
+    const makeIsolate = () => {
+      const r = new Hono<AppEnv>();
+      r.use('/v1/limited', auth(), rateLimit({ requests: 3, windowSeconds: 60, prefix }));
+      r.get('/v1/limited', (c) => c.json({ ok: true }));
+      return createApp('isolate', [defineFunction('limited', r)]);
+    };
+    const isolates = [makeIsolate(), makeIsolate()];
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      statuses.push((await call(isolates[i % 2]!, '/v1/limited', { headers: bearer('agent') })).status);
+    }
+    expect(statuses).toEqual([200, 200, 200, 429]);
+  });
+
+  it('falls back to a per-isolate limit when Redis is unreachable, and still serves', async () => {
+    const env = await testEnv({
+      UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:1',
+      UPSTASH_REDIS_REST_TOKEN: 't',
+    });
+    const res = await call(app, '/v1/limited', { headers: bearer('admin'), env });
+    expect(res.status).toBe(200);
   });
 });
 

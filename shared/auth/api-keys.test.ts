@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import {
+  constantTimeEqual,
+  findKeyEntry,
+  generateApiKey,
+  parseApiKeysSecret,
+  sha256Hex,
+} from './api-keys.ts';
+
+describe('API keys', () => {
+  it('hashes with SHA-256 hex', async () => {
+    expect(await sha256Hex('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+  });
+
+  it('parses MAS_API_KEYS entries separated by commas or newlines', async () => {
+    const h1 = await sha256Hex('k1');
+    const h2 = await sha256Hex('k2');
+    expect(parseApiKeysSecret(`alice:approver:${h1},\n bot-7:agent:${h2}\n`)).toEqual([
+      { id: 'alice', role: 'approver', hash: h1 },
+      { id: 'bot-7', role: 'agent', hash: h2 },
+    ]);
+    expect(parseApiKeysSecret(undefined)).toEqual([]);
+  });
+
+  it.each([
+    ['unknown role', 'alice:root:'],
+    ['short hash', 'alice:admin:abcd'],
+    ['extra field', 'alice:admin:HASH:x'],
+    ['bad id', 'al ice:admin:HASH'],
+  ])('refuses an entry with %s, without echoing it', async (_, template) => {
+    const entry = template.replace('HASH', await sha256Hex('k'));
+    expect(() => parseApiKeysSecret(entry)).toThrow(/entry #1/);
+    try {
+      parseApiKeysSecret(entry);
+    } catch (err) {
+      expect((err as Error).message).not.toContain(entry);
+    }
+  });
+
+  it('finds an entry by hash and compares in constant time', async () => {
+    const entries = parseApiKeysSecret(`a:agent:${await sha256Hex('ka')},b:admin:${await sha256Hex('kb')}`);
+    expect(findKeyEntry(entries, await sha256Hex('kb'))?.id).toBe('b');
+    expect(findKeyEntry(entries, await sha256Hex('kc'))).toBeUndefined();
+    expect(constantTimeEqual('abcd', 'abcd')).toBe(true);
+    expect(constantTimeEqual('abcd', 'abce')).toBe(false);
+    expect(constantTimeEqual('abcd', 'abc')).toBe(false);
+  });
+
+  it('generates distinct url-safe keys', () => {
+    const a = generateApiKey();
+    const b = generateApiKey();
+    expect(a).toMatch(/^mas_[A-Za-z0-9_-]{43}$/);
+    expect(a).not.toBe(b);
+  });
+});

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { formatTraceparent, isSaneCorrelationId, parseTraceparent, randomHex } from './trace-context.ts';
+
+describe('parseTraceparent', () => {
+  it('accepts a valid header, case-insensitively', () => {
+    expect(parseTraceparent('00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01')).toEqual({
+      traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+      parentId: '00f067aa0ba902b7',
+      flags: '01',
+    });
+  });
+
+  it.each([
+    ['empty', ''],
+    ['all-zero trace id', '00-00000000000000000000000000000000-00f067aa0ba902b7-01'],
+    ['all-zero parent id', '00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01'],
+    ['version ff', 'ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'],
+    ['short trace id', '00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01'],
+    ['non-hex', '00-4bf92f3577b34da6a3ce929d0e0e473z-00f067aa0ba902b7-01'],
+    ['trailing junk', '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra'],
+  ])('rejects %s', (_, header) => {
+    expect(parseTraceparent(header)).toBeUndefined();
+  });
+
+  it('round-trips what formatTraceparent writes', () => {
+    const traceId = randomHex(16);
+    const spanId = randomHex(8);
+    expect(parseTraceparent(formatTraceparent(traceId, spanId))).toEqual({
+      traceId,
+      parentId: spanId,
+      flags: '01',
+    });
+  });
+});
+
+describe('isSaneCorrelationId', () => {
+  it.each(['req-12345678', 'a1b2c3d4', '4bf92f3577b34da6a3ce929d0e0e4736', 'agent.7:run_42-abc'])(
+    'keeps %s',
+    (id) => {
+      expect(isSaneCorrelationId(id)).toBe(true);
+    },
+  );
+  it.each([
+    'short',
+    'x'.repeat(129),
+    'has space inside',
+    'crlf\r\ninjected',
+    'quote"inside1',
+    '<script>alert(1)</script>',
+  ])('refuses %j', (id) => {
+    expect(isSaneCorrelationId(id)).toBe(false);
+  });
+});

@@ -1,0 +1,8 @@
+export { luhnValid } from './redact-rules.ts';
+export {
+  isSensitiveKey,
+  type RedactOptions,
+  type RedactResult,
+  redactSecrets,
+  redactString,
+} from './redact-secrets.ts';
