@@ -33,7 +33,10 @@ export async function startNeonWsProxy(options: {
     new URL(url ?? '/', 'http://proxy').searchParams.get('address') ?? '';
   // Refuse other targets before the upgrade, so the driver sees a failed connect rather than a
   // socket closed under its first write.
-  const wss = new WebSocketServer({ server, verifyClient: (info: { req: { url?: string } }) => allowed.has(targetOf(info.req.url)) });
+  const wss = new WebSocketServer({
+    server,
+    verifyClient: (info: { req: { url?: string } }) => allowed.has(targetOf(info.req.url)),
+  });
 
   wss.on('connection', (ws, req) => {
     const address = targetOf(req.url);
