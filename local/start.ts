@@ -115,7 +115,7 @@ wrangler = spawn(
     varsFile,
     '--show-interactive-dev-session=false',
     '--log-level',
-    process.env.WRANGLER_LOG_LEVEL ?? 'warn',
+    process.env.WRANGLER_LOG_LEVEL ?? 'info',
     '--persist-to',
     join(DATA_DIR, 'wrangler'),
   ],
