@@ -18,7 +18,7 @@ export interface BundleSize {
 export function buildBundle(deployment: string, outRoot = 'dist'): BundleSize {
   const outdir = join(outRoot, deployment);
   rmSync(outdir, { recursive: true, force: true });
-  const args = ['deploy', '--dry-run', '--outdir', outdir, '--log-level', 'error'];
+  const args = ['deploy', '--dry-run', '--outdir', outdir];
   if (deployment !== 'all') args.push('--env', deployment);
   const result = spawnSync('wrangler', args, {
     encoding: 'utf8',

@@ -165,6 +165,10 @@ function toArg(value: unknown): string {
  * nil as null, arrays element-wise; a top-level "OK" status stays plain.
  */
 function encode(value: unknown, base64: boolean, top = false): unknown {
+  // ioredis turns HGETALL replies into objects; the wire format is the flat array.
+  if (value !== null && typeof value === 'object' && !Array.isArray(value) && !Buffer.isBuffer(value)) {
+    return encode(Object.entries(value).flat(), base64);
+  }
   if (!base64) return value;
   if (typeof value === 'string')
     return top && value === 'OK' ? value : Buffer.from(value, 'utf8').toString('base64');

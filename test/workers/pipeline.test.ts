@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { AppError } from '../../shared/errors/index.ts';
 import { type AppEnv, createApp, defineFunction } from '../../shared/http/create-app.ts';
 import { auth } from '../../shared/middleware/auth/index.ts';
+import { outgoingTraceHeaders, parseTraceparent } from '../../shared/middleware/correlation/index.ts';
 import { readJson } from '../../shared/middleware/json-body/index.ts';
 import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
 import { bearer, call, KEYS, testEnv } from './helpers.ts';
@@ -20,6 +21,9 @@ routes.post('/v1/echo', async (c) => {
   );
   return c.json({ principal: c.get('principal'), body, correlation: c.get('trace').correlationId });
 });
+routes.get('/v1/outgoing', (c) =>
+  c.json({ trace: c.get('trace'), headers: outgoingTraceHeaders(c.get('trace')) }),
+);
 routes.get('/v1/boom', () => {
   throw new Error('database password=hunter2 leaked in a driver message');
 });
@@ -68,6 +72,24 @@ describe('correlation ids', () => {
     }
     const res = await call(app, '/health', { headers });
     expect(res.headers.get('x-correlation-id')).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it('is forwarded on outgoing calls with a child traceparent of the same trace', async () => {
+    const res = await call(app, '/v1/outgoing', {
+      headers: {
+        'x-correlation-id': 'corr-out-0001',
+        traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      },
+    });
+    const { trace, headers } = (await res.json()) as {
+      trace: { traceId: string; spanId: string };
+      headers: Record<string, string>;
+    };
+    expect(headers['x-correlation-id']).toBe('corr-out-0001');
+    const child = parseTraceparent(headers.traceparent);
+    expect(child?.traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+    expect(child?.parentId).not.toBe('00f067aa0ba902b7');
+    expect(trace.traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
   });
 
   it('is on error responses too', async () => {
