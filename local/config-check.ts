@@ -5,10 +5,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { z } from 'zod';
 import { parseConfig } from '../shared/config/parse-config.ts';
+import { policySchema } from '../shared/config/policy-schema.ts';
 import { gatewayConfigSchema } from '../shared/config/schema.ts';
 
 const CONFIG_FILES: Array<{ file: string; schema: z.ZodType }> = [
   { file: 'config/gateway.yaml', schema: gatewayConfigSchema },
+  { file: 'config/policies.yaml', schema: policySchema },
 ];
 
 let failed = false;

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { makeClientBatchesAtomic } from './pglite-batching.ts';
 
 export interface EmbeddedPostgres {
   databaseUrl: string;
@@ -27,6 +28,7 @@ export async function startEmbeddedPostgres(options: {
     maxConnections: 32,
     debug: process.env.PGLITE_DEBUG === '1',
   });
+  makeClientBatchesAtomic(server);
   await server.start();
   // getServerConn() is `host:port`; with port 0 it is the only way to learn the port chosen.
   const port = Number(server.getServerConn().split(':').pop());

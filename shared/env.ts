@@ -21,6 +21,7 @@ export interface Env {
   APPROVAL_REQUIRED?: string;
   ACTION_AUDIT_ENABLED?: string;
   EXPOSE_METRICS?: string;
+  RATE_LIMIT_REQUESTS?: string;
   [key: string]: unknown;
 }
 
@@ -67,6 +68,8 @@ export const settingsSchema = z.object({
     .pipe(z.enum(['debug', 'info', 'warn', 'error', 'silent'])),
   APPROVAL_REQUIRED: boolFlag(true),
   ACTION_AUDIT_ENABLED: boolFlag(true),
+  /** Overrides `rate_limit.requests` of config/gateway.yaml (per principal per window). */
+  RATE_LIMIT_REQUESTS: optionalString.pipe(z.coerce.number<string | undefined>().int().positive().optional()),
   /** Serve GET /metrics (local runs); deployed isolates push to the Pushgateway instead. */
   EXPOSE_METRICS: boolFlag(false),
 });

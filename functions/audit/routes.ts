@@ -1,28 +1,88 @@
-import { Hono } from 'hono';
-import { notImplemented } from '../../shared/errors/index.ts';
+import { type Context, Hono } from 'hono';
+import { z } from 'zod';
+import {
+  getAction,
+  listActions,
+  listQuerySchema,
+  type RequestContext,
+  recordAction,
+  recordActionSchema,
+  updateActionSchema,
+  updateActionStatus,
+} from '../../shared/audit/actions.ts';
+import { verifyLedger } from '../../shared/audit/ledger.ts';
+import { withPostgres } from '../../shared/db/postgres.ts';
+import { getSettings } from '../../shared/env.ts';
+import { AppError } from '../../shared/errors/index.ts';
 import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
-import { auth } from '../../shared/middleware/auth/index.ts';
+import { auth, requireRole } from '../../shared/middleware/auth/index.ts';
+import { maxBodyBytes, readJson } from '../../shared/middleware/json-body/index.ts';
 import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
 
 const routes = new Hono<AppEnv>();
+const actionId = z.uuid({ message: 'must be an action id (uuid)' });
 
 routes.use('/v1/audit/*', auth(), rateLimit());
 
-// The ledger lands with issue #5.
-routes.post('/v1/audit/actions', () => {
-  throw notImplemented('Recording actions');
+function context(c: Context<AppEnv>): RequestContext {
+  const trace = c.get('trace');
+  return {
+    principal: c.get('principal'),
+    correlationId: trace.correlationId,
+    traceId: trace.traceId,
+    approvalsEnabled: getSettings(c.env).APPROVAL_REQUIRED,
+  };
+}
+
+/** ACTION_AUDIT_ENABLED=false refuses writes loudly rather than dropping them. */
+function assertAuditEnabled(env: AppEnv['Bindings']): void {
+  if (!getSettings(env).ACTION_AUDIT_ENABLED) {
+    throw new AppError(
+      503,
+      'audit_disabled',
+      'Audit writes are disabled (ACTION_AUDIT_ENABLED=false); nothing was recorded.',
+    );
+  }
+}
+
+routes.post('/v1/audit/actions', async (c) => {
+  requireRole(c.get('principal'), ['agent', 'admin']);
+  assertAuditEnabled(c.env);
+  const body = await readJson(c, recordActionSchema, maxBodyBytes('audit'));
+  const result = await withPostgres(getSettings(c.env), (client) => recordAction(client, body, context(c)));
+  const { seq: _seq, ...response } = result;
+  return c.json(response, 201);
 });
-routes.patch('/v1/audit/actions/:id', () => {
-  throw notImplemented('Updating actions');
+
+routes.patch('/v1/audit/actions/:id', async (c) => {
+  requireRole(c.get('principal'), ['agent', 'admin']);
+  assertAuditEnabled(c.env);
+  const id = actionId.parse(c.req.param('id'));
+  const body = await readJson(c, updateActionSchema, maxBodyBytes('audit'));
+  const result = await withPostgres(getSettings(c.env), (client) =>
+    updateActionStatus(client, id, body, context(c)),
+  );
+  const { seq: _seq, ...response } = result;
+  return c.json(response);
 });
-routes.get('/v1/audit/actions', () => {
-  throw notImplemented('Listing actions');
+
+routes.get('/v1/audit/actions', async (c) => {
+  const query = listQuerySchema.parse(c.req.query());
+  return c.json(
+    await withPostgres(getSettings(c.env), (client) => listActions(client, query, c.get('principal'))),
+  );
 });
-routes.get('/v1/audit/actions/:id', () => {
-  throw notImplemented('Reading an action');
+
+routes.get('/v1/audit/actions/:id', async (c) => {
+  const id = actionId.parse(c.req.param('id'));
+  return c.json(
+    await withPostgres(getSettings(c.env), (client) => getAction(client, id, c.get('principal'))),
+  );
 });
-routes.get('/v1/audit/verify', () => {
-  throw notImplemented('Verifying the ledger');
+
+routes.get('/v1/audit/verify', async (c) => {
+  requireRole(c.get('principal'), ['approver', 'admin']);
+  return c.json(await withPostgres(getSettings(c.env), (client) => verifyLedger(client)));
 });
 
 export const auditFunction = defineFunction('audit', routes);

@@ -21,19 +21,25 @@ export interface RateLimitOptions {
  * so requests are still served. Sets `x-ratelimit-*` headers; 429 with `Retry-After` when over.
  */
 export function rateLimit(options: RateLimitOptions = {}): MiddlewareHandler {
-  const requests = options.requests ?? gatewayConfig.rate_limit.requests;
   const windowSeconds = options.windowSeconds ?? gatewayConfig.rate_limit.window_seconds;
   const prefix = options.prefix ?? 'mas:ratelimit';
-  const local = new LocalLimiter(requests, windowSeconds * 1000);
-  const shared = new WeakMap<object, Ratelimit>();
+  const locals = new Map<number, LocalLimiter>();
+  const shared = new WeakMap<object, Map<number, Ratelimit>>();
 
   return async function rateLimitMiddleware(c, next) {
+    const settings = getSettings(c.env);
+    const requests = options.requests ?? settings.RATE_LIMIT_REQUESTS ?? gatewayConfig.rate_limit.requests;
     const principal = c.get('principal');
     const key = principal ? `${principal.role}:${principal.id}` : 'anonymous';
-    const redis = getRedis(getSettings(c.env));
+    const redis = getRedis(settings);
     let result: { success: boolean; remaining: number; reset: number } | undefined;
     if (redis) {
-      let limiter = shared.get(redis);
+      let byLimit = shared.get(redis);
+      if (!byLimit) {
+        byLimit = new Map();
+        shared.set(redis, byLimit);
+      }
+      let limiter = byLimit.get(requests);
       if (!limiter) {
         limiter = new Ratelimit({
           redis,
@@ -43,13 +49,18 @@ export function rateLimit(options: RateLimitOptions = {}): MiddlewareHandler {
           timeout: 0,
           analytics: false,
         });
-        shared.set(redis, limiter);
+        byLimit.set(requests, limiter);
       }
       try {
         result = await withDeadline(limiter.limit(key), 1000);
       } catch (err) {
         c.get('log').warn('rate limit: Redis unavailable, using per-isolate limit', { error: err as Error });
       }
+    }
+    let local = locals.get(requests);
+    if (!local) {
+      local = new LocalLimiter(requests, windowSeconds * 1000);
+      locals.set(requests, local);
     }
     result ??= local.take(key);
     const retryAfter = Math.max(1, Math.ceil((result.reset - Date.now()) / 1000));

@@ -1,0 +1,313 @@
+import { describe, expect, inject, it } from 'vitest';
+import { withPostgres } from '../../shared/db/postgres.ts';
+import { getSettings } from '../../shared/env.ts';
+import { bearer, call, type KEYS, testEnv } from '../../test/workers/helpers.ts';
+import auditApp from './index.ts';
+
+const post = (body: unknown, role: keyof typeof KEYS = 'agent', env?: Awaited<ReturnType<typeof testEnv>>) =>
+  call(auditApp, '/v1/audit/actions', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...bearer(role) },
+    body: JSON.stringify(body),
+    ...(env ? { env } : {}),
+  });
+const patch = (id: string, body: unknown, role: keyof typeof KEYS = 'agent') =>
+  call(auditApp, `/v1/audit/actions/${id}`, {
+    method: 'PATCH',
+    headers: { 'content-type': 'application/json', ...bearer(role) },
+    body: JSON.stringify(body),
+  });
+const get = (path: string, role: keyof typeof KEYS = 'admin') =>
+  call(auditApp, path, { headers: bearer(role) });
+
+const action = (over: Record<string, unknown> = {}) => ({
+  agent_id: 'agent-planner',
+  agent_name: 'Planner',
+  action_type: 'search',
+  category: 'read',
+  inputs: { q: 'weather' },
+  ...over,
+});
+
+async function sql<T = Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> {
+  const env = await testEnv();
+  return withPostgres(getSettings(env), async (client) => (await client.query(text, params)).rows as T[]);
+}
+
+const ledgerCount = async () =>
+  Number((await sql<{ n: string }>('select count(*) as n from audit.action_logs'))[0]!.n);
+
+describe('POST /v1/audit/actions', () => {
+  it('records a read action and derives its state', async () => {
+    const res = await post(action());
+    expect(res.status).toBe(201);
+    const body = (await res.json()) as { action_id: string; status: string; approval?: unknown };
+    expect(body.status).toBe('recorded');
+    expect(body.approval).toBeUndefined();
+    const detail = (await (await get(`/v1/audit/actions/${body.action_id}`)).json()) as {
+      status: string;
+      principal: string;
+      entries: Array<{ entry_type: string; policy_version: string }>;
+    };
+    expect(detail.status).toBe('recorded');
+    expect(detail.principal).toBe('agent-1');
+    expect(detail.entries).toHaveLength(1);
+    expect(detail.entries[0]!.policy_version).toMatch(/^[0-9a-f]{16}$/);
+  });
+
+  it.each([
+    ['financial under the threshold', { category: 'financial', inputs: { amount: 50 } }, 'recorded'],
+    ['financial over the threshold', { category: 'financial', inputs: { amount: 150 } }, 'pending_approval'],
+    [
+      'financial without a readable amount (fails closed)',
+      { category: 'financial', inputs: {} },
+      'pending_approval',
+    ],
+    ['external write', { category: 'external_write' }, 'pending_approval'],
+    ['destructive', { category: 'destructive' }, 'pending_approval'],
+    ['an unknown category', { category: 'teleport' }, 'pending_approval'],
+    [
+      'a risky tool inside a read category',
+      { category: 'read', tool_name: 'shell.exec' },
+      'pending_approval',
+    ],
+  ])('policy: %s → %s', async (_, over, status) => {
+    const res = await post(action(over));
+    expect(res.status).toBe(201);
+    const body = (await res.json()) as { status: string; approval?: { id: string; expires_at: string } };
+    expect(body.status).toBe(status);
+    if (status === 'pending_approval') {
+      expect(body.approval?.id).toMatch(/^[0-9a-f-]{36}$/);
+      const expiresIn = Date.parse(body.approval!.expires_at) - Date.now();
+      expect(expiresIn).toBeGreaterThan(14 * 60_000);
+      expect(expiresIn).toBeLessThanOrEqual(15 * 60_000);
+    }
+  });
+
+  it('APPROVAL_REQUIRED=false records instead, and the row says the gate was bypassed', async () => {
+    const env = await testEnv({ APPROVAL_REQUIRED: 'false' });
+    const res = await post(action({ category: 'destructive' }), 'agent', env);
+    const body = (await res.json()) as { action_id: string; status: string };
+    expect(body.status).toBe('recorded');
+    const rows = await sql<{ approval_bypassed: boolean }>(
+      'select approval_bypassed from audit.action_logs where action_id = $1',
+      [body.action_id],
+    );
+    expect(rows[0]!.approval_bypassed).toBe(true);
+  });
+
+  it('redacts inputs before they are hashed or stored: no secret reaches the database', async () => {
+    const secrets = {
+      api_key: 'sk-proj-Zz9Yy8Xx7Ww6Vv5Uu4Tt3Ss2Rr1Qq0Pp',
+      note: 'pay with 4111 1111 1111 1111 and mail ceo@example.com',
+      url: 'postgres://app:Sup3rS3cret@db:5432/x',
+      nested: [{ headers: { Authorization: 'Bearer abcdefgh12345678' } }],
+    };
+    const res = await post(action({ inputs: secrets }));
+    const { action_id } = (await res.json()) as { action_id: string };
+    const [row] = await sql<{ text: string }>(
+      `select (to_jsonb(l) - 'row_hash' - 'prev_hash')::text || (select to_jsonb(a)::text from audit.actions a where a.action_id = l.action_id) as text
+         from audit.action_logs l where action_id = $1`,
+      [action_id],
+    );
+    for (const leaked of [
+      'Zz9Yy8Xx7Ww6',
+      '4111 1111',
+      'ceo@example.com',
+      'Sup3rS3cret',
+      'abcdefgh12345678',
+    ]) {
+      expect(row!.text).not.toContain(leaked);
+    }
+    expect(row!.text).toContain('[REDACTED:');
+    const [rules] = await sql<{ redaction_rules: string[] }>(
+      'select redaction_rules from audit.action_logs where action_id = $1',
+      [action_id],
+    );
+    expect(rules!.redaction_rules).toEqual(
+      expect.arrayContaining(['key:api_key', 'credit_card', 'email', 'url_password']),
+    );
+  });
+
+  it.each([
+    ['missing agent_id', { ...action(), agent_id: undefined }, 'agent_id'],
+    ['wrong type for inputs', { ...action(), inputs: 'text' }, 'inputs'],
+    ['unknown field', { ...action(), extra: 1 }, null],
+    ['empty action_type', { ...action(), action_type: '' }, 'action_type'],
+  ])('400 for %s, and nothing is written', async (_, body, param) => {
+    const before = await ledgerCount();
+    const res = await post(body);
+    expect(res.status).toBe(400);
+    const err = (await res.json()) as { error: { param: string | null } };
+    if (param) expect(err.error.param).toBe(param);
+    expect(await ledgerCount()).toBe(before);
+  });
+
+  it('an approver cannot record actions (403)', async () => {
+    expect((await post(action(), 'approver')).status).toBe(403);
+  });
+
+  it('ACTION_AUDIT_ENABLED=false refuses writes with 503 and writes nothing', async () => {
+    const before = await ledgerCount();
+    const res = await post(action(), 'agent', await testEnv({ ACTION_AUDIT_ENABLED: 'false' }));
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('audit_disabled');
+    expect(await ledgerCount()).toBe(before);
+  });
+});
+
+describe('PATCH /v1/audit/actions/{id}', () => {
+  it('completes a recorded action once; a second change is 409', async () => {
+    const { action_id } = (await (await post(action())).json()) as { action_id: string };
+    const res = await patch(action_id, {
+      status: 'completed',
+      outputs: { rows: 3, token: 'secret-token-value' },
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: 'completed', previous_status: 'recorded' });
+    expect((await patch(action_id, { status: 'failed' })).status).toBe(409);
+    const [row] = await sql<{ outputs: unknown }>(
+      "select outputs from audit.action_logs where action_id = $1 and entry_type = 'status'",
+      [action_id],
+    );
+    expect(JSON.stringify(row!.outputs)).not.toContain('secret-token-value');
+  });
+
+  it('an action pending approval cannot be completed (409) but can be cancelled', async () => {
+    const { action_id } = (await (await post(action({ category: 'destructive' }))).json()) as {
+      action_id: string;
+    };
+    expect((await patch(action_id, { status: 'completed' })).status).toBe(409);
+    expect((await patch(action_id, { status: 'cancelled' })).status).toBe(200);
+  });
+
+  it('another agent cannot update it (403); an unknown id is 404; a bad id is 400', async () => {
+    const { action_id } = (await (await post(action())).json()) as { action_id: string };
+    const other = await testEnv({
+      MAS_API_KEYS: `${(await testEnv()).MAS_API_KEYS},agent-2:agent:${'0'.repeat(64)}`,
+    });
+    void other;
+    expect((await patch(action_id, { status: 'completed' }, 'admin')).status).toBe(200);
+    expect((await patch(crypto.randomUUID(), { status: 'completed' })).status).toBe(404);
+    expect((await patch('not-a-uuid', { status: 'completed' })).status).toBe(400);
+  });
+});
+
+describe('GET /v1/audit/actions', () => {
+  it('filters and pages newest first with an opaque cursor', async () => {
+    const agent = `agent-list-${crypto.randomUUID().slice(0, 8)}`;
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      ids.push(((await (await post(action({ agent_id: agent }))).json()) as { action_id: string }).action_id);
+    }
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const res = await get(
+        `/v1/audit/actions?agent_id=${agent}&limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+      );
+      const page = (await res.json()) as { data: Array<{ action_id: string }>; next_cursor: string | null };
+      seen.push(...page.data.map((a) => a.action_id));
+      cursor = page.next_cursor;
+    } while (cursor);
+    expect(seen).toEqual([...ids].reverse());
+    const pending = (await (
+      await get(`/v1/audit/actions?agent_id=${agent}&status=pending_approval`)
+    ).json()) as { data: unknown[] };
+    expect(pending.data).toHaveLength(0);
+    expect((await get('/v1/audit/actions?cursor=garbage')).status).toBe(400);
+    expect((await get('/v1/audit/actions?limit=9999')).status).toBe(400);
+  });
+});
+
+describe('the hash chain', () => {
+  it('stays whole under 1,000 concurrent writes: verifies, no gap, nothing lost', async () => {
+    const before = await ledgerCount();
+    const total = 1000;
+    // The default limit (600/min per principal) would be the first thing to say no.
+    const env = await testEnv({ RATE_LIMIT_REQUESTS: '100000' });
+    // Embedded PGlite serves at most 32 connections; a real Postgres takes more at once.
+    const concurrency = inject('stackInfo').embeddedPostgres ? 24 : 64;
+    let next = 0;
+    const statuses: number[] = [];
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < total) {
+          next++;
+          statuses.push((await post(action({ inputs: { n: next } }), 'agent', env)).status);
+        }
+      }),
+    );
+    expect(statuses.filter((s) => s === 201)).toHaveLength(total);
+    expect(await ledgerCount()).toBe(before + total);
+    const [gaps] = await sql<{ max: string; n: string }>(
+      'select max(seq) as max, count(*) as n from audit.action_logs',
+    );
+    expect(Number(gaps!.max)).toBe(Number(gaps!.n));
+    const verify = (await (await get('/v1/audit/verify')).json()) as { ok: boolean; checked: number };
+    expect(verify).toEqual({ ok: true, checked: before + total });
+  }, 120_000);
+
+  it('refuses UPDATE and DELETE on the ledger (trigger backstop)', async () => {
+    await expect(sql("update audit.action_logs set status = 'x' where seq = 1")).rejects.toThrow(
+      /append-only/,
+    );
+    await expect(sql('delete from audit.action_logs where seq = 1')).rejects.toThrow(/append-only/);
+  });
+
+  /** What an attacker with superuser rights could do: bypass the trigger and rewrite history. */
+  async function tamper(statements: string[]): Promise<void> {
+    const env = await testEnv();
+    await withPostgres(getSettings(env), async (client) => {
+      await client.query('begin');
+      await client.query('set local session_replication_role = replica');
+      for (const s of statements) await client.query(s);
+      await client.query('commit');
+    });
+  }
+  const verify = async () =>
+    (await (await get('/v1/audit/verify')).json()) as { ok: boolean; first_bad?: { seq: number } };
+
+  it('catches an edited row, a deleted row and two swapped rows, at the right seq', async () => {
+    for (let i = 0; i < 3; i++) await post(action({ inputs: { i } }));
+    const baseline = await verify();
+    const badRow = baseline.first_bad
+      ? await sql(
+          'select seq, id, action_id, created_at, inputs, detail, status, correlation_id from audit.action_logs where seq between $1 - 1 and $1 + 1 order by seq',
+          [baseline.first_bad.seq],
+        )
+      : [];
+    expect(baseline.ok, JSON.stringify({ baseline, badRow })).toBe(true);
+    const [{ max }] = (await sql<{ max: number }>('select max(seq)::int as max from audit.action_logs')) as [
+      { max: number },
+    ];
+    const target = max - 1;
+    const [original] = await sql<{ inputs: unknown }>('select inputs from audit.action_logs where seq = $1', [
+      target,
+    ]);
+    const originalInputs = JSON.stringify(original!.inputs);
+
+    // Edit one field of one row.
+    await tamper([`update audit.action_logs set inputs = '{"i": 99}' where seq = ${target}`]);
+    expect(await verify()).toMatchObject({ ok: false, first_bad: { seq: target } });
+    await tamper([`update audit.action_logs set inputs = '${originalInputs}' where seq = ${target}`]);
+    expect((await verify()).ok).toBe(true);
+
+    // Delete one row (moved aside, then put back).
+    await tamper([`update audit.action_logs set seq = -${target} where seq = ${target}`]);
+    expect(await verify()).toMatchObject({ ok: false, first_bad: { seq: target + 1 } });
+    await tamper([`update audit.action_logs set seq = ${target} where seq = -${target}`]);
+    expect((await verify()).ok).toBe(true);
+
+    // Swap two neighbours.
+    const swap = [
+      `update audit.action_logs set seq = -1 where seq = ${target}`,
+      `update audit.action_logs set seq = ${target} where seq = ${max}`,
+      `update audit.action_logs set seq = ${max} where seq = -1`,
+    ];
+    await tamper(swap);
+    expect(await verify()).toMatchObject({ ok: false, first_bad: { seq: target } });
+    await tamper(swap);
+    expect((await verify()).ok).toBe(true);
+  });
+});

@@ -1,0 +1,331 @@
+import { z } from 'zod';
+import type { Principal } from '../auth/api-keys.ts';
+import { categorySchema, policy, policyVersion } from '../config/index.ts';
+import type { Client } from '../db/postgres.ts';
+import { AppError, forbidden, notFound } from '../errors/index.ts';
+import { auditActionsTotal } from '../metrics/registry.ts';
+import { redactSecrets } from '../redact/index.ts';
+import { evaluateGate } from './audit-policy.ts';
+import { appendLedgerEntry } from './ledger.ts';
+import { type HashedEntry, inputHash } from './ledger-hash.ts';
+
+const text = (max: number) => z.string().trim().min(1).max(max);
+
+export const recordActionSchema = z
+  .object({
+    agent_id: text(128),
+    agent_name: text(256),
+    action_type: text(128),
+    /** A CONTRACT.md category; any other name is accepted and gated as unknown. */
+    category: text(64),
+    inputs: z.record(z.string(), z.unknown()).default({}),
+    tool_name: text(256).optional(),
+    correlation_id: z
+      .string()
+      .regex(/^[A-Za-z0-9._:-]{8,128}$/)
+      .optional(),
+  })
+  .strict();
+
+export const updateActionSchema = z
+  .object({
+    status: z.enum(['completed', 'failed', 'cancelled']),
+    outputs: z.unknown().optional(),
+    error: z.string().max(4000).optional(),
+  })
+  .strict();
+
+export type RecordActionInput = z.infer<typeof recordActionSchema>;
+
+export interface RequestContext {
+  principal: Principal;
+  correlationId: string;
+  traceId: string;
+  approvalsEnabled: boolean;
+}
+
+/**
+ * Records an action: inputs redacted (emails too) before anything is hashed or stored, the
+ * policy decides whether a human must approve, and the ledger entry, the action's state and
+ * (when gated) its approval are written.
+ */
+export async function recordAction(client: Client, input: RecordActionInput, ctx: RequestContext) {
+  const redacted = redactSecrets<Record<string, unknown>>(input.inputs, { emails: true });
+  const gate = evaluateGate(
+    {
+      category: input.category,
+      action_type: input.action_type,
+      tool_name: input.tool_name,
+      agent_id: input.agent_id,
+      inputs: input.inputs,
+    },
+    policy,
+    ctx.approvalsEnabled,
+  );
+  const actionId = crypto.randomUUID();
+  const now = new Date();
+  const status = gate.required ? 'pending_approval' : 'recorded';
+  const hash = inputHash(redacted.value);
+  const approval = gate.required
+    ? {
+        id: crypto.randomUUID(),
+        expires_at: new Date(now.getTime() + gate.expiresInSeconds * 1000).toISOString(),
+      }
+    : undefined;
+  const entry: HashedEntry = {
+    id: crypto.randomUUID(),
+    action_id: actionId,
+    entry_type: 'action',
+    created_at: now.toISOString(),
+    agent_id: input.agent_id,
+    agent_name: input.agent_name,
+    action_type: input.action_type,
+    category: input.category,
+    tool_name: input.tool_name ?? null,
+    inputs: redacted.value,
+    outputs: null,
+    error: null,
+    status,
+    correlation_id: input.correlation_id ?? ctx.correlationId,
+    trace_id: ctx.traceId,
+    principal: ctx.principal.id,
+    policy_version: policyVersion,
+    approval_bypassed: gate.bypassed,
+    redaction_rules: redacted.rules,
+    detail: {
+      policy_rule: gate.rule,
+      known_category: categorySchema.safeParse(input.category).success,
+      ...(approval ? { approval_id: approval.id, expires_at: approval.expires_at, quorum: gate.quorum } : {}),
+    },
+  };
+  await client.query('begin');
+  try {
+    const appended = await appendLedgerEntry(client, entry, {
+      input_hash: hash,
+      approval_id: approval?.id ?? null,
+    });
+    if (approval) {
+      await client.query(
+        `insert into audit.approvals (id, action_id, input_hash, quorum, approver_roles, approver_principals,
+           requested_by, created_at, expires_at)
+         values ($1, $2, $3, $4, $5::text[], $6::text[], $7, $8, $9)`,
+        [
+          approval.id,
+          actionId,
+          hash,
+          gate.quorum,
+          gate.approverRoles,
+          gate.approverPrincipals,
+          ctx.principal.id,
+          entry.created_at,
+          approval.expires_at,
+        ],
+      );
+    }
+    await client.query('commit');
+    auditActionsTotal.inc({ category: categoryLabel(input.category), status });
+    return { action_id: actionId, status, seq: appended.seq, ...(approval ? { approval } : {}) };
+  } catch (err) {
+    await client.query('rollback').catch(() => undefined);
+    throw err;
+  }
+}
+
+interface ActionRow {
+  action_id: string;
+  agent_id: string;
+  agent_name: string | null;
+  action_type: string;
+  category: string;
+  tool_name: string | null;
+  status: string;
+  principal: string | null;
+  correlation_id: string | null;
+  input_hash: string;
+  approval_id: string | null;
+  created_at: Date;
+  updated_at: Date;
+  effective_status: string;
+}
+
+const EFFECTIVE_STATUS = `case when a.status = 'pending_approval' and ap.expires_at <= now() then 'expired'
+                               when a.status = 'pending_approval' and ap.status = 'rejected' then 'rejected'
+                               when a.status = 'pending_approval' and ap.status = 'approved' then 'approved'
+                               else a.status end`;
+
+/**
+ * Moves an action to completed, failed or cancelled with a new ledger entry. A gated action that
+ * is pending, rejected or expired cannot complete (409); a finished action cannot change (409).
+ * Only the principal that recorded it (or an admin) may update it.
+ */
+export async function updateActionStatus(
+  client: Client,
+  actionId: string,
+  update: z.infer<typeof updateActionSchema>,
+  ctx: RequestContext,
+) {
+  await client.query('begin');
+  try {
+    const { rows } = await client.query<ActionRow>(
+      `select a.*, ${EFFECTIVE_STATUS} as effective_status
+         from audit.actions a left join audit.approvals ap on ap.id = a.approval_id
+        where a.action_id = $1 for update of a`,
+      [actionId],
+    );
+    const action = rows[0];
+    if (!action) throw notFound(`No action ${actionId}.`, 'action_not_found');
+    if (ctx.principal.role !== 'admin' && action.principal !== ctx.principal.id) {
+      throw forbidden('Only the principal that recorded this action may update it.');
+    }
+    const current = action.effective_status;
+    const blocked =
+      ['completed', 'failed', 'cancelled'].includes(current) ||
+      (update.status !== 'cancelled' && ['pending_approval', 'rejected', 'expired'].includes(current));
+    if (blocked) {
+      throw new AppError(
+        409,
+        'invalid_transition',
+        `Action is ${current}; it cannot become ${update.status}.`,
+        {
+          param: 'status',
+        },
+      );
+    }
+    const outputs = redactSecrets(update.outputs ?? null, { emails: true });
+    const error = update.error ? redactSecrets<string>(update.error, { emails: true }) : undefined;
+    const entry: HashedEntry = {
+      id: crypto.randomUUID(),
+      action_id: actionId,
+      entry_type: 'status',
+      created_at: new Date().toISOString(),
+      agent_id: action.agent_id,
+      agent_name: action.agent_name,
+      action_type: action.action_type,
+      category: action.category,
+      tool_name: action.tool_name,
+      inputs: null,
+      outputs: outputs.value,
+      error: error?.value ?? null,
+      status: update.status,
+      correlation_id: ctx.correlationId,
+      trace_id: ctx.traceId,
+      principal: ctx.principal.id,
+      policy_version: policyVersion,
+      approval_bypassed: false,
+      redaction_rules: [...new Set([...outputs.rules, ...(error?.rules ?? [])])],
+      detail: { previous_status: current },
+    };
+    const appended = await appendLedgerEntry(client, entry);
+    await client.query('commit');
+    auditActionsTotal.inc({ category: categoryLabel(action.category), status: update.status });
+    return { action_id: actionId, status: update.status, previous_status: current, seq: appended.seq };
+  } catch (err) {
+    await client.query('rollback').catch(() => undefined);
+    throw err;
+  }
+}
+
+export async function getAction(client: Client, actionId: string, viewer: Principal) {
+  const { rows } = await client.query<ActionRow & { expires_at: Date | null }>(
+    `select a.*, ap.expires_at, ${EFFECTIVE_STATUS} as effective_status
+       from audit.actions a left join audit.approvals ap on ap.id = a.approval_id
+      where a.action_id = $1`,
+    [actionId],
+  );
+  const action = rows[0];
+  if (!action || (viewer.role === 'agent' && action.principal !== viewer.id)) {
+    throw notFound(`No action ${actionId}.`, 'action_not_found');
+  }
+  const { rows: entries } = await client.query(
+    `select seq::int as seq, id, entry_type, created_at, status, inputs, outputs, error, principal,
+            correlation_id, redaction_rules, approval_bypassed, policy_version, detail, row_hash
+       from audit.action_logs where action_id = $1 order by seq`,
+    [actionId],
+  );
+  return { ...presentAction(action), entries };
+}
+
+export const listQuerySchema = z.object({
+  agent_id: z.string().max(128).optional(),
+  correlation_id: z.string().max(128).optional(),
+  status: z.string().max(32).optional(),
+  category: z.string().max(64).optional(),
+  since: z.iso.datetime({ offset: true }).optional(),
+  until: z.iso.datetime({ offset: true }).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(200).optional(),
+});
+
+/** Newest first, keyset-paginated on (created_at, action_id); the cursor is opaque. */
+export async function listActions(client: Client, query: z.infer<typeof listQuerySchema>, viewer: Principal) {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const add = (sql: string, value: unknown) => {
+    params.push(value);
+    where.push(sql.replace('?', `$${params.length}`));
+  };
+  if (viewer.role === 'agent') add('a.principal = ?', viewer.id);
+  if (query.agent_id) add('a.agent_id = ?', query.agent_id);
+  if (query.correlation_id) add('a.correlation_id = ?', query.correlation_id);
+  if (query.category) add('a.category = ?', query.category);
+  if (query.status) add(`(${EFFECTIVE_STATUS}) = ?`, query.status);
+  if (query.since) add('a.created_at >= ?', query.since);
+  if (query.until) add('a.created_at < ?', query.until);
+  if (query.cursor) {
+    const [at, id] = decodeCursor(query.cursor);
+    params.push(at, id);
+    where.push(`(a.created_at, a.action_id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
+  }
+  params.push(query.limit + 1);
+  const { rows } = await client.query<ActionRow & { expires_at: Date | null }>(
+    `select a.*, ap.expires_at, ${EFFECTIVE_STATUS} as effective_status
+       from audit.actions a left join audit.approvals ap on ap.id = a.approval_id
+      ${where.length ? `where ${where.join(' and ')}` : ''}
+      order by a.created_at desc, a.action_id desc
+      limit $${params.length}`,
+    params,
+  );
+  const page = rows.slice(0, query.limit);
+  const last = page[page.length - 1];
+  return {
+    data: page.map(presentAction),
+    next_cursor: rows.length > query.limit && last ? encodeCursor(last.created_at, last.action_id) : null,
+  };
+}
+
+function presentAction(a: ActionRow & { expires_at?: Date | null }) {
+  return {
+    action_id: a.action_id,
+    agent_id: a.agent_id,
+    agent_name: a.agent_name,
+    action_type: a.action_type,
+    category: a.category,
+    tool_name: a.tool_name,
+    status: a.effective_status,
+    principal: a.principal,
+    correlation_id: a.correlation_id,
+    input_hash: a.input_hash,
+    approval: a.approval_id ? { id: a.approval_id, expires_at: a.expires_at ?? null } : null,
+    created_at: a.created_at,
+    updated_at: a.updated_at,
+  };
+}
+
+function encodeCursor(at: Date, id: string): string {
+  return btoa(`${new Date(at).toISOString()}|${id}`).replace(/=+$/, '');
+}
+
+function decodeCursor(cursor: string): [string, string] {
+  try {
+    const [at, id] = atob(cursor).split('|');
+    if (at && id && !Number.isNaN(Date.parse(at)) && /^[0-9a-f-]{36}$/.test(id)) return [at, id];
+  } catch {
+    // fall through
+  }
+  throw new AppError(400, 'invalid_cursor', 'cursor is not one this API returned.', { param: 'cursor' });
+}
+
+/** Metric label from a closed set: unknown categories are not caller-chosen label values. */
+function categoryLabel(category: string): string {
+  return categorySchema.safeParse(category).success ? category : 'unknown';
+}

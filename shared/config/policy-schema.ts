@@ -1,0 +1,78 @@
+import { z } from 'zod';
+
+/** `never`, `always`, or only when `inputs.amount` exceeds a threshold. */
+const approvalRule = z.union([
+  z.literal('never'),
+  z.literal('always'),
+  z.object({ amount_over: z.number().nonnegative() }).strict(),
+]);
+
+const approvers = z
+  .object({
+    roles: z.array(z.enum(['approver', 'admin'])).default([]),
+    principals: z.array(z.string().min(1)).default([]),
+  })
+  .strict();
+
+const gate = z
+  .object({
+    approval: approvalRule,
+    /** Distinct approvers needed; overrides the default. */
+    quorum: z.number().int().min(1).max(10).optional(),
+    approvers: approvers.optional(),
+    expires_in_seconds: z
+      .number()
+      .int()
+      .min(10)
+      .max(7 * 24 * 3600)
+      .optional(),
+  })
+  .strict();
+
+export const categorySchema = z.enum([
+  'read',
+  'internal_write',
+  'external_write',
+  'financial',
+  'destructive',
+  'security',
+]);
+
+/** `config/policies.yaml`: which actions need a human, who decides, how many, how long. */
+export const policySchema = z
+  .object({
+    defaults: z
+      .object({
+        approvers,
+        quorum: z.number().int().min(1).max(10).default(1),
+        expires_in_seconds: z
+          .number()
+          .int()
+          .min(10)
+          .max(7 * 24 * 3600)
+          .default(900),
+      })
+      .strict(),
+    categories: z.partialRecord(categorySchema, gate).default({}),
+    /** The rule for a category not listed (default: needs approval). */
+    unknown_category: gate.default({ approval: 'always' }),
+    rules: z
+      .array(
+        gate.extend({
+          match: z
+            .object({
+              action_type: z.array(z.string()).optional(),
+              tool_name: z.array(z.string()).optional(),
+              agent_id: z.array(z.string()).optional(),
+              category: z.array(z.string()).optional(),
+            })
+            .strict(),
+        }),
+      )
+      .default([]),
+  })
+  .strict();
+
+export type Policy = z.infer<typeof policySchema>;
+export type PolicyGate = z.infer<typeof gate>;
+export type Category = z.infer<typeof categorySchema>;
