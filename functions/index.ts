@@ -1,5 +1,6 @@
 import { createApp } from '../shared/http/create-app.ts';
 import { approvalFunction } from './approval/routes.ts';
+import { expireApprovals } from './approval/scheduled.ts';
 import { auditFunction } from './audit/routes.ts';
 import { chatFunction } from './chat/routes.ts';
 import { embedFunction } from './embed/routes.ts';
@@ -8,7 +9,7 @@ import { proxyFunction } from './proxy/routes.ts';
 import { readyFunction } from './ready/routes.ts';
 
 /** Every function on one origin (locally :8001), each on its CONTRACT.md paths. */
-export default createApp('all', [
+const app = createApp('all', [
   healthFunction,
   readyFunction,
   chatFunction,
@@ -17,3 +18,5 @@ export default createApp('all', [
   approvalFunction,
   proxyFunction,
 ]);
+
+export default { fetch: app.fetch, scheduled: expireApprovals } satisfies ExportedHandler<never>;

@@ -22,6 +22,9 @@ export interface Env {
   ACTION_AUDIT_ENABLED?: string;
   EXPOSE_METRICS?: string;
   RATE_LIMIT_REQUESTS?: string;
+  APPROVAL_SECRET?: string;
+  APPROVAL_WEBHOOK_URL?: string;
+  APPROVAL_WEBHOOK_SECRET?: string;
   [key: string]: unknown;
 }
 
@@ -68,6 +71,11 @@ export const settingsSchema = z.object({
     .pipe(z.enum(['debug', 'info', 'warn', 'error', 'silent'])),
   APPROVAL_REQUIRED: boolFlag(true),
   ACTION_AUDIT_ENABLED: boolFlag(true),
+  /** Signs approval receipts (and the approvals page session). */
+  APPROVAL_SECRET: optionalString,
+  /** Receives a signed POST for every new pending approval and every decision. */
+  APPROVAL_WEBHOOK_URL: optionalUrl,
+  APPROVAL_WEBHOOK_SECRET: optionalString,
   /** Overrides `rate_limit.requests` of config/gateway.yaml (per principal per window). */
   RATE_LIMIT_REQUESTS: optionalString.pipe(z.coerce.number<string | undefined>().int().positive().optional()),
   /** Serve GET /metrics (local runs); deployed isolates push to the Pushgateway instead. */

@@ -1,3 +1,4 @@
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { TestProject } from 'vitest/node';
 import { type Stack, startStack } from '../local/stack.ts';
@@ -9,6 +10,8 @@ declare module 'vitest' {
     stackInfo: { embeddedPostgres: boolean; redis: 'ok' | 'off' };
     /** http://127.0.0.1:<port> of a listener that accepts connections and never answers. */
     blackholeUrl: string;
+    /** A webhook receiver: POST anything to `/hook/<name>`, GET `/hook/<name>` returns what came. */
+    webhookSinkUrl: string;
   }
 }
 
@@ -30,10 +33,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
   });
   const blackhole = await startBlackhole();
   project.provide('blackholeUrl', `http://127.0.0.1:${blackhole.port}`);
+  const sink = await startWebhookSink();
+  project.provide('webhookSinkUrl', sink.url);
   project.provide('stackSettings', stack.settings);
   project.provide('stackInfo', { embeddedPostgres: stack.embeddedPostgres, redis: stack.redis });
   return async () => {
     await blackhole.close();
+    await sink.close();
     await stack?.stop();
   };
 }
@@ -54,6 +60,39 @@ async function startBlackhole(): Promise<{ port: number; close(): Promise<void> 
     close: () =>
       new Promise((resolve) => {
         for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Records webhook deliveries per path, so workerd tests can read back what was sent. */
+async function startWebhookSink(): Promise<{ url: string; close(): Promise<void> }> {
+  const received = new Map<string, Array<{ headers: Record<string, unknown>; body: string }>>();
+  const server = createHttpServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const path = req.url ?? '/';
+      if (req.method === 'POST') {
+        const list = received.get(path) ?? [];
+        list.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+        received.set(path, list);
+        res.writeHead(204).end();
+      } else {
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify(received.get(path) ?? []));
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
         server.close(() => resolve());
       }),
   };

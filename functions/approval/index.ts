@@ -1,4 +1,7 @@
 import { createApp } from '../../shared/http/create-app.ts';
 import { approvalFunction } from './routes.ts';
+import { expireApprovals } from './scheduled.ts';
 
-export default createApp('approval', [approvalFunction]);
+const app = createApp('approval', [approvalFunction]);
+
+export default { fetch: app.fetch, scheduled: expireApprovals } satisfies ExportedHandler<never>;

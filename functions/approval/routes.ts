@@ -1,26 +1,74 @@
 import { Hono } from 'hono';
-import { notImplemented } from '../../shared/errors/index.ts';
+import { z } from 'zod';
+import {
+  decideApproval,
+  decisionSchema,
+  getApproval,
+  listApprovals,
+} from '../../shared/approvals/approvals.ts';
+import { sendApprovalWebhook, signalDecision, waitForDecision } from '../../shared/approvals/notify.ts';
+import { withPostgres } from '../../shared/db/postgres.ts';
+import { getSettings } from '../../shared/env.ts';
+import { runInBackground } from '../../shared/http/background.ts';
 import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
-import { auth } from '../../shared/middleware/auth/index.ts';
+import { auth, requireRole } from '../../shared/middleware/auth/index.ts';
+import { maxBodyBytes, readJson } from '../../shared/middleware/json-body/index.ts';
 import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
+import { approvalsPage } from './page.tsx';
 
 const routes = new Hono<AppEnv>();
+const approvalId = z.uuid({ message: 'must be an approval id (uuid)' });
 
-routes.use('/v1/approvals', auth({ roles: ['approver', 'admin'] }), rateLimit());
+routes.use('/v1/approvals', auth(), rateLimit());
 routes.use('/v1/approvals/*', auth(), rateLimit());
 
-// Approval gates land with issue #5.
-routes.get('/v1/approvals', () => {
-  throw notImplemented('Listing approvals');
+routes.get('/v1/approvals', async (c) => {
+  requireRole(c.get('principal'), ['approver', 'admin']);
+  const { status, limit } = z
+    .object({
+      status: z.enum(['pending', 'approved', 'rejected', 'expired']).optional(),
+      limit: z.coerce.number().int().min(1).max(500).default(100),
+    })
+    .parse(c.req.query());
+  const data = await withPostgres(getSettings(c.env), (client) =>
+    listApprovals(client, status, c.get('principal'), limit),
+  );
+  return c.json({ data });
 });
-routes.get('/v1/approvals/:id', () => {
-  throw notImplemented('Reading an approval');
+
+routes.get('/v1/approvals/:id', async (c) => {
+  const id = approvalId.parse(c.req.param('id'));
+  const { wait } = z.object({ wait: z.coerce.number().min(0).max(25).default(0) }).parse(c.req.query());
+  const settings = getSettings(c.env);
+  const read = () =>
+    withPostgres(settings, (client) => getApproval(client, id, c.get('principal'), settings.APPROVAL_SECRET));
+  const view = wait > 0 ? await waitForDecision(settings, id, wait, read, c.req.raw.signal) : await read();
+  return c.json(view);
 });
-routes.post('/v1/approvals/:id/decision', () => {
-  throw notImplemented('Deciding an approval');
+
+routes.post('/v1/approvals/:id/decision', async (c) => {
+  requireRole(c.get('principal'), ['approver', 'admin']);
+  const id = approvalId.parse(c.req.param('id'));
+  const body = await readJson(c, decisionSchema, maxBodyBytes('approval'));
+  const settings = getSettings(c.env);
+  const trace = c.get('trace');
+  const result = await withPostgres(settings, (client) =>
+    decideApproval(client, id, body, {
+      principal: c.get('principal'),
+      correlationId: trace.correlationId,
+      traceId: trace.traceId,
+    }),
+  );
+  if (result.status !== 'pending') {
+    runInBackground(c, signalDecision(settings, id, result.status));
+    runInBackground(
+      c,
+      sendApprovalWebhook(settings, { type: 'approval.decided', approval: result }, c.get('log')),
+    );
+  }
+  return c.json(result);
 });
-routes.get('/approvals', () => {
-  throw notImplemented('The approvals page');
-});
+
+routes.route('/', approvalsPage);
 
 export const approvalFunction = defineFunction('approval', routes);

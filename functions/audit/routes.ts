@@ -1,5 +1,6 @@
 import { type Context, Hono } from 'hono';
 import { z } from 'zod';
+import { sendApprovalWebhook } from '../../shared/approvals/notify.ts';
 import {
   getAction,
   listActions,
@@ -14,6 +15,7 @@ import { verifyLedger } from '../../shared/audit/ledger.ts';
 import { withPostgres } from '../../shared/db/postgres.ts';
 import { getSettings } from '../../shared/env.ts';
 import { AppError } from '../../shared/errors/index.ts';
+import { runInBackground } from '../../shared/http/background.ts';
 import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
 import { auth, requireRole } from '../../shared/middleware/auth/index.ts';
 import { maxBodyBytes, readJson } from '../../shared/middleware/json-body/index.ts';
@@ -31,6 +33,7 @@ function context(c: Context<AppEnv>): RequestContext {
     correlationId: trace.correlationId,
     traceId: trace.traceId,
     approvalsEnabled: getSettings(c.env).APPROVAL_REQUIRED,
+    receiptSecret: getSettings(c.env).APPROVAL_SECRET,
   };
 }
 
@@ -49,7 +52,19 @@ routes.post('/v1/audit/actions', async (c) => {
   requireRole(c.get('principal'), ['agent', 'admin']);
   assertAuditEnabled(c.env);
   const body = await readJson(c, recordActionSchema, maxBodyBytes('audit'));
-  const result = await withPostgres(getSettings(c.env), (client) => recordAction(client, body, context(c)));
+  const settings = getSettings(c.env);
+  const result = await withPostgres(settings, (client) => recordAction(client, body, context(c)));
+  if (result.approval) {
+    const approval = {
+      ...result.approval,
+      action_id: result.action_id,
+      status: 'pending',
+      agent_id: body.agent_id,
+      action_type: body.action_type,
+      category: body.category,
+    };
+    runInBackground(c, sendApprovalWebhook(settings, { type: 'approval.pending', approval }, c.get('log')));
+  }
   const { seq: _seq, ...response } = result;
   return c.json(response, 201);
 });

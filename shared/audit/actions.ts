@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { receiptMatches } from '../approvals/receipts.ts';
 import type { Principal } from '../auth/api-keys.ts';
 import { categorySchema, policy, policyVersion } from '../config/index.ts';
 import type { Client } from '../db/postgres.ts';
@@ -30,6 +31,8 @@ export const recordActionSchema = z
 export const updateActionSchema = z
   .object({
     status: z.enum(['completed', 'failed', 'cancelled']),
+    /** The receipt from the approval; required to complete a gated action. */
+    receipt: z.string().max(200).optional(),
     outputs: z.unknown().optional(),
     error: z.string().max(4000).optional(),
   })
@@ -42,6 +45,8 @@ export interface RequestContext {
   correlationId: string;
   traceId: string;
   approvalsEnabled: boolean;
+  /** APPROVAL_SECRET: signs receipts. */
+  receiptSecret?: string;
 }
 
 /**
@@ -191,6 +196,9 @@ export async function updateActionStatus(
         },
       );
     }
+    if (action.approval_id && update.status === 'completed') {
+      await redeemReceipt(client, action, update.receipt, ctx.receiptSecret);
+    }
     const outputs = redactSecrets(update.outputs ?? null, { emails: true });
     const error = update.error ? redactSecrets<string>(update.error, { emails: true }) : undefined;
     const entry: HashedEntry = {
@@ -223,6 +231,54 @@ export async function updateActionStatus(
     await client.query('rollback').catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * A gated action completes only with the receipt of its own approval, once: bound to the approval,
+ * the action and the hash of its redacted inputs.
+ */
+async function redeemReceipt(
+  client: Client,
+  action: ActionRow,
+  receipt: string | undefined,
+  secret: string | undefined,
+) {
+  if (!receipt) {
+    throw new AppError(
+      409,
+      'receipt_required',
+      'This action was gated: completing it needs the approval receipt.',
+      {
+        param: 'receipt',
+      },
+    );
+  }
+  if (!secret)
+    throw new AppError(
+      503,
+      'receipts_unconfigured',
+      'APPROVAL_SECRET is not set; receipts cannot be checked.',
+    );
+  const { rows } = await client.query<{ receipt_used_at: Date | null }>(
+    'select receipt_used_at from audit.approvals where id = $1 for update',
+    [action.approval_id],
+  );
+  const valid = await receiptMatches(
+    secret,
+    receipt,
+    action.approval_id!,
+    action.action_id,
+    action.input_hash,
+  );
+  if (!valid)
+    throw new AppError(403, 'invalid_receipt', 'The receipt does not belong to this action and its inputs.', {
+      param: 'receipt',
+    });
+  if (rows[0]?.receipt_used_at)
+    throw new AppError(409, 'receipt_used', 'This receipt was already used.', { param: 'receipt' });
+  await client.query('update audit.approvals set receipt_used_at = now() where id = $1', [
+    action.approval_id,
+  ]);
 }
 
 export async function getAction(client: Client, actionId: string, viewer: Principal) {

@@ -6,7 +6,9 @@ import type { AppEnv } from '../../shared/http/create-app.ts';
 
 export const KEYS = {
   agent: 'mas_test_agent_key_0123456789abcdef',
+  agent2: 'mas_test_agent2_key_0123456789abcdef',
   approver: 'mas_test_approver_key_0123456789abcdef',
+  approver2: 'mas_test_approver2_key_0123456789abcdef',
   admin: 'mas_test_admin_key_0123456789abcdef',
 } as const;
 
@@ -14,14 +16,21 @@ export const KEYS = {
 export async function testKeysSecret(): Promise<string> {
   return [
     `agent-1:agent:${await sha256Hex(KEYS.agent)}`,
+    `agent-2:agent:${await sha256Hex(KEYS.agent2)}`,
     `approver-1:approver:${await sha256Hex(KEYS.approver)}`,
+    `approver-2:approver:${await sha256Hex(KEYS.approver2)}`,
     `admin-1:admin:${await sha256Hex(KEYS.admin)}`,
   ].join(',');
 }
 
 /** The real stack's bindings (Postgres, Redis) plus the test keys, with `overrides` on top. */
 export async function testEnv(overrides: Record<string, string | undefined> = {}): Promise<Env> {
-  return { ...(baseEnv as unknown as Env), MAS_API_KEYS: await testKeysSecret(), ...overrides };
+  return {
+    ...(baseEnv as unknown as Env),
+    MAS_API_KEYS: await testKeysSecret(),
+    APPROVAL_SECRET: 'test-approval-secret-0123456789',
+    ...overrides,
+  };
 }
 
 /** Calls an app inside workerd and waits for its `waitUntil` work, as the runtime would. */

@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
 import { gatewayConfig } from '../../config/index.ts';
 import { getSettings } from '../../env.ts';
+import { runInBackground } from '../../http/background.ts';
 import { createLogger, type Logger, type LogLevel } from '../../log/logger.ts';
 import { schedulePush } from '../../metrics/push.ts';
 import { httpRequestDuration, httpRequestsTotal } from '../../metrics/registry.ts';
@@ -88,10 +89,5 @@ function startPush(c: Parameters<MiddlewareHandler>[0], deployment: string, log:
     warnIntervalSeconds: gatewayConfig.metrics.warn_interval_seconds,
     logger: log,
   });
-  if (!pending) return;
-  try {
-    c.executionCtx.waitUntil(pending);
-  } catch {
-    // No execution context (plain Node server): the promise still runs to completion.
-  }
+  if (pending) runInBackground(c, pending);
 }

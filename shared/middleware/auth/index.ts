@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { findKeyEntry, type Principal, type Role, sha256Hex } from '../../auth/api-keys.ts';
 import { keysFromSecret, lookupKeyInTable } from '../../auth/resolve-principal.ts';
-import { getSettings } from '../../env.ts';
+import { getSettings, type Settings } from '../../env.ts';
 import { forbidden, unauthorized } from '../../errors/index.ts';
 
 declare module 'hono' {
@@ -27,12 +27,7 @@ export function auth(options: AuthOptions = {}): MiddlewareHandler {
     if (!c.get('principal')) {
       const match = BEARER.exec(c.req.header('authorization') ?? '');
       if (!match) throw unauthorized();
-      const settings = getSettings(c.env);
-      const hash = await sha256Hex(match[1]!);
-      const fromSecret = findKeyEntry(keysFromSecret(settings), hash);
-      const principal =
-        (fromSecret && { id: fromSecret.id, role: fromSecret.role }) ??
-        (settings.DATABASE_URL ? await lookupKeyInTable(settings, hash) : null);
+      const principal = await resolveApiKey(getSettings(c.env), match[1]!);
       if (!principal) throw unauthorized();
       c.set('principal', principal);
       c.set('log', c.get('log').child({ principal: principal.id }));
@@ -40,6 +35,14 @@ export function auth(options: AuthOptions = {}): MiddlewareHandler {
     if (options.roles) requireRole(c.get('principal'), options.roles);
     await next();
   };
+}
+
+/** The principal an API key belongs to: the MAS_API_KEYS secret first, then the keys table. */
+export async function resolveApiKey(settings: Settings, key: string): Promise<Principal | null> {
+  const hash = await sha256Hex(key);
+  const fromSecret = findKeyEntry(keysFromSecret(settings), hash);
+  if (fromSecret) return { id: fromSecret.id, role: fromSecret.role };
+  return settings.DATABASE_URL ? lookupKeyInTable(settings, hash) : null;
 }
 
 export function requireRole(principal: Principal, roles: readonly Role[]): void {
