@@ -4,6 +4,7 @@
  * http://localhost:8001. Ctrl-C stops everything it started.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadDotEnv } from './dotenv.ts';
@@ -79,6 +80,14 @@ if (!process.env.MAS_API_KEYS) {
   say('auth', 'keys from MAS_API_KEYS (and the auth.api_keys table)');
 }
 
+// Signs approval receipts and approvals-page sessions; one per local data dir, kept across restarts.
+if (!process.env.APPROVAL_SECRET) {
+  const secretFile = join(DATA_DIR, 'approval-secret');
+  if (!existsSync(secretFile))
+    writeFileSync(secretFile, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
+  process.env.APPROVAL_SECRET = readFileSync(secretFile, 'utf8').trim();
+}
+
 const vars: Record<string, string> = { EXPOSE_METRICS: 'true' };
 for (const [key, value] of Object.entries(process.env)) {
   if (PASS_THROUGH.test(key) && value !== undefined) vars[key] = value;
@@ -146,7 +155,10 @@ const checks = ready
       .join(' ')
   : 'unknown';
 say('ready', `${ready?.status ?? 'unknown'} (${checks})`);
-say('serving', `http://localhost:${port}  (GET /health, /ready, /metrics; POST /v1/chat/completions …)`);
+say(
+  'serving',
+  `http://localhost:${port}  (GET /health, /ready, /metrics, /approvals; /v1/audit/…, /v1/approvals/…)`,
+);
 say(
   'try',
   `make health | make ready | curl -H "authorization: Bearer $(cat ${adminKeyFile})" ${base}/v1/models`,

@@ -224,8 +224,7 @@ describe('the hash chain', () => {
   it('stays whole under 1,000 concurrent writes: verifies, no gap, nothing lost', async () => {
     const before = await ledgerCount();
     const total = 1000;
-    // The default limit (600/min per principal) would be the first thing to say no.
-    const env = await testEnv({ RATE_LIMIT_REQUESTS: '100000' });
+    const env = await testEnv();
     // Embedded PGlite serves at most 32 connections; a real Postgres takes more at once.
     const concurrency = inject('stackInfo').embeddedPostgres ? 24 : 64;
     let next = 0;

@@ -29,6 +29,9 @@ export async function testEnv(overrides: Record<string, string | undefined> = {}
     ...(baseEnv as unknown as Env),
     MAS_API_KEYS: await testKeysSecret(),
     APPROVAL_SECRET: 'test-approval-secret-0123456789',
+    // Test files share principals and (in CI) one Redis: only the rate-limit tests, which set
+    // their own limits and prefixes, should ever see a 429.
+    RATE_LIMIT_REQUESTS: '1000000',
     ...overrides,
   };
 }
