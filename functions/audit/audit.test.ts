@@ -254,6 +254,25 @@ describe('the hash chain', () => {
     await expect(sql('delete from audit.action_logs where seq = 1')).rejects.toThrow(/append-only/);
   });
 
+  it('the application role (mas_app) may INSERT and SELECT on the ledger, never UPDATE or DELETE', async () => {
+    const asApp = async (statement: string) =>
+      withPostgres(getSettings(await testEnv()), async (client) => {
+        await client.query('begin');
+        try {
+          await client.query('set local role mas_app');
+          return (await client.query(statement)).rows;
+        } finally {
+          await client.query('rollback');
+        }
+      });
+    await post(action());
+    expect(await asApp('select seq from audit.action_logs limit 1')).toHaveLength(1);
+    await expect(asApp("update audit.action_logs set status = 'x' where seq = 1")).rejects.toThrow(
+      /permission denied/,
+    );
+    await expect(asApp('delete from audit.action_logs where seq = 1')).rejects.toThrow(/permission denied/);
+  });
+
   /** What an attacker with superuser rights could do: bypass the trigger and rewrite history. */
   async function tamper(statements: string[]): Promise<void> {
     const env = await testEnv();
