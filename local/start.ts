@@ -23,7 +23,7 @@ const fail = (message: string): never => {
 
 // Settings the functions read, passed through from the environment / .env to wrangler.
 const PASS_THROUGH =
-  /^(LLM_|MAS_|QDRANT_|OPENAI_|GOOGLE_|GEMINI_|ANTHROPIC_|MINDEX_|NATUREOS_|WEBSITE_|LOG_LEVEL$|APPROVAL_REQUIRED$|ACTION_AUDIT_ENABLED$|EXPOSE_METRICS$)/;
+  /^(LLM_|MAS_|QDRANT_|OPENAI_|GOOGLE_|GEMINI_|ANTHROPIC_|MINDEX_|NATUREOS_|WEBSITE_|APPROVAL_|RATE_LIMIT_|LOG_LEVEL$|ACTION_AUDIT_ENABLED$|EXPOSE_METRICS$)/;
 
 loadDotEnv();
 const port = Number(process.env.PORT ?? 8001);
@@ -124,7 +124,7 @@ wrangler = spawn(
     varsFile,
     '--show-interactive-dev-session=false',
     '--log-level',
-    process.env.WRANGLER_LOG_LEVEL ?? 'info',
+    process.env.WRANGLER_LOG_LEVEL ?? 'log',
     '--persist-to',
     join(DATA_DIR, 'wrangler'),
   ],
