@@ -223,7 +223,12 @@ approvalsPage.post('/approvals/:id/decide', async (c) => {
       runInBackground(c, signalDecision(settings, id, result.status));
       runInBackground(
         c,
-        sendApprovalWebhook(settings, { type: 'approval.decided', approval: result }, c.get('log')),
+        sendApprovalWebhook(
+          settings,
+          { type: 'approval.decided', approval: result },
+          c.get('log'),
+          c.get('trace'),
+        ),
       );
     }
     return c.redirect(

@@ -63,7 +63,12 @@ routes.post('/v1/approvals/:id/decision', async (c) => {
     runInBackground(c, signalDecision(settings, id, result.status));
     runInBackground(
       c,
-      sendApprovalWebhook(settings, { type: 'approval.decided', approval: result }, c.get('log')),
+      sendApprovalWebhook(
+        settings,
+        { type: 'approval.decided', approval: result },
+        c.get('log'),
+        c.get('trace'),
+      ),
     );
   }
   return c.json(result);

@@ -63,7 +63,10 @@ routes.post('/v1/audit/actions', async (c) => {
       action_type: body.action_type,
       category: body.category,
     };
-    runInBackground(c, sendApprovalWebhook(settings, { type: 'approval.pending', approval }, c.get('log')));
+    runInBackground(
+      c,
+      sendApprovalWebhook(settings, { type: 'approval.pending', approval }, c.get('log'), c.get('trace')),
+    );
   }
   const { seq: _seq, ...response } = result;
   return c.json(response, 201);

@@ -1,5 +1,6 @@
 import type { Settings } from '../env.ts';
 import type { Logger } from '../log/logger.ts';
+import { outgoingTraceHeaders, type TraceContext } from '../middleware/correlation/index.ts';
 import { getRedis } from '../redis/client.ts';
 import { hmacHex } from './receipts.ts';
 
@@ -35,6 +36,7 @@ export async function sendApprovalWebhook(
   settings: Settings,
   event: ApprovalEvent,
   log: Logger,
+  trace?: TraceContext,
 ): Promise<void> {
   const url = settings.APPROVAL_WEBHOOK_URL;
   if (!url) return;
@@ -43,6 +45,7 @@ export async function sendApprovalWebhook(
   const headers: Record<string, string> = {
     'content-type': 'application/json',
     'x-mas-timestamp': timestamp,
+    ...(trace ? outgoingTraceHeaders(trace) : {}),
   };
   if (settings.APPROVAL_WEBHOOK_SECRET) {
     headers['x-mas-signature'] =
