@@ -7,10 +7,12 @@ import type { z } from 'zod';
 import { parseConfig } from '../shared/config/parse-config.ts';
 import { policySchema } from '../shared/config/policy-schema.ts';
 import { gatewayConfigSchema } from '../shared/config/schema.ts';
+import { modelsConfigSchema } from '../shared/llm/models-schema.ts';
 
 const CONFIG_FILES: Array<{ file: string; schema: z.ZodType }> = [
   { file: 'config/gateway.yaml', schema: gatewayConfigSchema },
   { file: 'config/policies.yaml', schema: policySchema },
+  { file: 'config/models.yaml', schema: modelsConfigSchema },
 ];
 
 let failed = false;

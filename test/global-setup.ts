@@ -2,6 +2,7 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { TestProject } from 'vitest/node';
 import { type Stack, startStack } from '../local/stack.ts';
+import { startOpenAIFake } from './fakes/openai-fake.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -12,6 +13,8 @@ declare module 'vitest' {
     blackholeUrl: string;
     /** A webhook receiver: POST anything to `/hook/<name>`, GET `/hook/<name>` returns what came. */
     webhookSinkUrl: string;
+    /** The OpenAI protocol fake (test/fakes/openai-fake.ts). */
+    openaiFakeUrl: string;
   }
 }
 
@@ -34,12 +37,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const blackhole = await startBlackhole();
   project.provide('blackholeUrl', `http://127.0.0.1:${blackhole.port}`);
   const sink = await startWebhookSink();
+  const openaiFake = await startOpenAIFake();
+  project.provide('openaiFakeUrl', openaiFake.url);
   project.provide('webhookSinkUrl', sink.url);
   project.provide('stackSettings', stack.settings);
   project.provide('stackInfo', { embeddedPostgres: stack.embeddedPostgres, redis: stack.redis });
   return async () => {
     await blackhole.close();
     await sink.close();
+    await openaiFake.close();
     await stack?.stop();
   };
 }

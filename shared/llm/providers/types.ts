@@ -1,0 +1,38 @@
+import type { ProviderType } from '../models-schema.ts';
+
+/** An OpenAI Chat Completions request body, as the caller sent it (validated loosely). */
+export type ChatRequest = Record<string, unknown> & { messages: unknown[]; model?: string; stream?: boolean };
+export type ChatCompletion = Record<string, unknown> & { usage?: Usage | null };
+export type ChatChunk = Record<string, unknown> & { usage?: Usage | null };
+export interface Usage {
+  prompt_tokens?: number;
+  completion_tokens?: number;
+  total_tokens?: number;
+}
+
+export interface CallOptions {
+  signal: AbortSignal;
+  /** Correlation id and child traceparent for the upstream. */
+  headers: Record<string, string>;
+}
+
+/** What every provider implements; the router only ever sees OpenAI shapes. */
+export interface ChatProvider {
+  readonly type: ProviderType;
+  chat(upstreamModel: string, request: ChatRequest, options: CallOptions): Promise<ChatCompletion>;
+  /** Resolves once the upstream stream is open (its first chunk read), so errors before the
+   * first byte can still fall back. */
+  chatStream(
+    upstreamModel: string,
+    request: ChatRequest,
+    options: CallOptions,
+  ): Promise<AsyncIterable<ChatChunk>>;
+}
+
+export interface ProviderSettings {
+  id: string;
+  apiKey: string | undefined;
+  baseURL: string;
+  timeoutMs: number;
+  fetch?: typeof fetch;
+}

@@ -1,0 +1,194 @@
+import modelsYaml from '../../config/models.yaml';
+import { parseConfig } from '../config/parse-config.ts';
+import type { Env } from '../env.ts';
+import { AppError, badRequest } from '../errors/index.ts';
+import {
+  type ModelEntry,
+  type ModelsConfig,
+  modelsConfigSchema,
+  type ProviderEntry,
+} from './models-schema.ts';
+
+/** The bundled `config/models.yaml`, validated at isolate start. */
+export const bundledModels: ModelsConfig = parseConfig('config/models.yaml', modelsYaml, modelsConfigSchema);
+
+const overrideCache = new Map<string, ModelsConfig>();
+
+/** A model ready to call: its entry, its provider and the credential found for it. */
+export interface ResolvedModel {
+  model: ModelEntry;
+  providerId: string;
+  provider: ProviderEntry;
+  baseURL: string;
+  apiKey: string | undefined;
+  /** Why it cannot be called (no credential), shown when nothing is left to try. */
+  unavailable?: string;
+}
+
+export interface ResolvedTarget {
+  role: string;
+  chain: ResolvedModel[];
+}
+
+/**
+ * The effective registry for an env: `MAS_MODELS_YAML` (a whole registry, for deployments and
+ * tests) or the bundled file, then the seed system's overrides: `LLM_BASE_URL` with
+ * `LLM_DEFAULT_PROVIDER=openai_compatible` sends every role to that one server (model name:
+ * `LLM_MODEL_<ROLE>`, else the role's first model id), and `LLM_MODEL_<ROLE>` alone replaces a
+ * role's first model.
+ */
+export function effectiveRegistry(env: Env): ModelsConfig {
+  const override = typeof env.MAS_MODELS_YAML === 'string' ? env.MAS_MODELS_YAML : '';
+  let base = bundledModels;
+  if (override) {
+    let parsed = overrideCache.get(override);
+    if (!parsed) {
+      parsed = parseConfig('MAS_MODELS_YAML', override, modelsConfigSchema);
+      overrideCache.set(override, parsed);
+    }
+    base = parsed;
+  }
+  const roleOverride = (role: string) => {
+    const value = env[`LLM_MODEL_${role.toUpperCase().replace(/-/g, '_')}`];
+    return typeof value === 'string' && value.trim() ? value.trim() : undefined;
+  };
+  const roles: Record<string, string[]> = {};
+  const models = [...base.models];
+  const providers = { ...base.providers };
+  const allLocal =
+    env.LLM_DEFAULT_PROVIDER === 'openai_compatible' &&
+    typeof env.LLM_BASE_URL === 'string' &&
+    env.LLM_BASE_URL;
+  if (allLocal && !providers.local) {
+    providers.local = {
+      type: 'openai_compatible',
+      base_url: String(env.LLM_BASE_URL),
+      base_url_env: 'LLM_BASE_URL',
+      api_key_env: 'LLM_API_KEY',
+      api_key_optional: true,
+      timeout_ms: 120_000,
+    };
+  }
+  for (const [role, chain] of Object.entries(base.roles)) {
+    const wanted = roleOverride(role);
+    if (allLocal) {
+      const first = base.models.find((m) => m.id === chain[0]);
+      const id = `${role}@local`;
+      models.push({
+        id,
+        provider: 'local',
+        upstream: wanted ?? chain[0]!,
+        capabilities: first?.capabilities ?? ['chat'],
+        context_window: first?.context_window ?? 32_768,
+        ...(first?.dimension ? { dimension: first.dimension } : {}),
+      });
+      roles[role] = [id];
+    } else if (wanted) {
+      const known = models.find((m) => m.id === wanted);
+      if (known) {
+        roles[role] = [wanted, ...chain.slice(1)];
+      } else {
+        const first = models.find((m) => m.id === chain[0])!;
+        const id = `${role}@override`;
+        models.push({ ...first, id, upstream: wanted });
+        roles[role] = [id, ...chain.slice(1)];
+      }
+    } else {
+      roles[role] = chain;
+    }
+  }
+  return { ...base, models, providers, roles };
+}
+
+const ROLE_PREFIX = 'role:';
+
+/**
+ * What the caller asked for: a role (`planning`, `role:planning`, or no model and an
+ * `x-mas-role` header) gives the role's chain; a registry model id gives that model alone.
+ */
+export function resolveTarget(
+  env: Env,
+  model: string | undefined,
+  roleHeader: string | undefined,
+  capability: 'chat' | 'embeddings',
+): ResolvedTarget {
+  const registry = effectiveRegistry(env);
+  let role: string | undefined;
+  let ids: string[] | undefined;
+  const asked = model?.trim() || undefined;
+  if (!asked) {
+    if (!roleHeader)
+      throw badRequest('Give `model` (a model id or a role) or the x-mas-role header.', 'model');
+    role = roleHeader.trim();
+  } else if (asked.startsWith(ROLE_PREFIX)) {
+    role = asked.slice(ROLE_PREFIX.length);
+  } else if (registry.roles[asked]) {
+    role = asked;
+  } else if (registry.models.some((m) => m.id === asked)) {
+    ids = [asked];
+    role = 'direct';
+  }
+  if (!ids) {
+    if (!role || !registry.roles[role]) {
+      throw new AppError(404, 'model_not_found', `The model or role '${asked ?? role}' does not exist.`, {
+        param: 'model',
+      });
+    }
+    ids = registry.roles[role]!;
+  }
+  const chain = ids.map((id) => resolveModel(env, registry, id));
+  const usable = chain.filter((m) => m.model.capabilities.includes(capability));
+  if (usable.length === 0) {
+    throw new AppError(
+      400,
+      'model_not_supported',
+      `'${asked ?? role}' has no model that supports ${capability}.`,
+      { param: 'model' },
+    );
+  }
+  return { role: role ?? 'direct', chain: usable };
+}
+
+function resolveModel(env: Env, registry: ModelsConfig, id: string): ResolvedModel {
+  const model = registry.models.find((m) => m.id === id)!;
+  const provider = registry.providers[model.provider]!;
+  const baseFromEnv = provider.base_url_env ? env[provider.base_url_env] : undefined;
+  const key = env[provider.api_key_env];
+  const apiKey = typeof key === 'string' && key ? key : undefined;
+  return {
+    model,
+    providerId: model.provider,
+    provider,
+    baseURL: typeof baseFromEnv === 'string' && baseFromEnv ? baseFromEnv : provider.base_url,
+    apiKey,
+    ...(apiKey || provider.api_key_optional
+      ? {}
+      : { unavailable: `no credential (${provider.api_key_env} is not set)` }),
+  };
+}
+
+/** `GET /v1/models`: OpenAI's list shape, with roles as extra entries owned by `mas-role`. */
+export function listModels(env: Env) {
+  const registry = effectiveRegistry(env);
+  return {
+    object: 'list',
+    data: [
+      ...registry.models.map((m) => ({
+        id: m.id,
+        object: 'model',
+        created: 0,
+        owned_by: m.provider,
+        capabilities: m.capabilities,
+        context_window: m.context_window,
+        ...(m.dimension ? { dimension: m.dimension } : {}),
+      })),
+      ...Object.entries(registry.roles).map(([role, chain]) => ({
+        id: `role:${role}`,
+        object: 'model',
+        created: 0,
+        owned_by: 'mas-role',
+        chain,
+      })),
+    ],
+  };
+}

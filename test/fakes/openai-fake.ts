@@ -1,0 +1,198 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+
+/**
+ * A local stand-in for the OpenAI Chat Completions API, speaking its wire format (JSON and SSE).
+ * The requested upstream model name picks the behaviour:
+ *   `ok`            a completion ("Hello from the fake."), streamed as 4 chunks plus a usage chunk
+ *   `tools`         a tool call (`get_weather`, id `call_fake_1`)
+ *   `fail500`       500 server_error        `bad400`  400 invalid_request_error (not retryable)
+ *   `ctx-too-long`  400 context_length_exceeded   `auth401`  401 invalid_api_key
+ *   `rate429`       429 with `Retry-After: 1`      `stall`  accepts and never answers
+ *   `midstream`     streams two chunks, then drops the connection
+ *   `seq:<name>`    the next step of a script set with POST /__scripts/<name> ["500","429","ok"]
+ * Every request is recorded: GET /__requests/<model> returns the bodies received for that model.
+ */
+export async function startOpenAIFake(): Promise<{ url: string; close(): Promise<void> }> {
+  const scripts = new Map<string, string[]>();
+  const received = new Map<string, unknown[]>();
+  const server = createServer((req, res) => {
+    handle(req, res).catch(() => res.destroy());
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse) {
+    const body = await readBody(req);
+    const url = new URL(req.url ?? '/', 'http://fake');
+    if (req.method === 'POST' && url.pathname.startsWith('/__scripts/')) {
+      scripts.set(decodeURIComponent(url.pathname.slice('/__scripts/'.length)), JSON.parse(body) as string[]);
+      return send(res, 204, null);
+    }
+    if (req.method === 'GET' && url.pathname.startsWith('/__requests/')) {
+      return send(
+        res,
+        200,
+        received.get(decodeURIComponent(url.pathname.slice('/__requests/'.length))) ?? [],
+      );
+    }
+    if (req.method !== 'POST' || url.pathname !== '/v1/chat/completions') {
+      return send(res, 404, {
+        error: { message: 'Unknown path', type: 'invalid_request_error', code: null, param: null },
+      });
+    }
+    const request = JSON.parse(body) as { model: string; stream?: boolean; messages: unknown[] };
+    const list = received.get(request.model) ?? [];
+    list.push({ body: request, headers: req.headers });
+    received.set(request.model, list);
+    let behaviour = request.model;
+    if (behaviour.startsWith('seq:')) behaviour = scripts.get(behaviour.slice(4))?.shift() ?? 'ok';
+    switch (behaviour) {
+      case '500':
+      case 'fail500':
+        return send(
+          res,
+          500,
+          apiError('The server had an error while processing your request.', 'server_error'),
+        );
+      case '429':
+      case 'rate429':
+        res.setHeader('retry-after', '1');
+        return send(res, 429, apiError('Rate limit reached for requests', 'requests', 'rate_limit_exceeded'));
+      case 'bad400':
+        return send(
+          res,
+          400,
+          apiError(
+            "Invalid value for 'temperature'.",
+            'invalid_request_error',
+            'invalid_value',
+            'temperature',
+          ),
+        );
+      case 'ctx-too-long':
+        return send(
+          res,
+          400,
+          apiError(
+            "This model's maximum context length is 8192 tokens.",
+            'invalid_request_error',
+            'context_length_exceeded',
+            'messages',
+          ),
+        );
+      case 'auth401':
+        return send(
+          res,
+          401,
+          apiError('Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key'),
+        );
+      case 'stall':
+        return; // never answers; the socket stays open until the client gives up
+      default:
+        break;
+    }
+    const tools = behaviour === 'tools';
+    if (!request.stream) return send(res, 200, completion(request.model, tools));
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+    });
+    const chunks = streamChunks(request.model);
+    for (const [i, chunk] of chunks.entries()) {
+      if (behaviour === 'midstream' && i === 2) {
+        res.destroy();
+        return;
+      }
+      res.write(`data: ${JSON.stringify(chunk)}\n\n`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    res.end('data: [DONE]\n\n');
+  }
+
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+const CREATED = 1_764_000_000;
+
+function completion(model: string, tools: boolean) {
+  return {
+    id: 'chatcmpl-fake0001',
+    object: 'chat.completion',
+    created: CREATED,
+    model,
+    choices: [
+      {
+        index: 0,
+        message: tools
+          ? {
+              role: 'assistant',
+              content: null,
+              refusal: null,
+              tool_calls: [
+                {
+                  id: 'call_fake_1',
+                  type: 'function',
+                  function: { name: 'get_weather', arguments: '{"city":"Paris"}' },
+                },
+              ],
+            }
+          : { role: 'assistant', content: 'Hello from the fake.', refusal: null },
+        logprobs: null,
+        finish_reason: tools ? 'tool_calls' : 'stop',
+      },
+    ],
+    usage: { prompt_tokens: 9, completion_tokens: 5, total_tokens: 14 },
+    system_fingerprint: 'fp_fake',
+  };
+}
+
+function streamChunks(model: string) {
+  const base = {
+    id: 'chatcmpl-fake0002',
+    object: 'chat.completion.chunk',
+    created: CREATED,
+    model,
+    system_fingerprint: 'fp_fake',
+  };
+  const delta = (d: Record<string, unknown>, finish: string | null = null) => ({
+    ...base,
+    choices: [{ index: 0, delta: d, logprobs: null, finish_reason: finish }],
+  });
+  return [
+    delta({ role: 'assistant', content: '' }),
+    delta({ content: 'Hello' }),
+    delta({ content: ' from the fake.' }),
+    delta({}, 'stop'),
+    { ...base, choices: [], usage: { prompt_tokens: 9, completion_tokens: 5, total_tokens: 14 } },
+  ];
+}
+
+function apiError(message: string, type: string, code: string | null = null, param: string | null = null) {
+  return { error: { message, type, param, code } };
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, body: unknown) {
+  if (body === null) return void res.writeHead(status).end();
+  const text = JSON.stringify(body);
+  res
+    .writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
+    .end(text);
+}
