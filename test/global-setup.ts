@@ -2,6 +2,7 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { TestProject } from 'vitest/node';
 import { type Stack, startStack } from '../local/stack.ts';
+import { startGeminiFake } from './fakes/gemini-fake.ts';
 import { startOpenAIFake } from './fakes/openai-fake.ts';
 
 declare module 'vitest' {
@@ -15,6 +16,8 @@ declare module 'vitest' {
     webhookSinkUrl: string;
     /** The OpenAI protocol fake (test/fakes/openai-fake.ts). */
     openaiFakeUrl: string;
+    /** The Gemini protocol fake (test/fakes/gemini-fake.ts). */
+    geminiFakeUrl: string;
   }
 }
 
@@ -39,6 +42,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const sink = await startWebhookSink();
   const openaiFake = await startOpenAIFake();
   project.provide('openaiFakeUrl', openaiFake.url);
+  const geminiFake = await startGeminiFake();
+  project.provide('geminiFakeUrl', geminiFake.url);
   project.provide('webhookSinkUrl', sink.url);
   project.provide('stackSettings', stack.settings);
   project.provide('stackInfo', { embeddedPostgres: stack.embeddedPostgres, redis: stack.redis });
@@ -46,6 +51,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await blackhole.close();
     await sink.close();
     await openaiFake.close();
+    await geminiFake.close();
     await stack?.stop();
   };
 }

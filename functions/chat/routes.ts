@@ -53,7 +53,7 @@ routes.post('/v1/chat/completions', async (c) => {
 
   if (body.stream !== true) {
     const routed = await routeCall(ctx, (model, signal) =>
-      providerFor(model)!.chat(model.model.upstream, request as ChatRequest, {
+      providerFor(model).chat(model.model.upstream, request as ChatRequest, {
         signal,
         headers: ctx.headers(),
       }),
@@ -64,7 +64,7 @@ routes.post('/v1/chat/completions', async (c) => {
   }
 
   const routed = await routeCall(ctx, (model, signal) =>
-    providerFor(model)!.chatStream(model.model.upstream, request as ChatRequest, {
+    providerFor(model).chatStream(model.model.upstream, request as ChatRequest, {
       signal,
       headers: ctx.headers(),
     }),

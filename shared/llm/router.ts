@@ -5,7 +5,6 @@ import { redactString } from '../redact/index.ts';
 import type { CircuitBreaker } from './circuit-breaker.ts';
 import type { ModelsConfig } from './models-schema.ts';
 import { ProviderError } from './provider-error.ts';
-import { providerFor } from './providers/index.ts';
 import type { ChatChunk, ChatCompletion, ChatRequest, Usage } from './providers/types.ts';
 import type { ResolvedModel, ResolvedTarget } from './registry.ts';
 
@@ -45,11 +44,8 @@ export async function routeCall<T>(
   let attempts = 0;
   let lastError: ProviderError | undefined;
   for (const model of ctx.target.chain) {
-    const provider = providerFor(model);
-    if (model.unavailable || !provider) {
-      skipped.push(
-        `${model.model.id}: ${model.unavailable ?? `provider type ${model.provider.type} is not available in this release`}`,
-      );
+    if (model.unavailable) {
+      skipped.push(`${model.model.id}: ${model.unavailable}`);
       continue;
     }
     const circuitKey = `${model.providerId}:${model.model.id}`;

@@ -1,13 +1,6 @@
 import OpenAI from 'openai';
 import { ProviderError, parseRetryAfter } from '../../provider-error.ts';
-import type {
-  CallOptions,
-  ChatChunk,
-  ChatCompletion,
-  ChatProvider,
-  ChatRequest,
-  ProviderSettings,
-} from '../types.ts';
+import type { CallOptions, ChatChunk, ChatCompletion, ChatProvider, ProviderSettings } from '../types.ts';
 
 /**
  * OpenAI and any OpenAI-compatible server (LiteLLM, Ollama, vLLM, llama.cpp) through the `openai`
