@@ -4,6 +4,7 @@ import type { TestProject } from 'vitest/node';
 import { type Stack, startStack } from '../local/stack.ts';
 import { startGeminiFake } from './fakes/gemini-fake.ts';
 import { startOpenAIFake } from './fakes/openai-fake.ts';
+import { startQdrantFake } from './fakes/qdrant-fake.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -18,6 +19,8 @@ declare module 'vitest' {
     openaiFakeUrl: string;
     /** The Gemini protocol fake (test/fakes/gemini-fake.ts). */
     geminiFakeUrl: string;
+    /** The Qdrant REST fake (test/fakes/qdrant-fake.ts). */
+    qdrantFakeUrl: string;
   }
 }
 
@@ -44,6 +47,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('openaiFakeUrl', openaiFake.url);
   const geminiFake = await startGeminiFake();
   project.provide('geminiFakeUrl', geminiFake.url);
+  const qdrantFake = await startQdrantFake();
+  project.provide('qdrantFakeUrl', qdrantFake.url);
   project.provide('webhookSinkUrl', sink.url);
   project.provide('stackSettings', stack.settings);
   project.provide('stackInfo', { embeddedPostgres: stack.embeddedPostgres, redis: stack.redis });
@@ -52,6 +57,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await sink.close();
     await openaiFake.close();
     await geminiFake.close();
+    await qdrantFake.close();
     await stack?.stop();
   };
 }

@@ -1,23 +1,160 @@
-import { Hono } from 'hono';
-import { notImplemented } from '../../shared/errors/index.ts';
+import { type Context, Hono } from 'hono';
+import { z } from 'zod';
+import { withPostgres } from '../../shared/db/postgres.ts';
+import { getSettings } from '../../shared/env.ts';
+import { AppError } from '../../shared/errors/index.ts';
 import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
+import { CircuitBreaker } from '../../shared/llm/circuit-breaker.ts';
+import { providerFor } from '../../shared/llm/providers/index.ts';
+import { effectiveRegistry, resolveTarget } from '../../shared/llm/registry.ts';
+import { routeCall } from '../../shared/llm/router.ts';
+import { llmTokensTotal } from '../../shared/metrics/registry.ts';
 import { auth } from '../../shared/middleware/auth/index.ts';
+import { outgoingTraceHeaders } from '../../shared/middleware/correlation/index.ts';
+import { maxBodyBytes, readJson } from '../../shared/middleware/json-body/index.ts';
 import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
+import { getRedis } from '../../shared/redis/client.ts';
+import { createPgvectorStore } from '../../shared/vectors/pgvector-store.ts';
+import { createQdrantStore } from '../../shared/vectors/qdrant-store.ts';
+import type { VectorStore } from '../../shared/vectors/types.ts';
 
 const routes = new Hono<AppEnv>();
 
 routes.use('/v1/embeddings', auth({ roles: ['agent', 'admin'] }), rateLimit());
 routes.use('/v1/vectors/*', auth({ roles: ['agent', 'admin'] }), rateLimit());
 
-// Embeddings and vector memory land with issue #4.
-routes.post('/v1/embeddings', () => {
-  throw notImplemented('Embeddings');
+const text = z.string().min(1).max(32_000);
+const embeddingsSchema = z
+  .object({
+    input: z.union([text, z.array(text).min(1).max(2048)]),
+    model: z.string().max(200).optional(),
+    encoding_format: z.enum(['float']).optional(),
+    dimensions: z.number().int().positive().max(8192).optional(),
+    user: z.string().optional(),
+  })
+  .strict();
+
+/** Embeds through the `embedding` role (or the model asked for) with the same router as chat. */
+async function embedTexts(c: Context<AppEnv>, inputs: string[], model?: string, dimensions?: number) {
+  const target = resolveTarget(c.env, model ?? 'embedding', undefined, 'embeddings');
+  const registry = effectiveRegistry(c.env);
+  const trace = c.get('trace');
+  const routed = await routeCall(
+    {
+      target,
+      policy: registry.policy,
+      breaker: new CircuitBreaker(registry.policy.circuit_breaker, getRedis(getSettings(c.env))),
+      log: c.get('log'),
+      signal: c.req.raw.signal,
+      headers: () => outgoingTraceHeaders(trace),
+    },
+    (m, signal) =>
+      providerFor(m).embed(m.model.upstream, inputs, {
+        signal,
+        headers: outgoingTraceHeaders(trace),
+        dimensions,
+      }),
+  );
+  if (routed.result.promptTokens) {
+    llmTokensTotal.inc(
+      { provider: routed.model.providerId, model: routed.model.model.id, type: 'prompt' },
+      routed.result.promptTokens,
+    );
+  }
+  c.header('x-mas-provider', routed.model.providerId);
+  c.header('x-mas-model', routed.model.model.id);
+  c.header('x-mas-attempts', String(routed.attempts));
+  return routed;
+}
+
+routes.post('/v1/embeddings', async (c) => {
+  const body = await readJson(c, embeddingsSchema, maxBodyBytes('embed'));
+  const inputs = typeof body.input === 'string' ? [body.input] : body.input;
+  const routed = await embedTexts(c, inputs, body.model, body.dimensions);
+  return c.json({
+    object: 'list',
+    data: routed.result.vectors.map((embedding, index) => ({ object: 'embedding', index, embedding })),
+    model: routed.model.model.id,
+    usage: { prompt_tokens: routed.result.promptTokens, total_tokens: routed.result.promptTokens },
+  });
 });
-routes.post('/v1/vectors/:collection/upsert', () => {
-  throw notImplemented('Vector upsert');
+
+const collection = z.string().regex(/^[a-z0-9_]{1,48}$/, 'lower-case letters, digits and _ (1-48)');
+const pointId = z.union([z.uuid(), z.number().int().nonnegative()]);
+const vector = z.array(z.number().finite()).min(1).max(8192);
+
+const upsertSchema = z
+  .object({
+    points: z
+      .array(
+        z
+          .object({
+            id: pointId,
+            text: text.optional(),
+            vector: vector.optional(),
+            payload: z.record(z.string(), z.unknown()).default({}),
+          })
+          .strict()
+          .refine((p) => (p.text === undefined) !== (p.vector === undefined), {
+            message: 'give exactly one of text or vector',
+          }),
+      )
+      .min(1)
+      .max(1000),
+  })
+  .strict();
+
+const searchSchema = z
+  .object({
+    query: text.optional(),
+    vector: vector.optional(),
+    limit: z.number().int().min(1).max(100).default(10),
+    filter: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+  })
+  .strict()
+  .refine((s) => (s.query === undefined) !== (s.vector === undefined), {
+    message: 'give exactly one of query or vector',
+  });
+
+/** Qdrant when QDRANT_URL is set, else pgvector in the same Postgres. */
+async function withStore<T>(c: Context<AppEnv>, fn: (store: VectorStore) => Promise<T>): Promise<T> {
+  const settings = getSettings(c.env);
+  if (settings.QDRANT_URL)
+    return fn(createQdrantStore({ url: settings.QDRANT_URL, apiKey: settings.QDRANT_API_KEY }));
+  return withPostgres(settings, (client) => fn(createPgvectorStore(client)));
+}
+
+routes.post('/v1/vectors/:collection/upsert', async (c) => {
+  const name = collection.parse(c.req.param('collection'));
+  const body = await readJson(c, upsertSchema, maxBodyBytes('embed'));
+  const texts = body.points.filter((p) => p.text !== undefined).map((p) => p.text!);
+  let embedded: number[][] = [];
+  if (texts.length) embedded = (await embedTexts(c, texts)).result.vectors;
+  let next = 0;
+  const points = body.points.map((p) => ({
+    id: p.id,
+    vector: p.vector ?? embedded[next++]!,
+    payload: p.payload,
+  }));
+  const dimension = points[0]!.vector.length;
+  if (points.some((p) => p.vector.length !== dimension)) {
+    throw new AppError(400, 'dimension_mismatch', 'All vectors in one upsert must have the same dimension.', {
+      param: 'points',
+    });
+  }
+  const upserted = await withStore(c, async (store) => {
+    await store.ensureCollection(name, dimension);
+    return store.upsert(name, points);
+  });
+  return c.json({ upserted });
 });
-routes.post('/v1/vectors/:collection/search', () => {
-  throw notImplemented('Vector search');
+
+routes.post('/v1/vectors/:collection/search', async (c) => {
+  const name = collection.parse(c.req.param('collection'));
+  const body = await readJson(c, searchSchema, maxBodyBytes('embed'));
+  const query = body.vector ?? (await embedTexts(c, [body.query!])).result.vectors[0]!;
+  const results = await withStore(c, (store) => store.search(name, query, body.limit, body.filter));
+  return c.json({ results });
 });
 
 export const embedFunction = defineFunction('embed', routes);

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { fakeEmbedding } from './openai-fake.ts';
 
 /**
  * A local stand-in for the Gemini API (`/v1[beta]/models/<model>:generateContent` and
@@ -27,6 +28,23 @@ export async function startGeminiFake(): Promise<{ url: string; close(): Promise
         res,
         200,
         received.get(decodeURIComponent(url.pathname.slice('/__requests/'.length))) ?? [],
+      );
+    }
+    const embed = /^\/v1(?:beta)?\/models\/([^:]+):(embedContent|batchEmbedContents)$/.exec(url.pathname);
+    if (embed) {
+      const request = JSON.parse(body || '{}') as {
+        requests?: Array<{ content: { parts: Array<{ text: string }> } }>;
+        content?: { parts: Array<{ text: string }> };
+      };
+      const texts = (request.requests ?? [{ content: request.content! }]).map((r) =>
+        r.content.parts.map((p) => p.text).join(''),
+      );
+      const dim = Number(/(\d+)$/.exec(embed[1]!)?.[1] ?? 8);
+      const vectors = texts.map((t) => ({ values: fakeEmbedding(t, dim) }));
+      return json(
+        res,
+        200,
+        embed[2] === 'embedContent' ? { embedding: vectors[0] } : { embeddings: vectors },
       );
     }
     const match = /^\/v1(?:beta)?\/models\/([^:]+):(generateContent|streamGenerateContent)$/.exec(

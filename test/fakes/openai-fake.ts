@@ -33,6 +33,29 @@ export async function startOpenAIFake(): Promise<{ url: string; close(): Promise
         received.get(decodeURIComponent(url.pathname.slice('/__requests/'.length))) ?? [],
       );
     }
+    if (req.method === 'POST' && url.pathname === '/v1/embeddings') {
+      const request = JSON.parse(body) as { model: string; input: string | string[] };
+      const list = received.get(request.model) ?? [];
+      list.push({ body: request, headers: req.headers });
+      received.set(request.model, list);
+      if (request.model === 'fail500')
+        return send(res, 500, apiError('The server had an error.', 'server_error'));
+      const inputs = typeof request.input === 'string' ? [request.input] : request.input;
+      const dim = Number(/(\d+)$/.exec(request.model)?.[1] ?? 8);
+      return send(res, 200, {
+        object: 'list',
+        data: inputs.map((text, index) => ({
+          object: 'embedding',
+          index,
+          embedding: fakeEmbedding(text, dim),
+        })),
+        model: request.model,
+        usage: {
+          prompt_tokens: inputs.join(' ').split(/\s+/).length,
+          total_tokens: inputs.join(' ').split(/\s+/).length,
+        },
+      });
+    }
     if (req.method !== 'POST' || url.pathname !== '/v1/chat/completions') {
       return send(res, 404, {
         error: { message: 'Unknown path', type: 'invalid_request_error', code: null, param: null },
@@ -195,4 +218,14 @@ function send(res: ServerResponse, status: number, body: unknown) {
   res
     .writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
     .end(text);
+}
+
+/** A deterministic unit-ish vector per text: the same text always maps to the same vector. */
+export function fakeEmbedding(text: string, dim: number): number[] {
+  let h = 2166136261;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619) >>> 0;
+  return Array.from({ length: dim }, (_, i) => {
+    h = Math.imul(h ^ (i + 1), 2654435761) >>> 0;
+    return Math.round(((h % 2000) / 1000 - 1) * 1e6) / 1e6;
+  });
 }

@@ -27,6 +27,17 @@ export interface ChatProvider {
     request: ChatRequest,
     options: CallOptions,
   ): Promise<AsyncIterable<ChatChunk>>;
+  /** One vector per input, in order. */
+  embed(
+    upstreamModel: string,
+    inputs: string[],
+    options: CallOptions & { dimensions?: number },
+  ): Promise<EmbedResult>;
+}
+
+export interface EmbedResult {
+  vectors: number[][];
+  promptTokens: number;
 }
 
 export interface ProviderSettings {

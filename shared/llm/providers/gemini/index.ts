@@ -21,6 +21,30 @@ export function createGeminiProvider(settings: ProviderSettings): ChatProvider {
     });
   return {
     type: 'gemini',
+    async embed(upstreamModel, inputs, options) {
+      try {
+        const res = await clientFor(options.headers).models.embedContent({
+          model: upstreamModel,
+          contents: inputs,
+          config: {
+            abortSignal: options.signal,
+            ...(options.dimensions ? { outputDimensionality: options.dimensions } : {}),
+          },
+        });
+        const vectors = (res.embeddings ?? []).map((e) => e.values ?? []);
+        if (vectors.length !== inputs.length) {
+          throw new ProviderError(
+            provider,
+            `Gemini returned ${vectors.length} embeddings for ${inputs.length} inputs`,
+            { status: 502 },
+          );
+        }
+        // The Gemini API reports no token usage for embeddings.
+        return { vectors, promptTokens: 0 };
+      } catch (err) {
+        throw mapGeminiError(provider, err);
+      }
+    },
     async chat(upstreamModel, request, options) {
       const { contents, config } = toGeminiRequest(request);
       try {

@@ -20,6 +20,23 @@ export function createOpenAIProvider(
   const provider = settings.id;
   return {
     type,
+    async embed(upstreamModel, inputs, options) {
+      try {
+        const res = await client.embeddings.create(
+          {
+            model: upstreamModel,
+            input: inputs,
+            encoding_format: 'float',
+            ...(options.dimensions ? { dimensions: options.dimensions } : {}),
+          },
+          requestOptions(options),
+        );
+        const vectors = [...res.data].sort((a, b) => a.index - b.index).map((d) => d.embedding as number[]);
+        return { vectors, promptTokens: res.usage?.prompt_tokens ?? 0 };
+      } catch (err) {
+        throw mapOpenAIError(provider, err);
+      }
+    },
     async chat(upstreamModel, request, options) {
       try {
         const body = { ...request, model: upstreamModel, stream: false };

@@ -1,0 +1,172 @@
+import { describe, expect, inject, it } from 'vitest';
+import { resetLocalCircuits } from '../../shared/llm/circuit-breaker.ts';
+import { bearer, call, testEnv } from '../../test/workers/helpers.ts';
+import embedApp from './index.ts';
+
+const openai = inject('openaiFakeUrl');
+const gemini = inject('geminiFakeUrl');
+
+const MODELS_YAML = `
+providers:
+  oai: { type: openai, base_url: ${openai}/v1, api_key_env: OPENAI_API_KEY, timeout_ms: 2000 }
+  google: { type: gemini, base_url: ${gemini}, api_key_env: GOOGLE_API_KEY, timeout_ms: 2000 }
+models:
+  - { id: small-embed, provider: oai, upstream: embed-8, capabilities: [embeddings], context_window: 8191, dimension: 8 }
+  - { id: broken-embed, provider: oai, upstream: fail500, capabilities: [embeddings], context_window: 8191, dimension: 8 }
+  - { id: gemini-embed, provider: google, upstream: gemini-embed-8, capabilities: [embeddings], context_window: 2048, dimension: 8 }
+  - { id: chatty, provider: oai, upstream: ok, capabilities: [chat], context_window: 8191 }
+roles:
+  embedding: [small-embed, gemini-embed]
+  flaky-embedding: [broken-embed, gemini-embed]
+  chat-only: [chatty]
+policy:
+  retries: 0
+  backoff: { base_ms: 10, max_ms: 20 }
+  retry_after_cap_ms: 500
+  deadline_ms: 5000
+  circuit_breaker: { failure_threshold: 50, window_ms: 60000, open_ms: 1000 }
+`;
+
+const envWith = (over: Record<string, string | undefined> = {}) =>
+  testEnv({
+    MAS_MODELS_YAML: MODELS_YAML,
+    OPENAI_API_KEY: 'sk-fake-openai-000000000000000000000',
+    GOOGLE_API_KEY: 'AIzaFakeFakeFakeFakeFakeFakeFakeFakeFake1',
+    ...over,
+  });
+
+const post = async (path: string, body: unknown, over: Record<string, string | undefined> = {}) =>
+  call(embedApp, path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...bearer('agent') },
+    body: JSON.stringify(body),
+    env: await envWith(over),
+  });
+
+describe('POST /v1/embeddings', () => {
+  it('embeds through the embedding role in the OpenAI shape', async () => {
+    resetLocalCircuits();
+    const res = await post('/v1/embeddings', { input: ['alpha', 'beta'] });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-mas-model')).toBe('small-embed');
+    const body = (await res.json()) as {
+      object: string;
+      data: Array<{ index: number; embedding: number[] }>;
+      usage: { prompt_tokens: number };
+    };
+    expect(body.object).toBe('list');
+    expect(body.data.map((d) => d.index)).toEqual([0, 1]);
+    expect(body.data[0]!.embedding).toHaveLength(8);
+    expect(body.data[0]!.embedding).not.toEqual(body.data[1]!.embedding);
+    expect(body.usage.prompt_tokens).toBeGreaterThan(0);
+  });
+
+  it('falls back to Gemini embeddings when OpenAI fails', async () => {
+    const res = await post('/v1/embeddings', { input: 'alpha', model: 'flaky-embedding' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-mas-model')).toBe('gemini-embed');
+    const body = (await res.json()) as { data: Array<{ embedding: number[] }> };
+    expect(body.data[0]!.embedding).toHaveLength(8);
+  });
+
+  it('400 for a chat-only model or bad input', async () => {
+    expect((await post('/v1/embeddings', { input: 'x', model: 'chat-only' })).status).toBe(400);
+    expect((await post('/v1/embeddings', { input: [] })).status).toBe(400);
+    expect((await post('/v1/embeddings', { input: 42 })).status).toBe(400);
+  });
+});
+
+const backends: Array<[string, Record<string, string | undefined>]> = [
+  ['qdrant', { QDRANT_URL: inject('qdrantFakeUrl') }],
+  ['pgvector', { QDRANT_URL: undefined }],
+];
+
+describe.each(backends)('vector memory on %s', (backend, over) => {
+  // The machine's stock PostgreSQL has no pgvector: there the contract is a clear 503.
+  const pgvectorMissing = backend === 'pgvector' && !inject('stackInfo').embeddedPostgres;
+  const name = `mem_${backend}_${crypto.randomUUID().slice(0, 8)}`;
+
+  it.skipIf(pgvectorMissing)(
+    'upserts vectors and finds the nearest first, with payload filters',
+    async () => {
+      const up = await post(
+        `/v1/vectors/${name}/upsert`,
+        {
+          points: [
+            { id: 1, vector: [1, 0, 0, 0], payload: { kind: 'a' } },
+            { id: 2, vector: [0.9, 0.1, 0, 0], payload: { kind: 'b' } },
+            { id: 'c2b8f0a0-3c1d-4e5f-8a9b-0c1d2e3f4a5b', vector: [0, 1, 0, 0], payload: { kind: 'a' } },
+          ],
+        },
+        over,
+      );
+      expect(up.status).toBe(200);
+      expect(await up.json()).toEqual({ upserted: 3 });
+      const found = (await (
+        await post(`/v1/vectors/${name}/search`, { vector: [1, 0, 0, 0], limit: 2 }, over)
+      ).json()) as {
+        results: Array<{ id: unknown; score: number; payload: { kind: string } }>;
+      };
+      expect(found.results.map((r) => r.id)).toEqual([1, 2]);
+      expect(found.results[0]!.score).toBeCloseTo(1, 5);
+      const filtered = (await (
+        await post(`/v1/vectors/${name}/search`, { vector: [1, 0, 0, 0], filter: { kind: 'a' } }, over)
+      ).json()) as {
+        results: Array<{ id: unknown }>;
+      };
+      expect(filtered.results.map((r) => r.id)).toEqual([1, 'c2b8f0a0-3c1d-4e5f-8a9b-0c1d2e3f4a5b']);
+    },
+  );
+
+  it.skipIf(pgvectorMissing)(
+    'embeds text on upsert and query, creating the collection with the model dimension',
+    async () => {
+      const texts = `${name}_texts`;
+      const up = await post(
+        `/v1/vectors/${texts}/upsert`,
+        {
+          points: [
+            { id: 10, text: 'the cat sat' },
+            { id: 11, text: 'stock prices fell' },
+          ],
+        },
+        over,
+      );
+      expect(up.status).toBe(200);
+      const found = (await (
+        await post(`/v1/vectors/${texts}/search`, { query: 'stock prices fell', limit: 1 }, over)
+      ).json()) as {
+        results: Array<{ id: unknown; score: number }>;
+      };
+      expect(found.results[0]).toMatchObject({ id: 11 });
+      expect(found.results[0]!.score).toBeCloseTo(1, 5);
+      // A vector of another dimension does not fit that collection.
+      expect(
+        (await post(`/v1/vectors/${texts}/upsert`, { points: [{ id: 12, vector: [1, 2, 3] }] }, over)).status,
+      ).toBe(409);
+    },
+  );
+
+  it('validates collection names and points', async () => {
+    expect(
+      (await post('/v1/vectors/Bad-Name/upsert', { points: [{ id: 1, vector: [1] }] }, over)).status,
+    ).toBe(400);
+    expect(
+      (await post(`/v1/vectors/${name}/upsert`, { points: [{ id: 1, vector: [1], text: 'both' }] }, over))
+        .status,
+    ).toBe(400);
+    expect(
+      (await post(`/v1/vectors/${name}/upsert`, { points: [{ id: 'not-a-uuid', vector: [1] }] }, over))
+        .status,
+    ).toBe(400);
+    expect((await post(`/v1/vectors/${name}/search`, { limit: 3 }, over)).status).toBe(400);
+  });
+
+  it.runIf(pgvectorMissing)('without pgvector: a clear 503 naming the fix, never a crash', async () => {
+    const res = await post(`/v1/vectors/${name}/upsert`, { points: [{ id: 1, vector: [1, 0] }] }, over);
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(
+      /pgvector.*QDRANT_URL/,
+    );
+  });
+});
