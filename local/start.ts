@@ -37,6 +37,7 @@ if (await isPortTaken(port)) {
 mkdirSync(DATA_DIR, { recursive: true });
 
 let stack: Stack | undefined;
+let demoUpstream: { url: string; close(): Promise<void> } | undefined;
 let wrangler: ReturnType<typeof spawn> | undefined;
 let stopping = false;
 const shutdown = async (code: number) => {
@@ -44,6 +45,7 @@ const shutdown = async (code: number) => {
   stopping = true;
   say('stop', 'stopping…');
   if (wrangler) await stopChild(wrangler);
+  await demoUpstream?.close();
   await stack?.stop();
   rmSync(STACK_FILE, { force: true });
   say('stop', 'stopped');
@@ -86,6 +88,28 @@ if (!process.env.APPROVAL_SECRET) {
   if (!existsSync(secretFile))
     writeFileSync(secretFile, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
   process.env.APPROVAL_SECRET = readFileSync(secretFile, 'utf8').trim();
+}
+
+// No key and no LLM_BASE_URL: a newcomer still sees the whole flow against a clearly labelled
+// demo upstream (the OpenAI protocol fake the tests use: canned answers, no real model).
+if (!process.env.OPENAI_API_KEY && !process.env.GOOGLE_API_KEY && !process.env.LLM_BASE_URL) {
+  const { startOpenAIFake } = await import('../test/fakes/openai-fake.ts');
+  demoUpstream = await startOpenAIFake();
+  process.env.LLM_BASE_URL = `${demoUpstream.url}/v1`;
+  process.env.LLM_DEFAULT_PROVIDER = 'openai_compatible';
+  for (const role of ['PLANNING', 'EXECUTION', 'FAST', 'FALLBACK']) process.env[`LLM_MODEL_${role}`] ??= 'ok';
+  process.env.LLM_MODEL_EMBEDDING ??= 'demo-embed-768';
+  say(
+    'llm',
+    `no OPENAI_API_KEY, GOOGLE_API_KEY or LLM_BASE_URL: every role answers from a DEMO upstream on ${demoUpstream.url} (canned replies, not a model)`,
+  );
+} else {
+  say(
+    'llm',
+    process.env.LLM_BASE_URL
+      ? `LLM_BASE_URL ${process.env.LLM_BASE_URL}`
+      : 'providers from config/models.yaml with the keys set',
+  );
 }
 
 const vars: Record<string, string> = { EXPOSE_METRICS: 'true' };

@@ -33,6 +33,12 @@ export async function startOpenAIFake(): Promise<{ url: string; close(): Promise
         received.get(decodeURIComponent(url.pathname.slice('/__requests/'.length))) ?? [],
       );
     }
+    if (req.method === 'GET' && url.pathname === '/v1/models') {
+      return send(res, 200, {
+        object: 'list',
+        data: [{ id: 'ok', object: 'model', created: CREATED, owned_by: 'fake' }],
+      });
+    }
     if (req.method === 'POST' && url.pathname === '/v1/embeddings') {
       const request = JSON.parse(body) as { model: string; input: string | string[] };
       const list = received.get(request.model) ?? [];
