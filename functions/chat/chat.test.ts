@@ -24,6 +24,7 @@ models:
   - { id: no-key, provider: keyless, upstream: ok, capabilities: [chat], context_window: 8192 }
   - { id: scripted, provider: fake, upstream: "seq:flaky", capabilities: [chat], context_window: 8192 }
   - { id: tripping, provider: fake, upstream: "seq:trip", capabilities: [chat], context_window: 8192 }
+  - { id: slow-stream, provider: fake, upstream: slowstream, capabilities: [chat], context_window: 8192 }
 roles:
   planning: [good]
   execution: [broken, good]
@@ -188,6 +189,69 @@ describe('streaming', () => {
     const text = await res.text();
     expect(text).toContain('event: error');
     expect(text).not.toContain('[DONE]');
+  });
+});
+
+describe('client disconnect and accounting', () => {
+  it('a caller that goes away mid-stream aborts the upstream call', async () => {
+    const controller = new AbortController();
+    const ctx = createExecutionContext();
+    const res = await chatApp.fetch(
+      new Request('http://mas.test/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...bearer('agent') },
+        body: JSON.stringify({
+          model: 'slow-stream',
+          stream: true,
+          messages: [{ role: 'user', content: 'hi' }],
+        }),
+        signal: controller.signal,
+      }),
+      await env(),
+      ctx,
+    );
+    const reader = res.body!.getReader();
+    await reader.read();
+    controller.abort();
+    await reader.cancel().catch(() => undefined);
+    await waitOnExecutionContext(ctx);
+    let seen: Array<{ aborted?: boolean }> = [];
+    for (let i = 0; i < 30 && seen[seen.length - 1]?.aborted !== true; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      seen = (await requestsFor('slowstream')) as Array<{ aborted?: boolean }>;
+    }
+    expect(seen[seen.length - 1]?.aborted).toBe(true);
+  });
+
+  it('counts requests and tokens per provider, model and role', async () => {
+    const { registry } = await import('../../shared/metrics/registry.ts');
+    const before = await registry.getSingleMetricAsString('llm_tokens_total');
+    await chat({ model: 'planning' });
+    const requests = await registry.getSingleMetricAsString('llm_requests_total');
+    expect(requests).toContain(
+      'llm_requests_total{provider="fake",model="good",role="planning",status="ok"}',
+    );
+    const tokens = await registry.getSingleMetricAsString('llm_tokens_total');
+    expect(tokens).toMatch(/llm_tokens_total\{provider="fake",model="good",type="completion"\} \d+/);
+    expect(tokens).not.toBe(before);
+  });
+});
+
+describe.skipIf(inject('stackInfo').redis !== 'ok')('circuit state shared through Redis', () => {
+  it('a circuit opened by one isolate is open for another', async () => {
+    const { CircuitBreaker } = await import('../../shared/llm/circuit-breaker.ts');
+    const { getRedis } = await import('../../shared/redis/client.ts');
+    const { getSettings } = await import('../../shared/env.ts');
+    const redis = getRedis(getSettings(await testEnv()))!;
+    const key = `test:${crypto.randomUUID()}`;
+    const policy = { failure_threshold: 2, window_ms: 60_000, open_ms: 60_000 };
+    const isolateA = new CircuitBreaker(policy, redis);
+    await isolateA.onFailure(key);
+    await isolateA.onFailure(key);
+    resetLocalCircuits(); // isolate B starts with nothing local
+    const isolateB = new CircuitBreaker(policy, redis);
+    expect(await isolateB.isOpen(key)).toBe(true);
+    await redis.del(`mas:cb:open:${key}`);
   });
 });
 

@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
  *   `ctx-too-long`  400 context_length_exceeded   `auth401`  401 invalid_api_key
  *   `rate429`       429 with `Retry-After: 1`      `stall`  accepts and never answers
  *   `midstream`     streams two chunks, then drops the connection
+ *   `slowstream`    streams for 5 s and records (`aborted`) whether the client left early
  *   `seq:<name>`    the next step of a script set with POST /__scripts/<name> ["500","429","ok"]
  * Every request is recorded: GET /__requests/<model> returns the bodies received for that model.
  */
@@ -125,6 +126,20 @@ export async function startOpenAIFake(): Promise<{ url: string; close(): Promise
       'cache-control': 'no-cache',
       connection: 'keep-alive',
     });
+    if (behaviour === 'slowstream') {
+      // 50 chunks, 100 ms apart; records whether the client went away before the end.
+      const record = list[list.length - 1] as Record<string, unknown>;
+      record.aborted = false;
+      res.on('close', () => {
+        if (!res.writableFinished) record.aborted = true;
+      });
+      for (let i = 0; i < 50 && !res.destroyed; i++) {
+        res.write(`data: ${JSON.stringify(streamChunks(request.model)[1])}\n\n`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      if (!res.destroyed) res.end('data: [DONE]\n\n');
+      return;
+    }
     const chunks = streamChunks(request.model);
     for (const [i, chunk] of chunks.entries()) {
       if (behaviour === 'midstream' && i === 2) {
