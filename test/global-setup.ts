@@ -3,6 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { TestProject } from 'vitest/node';
 import { type Stack, startStack } from '../local/stack.ts';
 import { startGeminiFake } from './fakes/gemini-fake.ts';
+import { listenOnLoopback } from './fakes/listen.ts';
 import { startOpenAIFake } from './fakes/openai-fake.ts';
 import { startQdrantFake } from './fakes/qdrant-fake.ts';
 
@@ -103,15 +104,5 @@ async function startWebhookSink(): Promise<{ url: string; close(): Promise<void>
       }
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listenOnLoopback(server);
 }

@@ -3,13 +3,12 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { FC, PropsWithChildren } from 'hono/jsx';
 import { z } from 'zod';
 import { decideApproval, listApprovals } from '../../shared/approvals/approvals.ts';
-import { sendApprovalWebhook, signalDecision } from '../../shared/approvals/notify.ts';
+import { announceDecision } from '../../shared/approvals/notify.ts';
 import { csrfToken, equal, readSession, signSession } from '../../shared/approvals/session.ts';
 import type { Principal } from '../../shared/auth/api-keys.ts';
 import { withPostgres } from '../../shared/db/postgres.ts';
 import { getSettings } from '../../shared/env.ts';
 import { AppError } from '../../shared/errors/index.ts';
-import { runInBackground } from '../../shared/http/background.ts';
 import type { AppEnv } from '../../shared/http/create-app.ts';
 import { resolveApiKey } from '../../shared/middleware/auth/index.ts';
 
@@ -219,18 +218,7 @@ approvalsPage.post('/approvals/:id/decide', async (c) => {
         { principal, correlationId: trace.correlationId, traceId: trace.traceId },
       ),
     );
-    if (result.status !== 'pending') {
-      runInBackground(c, signalDecision(settings, id, result.status));
-      runInBackground(
-        c,
-        sendApprovalWebhook(
-          settings,
-          { type: 'approval.decided', approval: result },
-          c.get('log'),
-          c.get('trace'),
-        ),
-      );
-    }
+    announceDecision(c, settings, result);
     return c.redirect(
       `/approvals?flash=${encodeURIComponent(`${result.agent_id} ${result.action_type}: ${result.status}.`)}`,
       303,

@@ -6,10 +6,9 @@ import {
   getApproval,
   listApprovals,
 } from '../../shared/approvals/approvals.ts';
-import { sendApprovalWebhook, signalDecision, waitForDecision } from '../../shared/approvals/notify.ts';
+import { announceDecision, waitForDecision } from '../../shared/approvals/notify.ts';
 import { withPostgres } from '../../shared/db/postgres.ts';
 import { getSettings } from '../../shared/env.ts';
-import { runInBackground } from '../../shared/http/background.ts';
 import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
 import { auth, requireRole } from '../../shared/middleware/auth/index.ts';
 import { maxBodyBytes, readJson } from '../../shared/middleware/json-body/index.ts';
@@ -59,18 +58,7 @@ routes.post('/v1/approvals/:id/decision', async (c) => {
       traceId: trace.traceId,
     }),
   );
-  if (result.status !== 'pending') {
-    runInBackground(c, signalDecision(settings, id, result.status));
-    runInBackground(
-      c,
-      sendApprovalWebhook(
-        settings,
-        { type: 'approval.decided', approval: result },
-        c.get('log'),
-        c.get('trace'),
-      ),
-    );
-  }
+  announceDecision(c, settings, result);
   return c.json(result);
 });
 

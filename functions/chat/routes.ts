@@ -1,18 +1,15 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { getSettings } from '../../shared/env.ts';
 import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
-import { CircuitBreaker } from '../../shared/llm/circuit-breaker.ts';
 import { providerFor } from '../../shared/llm/providers/index.ts';
 import type { ChatChunk, ChatRequest } from '../../shared/llm/providers/types.ts';
-import { effectiveRegistry, listModels, resolveTarget } from '../../shared/llm/registry.ts';
-import { countTokens, type RouteContext, routeCall } from '../../shared/llm/router.ts';
+import { listModels, resolveTarget } from '../../shared/llm/registry.ts';
+import { createRouteContext, setRouteHeaders } from '../../shared/llm/route-context.ts';
+import { countTokens, routeCall } from '../../shared/llm/router.ts';
 import { auth } from '../../shared/middleware/auth/index.ts';
-import { outgoingTraceHeaders } from '../../shared/middleware/correlation/index.ts';
 import { maxBodyBytes, readJson } from '../../shared/middleware/json-body/index.ts';
 import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
 import { redactString } from '../../shared/redact/index.ts';
-import { getRedis } from '../../shared/redis/client.ts';
 
 const routes = new Hono<AppEnv>();
 
@@ -38,17 +35,8 @@ routes.get('/v1/models', (c) => c.json(listModels(c.env)));
 routes.post('/v1/chat/completions', async (c) => {
   const body = (await readJson(c, chatRequestSchema, maxBodyBytes('chat'))) as ChatRequest;
   const target = resolveTarget(c.env, body.model, c.req.header('x-mas-role'), 'chat');
-  const registry = effectiveRegistry(c.env);
-  const trace = c.get('trace');
-  const ctx: RouteContext = {
-    target,
-    policy: registry.policy,
-    breaker: new CircuitBreaker(registry.policy.circuit_breaker, getRedis(getSettings(c.env))),
-    log: c.get('log'),
-    signal: c.req.raw.signal,
-    headers: () => outgoingTraceHeaders(trace),
-    streaming: body.stream === true,
-  };
+  const ctx = createRouteContext(c, target, body.stream === true);
+
   const { model: _model, ...request } = body;
 
   if (body.stream !== true) {
@@ -59,7 +47,7 @@ routes.post('/v1/chat/completions', async (c) => {
       }),
     );
     countTokens(routed.model, routed.result.usage);
-    setRouteHeaders(c, routed.model.providerId, routed.model.model.id, routed.attempts);
+    setRouteHeaders(c, routed);
     return c.json(routed.result);
   }
 
@@ -69,7 +57,7 @@ routes.post('/v1/chat/completions', async (c) => {
       headers: ctx.headers(),
     }),
   );
-  setRouteHeaders(c, routed.model.providerId, routed.model.model.id, routed.attempts);
+  setRouteHeaders(c, routed);
   const encoder = new TextEncoder();
   const log = c.get('log');
   const stream = new ReadableStream<Uint8Array>({
@@ -107,16 +95,5 @@ routes.post('/v1/chat/completions', async (c) => {
   c.header('cache-control', 'no-cache');
   return c.body(stream);
 });
-
-function setRouteHeaders(
-  c: { header(name: string, value: string): void },
-  provider: string,
-  model: string,
-  attempts: number,
-) {
-  c.header('x-mas-provider', provider);
-  c.header('x-mas-model', model);
-  c.header('x-mas-attempts', String(attempts));
-}
 
 export const chatFunction = defineFunction('chat', routes);

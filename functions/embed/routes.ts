@@ -4,16 +4,15 @@ import { withPostgres } from '../../shared/db/postgres.ts';
 import { getSettings } from '../../shared/env.ts';
 import { AppError } from '../../shared/errors/index.ts';
 import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
-import { CircuitBreaker } from '../../shared/llm/circuit-breaker.ts';
 import { providerFor } from '../../shared/llm/providers/index.ts';
-import { effectiveRegistry, resolveTarget } from '../../shared/llm/registry.ts';
+import { resolveTarget } from '../../shared/llm/registry.ts';
+import { createRouteContext, setRouteHeaders } from '../../shared/llm/route-context.ts';
 import { routeCall } from '../../shared/llm/router.ts';
 import { llmTokensTotal } from '../../shared/metrics/registry.ts';
 import { auth } from '../../shared/middleware/auth/index.ts';
 import { outgoingTraceHeaders } from '../../shared/middleware/correlation/index.ts';
 import { maxBodyBytes, readJson } from '../../shared/middleware/json-body/index.ts';
 import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
-import { getRedis } from '../../shared/redis/client.ts';
 import { createPgvectorStore } from '../../shared/vectors/pgvector-store.ts';
 import { createQdrantStore } from '../../shared/vectors/qdrant-store.ts';
 import type { VectorStore } from '../../shared/vectors/types.ts';
@@ -37,17 +36,10 @@ const embeddingsSchema = z
 /** Embeds through the `embedding` role (or the model asked for) with the same router as chat. */
 async function embedTexts(c: Context<AppEnv>, inputs: string[], model?: string, dimensions?: number) {
   const target = resolveTarget(c.env, model ?? 'embedding', undefined, 'embeddings');
-  const registry = effectiveRegistry(c.env);
   const trace = c.get('trace');
   const routed = await routeCall(
-    {
-      target,
-      policy: registry.policy,
-      breaker: new CircuitBreaker(registry.policy.circuit_breaker, getRedis(getSettings(c.env))),
-      log: c.get('log'),
-      signal: c.req.raw.signal,
-      headers: () => outgoingTraceHeaders(trace),
-    },
+    createRouteContext(c, target),
+
     (m, signal) =>
       providerFor(m).embed(m.model.upstream, inputs, {
         signal,
@@ -61,9 +53,7 @@ async function embedTexts(c: Context<AppEnv>, inputs: string[], model?: string, 
       routed.result.promptTokens,
     );
   }
-  c.header('x-mas-provider', routed.model.providerId);
-  c.header('x-mas-model', routed.model.model.id);
-  c.header('x-mas-attempts', String(routed.attempts));
+  setRouteHeaders(c, routed);
   return routed;
 }
 

@@ -1,4 +1,7 @@
+import type { Context } from 'hono';
 import type { Settings } from '../env.ts';
+import { runInBackground } from '../http/background.ts';
+import type { AppEnv } from '../http/create-app.ts';
 import type { Logger } from '../log/logger.ts';
 import { outgoingTraceHeaders, type TraceContext } from '../middleware/correlation/index.ts';
 import { getRedis } from '../redis/client.ts';
@@ -99,4 +102,18 @@ export async function waitForDecision<T extends { status: string }>(
     current = await read();
   }
   return current;
+}
+
+/** After a terminal decision: wake long-polling agents and tell the webhook, both in the background. */
+export function announceDecision(
+  c: Context<AppEnv>,
+  settings: Settings,
+  approval: ApprovalEvent['approval'],
+): void {
+  if (approval.status === 'pending') return;
+  runInBackground(c, signalDecision(settings, approval.id, approval.status));
+  runInBackground(
+    c,
+    sendApprovalWebhook(settings, { type: 'approval.decided', approval }, c.get('log'), c.get('trace')),
+  );
 }

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { listenOnLoopback, readBody } from './listen.ts';
 import { fakeEmbedding } from './openai-fake.ts';
 
 /**
@@ -17,11 +18,7 @@ export async function startGeminiFake(): Promise<{ url: string; close(): Promise
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
-    const body = await new Promise<string>((resolve) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    });
+    const body = await readBody(req);
     const url = new URL(req.url ?? '/', 'http://fake');
     if (req.method === 'GET' && url.pathname.startsWith('/__requests/')) {
       return json(
@@ -76,17 +73,7 @@ export async function startGeminiFake(): Promise<{ url: string; close(): Promise
     res.end();
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listenOnLoopback(server);
 }
 
 const usage = { promptTokenCount: 11, candidatesTokenCount: 4, totalTokenCount: 15 };

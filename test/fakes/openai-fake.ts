@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { listenOnLoopback, readBody } from './listen.ts';
 
 /**
  * A local stand-in for the OpenAI Chat Completions API, speaking its wire format (JSON and SSE).
@@ -152,17 +153,7 @@ export async function startOpenAIFake(): Promise<{ url: string; close(): Promise
     res.end('data: [DONE]\n\n');
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listenOnLoopback(server);
 }
 
 const CREATED = 1_764_000_000;
@@ -222,15 +213,6 @@ function streamChunks(model: string) {
 
 function apiError(message: string, type: string, code: string | null = null, param: string | null = null) {
   return { error: { message, type, param, code } };
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 function send(res: ServerResponse, status: number, body: unknown) {

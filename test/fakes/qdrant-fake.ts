@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { listenOnLoopback, readBody } from './listen.ts';
 
 /**
  * A local stand-in for Qdrant's REST API, enough for our adapter: collections (GET/PUT), points
@@ -18,11 +19,7 @@ export async function startQdrantFake(): Promise<{ url: string; close(): Promise
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
-    const text = await new Promise<string>((resolve) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    });
+    const text = await readBody(req);
     const body = text ? JSON.parse(text) : {};
     const path = new URL(req.url ?? '/', 'http://fake').pathname;
     if (path === '/readyz') return send(res, 200, 'all shards are ready');
@@ -74,17 +71,7 @@ export async function startQdrantFake(): Promise<{ url: string; close(): Promise
     return fail(res, 405, 'Method not allowed');
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listenOnLoopback(server);
 }
 
 function cosine(a: number[], b: number[]): number {
