@@ -7,12 +7,14 @@ import type { z } from 'zod';
 import { parseConfig } from '../shared/config/parse-config.ts';
 import { policySchema } from '../shared/config/policy-schema.ts';
 import { gatewayConfigSchema } from '../shared/config/schema.ts';
+import { integrationsConfigSchema } from '../shared/integrations/integrations-schema.ts';
 import { modelsConfigSchema } from '../shared/llm/models-schema.ts';
 
 const CONFIG_FILES: Array<{ file: string; schema: z.ZodType }> = [
   { file: 'config/gateway.yaml', schema: gatewayConfigSchema },
   { file: 'config/policies.yaml', schema: policySchema },
   { file: 'config/models.yaml', schema: modelsConfigSchema },
+  { file: 'config/integrations.yaml', schema: integrationsConfigSchema },
 ];
 
 let failed = false;

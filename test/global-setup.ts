@@ -3,6 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { TestProject } from 'vitest/node';
 import { type Stack, startStack } from '../local/stack.ts';
 import { startGeminiFake } from './fakes/gemini-fake.ts';
+import { startIntegrationsFake } from './fakes/integrations-fake.ts';
 import { listenOnLoopback } from './fakes/listen.ts';
 import { startOpenAIFake } from './fakes/openai-fake.ts';
 import { startQdrantFake } from './fakes/qdrant-fake.ts';
@@ -22,6 +23,8 @@ declare module 'vitest' {
     geminiFakeUrl: string;
     /** The Qdrant REST fake (test/fakes/qdrant-fake.ts). */
     qdrantFakeUrl: string;
+    /** MINDEX / NatureOS / Website fake (test/fakes/integrations-fake.ts). */
+    integrationsFakeUrl: string;
   }
 }
 
@@ -50,6 +53,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('geminiFakeUrl', geminiFake.url);
   const qdrantFake = await startQdrantFake();
   project.provide('qdrantFakeUrl', qdrantFake.url);
+  const integrationsFake = await startIntegrationsFake();
+  project.provide('integrationsFakeUrl', integrationsFake.url);
   project.provide('webhookSinkUrl', sink.url);
   project.provide('stackSettings', stack.settings);
   project.provide('stackInfo', { embeddedPostgres: stack.embeddedPostgres, redis: stack.redis });
@@ -59,6 +64,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await openaiFake.close();
     await geminiFake.close();
     await qdrantFake.close();
+    await integrationsFake.close();
     await stack?.stop();
   };
 }

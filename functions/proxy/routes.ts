@@ -1,16 +1,225 @@
-import { Hono } from 'hono';
-import { notImplemented } from '../../shared/errors/index.ts';
+import { type Context, Hono } from 'hono';
+import { recordAction, updateActionStatus } from '../../shared/audit/actions.ts';
+import { withPostgres } from '../../shared/db/postgres.ts';
+import { getSettings } from '../../shared/env.ts';
+import { AppError, notFound } from '../../shared/errors/index.ts';
 import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
+import { IntegrationError } from '../../shared/integrations/client.ts';
+import { redeemProxyReceipt, requestSummary } from '../../shared/integrations/gate.ts';
+import { guardPath, guardQuery } from '../../shared/integrations/path-guard.ts';
+import { clientFor, integrationNamed } from '../../shared/integrations/registry.ts';
+import { integrationRequestDuration, integrationRequestsTotal } from '../../shared/metrics/registry.ts';
 import { auth } from '../../shared/middleware/auth/index.ts';
+import { outgoingTraceHeaders } from '../../shared/middleware/correlation/index.ts';
+import { readBounded } from '../../shared/middleware/json-body/index.ts';
 import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
 
 const routes = new Hono<AppEnv>();
 
 routes.use('/v1/integrations/*', auth({ roles: ['agent', 'admin'] }), rateLimit());
 
-// The integration proxy lands with issue #6.
-routes.all('/v1/integrations/:name/*', () => {
-  throw notImplemented('The integration proxy');
+/** Caller headers passed on; everything else (auth, cookies, hop-by-hop, x-mas-*) is dropped. */
+const FORWARD = [
+  'accept',
+  'accept-language',
+  'content-type',
+  'content-language',
+  'if-match',
+  'if-none-match',
+  'if-modified-since',
+];
+/** Upstream headers passed back: never cookies, never where the upstream lives. */
+const RETURN = [
+  'content-type',
+  'content-language',
+  'etag',
+  'last-modified',
+  'cache-control',
+  'retry-after',
+  'x-request-id',
+];
+const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+routes.all('/v1/integrations/:name/*', async (c) => {
+  const name = c.req.param('name');
+  const config = integrationNamed(name);
+  if (!config) throw notFound(`No integration named '${name}'.`, 'integration_not_found');
+  const method = c.req.method.toUpperCase();
+  if (!config.methods.includes(method as never)) {
+    throw new AppError(403, 'method_not_allowed', `${method} is not allowed on ${name}.`);
+  }
+  const url = new URL(c.req.url);
+  const path = guardPath(url.pathname.slice(`/v1/integrations/${name}`.length), config.paths);
+  const query = guardQuery(url.search);
+  const body = READS.has(method) ? null : await readBounded(c.req.raw.body, config.max_request_bytes);
+  const settings = getSettings(c.env);
+  const principal = c.get('principal');
+  const trace = c.get('trace');
+  const write = !READS.has(method);
+
+  let actionId: string | undefined;
+  let redeemed = false;
+  if (write) {
+    if (!settings.ACTION_AUDIT_ENABLED) {
+      throw new AppError(
+        503,
+        'audit_disabled',
+        'Integration writes are audited, and audit writes are disabled (ACTION_AUDIT_ENABLED=false).',
+      );
+    }
+    const summary = requestSummary({ integration: name, method, path, query, body: describeBody(c, body) });
+    const receipt = c.req.header('x-mas-approval-receipt');
+    const retryOf = c.req.header('x-mas-action-id');
+    if (receipt && retryOf) {
+      await withPostgres(settings, (client) =>
+        redeemProxyReceipt(client, {
+          actionId: retryOf,
+          receipt,
+          summary,
+          principal,
+          secret: settings.APPROVAL_SECRET,
+        }),
+      );
+      actionId = retryOf;
+      redeemed = true;
+    } else {
+      const category =
+        config.routes.find((r) => r.methods.includes(method as never) && path.startsWith(r.prefix))
+          ?.category ?? 'external_write';
+      const recorded = await withPostgres(settings, (client) =>
+        recordAction(
+          client,
+          {
+            agent_id: c.req.header('x-mas-agent-id') ?? principal.id,
+            agent_name: c.req.header('x-mas-agent-name') ?? principal.id,
+            action_type: `integration.${name}.${method.toLowerCase()}`,
+            category,
+            tool_name: `integration:${name}`,
+            inputs: summary,
+          },
+          {
+            principal,
+            correlationId: trace.correlationId,
+            traceId: trace.traceId,
+            approvalsEnabled: settings.APPROVAL_REQUIRED,
+          },
+        ),
+      );
+      actionId = recorded.action_id;
+      if (recorded.approval) {
+        return c.json(
+          {
+            status: 'pending_approval',
+            action_id: recorded.action_id,
+            approval: recorded.approval,
+            retry_with: {
+              'x-mas-action-id': recorded.action_id,
+              'x-mas-approval-receipt': '<receipt from GET /v1/approvals/{id}>',
+            },
+          },
+          202,
+        );
+      }
+    }
+  }
+
+  const headers: Record<string, string> = outgoingTraceHeaders(trace);
+  for (const h of FORWARD) {
+    const v = c.req.header(h);
+    if (v) headers[h] = v;
+  }
+  const started = Date.now();
+  let status = 0;
+  try {
+    const { response } = await clientFor(name, config, c.env).request(method, `${path}${query}`, {
+      headers,
+      body,
+      signal: c.req.raw.signal,
+      idempotencyKey: c.req.header('idempotency-key'),
+    });
+    status = response.status;
+    if (status >= 500) {
+      await response.body?.cancel();
+      throw new AppError(502, 'integration_error', `${name} answered ${status}.`);
+    }
+    const declared = Number(response.headers.get('content-length') ?? 0);
+    if (declared > config.max_response_bytes) {
+      await response.body?.cancel();
+      throw new AppError(
+        502,
+        'integration_response_too_large',
+        `${name} answered with more than ${config.max_response_bytes} bytes.`,
+      );
+    }
+    const out = new Headers({ 'x-mas-integration': name });
+    for (const h of RETURN) {
+      const v = response.headers.get(h);
+      if (v) out.set(h, v);
+    }
+    return new Response(limitBody(response.body, config.max_response_bytes), { status, headers: out });
+  } catch (err) {
+    if (err instanceof IntegrationError) {
+      throw new AppError(
+        err.kind === 'timeout' ? 504 : 502,
+        err.kind === 'timeout' ? 'integration_timeout' : 'integration_unreachable',
+        err.message,
+      );
+    }
+    throw err;
+  } finally {
+    const labels = { integration: name, method };
+    integrationRequestsTotal.inc({ ...labels, status: status ? String(status) : 'error' });
+    integrationRequestDuration.observe(labels, (Date.now() - started) / 1000);
+    if (actionId) {
+      const outcome = status > 0 && status < 400 ? 'completed' : 'failed';
+      const ctx = {
+        principal,
+        correlationId: trace.correlationId,
+        traceId: trace.traceId,
+        approvalsEnabled: settings.APPROVAL_REQUIRED,
+      };
+      const id = actionId;
+      await withPostgres(settings, (client) =>
+        updateActionStatus(
+          client,
+          id,
+          { status: outcome, outputs: { status: status || null, duration_ms: Date.now() - started } },
+          ctx,
+          { receiptRedeemed: redeemed },
+        ),
+      ).catch((err: Error) =>
+        c.get('log').error('integration outcome not recorded', { error: err, action_id: id }),
+      );
+    }
+  }
 });
+
+/** The body as the audit sees it: JSON when it parses (redacted later), else its size. */
+function describeBody(c: Context<AppEnv>, body: Uint8Array | null): unknown {
+  if (!body || body.byteLength === 0) return null;
+  if (/json/i.test(c.req.header('content-type') ?? '') && body.byteLength <= 65_536) {
+    try {
+      return JSON.parse(new TextDecoder().decode(body));
+    } catch {
+      // fall through
+    }
+  }
+  return { bytes: body.byteLength };
+}
+
+/** Passes the upstream body through, erroring the stream past `max` bytes. */
+function limitBody(body: ReadableStream<Uint8Array> | null, max: number): ReadableStream<Uint8Array> | null {
+  if (!body) return null;
+  let seen = 0;
+  return body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        seen += chunk.byteLength;
+        if (seen > max) controller.error(new Error('integration response too large'));
+        else controller.enqueue(chunk);
+      },
+    }),
+  );
+}
 
 export const proxyFunction = defineFunction('proxy', routes);

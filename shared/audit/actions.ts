@@ -168,6 +168,8 @@ export async function updateActionStatus(
   actionId: string,
   update: z.infer<typeof updateActionSchema>,
   ctx: RequestContext,
+  /** The integration proxy redeems the receipt itself, before it forwards the call. */
+  options: { receiptRedeemed?: boolean } = {},
 ) {
   await client.query('begin');
   try {
@@ -196,7 +198,7 @@ export async function updateActionStatus(
         },
       );
     }
-    if (action.approval_id && update.status === 'completed') {
+    if (action.approval_id && update.status === 'completed' && !options.receiptRedeemed) {
       await redeemReceipt(client, action, update.receipt, ctx.receiptSecret);
     }
     const outputs = redactSecrets(update.outputs ?? null, { emails: true });

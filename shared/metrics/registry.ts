@@ -60,6 +60,21 @@ export const approvalsTotal = new Counter({
   registers: [registry],
 });
 
+export const integrationRequestsTotal = new Counter({
+  name: 'integration_requests_total',
+  help: 'Calls through the integration proxy, by integration, method and status.',
+  labelNames: ['integration', 'method', 'status'] as const,
+  registers: [registry],
+});
+
+export const integrationRequestDuration = new Histogram({
+  name: 'integration_request_duration_seconds',
+  help: 'Integration call duration (all attempts), by integration and method.',
+  labelNames: ['integration', 'method'] as const,
+  buckets: LATENCY_BUCKETS,
+  registers: [registry],
+});
+
 export const pushFailuresTotal = new Counter({
   name: 'metrics_push_failures_total',
   help: 'Failed pushes to the Pushgateway from this isolate.',

@@ -40,7 +40,11 @@ export async function readJson<S extends z.ZodType>(
   return schema.parse(raw);
 }
 
-async function readBounded(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<Uint8Array> {
+/** Reads a body, failing with 413 as soon as it passes `maxBytes`. */
+export async function readBounded(
+  body: ReadableStream<Uint8Array> | null,
+  maxBytes: number,
+): Promise<Uint8Array> {
   if (!body) return new Uint8Array();
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];

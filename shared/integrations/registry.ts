@@ -1,0 +1,41 @@
+import integrationsYaml from '../../config/integrations.yaml';
+import { parseConfig } from '../config/parse-config.ts';
+import type { Env } from '../env.ts';
+import { IntegrationClient } from './client.ts';
+import {
+  type IntegrationConfig,
+  type IntegrationsConfig,
+  integrationsConfigSchema,
+} from './integrations-schema.ts';
+
+/** The bundled `config/integrations.yaml`, validated at isolate start. */
+export const integrationsConfig: IntegrationsConfig = parseConfig(
+  'config/integrations.yaml',
+  integrationsYaml,
+  integrationsConfigSchema,
+);
+
+export function integrationNamed(name: string): IntegrationConfig | undefined {
+  return Object.hasOwn(integrationsConfig.integrations, name)
+    ? integrationsConfig.integrations[name]
+    : undefined;
+}
+
+/** A client for one integration with its base URL (env-overridable) and its credential injected. */
+export function clientFor(name: string, config: IntegrationConfig, env: Env): IntegrationClient {
+  const override = config.base_url_env ? env[config.base_url_env] : undefined;
+  const headers: Record<string, string> = {};
+  const credential = config.credential ? env[config.credential.env] : undefined;
+  if (config.credential && typeof credential === 'string' && credential) {
+    headers[config.credential.header] = config.credential.scheme
+      ? `${config.credential.scheme} ${credential}`
+      : credential;
+  }
+  return new IntegrationClient({
+    name,
+    baseURL: typeof override === 'string' && override ? override : config.base_url,
+    headers,
+    timeoutMs: config.timeout_ms,
+    retry: config.retry,
+  });
+}
