@@ -18,6 +18,11 @@ export interface CheckResult {
 
 interface Probe {
   backend?: string;
+  /**
+   * Reported but never failing readiness: a Postgres without pgvector serves everything except
+   * vector memory, whose endpoints answer 503 naming the fix.
+   */
+  advisory?: boolean;
   /** Resolves when healthy; rejects with a short reason. `signal` fires at the deadline. */
   run(signal: AbortSignal): Promise<void>;
 }
@@ -52,6 +57,7 @@ export function configuredProbes(settings: Settings): Record<ReadyCheckName, Pro
       : settings.DATABASE_URL
         ? {
             backend: 'pgvector',
+            advisory: true,
             run: () =>
               withPostgres(settings, async (client) => {
                 const { rows } = await client.query(
@@ -87,8 +93,8 @@ export async function runReadyChecks(
   const results = await Promise.all(
     names.map(async (name): Promise<[ReadyCheckName, CheckResult]> => {
       const probe = probes[name];
-      const required = options.required.includes(name);
-      if (!probe) return [name, { status: 'disabled', required }];
+      const required = options.required.includes(name) && !probe?.advisory;
+      if (!probe) return [name, { status: 'disabled', required: options.required.includes(name) }];
       const started = Date.now();
       const controller = new AbortController();
       let timer: ReturnType<typeof setTimeout> | undefined;
