@@ -1,5 +1,6 @@
 /**
- * Writes config/grafana/dashboards/mas-functions.json: `node scripts/grafana-dashboard.ts`.
+ * Writes config/grafana/dashboards/mas-functions.json: `node scripts/grafana-dashboard.ts &&
+ * npx biome format --write config/grafana/dashboards/mas-functions.json`.
  * The JSON is committed (Grafana provisions it as is); this script keeps it reviewable and puts
  * the per-model prices of config/models.yaml into the cost panel. test/node/compose.test.ts
  * checks the result: known metrics only, `instance` always aggregated away, `le` kept for
