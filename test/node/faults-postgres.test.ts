@@ -118,8 +118,9 @@ describe('Postgres stopped and restarted mid-run', () => {
     running = false;
     await Promise.all(writers);
 
-    const byStatus = Object.groupBy(outcomes, (o) => String(o.status));
-    const summary = Object.fromEntries(Object.entries(byStatus).map(([s, list]) => [s, list!.length]));
+    const byStatus: Record<string, Outcome[]> = {};
+    for (const o of outcomes) (byStatus[String(o.status)] ??= []).push(o);
+    const summary = Object.fromEntries(Object.entries(byStatus).map(([s, list]) => [s, list.length]));
     expect(beforeStop, JSON.stringify(summary)).toBeGreaterThan(0);
     // Only 201 and 503 — never a 500, never a dropped connection.
     expect(
