@@ -119,7 +119,11 @@ describe('Postgres stopped and restarted mid-run', () => {
     await Promise.all(writers);
 
     const byStatus: Record<string, Outcome[]> = {};
-    for (const o of outcomes) (byStatus[String(o.status)] ??= []).push(o);
+    for (const o of outcomes) {
+      const list = byStatus[String(o.status)] ?? [];
+      list.push(o);
+      byStatus[String(o.status)] = list;
+    }
     const summary = Object.fromEntries(Object.entries(byStatus).map(([s, list]) => [s, list.length]));
     expect(beforeStop, JSON.stringify(summary)).toBeGreaterThan(0);
     // Only 201 and 503 — never a 500, never a dropped connection.
