@@ -44,7 +44,15 @@ function reorder(value: unknown, seed: number): unknown {
     const keys = Object.keys(value);
     const rotated = keys.map((_, i) => keys[(i + seed) % keys.length]!).reverse();
     const out: Record<string, unknown> = {};
-    for (const k of rotated) out[k] = reorder((value as Record<string, unknown>)[k], seed + 1);
+    // defineProperty, not assignment: a "__proto__" key (valid JSON) must stay an own key.
+    for (const k of rotated) {
+      Object.defineProperty(out, k, {
+        value: reorder((value as Record<string, unknown>)[k], seed + 1),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
     return out;
   }
   return value;

@@ -24,6 +24,17 @@ function configureNeon(settings: Settings): void {
 export interface WithClientOptions {
   /** Connection attempt deadline; the driver has none of its own. */
   connectTimeoutMs?: number;
+  /** Retries when Postgres refuses a connection it may accept a moment later (default 3). */
+  connectRetries?: number;
+}
+
+/**
+ * Postgres refused the connection before any statement ran, for a reason that passes: too many
+ * clients (53300), starting up (57P03). Retrying is safe: nothing was sent.
+ */
+function isBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '53300' || code === '57P03';
 }
 
 /**
@@ -38,6 +49,28 @@ export async function withPostgres<T>(
 ): Promise<T> {
   if (!settings.DATABASE_URL) throw serviceUnavailable('Postgres is not configured (DATABASE_URL).');
   configureNeon(settings);
+  const retries = options.connectRetries ?? 3;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await once(settings, fn, options);
+    } catch (err) {
+      const cause = err instanceof AppError ? err.cause : undefined;
+      if (attempt >= retries || !(err instanceof AppError) || !isBusy(cause) || !connectFailed.has(err))
+        throw err;
+      // Full jitter up to 50, 100, 200 ms: a burst of refused clients does not come back at once.
+      await new Promise((r) => setTimeout(r, Math.random() * 50 * 2 ** attempt));
+    }
+  }
+}
+
+/** Errors thrown because connect() failed: the only ones retried (fn never ran). */
+const connectFailed = new WeakSet<object>();
+
+async function once<T>(
+  settings: Settings & { DATABASE_URL?: string },
+  fn: (client: Client) => Promise<T>,
+  options: WithClientOptions,
+): Promise<T> {
   const client = new Client({
     connectionString: settings.DATABASE_URL,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
@@ -54,7 +87,9 @@ export async function withPostgres<T>(
     await client.connect();
   } catch (err) {
     await client.end().catch(() => undefined);
-    throw serviceUnavailable('Postgres is unreachable.', 'database_unavailable', err);
+    const error = serviceUnavailable('Postgres is unreachable.', 'database_unavailable', err);
+    connectFailed.add(error);
+    throw error;
   }
   try {
     return await fn(client);

@@ -82,12 +82,7 @@ export function rateLimit(options: RateLimitOptions = {}): MiddlewareHandler {
           });
           return v;
         });
-      if (
-        cached &&
-        cached.success &&
-        now - cached.at < FRESH_MS &&
-        cached.remaining > minHeadroom(requests)
-      ) {
+      if (cached?.success && now - cached.at < FRESH_MS && cached.remaining > minHeadroom(requests)) {
         cached.remaining -= 1;
         result = { success: true, remaining: cached.remaining, reset: cached.reset };
         runInBackground(
