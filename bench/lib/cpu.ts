@@ -73,3 +73,19 @@ export function findDescendants(pid: number, comm: RegExp): number[] {
   }
   return found;
 }
+
+/** The postmaster of a local PostgreSQL (a `postgres` process whose parent is not one), if any. */
+export function findPostmaster(): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== 'postgres') continue;
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (readFileSync(`/proc/${ppid}/comm`, 'utf8').trim() !== 'postgres') return Number(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
+}

@@ -1,6 +1,7 @@
 /**
  * Lets plain Node 24 import the functions as the bundlers do: `.yaml` as a text default export,
- * `.tsx` (the approvals page) compiled by esbuild with hono/jsx. A no-op for files Node already
+ * project `.ts`/`.tsx` compiled by esbuild (hono/jsx; Node's type stripping refuses parameter
+ * properties and JSX). A no-op for files Node already
  * handles; harmless once the project makes functions/*.ts importable without it.
  */
 import { readFileSync } from 'node:fs';
@@ -20,10 +21,12 @@ export function registerBenchHooks(): void {
         const text = readFileSync(fileURLToPath(url), 'utf8');
         return { format: 'module', source: `export default ${JSON.stringify(text)};`, shortCircuit: true };
       }
-      if (url.startsWith('file:') && url.endsWith('.tsx')) {
+      // Project TypeScript goes through esbuild: .tsx, and .ts with syntax Node cannot strip
+      // (parameter properties, enums).
+      if (url.startsWith('file:') && /\.tsx?$/.test(url) && !url.includes('/node_modules/')) {
         esbuild ??= require('esbuild') as typeof import('esbuild');
         const { code } = esbuild.transformSync(readFileSync(fileURLToPath(url), 'utf8'), {
-          loader: 'tsx',
+          loader: url.endsWith('.tsx') ? 'tsx' : 'ts',
           format: 'esm',
           jsx: 'automatic',
           jsxImportSource: 'hono/jsx',

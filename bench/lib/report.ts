@@ -101,7 +101,8 @@ export function overheadTable(rows: OverheadReport[]): string {
     'ratio p50',
     'req/s direct/through',
     'errors',
-    'fn cpu ms/req',
+    'fn cpu ms/req (workerd)',
+    'stack/pg cpu ms/req',
   ];
   const lines = rows.map((r) => {
     const t = r.through;
@@ -116,7 +117,8 @@ export function overheadTable(rows: OverheadReport[]): string {
       r.ratio ? `${f(r.ratio.p50)}x` : '-',
       `${r.direct ? f(r.direct.rps, 0) : '-'}/${f(t.rps, 0)}`,
       `${r.direct?.errors ?? 0}/${t.errors}`,
-      f(t.cpuMsPerRequest.fn, 3),
+      t.cpuMsPerRequest.workerd ? `${f(t.cpuMsPerRequest.fn, 3)} (${f(t.cpuMsPerRequest.workerd, 3)})` : f(t.cpuMsPerRequest.fn, 3),
+      `${f(t.cpuMsPerRequest.stack, 3)}/${f(t.cpuMsPerRequest.postgres, 3)}`,
     ];
     return base;
   });
@@ -130,6 +132,7 @@ export function overheadTable(rows: OverheadReport[]): string {
       f(r.overhead?.ttfbP50, 3),
       f(r.overhead?.ttfbP99, 3),
       r.direct?.ttfb ? `${f(r.through.ttfb!.p50 / r.direct.ttfb.p50)}x` : '-',
+      '',
       '',
       '',
       '',

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Child, startChild } from './children.ts';
+import { findDescendants, findPostmaster } from './cpu.ts';
 import type { FakeUpstreamOptions } from './fake-upstream.ts';
 import { functionVars } from './keys.ts';
 import type { Runtime } from './runtimes.ts';
@@ -22,8 +23,12 @@ export interface BenchEnv {
   stack: Child<StackInfo>;
   upstream: Child<{ url: string }>;
   fn: Child<{ url: string }>;
-  /** Process trees to read CPU from. */
-  watch: { fn: number; upstream: number; stack: number };
+  /**
+   * Process trees to read CPU from: fn is the runtime's whole tree, workerd its workerd processes;
+   * postgres is a local server's postmaster tree when DATABASE_URL points at one (shared with
+   * anything else using that server: noisy).
+   */
+  watch: { fn: number; workerd: number[]; upstream: number; stack: number; postgres?: number };
   stop(): Promise<void>;
 }
 
@@ -68,11 +73,19 @@ export async function setupBench(o: SetupOptions): Promise<BenchEnv> {
     });
     started.push(fn);
     o.log(`function on ${o.runtime}: ${fn.info.url} (${Math.round(performance.now() - t1)} ms to listen)`);
+    const local = /@(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(stack.info.databaseUrl);
+    const postmaster = !stack.info.embeddedPostgres && local ? findPostmaster() : undefined;
     return {
       stack,
       upstream,
       fn,
-      watch: { fn: fn.pid, upstream: upstream.pid, stack: stack.pid },
+      watch: {
+        fn: fn.pid,
+        workerd: findDescendants(fn.pid, /^workerd/),
+        upstream: upstream.pid,
+        stack: stack.pid,
+        ...(postmaster ? { postgres: postmaster } : {}),
+      },
       stop: stopAll,
     };
   } catch (err) {
