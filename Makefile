@@ -6,8 +6,12 @@ COMPOSE = docker compose -f docker-compose.local.yml --env-file .env
 
 .PHONY: up down logs health ready reset-db test fmt lint typecheck build
 
+# Compose needs .env: the stack's host ports and secrets (cp .env.example .env; docs/LOCAL_DEV.md).
 up:
-	@if docker info >/dev/null 2>&1; then $(COMPOSE) up -d --wait; else npm start; fi
+	@if docker info >/dev/null 2>&1; then \
+		test -f .env || { echo "make up: no .env; run: cp .env.example .env  (then see docs/LOCAL_DEV.md)"; exit 1; }; \
+		$(COMPOSE) up -d --wait; \
+	else npm start; fi
 
 down:
 	@if docker info >/dev/null 2>&1; then $(COMPOSE) down; else pkill -INT -f "local/start.ts" || true; fi

@@ -1,17 +1,5 @@
 import { cloudflareTest } from '@cloudflare/vitest-plugin';
-import type { Plugin } from 'vite';
 import { defineConfig } from 'vitest/config';
-
-/** Config YAML is imported as text, as wrangler's `Text` rule bundles it for Workers. */
-function yamlAsText(): Plugin {
-  return {
-    name: 'mas-yaml-as-text',
-    transform(code, id) {
-      if (id.endsWith('.yaml')) return { code: `export default ${JSON.stringify(code)};`, map: null };
-      return undefined;
-    },
-  };
-}
 
 // Pure modules and the local stack run under Node; the functions run inside workerd, the runtime
 // they deploy to, against the real Postgres and Redis that the global setup provides.
@@ -19,7 +7,6 @@ export default defineConfig({
   test: {
     projects: [
       {
-        plugins: [yamlAsText()],
         test: {
           name: 'node',
           environment: 'node',
@@ -30,7 +17,6 @@ export default defineConfig({
       },
       {
         plugins: [
-          yamlAsText(),
           cloudflareTest(({ inject }) => ({
             wrangler: { configPath: './wrangler.toml' },
             miniflare: { bindings: { ...inject('stackSettings'), LOG_LEVEL: 'warn' } },

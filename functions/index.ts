@@ -3,6 +3,7 @@ import { approvalFunction } from './approval/routes.ts';
 import { expireApprovals } from './approval/scheduled.ts';
 import { auditFunction } from './audit/routes.ts';
 import { chatFunction } from './chat/routes.ts';
+import { docsFunction } from './docs/routes.tsx';
 import { embedFunction } from './embed/routes.ts';
 import { healthFunction } from './health/routes.ts';
 import { proxyFunction } from './proxy/routes.ts';
@@ -17,6 +18,7 @@ const app = createApp('all', [
   auditFunction,
   approvalFunction,
   proxyFunction,
+  docsFunction,
 ]);
 
 export default { fetch: app.fetch, scheduled: expireApprovals } satisfies ExportedHandler<never>;

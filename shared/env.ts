@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 /**
  * Worker bindings. Everything is a plain string var or secret so the same code runs under
@@ -28,31 +28,29 @@ export interface Env {
   [key: string]: unknown;
 }
 
-const optionalUrl = z
-  .string()
-  .trim()
-  .optional()
-  .transform((v) => (v ? v : undefined))
-  .pipe(z.url().optional());
+// zod/mini: the env schema is in every function, health included, and the mini API keeps the
+// smallest bundles free of zod's chainable classic API.
+const optionalString = z.pipe(
+  z.optional(z.string().check(z.trim())),
+  z.transform((v: string | undefined) => (v ? v : undefined)),
+);
 
-const optionalString = z
-  .string()
-  .trim()
-  .optional()
-  .transform((v) => (v ? v : undefined));
+const optionalUrl = z.pipe(optionalString, z.optional(z.url()));
 
 const boolFlag = (fallback: boolean) =>
-  z
-    .string()
-    .trim()
-    .toLowerCase()
-    .optional()
-    .transform((v) => (v === undefined || v === '' ? fallback : !['false', '0', 'no', 'off'].includes(v)));
+  z.pipe(
+    z.optional(z.string().check(z.trim(), z.toLowerCase())),
+    z.transform((v: string | undefined) =>
+      v === undefined || v === '' ? fallback : !['false', '0', 'no', 'off'].includes(v),
+    ),
+  );
 
 export const settingsSchema = z.object({
-  DATABASE_URL: optionalString.refine((v) => v === undefined || /^postgres(ql)?:\/\//.test(v), {
-    message: 'must look like postgres://user:password@host:5432/dbname',
-  }),
+  DATABASE_URL: optionalString.check(
+    z.refine((v) => v === undefined || /^postgres(ql)?:\/\//.test(v), {
+      message: 'must look like postgres://user:password@host:5432/dbname',
+    }),
+  ),
   NEON_WS_PROXY: optionalString,
   UPSTASH_REDIS_REST_URL: optionalUrl,
   UPSTASH_REDIS_REST_TOKEN: optionalString,
@@ -62,13 +60,13 @@ export const settingsSchema = z.object({
   LLM_HEALTH_URL: optionalUrl,
   PUSHGATEWAY_URL: optionalUrl,
   MAS_API_KEYS: optionalString,
-  LOG_LEVEL: z
-    .string()
-    .trim()
-    .toLowerCase()
-    .optional()
-    .transform((v) => v || 'info')
-    .pipe(z.enum(['debug', 'info', 'warn', 'error', 'silent'])),
+  LOG_LEVEL: z.pipe(
+    z.pipe(
+      z.optional(z.string().check(z.trim(), z.toLowerCase())),
+      z.transform((v: string | undefined) => v || 'info'),
+    ),
+    z.enum(['debug', 'info', 'warn', 'error', 'silent']),
+  ),
   APPROVAL_REQUIRED: boolFlag(true),
   ACTION_AUDIT_ENABLED: boolFlag(true),
   /** Signs approval receipts (and the approvals page session). */
@@ -77,7 +75,14 @@ export const settingsSchema = z.object({
   APPROVAL_WEBHOOK_URL: optionalUrl,
   APPROVAL_WEBHOOK_SECRET: optionalString,
   /** Overrides `rate_limit.requests` of config/gateway.yaml (per principal per window). */
-  RATE_LIMIT_REQUESTS: optionalString.pipe(z.coerce.number<string | undefined>().int().positive().optional()),
+  RATE_LIMIT_REQUESTS: z.pipe(
+    optionalString,
+    z.optional(
+      z.coerce
+        .number<string>()
+        .check(z.refine(Number.isInteger, { message: 'must be an integer' }), z.positive()),
+    ),
+  ),
   /** Serve GET /metrics (local runs); deployed isolates push to the Pushgateway instead. */
   EXPOSE_METRICS: boolFlag(false),
 });

@@ -1,7 +1,7 @@
 import { type Context, Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { FC, PropsWithChildren } from 'hono/jsx';
-import { z } from 'zod';
+import * as z from 'zod';
 import { decideApproval, listApprovals } from '../../shared/approvals/approvals.ts';
 import { announceDecision } from '../../shared/approvals/notify.ts';
 import { csrfToken, equal, readSession, signSession } from '../../shared/approvals/session.ts';

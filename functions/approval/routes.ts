@@ -1,10 +1,12 @@
 import { Hono } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   decideApproval,
   decisionSchema,
   getApproval,
   listApprovals,
+  listApprovalsQuerySchema,
+  waitQuerySchema,
 } from '../../shared/approvals/approvals.ts';
 import { announceDecision, waitForDecision } from '../../shared/approvals/notify.ts';
 import { withPostgres } from '../../shared/db/postgres.ts';
@@ -23,12 +25,7 @@ routes.use('/v1/approvals/*', auth(), rateLimit());
 
 routes.get('/v1/approvals', async (c) => {
   requireRole(c.get('principal'), ['approver', 'admin']);
-  const { status, limit } = z
-    .object({
-      status: z.enum(['pending', 'approved', 'rejected', 'expired']).optional(),
-      limit: z.coerce.number().int().min(1).max(500).default(100),
-    })
-    .parse(c.req.query());
+  const { status, limit } = listApprovalsQuerySchema.parse(c.req.query());
   const data = await withPostgres(getSettings(c.env), (client) =>
     listApprovals(client, status, c.get('principal'), limit),
   );
@@ -37,7 +34,7 @@ routes.get('/v1/approvals', async (c) => {
 
 routes.get('/v1/approvals/:id', async (c) => {
   const id = approvalId.parse(c.req.param('id'));
-  const { wait } = z.object({ wait: z.coerce.number().min(0).max(25).default(0) }).parse(c.req.query());
+  const { wait } = waitQuerySchema.parse(c.req.query());
   const settings = getSettings(c.env);
   const read = () =>
     withPostgres(settings, (client) => getApproval(client, id, c.get('principal'), settings.APPROVAL_SECRET));

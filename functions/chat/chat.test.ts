@@ -101,6 +101,37 @@ describe('POST /v1/chat/completions', () => {
     expect(res.headers.get('x-mas-attempts')).toBe('4'); // 1 + 2 retries on broken, then good
   });
 
+  it('says in Server-Timing what the gateway and the upstream took, per attempt', async () => {
+    const timing = (res: Response) => {
+      const header = res.headers.get('server-timing') ?? '';
+      const metric = (name: string) => header.match(new RegExp(`${name};dur=([0-9.]+);desc="([^"]*)"`));
+      return { gateway: metric('gateway'), upstream: metric('upstream') };
+    };
+    const one = timing(await chat({ model: 'planning' }));
+    expect(Number(one.gateway?.[1])).toBeGreaterThanOrEqual(0);
+    expect(Number(one.upstream?.[1])).toBeGreaterThanOrEqual(0);
+    expect(one.upstream?.[2]).toBe('1 attempt');
+
+    await fetch(`${fake}/__scripts/timing`, { method: 'POST', body: JSON.stringify(['500', 'ok']) });
+    const res = await call(chatApp, '/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...bearer('agent') },
+      body: JSON.stringify({ model: 'timed', messages: [{ role: 'user', content: 'hi' }], stream: true }),
+      env: await testEnv({
+        MAS_MODELS_YAML: MODELS_YAML.replace(
+          'roles:',
+          '  - { id: timed, provider: fake, upstream: "seq:timing", capabilities: [chat], context_window: 8192 }\nroles:',
+        ),
+        FAKE_KEY: 'sk-fake-key-0000000000000000000000',
+        UPSTASH_REDIS_REST_URL: undefined,
+        UPSTASH_REDIS_REST_TOKEN: undefined,
+      }),
+    });
+    expect(res.status).toBe(200);
+    expect(timing(res).upstream?.[2]).toBe('2 attempts');
+    await res.text();
+  });
+
   it('honours Retry-After between retries', async () => {
     await fetch(`${fake}/__scripts/flaky`, { method: 'POST', body: JSON.stringify(['429', 'ok']) });
     const started = Date.now();

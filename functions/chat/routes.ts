@@ -1,7 +1,8 @@
 import { Hono } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
-import { providerFor } from '../../shared/llm/providers/index.ts';
+import { providerFor, rawChunkText } from '../../shared/llm/providers/index.ts';
+
 import type { ChatChunk, ChatRequest } from '../../shared/llm/providers/types.ts';
 import { listModels, resolveTarget } from '../../shared/llm/registry.ts';
 import { createRouteContext, setRouteHeaders } from '../../shared/llm/route-context.ts';
@@ -17,7 +18,7 @@ routes.use('/v1/chat/*', auth({ roles: ['agent', 'admin'] }), rateLimit());
 routes.use('/v1/models', auth(), rateLimit());
 
 /** What we check ourselves; everything else (tools, response_format...) goes upstream as sent. */
-const chatRequestSchema = z
+export const chatRequestSchema = z
   .object({
     model: z.string().max(200).optional(),
     messages: z.array(z.looseObject({ role: z.string() })).min(1),
@@ -66,7 +67,8 @@ routes.post('/v1/chat/completions', async (c) => {
       try {
         for await (const chunk of routed.result) {
           last = chunk;
-          controller.enqueue(encoder.encode(`data: ${JSON.stringify(chunk)}\n\n`));
+          // OpenAI-compatible chunks go out as they came: no second serialisation per chunk.
+          controller.enqueue(encoder.encode(`data: ${rawChunkText(chunk) ?? JSON.stringify(chunk)}\n\n`));
         }
         countTokens(routed.model, last?.usage);
         controller.enqueue(encoder.encode('data: [DONE]\n\n'));

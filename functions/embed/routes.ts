@@ -1,5 +1,5 @@
 import { type Context, Hono } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod';
 import { withPostgres } from '../../shared/db/postgres.ts';
 import { getSettings } from '../../shared/env.ts';
 import { AppError } from '../../shared/errors/index.ts';
@@ -23,7 +23,7 @@ routes.use('/v1/embeddings', auth({ roles: ['agent', 'admin'] }), rateLimit());
 routes.use('/v1/vectors/*', auth({ roles: ['agent', 'admin'] }), rateLimit());
 
 const text = z.string().min(1).max(32_000);
-const embeddingsSchema = z
+export const embeddingsSchema = z
   .object({
     input: z.union([text, z.array(text).min(1).max(2048)]),
     model: z.string().max(200).optional(),
@@ -73,7 +73,7 @@ const collection = z.string().regex(/^[a-z0-9_]{1,48}$/, 'lower-case letters, di
 const pointId = z.union([z.uuid(), z.number().int().nonnegative()]);
 const vector = z.array(z.number().finite()).min(1).max(8192);
 
-const upsertSchema = z
+export const upsertSchema = z
   .object({
     points: z
       .array(
@@ -94,7 +94,7 @@ const upsertSchema = z
   })
   .strict();
 
-const searchSchema = z
+export const searchSchema = z
   .object({
     query: text.optional(),
     vector: vector.optional(),

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { appendLedgerEntry } from '../audit/ledger.ts';
 import type { HashedEntry } from '../audit/ledger-hash.ts';
 import type { Principal } from '../auth/api-keys.ts';
@@ -21,6 +21,14 @@ export const decisionSchema = z
   });
 
 export type Decision = z.infer<typeof decisionSchema>;
+
+export const listApprovalsQuerySchema = z.object({
+  status: z.enum(['pending', 'approved', 'rejected', 'expired']).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+
+/** `?wait=<s>`: long-poll until decided, at most 25 s. */
+export const waitQuerySchema = z.object({ wait: z.coerce.number().min(0).max(25).default(0) });
 
 interface ApprovalRow {
   id: string;

@@ -1,7 +1,8 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { receiptMatches } from '../approvals/receipts.ts';
 import type { Principal } from '../auth/api-keys.ts';
-import { categorySchema, policy, policyVersion } from '../config/index.ts';
+import { policy, policyVersion } from '../config/index.ts';
+import { categorySchema } from '../config/policy-schema.ts';
 import type { Client } from '../db/postgres.ts';
 import { AppError, forbidden, notFound } from '../errors/index.ts';
 import { auditActionsTotal } from '../metrics/registry.ts';

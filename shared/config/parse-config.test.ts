@@ -1,5 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { COMPILED_PATH, compileConfig } from '../../local/config-compile.ts';
 import { ConfigError, parseConfig } from './parse-config.ts';
 import { gatewayConfigSchema } from './schema.ts';
 
@@ -33,5 +36,21 @@ describe('config validation', () => {
 
   it('fills defaults for an empty file', () => {
     expect(parseConfig('g.yaml', '', gatewayConfigSchema).rate_limit.requests).toBe(600);
+  });
+});
+
+describe('compiled config', () => {
+  it('shared/config/compiled.ts matches config/*.yaml (run npm run config:compile)', () => {
+    expect(readFileSync(COMPILED_PATH, 'utf8')).toBe(compileConfig());
+  });
+
+  it('names the file and key when a config file is invalid', () => {
+    const root = mkdtempSync(join(tmpdir(), 'mas-config-'));
+    mkdirSync(join(root, 'config'));
+    for (const f of ['gateway', 'policies', 'models', 'integrations']) {
+      copyFileSync(`config/${f}.yaml`, join(root, 'config', `${f}.yaml`));
+    }
+    writeFileSync(join(root, 'config/gateway.yaml'), 'ready:\n  timeout_ms: -5\n');
+    expect(() => compileConfig(root)).toThrow(/^config\/gateway\.yaml: ready\.timeout_ms/);
   });
 });

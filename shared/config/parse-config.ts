@@ -1,5 +1,5 @@
 import { parse as parseYaml } from 'yaml';
-import type { z } from 'zod';
+import type * as z from 'zod';
 
 /** A config file that does not parse or validate; the message names the file and the bad key. */
 export class ConfigError extends Error {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** `never`, `always`, or only when `inputs.amount` exceeds a threshold. */
 const approvalRule = z.union([

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Kernel settings from `config/gateway.yaml`: one schema, types derived with `z.infer`. */
 export const gatewayConfigSchema = z

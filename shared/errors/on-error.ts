@@ -1,5 +1,5 @@
 import { HTTPException } from 'hono/http-exception';
-import { z } from 'zod';
+import { $ZodError, type $ZodIssue } from 'zod/v4/core';
 import { redactString } from '../redact/index.ts';
 import { AppError } from './app-error.ts';
 
@@ -25,7 +25,7 @@ export function errorBody(err: AppError): ErrorBody {
  */
 export function toAppError(err: unknown, correlationId: string): AppError {
   if (err instanceof AppError) return err;
-  if (err instanceof z.ZodError) {
+  if (err instanceof $ZodError) {
     const issue = err.issues[0];
     const param = issue && issue.path.length > 0 ? issue.path.join('.') : null;
     return new AppError(400, 'invalid_request', issue ? describeIssue(issue) : 'Invalid request.', {
@@ -43,7 +43,7 @@ export function toAppError(err: unknown, correlationId: string): AppError {
   });
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
+function describeIssue(issue: $ZodIssue): string {
   const where = issue.path.length > 0 ? `'${issue.path.join('.')}'` : 'body';
   return `Invalid ${where}: ${issue.message}`;
 }

@@ -3,14 +3,20 @@ import { parseRetryAfter } from '../llm/provider-error.ts';
 /** Why an integration call failed; `status` is the upstream's when it answered. */
 export class IntegrationError extends Error {
   override name = 'IntegrationError';
+  readonly integration: string;
+  readonly kind: 'timeout' | 'unreachable' | 'upstream' | 'too_large';
+  readonly status: number | undefined;
   constructor(
-    readonly integration: string,
-    readonly kind: 'timeout' | 'unreachable' | 'upstream' | 'too_large',
+    integration: string,
+    kind: 'timeout' | 'unreachable' | 'upstream' | 'too_large',
     message: string,
-    readonly status?: number,
+    status?: number,
     options?: { cause?: unknown },
   ) {
     super(message, options);
+    this.integration = integration;
+    this.kind = kind;
+    this.status = status;
   }
 }
 
@@ -46,7 +52,10 @@ const RETRYABLE = new Set([408, 429, 502, 503, 504]);
  * spent; network failures and timeouts throw IntegrationError.
  */
 export class IntegrationClient {
-  constructor(readonly options: ClientOptions) {}
+  readonly options: ClientOptions;
+  constructor(options: ClientOptions) {
+    this.options = options;
+  }
 
   async request(
     method: string,

@@ -1,19 +1,10 @@
-import integrationsYaml from '../../config/integrations.yaml';
-import { parseConfig } from '../config/parse-config.ts';
+import { integrationsConfig } from '../config/compiled.ts';
 import type { Env } from '../env.ts';
 import { IntegrationClient } from './client.ts';
-import {
-  type IntegrationConfig,
-  type IntegrationsConfig,
-  integrationsConfigSchema,
-} from './integrations-schema.ts';
+import type { IntegrationConfig } from './integrations-schema.ts';
 
-/** The bundled `config/integrations.yaml`, validated at isolate start. */
-export const integrationsConfig: IntegrationsConfig = parseConfig(
-  'config/integrations.yaml',
-  integrationsYaml,
-  integrationsConfigSchema,
-);
+/** The bundled `config/integrations.yaml`, validated at build time (local/config-compile.ts). */
+export { integrationsConfig };
 
 export function integrationNamed(name: string): IntegrationConfig | undefined {
   return Object.hasOwn(integrationsConfig.integrations, name)

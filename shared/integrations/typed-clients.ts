@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { type IntegrationClient, IntegrationError } from './client.ts';
 
 /**
@@ -36,7 +36,10 @@ async function json<S extends z.ZodType>(
 const segment = (s: string) => encodeURIComponent(s);
 
 export class MindexClient {
-  constructor(private readonly client: IntegrationClient) {}
+  private readonly client: IntegrationClient;
+  constructor(client: IntegrationClient) {
+    this.client = client;
+  }
   getData(resource: string) {
     return json(
       this.client,
@@ -58,7 +61,10 @@ export class MindexClient {
 }
 
 export class NatureOSClient {
-  constructor(private readonly client: IntegrationClient) {}
+  private readonly client: IntegrationClient;
+  constructor(client: IntegrationClient) {
+    this.client = client;
+  }
   getEntities(kind: string) {
     return json(
       this.client,
@@ -70,7 +76,10 @@ export class NatureOSClient {
 }
 
 export class WebsiteClient {
-  constructor(private readonly client: IntegrationClient) {}
+  private readonly client: IntegrationClient;
+  constructor(client: IntegrationClient) {
+    this.client = client;
+  }
   getPage(slug: string) {
     return json(this.client, 'GET', `/pages/${segment(slug)}`, z.looseObject({}));
   }

@@ -33,10 +33,12 @@ function state(key: string): LocalState {
  * once a second per isolate); without it, or when Redis fails, each isolate keeps its own.
  */
 export class CircuitBreaker {
-  constructor(
-    private readonly policy: BreakerPolicy,
-    private readonly redis?: Redis,
-  ) {}
+  private readonly policy: BreakerPolicy;
+  private readonly redis: Redis | undefined;
+  constructor(policy: BreakerPolicy, redis?: Redis) {
+    this.policy = policy;
+    this.redis = redis;
+  }
 
   async isOpen(key: string, now = Date.now()): Promise<boolean> {
     const s = state(key);

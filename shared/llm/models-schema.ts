@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const providerTypeSchema = z.enum(['openai', 'gemini', 'openai_compatible']);
 export type ProviderType = z.infer<typeof providerTypeSchema>;

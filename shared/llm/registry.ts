@@ -1,4 +1,4 @@
-import modelsYaml from '../../config/models.yaml';
+import { bundledModels } from '../config/compiled.ts';
 import { parseConfig } from '../config/parse-config.ts';
 import type { Env } from '../env.ts';
 import { AppError, badRequest } from '../errors/index.ts';
@@ -9,8 +9,8 @@ import {
   type ProviderEntry,
 } from './models-schema.ts';
 
-/** The bundled `config/models.yaml`, validated at isolate start. */
-export const bundledModels: ModelsConfig = parseConfig('config/models.yaml', modelsYaml, modelsConfigSchema);
+/** The bundled `config/models.yaml`, validated at build time (local/config-compile.ts). */
+export { bundledModels };
 
 const overrideCache = new Map<string, ModelsConfig>();
 

@@ -25,6 +25,8 @@ export interface Routed<T> {
   result: T;
   model: ResolvedModel;
   attempts: number;
+  /** Time spent waiting on upstreams, every attempt included (for streams: until the first chunk). */
+  upstreamMs: number;
 }
 
 /**
@@ -42,6 +44,7 @@ export async function routeCall<T>(
   const sleep = ctx.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const skipped: string[] = [];
   let attempts = 0;
+  let upstreamMs = 0;
   let lastError: ProviderError | undefined;
   for (const model of ctx.target.chain) {
     if (model.unavailable) {
@@ -57,19 +60,23 @@ export async function routeCall<T>(
       const remaining = deadline - Date.now();
       if (remaining <= 0) throw deadlineError(attempts, policy.deadline_ms);
       attempts++;
-      const started = Date.now();
+      const started = performance.now();
       const labels = { provider: model.providerId, model: model.model.id, role: ctx.target.role };
       const attemptSignal = ctx.streaming
         ? ctx.signal
         : AbortSignal.any([ctx.signal, AbortSignal.timeout(Math.min(model.provider.timeout_ms, remaining))]);
       try {
         const result = await call(model, attemptSignal);
-        llmRequestDuration.observe(labels, (Date.now() - started) / 1000);
+        const elapsed = performance.now() - started;
+        upstreamMs += elapsed;
+        llmRequestDuration.observe(labels, elapsed / 1000);
         llmRequestsTotal.inc({ ...labels, status: 'ok' });
         await ctx.breaker.onSuccess(circuitKey);
-        return { result, model, attempts };
+        return { result, model, attempts, upstreamMs };
       } catch (err) {
-        llmRequestDuration.observe(labels, (Date.now() - started) / 1000);
+        const elapsed = performance.now() - started;
+        upstreamMs += elapsed;
+        llmRequestDuration.observe(labels, elapsed / 1000);
         if (ctx.signal.aborted) {
           llmRequestsTotal.inc({ ...labels, status: 'client_closed' });
           throw new AppError(499, 'client_closed_request', 'The client closed the request.');

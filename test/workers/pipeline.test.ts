@@ -1,7 +1,7 @@
 import { exports } from 'cloudflare:workers';
 import { Hono } from 'hono';
 import { describe, expect, inject, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AppError } from '../../shared/errors/index.ts';
 import { type AppEnv, createApp, defineFunction } from '../../shared/http/create-app.ts';
 import { auth } from '../../shared/middleware/auth/index.ts';

@@ -22,3 +22,4 @@ export function providerFor(target: ResolvedModel): ChatProvider {
   }
   return provider;
 }
+export { rawChunkText } from './openai/openai-sse.ts';

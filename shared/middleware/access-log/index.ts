@@ -10,6 +10,8 @@ import { httpRequestDuration, httpRequestsTotal } from '../../metrics/registry.t
 declare module 'hono' {
   interface ContextVariableMap {
     log: Logger;
+    /** performance.now() when the request reached the app: the base of Server-Timing. */
+    startedAt: number;
   }
 }
 
@@ -40,6 +42,7 @@ export function accessLog(options: AccessLogOptions): MiddlewareHandler {
       level,
     );
     c.set('log', log);
+    c.set('startedAt', started);
     await next();
 
     const { route, fn } = resolveRoute(c, options);

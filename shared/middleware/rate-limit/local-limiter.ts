@@ -5,10 +5,12 @@
 export class LocalLimiter {
   private readonly windows = new Map<string, { start: number; count: number; prev: number }>();
 
-  constructor(
-    private readonly limit: number,
-    private readonly windowMs: number,
-  ) {}
+  private readonly limit: number;
+  private readonly windowMs: number;
+  constructor(limit: number, windowMs: number) {
+    this.limit = limit;
+    this.windowMs = windowMs;
+  }
 
   take(key: string, now = Date.now()): { success: boolean; remaining: number; reset: number } {
     const start = now - (now % this.windowMs);

@@ -1,0 +1,366 @@
+/**
+ * Every operation of CONTRACT.md with the zod schemas its route validates requests with. The
+ * response schemas describe what the handlers return (loose where the body is an upstream's or
+ * open-ended). Read by local/openapi.ts; nothing here ships in a function bundle.
+ */
+import * as z from 'zod';
+import { chatRequestSchema } from '../functions/chat/routes.ts';
+import { embeddingsSchema, searchSchema, upsertSchema } from '../functions/embed/routes.ts';
+import { decisionSchema, listApprovalsQuerySchema, waitQuerySchema } from '../shared/approvals/approvals.ts';
+import { listQuerySchema, recordActionSchema, updateActionSchema } from '../shared/audit/actions.ts';
+
+export interface Operation {
+  id: string;
+  method: 'get' | 'post' | 'patch' | 'put' | 'delete';
+  path: string;
+  tag: string;
+  summary: string;
+  description?: string;
+  /** false: no key; true: any principal; else the roles allowed. */
+  auth: boolean | string[];
+  body?: z.ZodType;
+  query?: z.ZodType;
+  pathParams?: Record<string, z.ZodType>;
+  headers?: Record<string, string>;
+  responses: Record<string, { description: string; schema?: z.ZodType; sse?: boolean; html?: boolean }>;
+  errors?: Array<keyof typeof RESPONSES>;
+}
+
+export const RESPONSES = {
+  400: 'Invalid request (OpenAI error shape, `param` names the field).',
+  401: 'Missing or unknown API key.',
+  403: 'The key is valid but its role may not do this.',
+  404: 'Not found (unknown id, model, role or integration).',
+  409: 'Conflicts with the current state.',
+  410: 'The approval expired.',
+  413: 'Body larger than the function allows.',
+  415: 'Body is not application/json.',
+  429: 'Rate limited per principal (Retry-After says when to retry).',
+  502: 'Every upstream failed.',
+  503: 'A dependency is unavailable, or no model could be called.',
+  504: 'No upstream answered within the deadline.',
+} as const;
+
+const uuid = z.uuid();
+const collection = z.string().regex(/^[a-z0-9_]{1,48}$/);
+const isoTime = z.iso.datetime({ offset: true });
+const routing = {
+  'x-mas-role': 'Role to route to when `model` is absent (planning, execution, fast, fallback...).',
+};
+const health = z.object({
+  status: z.literal('ok'),
+  service: z.literal('mas'),
+  function: z.string(),
+  version: z.string(),
+});
+const check = z.object({
+  status: z.enum(['ok', 'fail', 'disabled']),
+  latency_ms: z.number().optional(),
+  error: z.string().optional(),
+  required: z.boolean().optional(),
+  backend: z.string().optional(),
+});
+const ready = z.object({ status: z.enum(['ready', 'not_ready']), checks: z.record(z.string(), check) });
+const completion = z.looseObject({
+  id: z.string(),
+  object: z.literal('chat.completion'),
+  created: z.number(),
+  model: z.string(),
+  choices: z.array(
+    z.looseObject({ index: z.number(), message: z.looseObject({}), finish_reason: z.string() }),
+  ),
+  usage: z.looseObject({
+    prompt_tokens: z.number(),
+    completion_tokens: z.number(),
+    total_tokens: z.number(),
+  }),
+});
+const models = z.object({
+  object: z.literal('list'),
+  data: z.array(z.looseObject({ id: z.string(), object: z.literal('model') })),
+});
+const embeddings = z.object({
+  object: z.literal('list'),
+  data: z.array(
+    z.object({ object: z.literal('embedding'), index: z.number(), embedding: z.array(z.number()) }),
+  ),
+  model: z.string(),
+  usage: z.object({ prompt_tokens: z.number(), total_tokens: z.number() }),
+});
+const approvalRef = z.object({ id: uuid, expires_at: isoTime });
+const actionCreated = z.object({
+  action_id: uuid,
+  status: z.enum(['recorded', 'pending_approval']),
+  approval: approvalRef.optional(),
+});
+const action = z.looseObject({
+  action_id: uuid,
+  agent_id: z.string(),
+  action_type: z.string(),
+  category: z.string(),
+  status: z.string(),
+  created_at: isoTime,
+});
+const approval = z.looseObject({
+  id: uuid,
+  action_id: uuid,
+  status: z.enum(['pending', 'approved', 'rejected', 'expired']),
+  quorum: z.number(),
+  approvals: z.number(),
+  expires_at: isoTime,
+  receipt: z
+    .string()
+    .optional()
+    .describe('Only for the requesting agent once approved: redeem it to complete.'),
+});
+
+export const OPERATIONS: Operation[] = [
+  {
+    id: 'health',
+    method: 'get',
+    path: '/health',
+    tag: 'health',
+    summary: 'Liveness; touches no dependency',
+    auth: false,
+    responses: { 200: { description: 'Alive.', schema: health } },
+  },
+  {
+    id: 'ready',
+    method: 'get',
+    path: '/ready',
+    tag: 'ready',
+    summary: 'Readiness of Postgres, Redis, the vector store and the LLM upstream, checked in parallel',
+    auth: false,
+    responses: {
+      200: { description: 'Every required dependency is ok.', schema: ready },
+      503: { description: 'A required dependency failed (short reason, no secrets).', schema: ready },
+    },
+  },
+  {
+    id: 'createChatCompletion',
+    method: 'post',
+    path: '/v1/chat/completions',
+    tag: 'chat',
+    summary: 'OpenAI Chat Completions, routed by model id or role over a fallback chain',
+    description:
+      'Streaming (`stream: true`) answers with SSE ending in `data: [DONE]`. Response headers: ' +
+      '`x-mas-provider`, `x-mas-model`, `x-mas-attempts`, and `Server-Timing` (gateway and upstream time).',
+    auth: ['agent', 'admin'],
+    body: chatRequestSchema,
+    headers: routing,
+    responses: {
+      200: { description: 'A completion, or an SSE stream of chunks.', schema: completion, sse: true },
+    },
+    errors: [400, 401, 403, 404, 413, 415, 429, 502, 503, 504],
+  },
+  {
+    id: 'listModels',
+    method: 'get',
+    path: '/v1/models',
+    tag: 'chat',
+    summary: 'Models and roles of the registry',
+    auth: true,
+    responses: { 200: { description: 'OpenAI model list.', schema: models } },
+    errors: [401, 429],
+  },
+  {
+    id: 'createEmbeddings',
+    method: 'post',
+    path: '/v1/embeddings',
+    tag: 'embed',
+    summary: 'OpenAI Embeddings through the `embedding` role (or the model asked for)',
+    auth: ['agent', 'admin'],
+    body: embeddingsSchema,
+    responses: { 200: { description: 'One vector per input, in order.', schema: embeddings } },
+    errors: [400, 401, 403, 404, 413, 415, 429, 502, 503, 504],
+  },
+  {
+    id: 'upsertVectors',
+    method: 'post',
+    path: '/v1/vectors/{collection}/upsert',
+    tag: 'embed',
+    summary: 'Store points (text is embedded first) in Qdrant, or pgvector without Qdrant',
+    auth: ['agent', 'admin'],
+    pathParams: { collection },
+    body: upsertSchema,
+    responses: { 200: { description: 'Stored.', schema: z.object({ upserted: z.number() }) } },
+    errors: [400, 401, 403, 413, 415, 429, 502, 503],
+  },
+  {
+    id: 'searchVectors',
+    method: 'post',
+    path: '/v1/vectors/{collection}/search',
+    tag: 'embed',
+    summary: 'Nearest points to a query text or vector',
+    auth: ['agent', 'admin'],
+    pathParams: { collection },
+    body: searchSchema,
+    responses: {
+      200: {
+        description: 'Best first.',
+        schema: z.object({
+          results: z.array(
+            z.object({
+              id: z.union([z.string(), z.number()]),
+              score: z.number(),
+              payload: z.record(z.string(), z.unknown()),
+            }),
+          ),
+        }),
+      },
+    },
+    errors: [400, 401, 403, 404, 413, 415, 429, 502, 503],
+  },
+  {
+    id: 'recordAction',
+    method: 'post',
+    path: '/v1/audit/actions',
+    tag: 'audit',
+    summary: 'Record an agent action in the ledger; gated categories wait for approval',
+    description: '`inputs` are redacted before they are stored or hashed.',
+    auth: ['agent', 'admin'],
+    body: recordActionSchema,
+    responses: { 201: { description: 'Recorded, or pending approval.', schema: actionCreated } },
+    errors: [400, 401, 403, 413, 415, 429, 503],
+  },
+  {
+    id: 'updateAction',
+    method: 'patch',
+    path: '/v1/audit/actions/{id}',
+    tag: 'audit',
+    summary: "Report an action's outcome (a gated action needs its approval receipt)",
+    auth: ['agent', 'admin'],
+    pathParams: { id: uuid },
+    body: updateActionSchema,
+    responses: {
+      200: {
+        description: 'Updated.',
+        schema: z.object({ action_id: uuid, status: z.string(), previous_status: z.string() }),
+      },
+    },
+    errors: [400, 401, 403, 404, 409, 413, 415, 429, 503],
+  },
+  {
+    id: 'listActions',
+    method: 'get',
+    path: '/v1/audit/actions',
+    tag: 'audit',
+    summary: 'Actions, newest first, with cursor pagination',
+    auth: true,
+    query: listQuerySchema,
+    responses: {
+      200: {
+        description: 'A page.',
+        schema: z.object({ data: z.array(action), next_cursor: z.string().nullable() }),
+      },
+    },
+    errors: [400, 401, 429, 503],
+  },
+  {
+    id: 'getAction',
+    method: 'get',
+    path: '/v1/audit/actions/{id}',
+    tag: 'audit',
+    summary: 'One action with its ledger entries',
+    auth: true,
+    pathParams: { id: uuid },
+    responses: {
+      200: { description: 'The action.', schema: action.extend({ entries: z.array(z.looseObject({})) }) },
+    },
+    errors: [400, 401, 403, 404, 429, 503],
+  },
+  {
+    id: 'verifyLedger',
+    method: 'get',
+    path: '/v1/audit/verify',
+    tag: 'audit',
+    summary: 'Recompute the hash chain over the whole ledger',
+    auth: ['approver', 'admin'],
+    responses: {
+      200: {
+        description: 'ok, or the first row that does not verify.',
+        schema: z.object({ ok: z.boolean(), checked: z.number(), first_bad: z.looseObject({}).optional() }),
+      },
+    },
+    errors: [401, 403, 429, 503],
+  },
+  {
+    id: 'listApprovals',
+    method: 'get',
+    path: '/v1/approvals',
+    tag: 'approval',
+    summary: 'Approvals, by status',
+    auth: ['approver', 'admin'],
+    query: listApprovalsQuerySchema,
+    responses: { 200: { description: 'Approvals.', schema: z.object({ data: z.array(approval) }) } },
+    errors: [400, 401, 403, 429, 503],
+  },
+  {
+    id: 'getApproval',
+    method: 'get',
+    path: '/v1/approvals/{id}',
+    tag: 'approval',
+    summary: 'One approval; `?wait=<s>` long-polls until it is decided (up to 25 s)',
+    auth: true,
+    pathParams: { id: uuid },
+    query: waitQuerySchema,
+    responses: { 200: { description: 'The approval.', schema: approval } },
+    errors: [400, 401, 403, 404, 429, 503],
+  },
+  {
+    id: 'decideApproval',
+    method: 'post',
+    path: '/v1/approvals/{id}/decision',
+    tag: 'approval',
+    summary: 'Approve or reject; the first decision wins, the same one again is idempotent',
+    auth: ['approver', 'admin'],
+    pathParams: { id: uuid },
+    body: decisionSchema,
+    responses: { 200: { description: 'The decided approval.', schema: approval } },
+    errors: [400, 401, 403, 404, 409, 410, 413, 415, 429, 503],
+  },
+  {
+    id: 'approvalsPage',
+    method: 'get',
+    path: '/approvals',
+    tag: 'approval',
+    summary: 'Web page where approvers log in with their key and decide pending actions',
+    auth: false,
+    responses: { 200: { description: 'HTML (no JavaScript).', html: true } },
+  },
+  ...(['get', 'post', 'put', 'patch', 'delete'] as const).map(
+    (method): Operation => ({
+      id: `integration_${method}`,
+      method,
+      path: '/v1/integrations/{name}/{path}',
+      tag: 'integrations',
+      summary: `${method.toUpperCase()} through the integration proxy to config/integrations.yaml's \`name\``,
+      description:
+        'The credential is injected; allowed methods and path prefixes are per integration. Writes are ' +
+        'audited; risky routes answer 202 with an approval, then go through once when repeated with ' +
+        '`x-mas-action-id` and `x-mas-approval-receipt`.',
+      auth: ['agent', 'admin'],
+      pathParams: { name: z.string(), path: z.string() },
+      headers:
+        method === 'get'
+          ? {}
+          : {
+              'idempotency-key': 'Makes a write safe to retry.',
+              'x-mas-action-id': 'The gated action, when repeating an approved request.',
+              'x-mas-approval-receipt': 'The receipt of that approval.',
+            },
+      responses: {
+        200: { description: "The upstream's answer, streamed as it comes." },
+        ...(method === 'get'
+          ? {}
+          : {
+              202: {
+                description: 'Waiting for approval.',
+                schema: actionCreated.extend({ status: z.string() }),
+              },
+            }),
+      },
+      errors: [401, 403, 404, 429, 502, 504],
+    }),
+  ),
+];

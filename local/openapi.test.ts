@@ -1,0 +1,29 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { buildOpenApi, OPENAPI_PATH, renderOpenApi } from './openapi.ts';
+
+interface Schema {
+  required?: string[];
+  properties: Record<string, { minimum?: number; maximum?: number; enum?: string[] }>;
+}
+
+describe('docs/openapi.json', () => {
+  it('is what the route schemas generate today (run npm run openapi)', () => {
+    expect(readFileSync(OPENAPI_PATH, 'utf8')).toBe(renderOpenApi());
+  });
+
+  it('carries the request schemas the routes validate with', () => {
+    const spec = buildOpenApi() as {
+      paths: Record<
+        string,
+        Record<string, { requestBody?: { content: Record<string, { schema: Schema }> } }>
+      >;
+    };
+    const chat = spec.paths['/v1/chat/completions']!.post!.requestBody!.content['application/json']!.schema;
+    expect(chat.required).toEqual(['messages']);
+    expect(chat.properties.temperature).toMatchObject({ minimum: 0, maximum: 2 });
+    const decision =
+      spec.paths['/v1/approvals/{id}/decision']!.post!.requestBody!.content['application/json']!.schema;
+    expect(decision.properties.decision?.enum).toEqual(['approve', 'reject']);
+  });
+});

@@ -1,0 +1,142 @@
+/**
+ * `npm run openapi`: writes docs/openapi.json (OpenAPI 3.1) from the zod schemas the routes
+ * validate with, so the reference cannot drift from what the code accepts. `--check` (and a
+ * test) fails when the committed file is stale. Built here, at build time, rather than with a
+ * runtime OpenAPI router: the functions stay small and the combined one serves the JSON as is.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import * as z from 'zod';
+import { VERSION } from '../shared/version.ts';
+import { OPERATIONS, type Operation, RESPONSES } from './openapi-operations.ts';
+
+export const OPENAPI_PATH = 'docs/openapi.json';
+
+type JsonSchema = Record<string, unknown>;
+
+/** Request bodies and queries are what callers send (`io: input`: defaults optional, coercions
+ * from strings); transforms that JSON Schema cannot say are left open rather than refused. */
+function schemaOf(schema: z.ZodType, io: 'input' | 'output' = 'input'): JsonSchema {
+  const json = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as JsonSchema;
+  delete json.$schema;
+  return json;
+}
+
+function parametersOf(op: Operation): JsonSchema[] {
+  const params: JsonSchema[] = [];
+  for (const name of op.path.match(/\{(\w+)\}/g) ?? []) {
+    const key = name.slice(1, -1);
+    params.push({
+      name: key,
+      in: 'path',
+      required: true,
+      schema: op.pathParams?.[key] ? schemaOf(op.pathParams[key]) : { type: 'string' },
+    });
+  }
+  if (op.query) {
+    const query = schemaOf(op.query) as { properties?: Record<string, JsonSchema>; required?: string[] };
+    for (const [key, schema] of Object.entries(query.properties ?? {})) {
+      params.push({ name: key, in: 'query', required: query.required?.includes(key) ?? false, schema });
+    }
+  }
+  for (const [key, description] of Object.entries(op.headers ?? {})) {
+    params.push({ name: key, in: 'header', required: false, description, schema: { type: 'string' } });
+  }
+  return params;
+}
+
+const errorResponse = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+});
+
+export function buildOpenApi(): JsonSchema {
+  const paths: Record<string, Record<string, JsonSchema>> = {};
+  for (const op of OPERATIONS) {
+    const responses: Record<string, JsonSchema> = {};
+    for (const [status, response] of Object.entries(op.responses)) {
+      const content: Record<string, JsonSchema> = {};
+      if (response.schema) content['application/json'] = { schema: schemaOf(response.schema, 'output') };
+      if (response.sse) content['text/event-stream'] = { schema: { type: 'string' } };
+      if (response.html) content['text/html'] = { schema: { type: 'string' } };
+      responses[status] = {
+        description: response.description,
+        ...(Object.keys(content).length ? { content } : {}),
+      };
+    }
+    for (const status of op.errors ?? []) responses[String(status)] = errorResponse(RESPONSES[status]);
+    const operation: JsonSchema = {
+      operationId: op.id,
+      summary: op.summary,
+      ...(op.description ? { description: op.description } : {}),
+      tags: [op.tag],
+      security: op.auth ? [{ bearer: [] }] : [],
+      ...(op.auth && op.auth !== true ? { 'x-mas-roles': op.auth } : {}),
+      parameters: parametersOf(op),
+      ...(op.body
+        ? {
+            requestBody: {
+              required: true,
+              content: { 'application/json': { schema: schemaOf(op.body) } },
+            },
+          }
+        : {}),
+      responses,
+    };
+    paths[op.path] ??= {};
+    paths[op.path]![op.method] = operation;
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'mas-functions',
+      version: VERSION,
+      description:
+        'Edge control plane of a multi-agent system: OpenAI-compatible LLM gateway, embeddings and ' +
+        'vector memory, tamper-evident audit ledger, human approvals, integration proxy. Every ' +
+        'response carries x-correlation-id; errors use the OpenAI error shape.',
+    },
+    servers: [{ url: 'http://localhost:8001', description: 'npm start' }],
+    security: [{ bearer: [] }],
+    components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'An API key (agent, approver or admin).' },
+      },
+      schemas: {
+        Error: schemaOf(RESPONSES_ERROR_SCHEMA, 'output'),
+      },
+    },
+    paths,
+  };
+}
+
+const RESPONSES_ERROR_SCHEMA = z.object({
+  error: z.object({
+    message: z.string(),
+    type: z.string(),
+    code: z.string().nullable(),
+    param: z.string().nullable(),
+  }),
+});
+
+export function renderOpenApi(): string {
+  return `${JSON.stringify(buildOpenApi(), null, 2)}\n`;
+}
+
+if (import.meta.main) {
+  const text = renderOpenApi();
+  let current = '';
+  try {
+    current = readFileSync(OPENAPI_PATH, 'utf8');
+  } catch {
+    // missing: written below, or stale under --check
+  }
+  if (current === text) {
+    console.log(`openapi: ${OPENAPI_PATH} up to date`);
+  } else if (process.argv.includes('--check')) {
+    console.error(`openapi: ${OPENAPI_PATH} is stale; run npm run openapi`);
+    process.exitCode = 1;
+  } else {
+    writeFileSync(OPENAPI_PATH, text);
+    console.log(`openapi: wrote ${OPENAPI_PATH} (${OPERATIONS.length} operations)`);
+  }
+}

@@ -1,0 +1,110 @@
+import { ProviderError, parseRetryAfter } from '../../provider-error.ts';
+import type { CallOptions, ProviderSettings } from '../types.ts';
+
+/**
+ * POSTs a JSON body to `<baseURL><path>` and returns the response once its headers are in and
+ * its status is 2xx; anything else becomes a ProviderError the router can act on. A caller abort
+ * (or the router's per-attempt timeout) is rethrown as is: the router reads its signal to tell
+ * the two apart. Streams get their own timeout until the headers arrive, since the router gives
+ * them no per-attempt timeout (chunks are timed one by one instead).
+ */
+export async function upstreamRequest(
+  settings: ProviderSettings,
+  path: string,
+  body: unknown,
+  options: CallOptions,
+  { stream = false }: { stream?: boolean } = {},
+): Promise<Response> {
+  const provider = settings.id;
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    accept: stream ? 'text/event-stream' : 'application/json',
+    ...options.headers,
+  };
+  if (settings.apiKey) headers.authorization = `Bearer ${settings.apiKey}`;
+  const headersTimeout = new AbortController();
+  const timer = setTimeout(() => headersTimeout.abort(), settings.timeoutMs);
+  let res: Response;
+  try {
+    res = await (settings.fetch ?? fetch)(`${settings.baseURL.replace(/\/+$/, '')}${path}`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(body),
+      signal: AbortSignal.any([options.signal, headersTimeout.signal]),
+    });
+  } catch (err) {
+    if (options.signal.aborted) throw err;
+    if (headersTimeout.signal.aborted) {
+      throw new ProviderError(provider, 'upstream timed out', { code: 'upstream_timeout', cause: err });
+    }
+    throw new ProviderError(provider, 'upstream unreachable', { code: 'upstream_unreachable', cause: err });
+  } finally {
+    clearTimeout(timer);
+  }
+  if (!res.ok) throw await errorFromResponse(provider, res, options.signal);
+  return res;
+}
+
+/** The body as JSON; a broken connection is retryable, a body that is not JSON is a 502. */
+export async function readJson(provider: string, res: Response, signal: AbortSignal): Promise<unknown> {
+  let text: string;
+  try {
+    text = await res.text();
+  } catch (err) {
+    throw bodyReadError(provider, err, signal);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ProviderError(provider, 'upstream sent a body that is not JSON', { status: 502, cause: err });
+  }
+}
+
+export function bodyReadError(provider: string, err: unknown, signal: AbortSignal): unknown {
+  if (signal.aborted || err instanceof ProviderError) return err;
+  return new ProviderError(provider, 'upstream connection broke while sending its answer', {
+    code: 'upstream_unreachable',
+    cause: err,
+  });
+}
+
+/**
+ * An upstream 4xx/5xx: its own message (first line), Retry-After, and whether another model
+ * could do better (bad credential, missing model, context too long).
+ */
+async function errorFromResponse(provider: string, res: Response, signal: AbortSignal): Promise<unknown> {
+  let text = '';
+  try {
+    text = await res.text();
+  } catch (err) {
+    if (signal.aborted) return err;
+  }
+  let message = '';
+  let code = '';
+  try {
+    const json = JSON.parse(text) as {
+      error?: { message?: unknown; code?: unknown } | string;
+      message?: unknown;
+    };
+    const error = typeof json.error === 'object' && json.error ? json.error : undefined;
+    const candidate = error?.message ?? (typeof json.error === 'string' ? json.error : json.message);
+    if (typeof candidate === 'string') message = candidate;
+    if (error?.code !== undefined && error.code !== null) code = String(error.code);
+  } catch {
+    message = text;
+  }
+  const status = res.status;
+  const contextTooLong = code === 'context_length_exceeded';
+  return new ProviderError(provider, upstreamMessage(message, status), {
+    status,
+    code: contextTooLong ? 'context_length_exceeded' : undefined,
+    retryAfterMs: parseRetryAfter(res.headers.get('retry-after')),
+    fallback: contextTooLong || status === 401 || status === 403 || status === 404 || undefined,
+  });
+}
+
+/** First line, bounded; the redactor scrubs it again before anyone sees it. */
+function upstreamMessage(message: string, status: number): string {
+  const line = message.split('\n')[0]!.trim().slice(0, 300);
+  return line ? `${status} ${line}` : `${status} status code (no body)`;
+}

@@ -1,0 +1,78 @@
+import { EventSourceParserStream } from 'eventsource-parser/stream';
+import { ProviderError } from '../../provider-error.ts';
+import type { ChatChunk } from '../types.ts';
+import { bodyReadError } from './openai-http.ts';
+
+/**
+ * The `data:` text each chunk arrived as, so the chat route can forward it byte for byte instead
+ * of serialising the parsed object again.
+ */
+const rawText = new WeakMap<object, string>();
+
+export function rawChunkText(chunk: ChatChunk): string | undefined {
+  return rawText.get(chunk);
+}
+
+/**
+ * The chunks of an OpenAI SSE stream until `[DONE]`. Every read must complete within `idleMs`, so
+ * a stalled upstream ends the stream instead of hanging it; stopping early (client gone, idle
+ * timeout, error) cancels the body, which releases the upstream connection.
+ */
+export async function* sseChunks(
+  provider: string,
+  res: Response,
+  idleMs: number,
+  signal: AbortSignal,
+): AsyncGenerator<ChatChunk> {
+  if (!res.body) throw new ProviderError(provider, 'upstream sent no stream', { status: 502 });
+  const reader = res.body
+    .pipeThrough(new TextDecoderStream())
+    .pipeThrough(new EventSourceParserStream())
+    .getReader();
+  try {
+    for (;;) {
+      let next: ReadableStreamReadResult<{ event?: string; data: string }>;
+      try {
+        next = await withIdleTimeout(reader.read(), idleMs, provider);
+      } catch (err) {
+        throw bodyReadError(provider, err, signal);
+      }
+      if (next.done) return;
+      const data = next.value.data;
+      if (data === '[DONE]') return;
+      let chunk: ChatChunk;
+      try {
+        chunk = JSON.parse(data) as ChatChunk;
+      } catch (err) {
+        throw new ProviderError(provider, 'upstream sent a stream chunk that is not JSON', {
+          status: 502,
+          cause: err,
+        });
+      }
+      if (next.value.event === 'error' || (chunk.error && typeof chunk.error === 'object')) {
+        const message = (chunk.error as { message?: unknown } | undefined)?.message;
+        throw new ProviderError(provider, typeof message === 'string' ? message : 'upstream stream error', {
+          status: 502,
+        });
+      }
+      rawText.set(chunk, data);
+      yield chunk;
+    }
+  } finally {
+    reader.cancel().catch(() => undefined);
+  }
+}
+
+function withIdleTimeout<T>(promise: Promise<T>, ms: number, provider: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new ProviderError(provider, `upstream sent nothing for ${ms} ms`, { code: 'upstream_timeout' }),
+        ),
+      ms,
+    );
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
