@@ -20,12 +20,14 @@ export interface WindowOptions {
   warmupMs: number;
   measureMs: number;
   /** Process trees whose CPU time is read around the measured window, by label. */
-  watch: Record<string, number>;
+  watch: Record<string, number | number[]>;
 }
 
-export function cpuSnapshot(watch: Record<string, number>): Record<string, number> {
+export function cpuSnapshot(watch: Record<string, number | number[]>): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const [label, pid] of Object.entries(watch)) out[label] = treeCpuMs(pid);
+  for (const [label, pids] of Object.entries(watch)) {
+    out[label] = (Array.isArray(pids) ? pids : [pids]).reduce((sum, pid) => sum + treeCpuMs(pid), 0);
+  }
   return out;
 }
 
