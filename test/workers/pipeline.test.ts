@@ -266,6 +266,30 @@ describe.skipIf(inject('stackInfo').redis !== 'ok')('rate limit shared through R
     expect(statuses).toEqual([200, 200, 200, 429]);
   });
 
+  it('far from the limit, hits recorded in the background still count for every isolate', async () => {
+    const prefix = `test:bg:${crypto.randomUUID()}`;
+    const makeIsolate = () => {
+      const r = new Hono<AppEnv>();
+      r.use('/v1/limited', auth(), rateLimit({ requests: 40, windowSeconds: 60, prefix }));
+      r.get('/v1/limited', (c) => c.json({ ok: true }));
+      return createApp('isolate', [defineFunction('limited', r)]);
+    };
+    const [a, b] = [makeIsolate(), makeIsolate()];
+    // 25 on A: after the first, A answers from its shared verdict while it has headroom (> 10)
+    // and records each hit in Redis after the response.
+    for (let i = 0; i < 25; i++)
+      expect((await call(a, '/v1/limited', { headers: bearer('agent') })).status).toBe(200);
+    const res = await call(b, '/v1/limited', { headers: bearer('agent') });
+    expect(res.status).toBe(200);
+    expect(Number(res.headers.get('x-ratelimit-remaining'))).toBe(40 - 26);
+    // Near the limit every request waits for Redis: the budget ends exactly.
+    const statuses: number[] = [];
+    for (let i = 0; i < 16; i++)
+      statuses.push((await call(i % 2 ? a : b, '/v1/limited', { headers: bearer('agent') })).status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(14);
+    expect(statuses.slice(14)).toEqual([429, 429]);
+  });
+
   it('falls back to a per-isolate limit when Redis is unreachable, and still serves', async () => {
     const env = await testEnv({
       UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:1',

@@ -3,6 +3,7 @@ import type { MiddlewareHandler } from 'hono';
 import { gatewayConfig } from '../../config/index.ts';
 import { getSettings } from '../../env.ts';
 import { tooManyRequests } from '../../errors/index.ts';
+import { runInBackground } from '../../http/background.ts';
 import { getRedis } from '../../redis/client.ts';
 import { LocalLimiter } from './local-limiter.ts';
 
@@ -15,16 +16,33 @@ export interface RateLimitOptions {
   prefix?: string;
 }
 
+interface Verdict {
+  success: boolean;
+  remaining: number;
+  reset: number;
+}
+
+/** How long a shared verdict may stand in for Redis, and how far from the limit it must be. */
+const FRESH_MS = 1000;
+const minHeadroom = (limit: number) => Math.max(10, Math.ceil(limit * 0.1));
+
 /**
  * Limits requests per principal (run it after `auth`). Shared across isolates through Redis with
  * `@upstash/ratelimit`; when Redis is not configured or fails, a per-isolate limiter takes over
  * so requests are still served. Sets `x-ratelimit-*` headers; 429 with `Retry-After` when over.
+ *
+ * Far from the limit, the Redis round trip leaves the hot path (as LiteLLM's and Cloudflare's
+ * limiters do): a principal whose last shared verdict is under a second old and has headroom is
+ * let through at once, and its hit is recorded in Redis in the background, refreshing the verdict.
+ * Every hit is still counted; near the limit every request waits for Redis, so the overshoot is
+ * bounded by the headroom of the isolates running at that moment.
  */
 export function rateLimit(options: RateLimitOptions = {}): MiddlewareHandler {
   const windowSeconds = options.windowSeconds ?? gatewayConfig.rate_limit.window_seconds;
   const prefix = options.prefix ?? 'mas:ratelimit';
   const locals = new Map<number, LocalLimiter>();
   const shared = new WeakMap<object, Map<number, Ratelimit>>();
+  const verdicts = new Map<string, Verdict & { at: number }>();
 
   return async function rateLimitMiddleware(c, next) {
     const settings = getSettings(c.env);
@@ -32,7 +50,7 @@ export function rateLimit(options: RateLimitOptions = {}): MiddlewareHandler {
     const principal = c.get('principal');
     const key = principal ? `${principal.role}:${principal.id}` : 'anonymous';
     const redis = getRedis(settings);
-    let result: { success: boolean; remaining: number; reset: number } | undefined;
+    let result: Verdict | undefined;
     if (redis) {
       let byLimit = shared.get(redis);
       if (!byLimit) {
@@ -51,10 +69,40 @@ export function rateLimit(options: RateLimitOptions = {}): MiddlewareHandler {
         });
         byLimit.set(requests, limiter);
       }
-      try {
-        result = await withDeadline(limiter.limit(key), 1000);
-      } catch (err) {
-        c.get('log').warn('rate limit: Redis unavailable, using per-isolate limit', { error: err as Error });
+      const verdictKey = `${requests}|${key}`;
+      const cached = verdicts.get(verdictKey);
+      const now = Date.now();
+      const record = (): Promise<Verdict> =>
+        withDeadline(limiter.limit(key), 1000).then((v) => {
+          verdicts.set(verdictKey, {
+            success: v.success,
+            remaining: v.remaining,
+            reset: v.reset,
+            at: Date.now(),
+          });
+          return v;
+        });
+      if (
+        cached &&
+        cached.success &&
+        now - cached.at < FRESH_MS &&
+        cached.remaining > minHeadroom(requests)
+      ) {
+        cached.remaining -= 1;
+        result = { success: true, remaining: cached.remaining, reset: cached.reset };
+        runInBackground(
+          c,
+          record().catch(() => verdicts.delete(verdictKey)),
+        );
+      } else {
+        try {
+          result = await record();
+        } catch (err) {
+          verdicts.delete(verdictKey);
+          c.get('log').warn('rate limit: Redis unavailable, using per-isolate limit', {
+            error: err as Error,
+          });
+        }
       }
     }
     let local = locals.get(requests);

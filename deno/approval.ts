@@ -1,0 +1,4 @@
+import handler from '../functions/approval/index.ts';
+import { serve } from './serve.ts';
+
+serve('approval', handler);

@@ -1,0 +1,4 @@
+import handler from '../functions/audit/index.ts';
+import { serve } from './serve.ts';
+
+serve('audit', handler);
