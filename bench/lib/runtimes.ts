@@ -108,7 +108,7 @@ export function findDeno(): string | undefined {
 
 /** The Deno entry serving every function, if the project has one. */
 export function findDenoEntry(): string | undefined {
-  for (const candidate of ['deno/index.ts', 'deno/all.ts', 'deno/main.ts']) if (existsSync(candidate)) return candidate;
+  for (const candidate of ['deno/all.ts', 'deno/index.ts']) if (existsSync(candidate)) return candidate;
   return undefined;
 }
 
@@ -116,7 +116,7 @@ export function findDenoEntry(): string | undefined {
 export function unavailable(runtime: Runtime): string | undefined {
   if (runtime === 'deno') {
     if (!findDeno()) return 'deno not installed';
-    if (!findDenoEntry()) return 'no Deno entry (deno/index.ts) in this checkout';
+    if (!findDenoEntry()) return 'no Deno entry (deno/all.ts) in this checkout';
   }
   return undefined;
 }
@@ -129,7 +129,7 @@ async function startDeno(vars: Record<string, string>): Promise<Server> {
   if (existsSync('deno.json')) args.push('--config', 'deno.json');
   const child = spawn(findDeno()!, [...args, findDenoEntry()!], {
     stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, ...vars, PORT: String(port), HOSTNAME: '127.0.0.1' },
+    env: { ...process.env, ...vars, PORT: String(port), HOST: '127.0.0.1' },
   });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
