@@ -12,7 +12,7 @@ import { type RequestSpec, runAutocannon, type WindowOptions } from './lib/loadg
 import { type CellReport, cellReport, compare, formatTable, machineInfo, type OverheadReport, overheadTable, round } from './lib/report.ts';
 import { RUNTIMES, type Runtime, startMiniflare, unavailable } from './lib/runtimes.ts';
 import { buildBundles, deploymentsOf, setupBench } from './lib/setup.ts';
-import { mergeWindows, type WindowResult } from './lib/stats.ts';
+import { mergeWindows, Samples, type WindowResult } from './lib/stats.ts';
 import { runStreams } from './lib/stream-client.ts';
 
 const ENDPOINTS = ['health', 'chat', 'stream', 'embed', 'audit'] as const;
@@ -165,6 +165,34 @@ try {
     }
   }
 
+  // Server-Timing at concurrency 1: what the gateway says it spent (gateway) and waited (upstream),
+  // next to what the client saw; the rest is the runtime's HTTP in and out. (On workerd the clock
+  // only advances across I/O, so `gateway` reads ~0 there.)
+  const serverTiming: Array<{ endpoint: string; n: number; clientP50: number; gatewayP50: number; upstreamP50: number }> = [];
+  for (const endpoint of endpoints.filter((e) => e === 'chat' || e === 'embed' || e === 'stream')) {
+    const s = specs[endpoint].through;
+    const client = new Samples();
+    const gateway = new Samples();
+    const upstream = new Samples();
+    for (let i = 0; i < (quick ? 20 : 200); i++) {
+      const t0 = performance.now();
+      const res = await fetch(s.url, { method: s.method, headers: s.headers ?? {}, body: s.body ?? null });
+      await res.arrayBuffer();
+      client.push(performance.now() - t0);
+      const header = res.headers.get('server-timing') ?? '';
+      const dur = (name: string) => Number(new RegExp(`${name};dur=([0-9.]+)`).exec(header)?.[1] ?? Number.NaN);
+      if (!Number.isNaN(dur('gateway'))) gateway.push(dur('gateway'));
+      if (!Number.isNaN(dur('upstream'))) upstream.push(dur('upstream'));
+    }
+    serverTiming.push({
+      endpoint,
+      n: client.length,
+      clientP50: round(client.summary().p50, 3),
+      gatewayP50: round(gateway.summary().p50, 3),
+      upstreamP50: round(upstream.summary().p50, 3),
+    });
+  }
+
   const targets = evaluateTargets(rows, bundles);
   const result = {
     date,
@@ -184,6 +212,7 @@ try {
     bundles: bundles.map((b) => ({ ...b, rawKiB: round(b.rawBytes / 1024, 1), gzipKiB: round(b.gzipBytes / 1024, 1) })),
     isolateStart,
     cells: rows,
+    serverTiming,
     targets,
     totalSeconds: round((performance.now() - started) / 1000, 1),
   };
@@ -198,6 +227,14 @@ try {
       `\n${formatTable(
         ['deployment', 'start→ready ms', 'first req ms', 'warm req ms'],
         isolateStart.map((s) => [s.deployment, s.startMs.toFixed(1), s.firstRequestMs.toFixed(2), s.warmRequestMs.toFixed(2)]),
+      )}`,
+    );
+  }
+  if (serverTiming.length) {
+    console.log(
+      `\n${formatTable(
+        ['server-timing (c=1, p50 ms)', 'client', 'gateway', 'upstream'],
+        serverTiming.map((t) => [t.endpoint, String(t.clientP50), String(t.gatewayP50), String(t.upstreamP50)]),
       )}`,
     );
   }
