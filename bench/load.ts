@@ -36,7 +36,7 @@ const { values: args } = parseArgs({
   },
 });
 const runtime = args.runtime as Runtime;
-if (!RUNTIMES.includes(runtime) || runtime === 'deno') throw new Error('--runtime: workerd, workerd-dev or node');
+if (!RUNTIMES.includes(runtime) || runtime === 'deno') throw new Error('--runtime: workerd, workerd-raw, workerd-dev or node');
 const KINDS = ['chat', 'audit', 'approval'] as const;
 type Kind = (typeof KINDS)[number];
 const mix = Object.fromEntries(args.mix!.split(',').map((p) => p.split('=')).map(([k, v]) => [k, Number(v)])) as Record<Kind, number>;
@@ -45,7 +45,7 @@ const maxInflight = Number(args['max-inflight']);
 const p99Target = Number(args.p99);
 const log = (line: string) => console.log(`[load] ${line}`);
 
-if (runtime === 'workerd') await buildBundles(['all'], 'bench/.dist');
+if (runtime === 'workerd' || runtime === 'workerd-raw') await buildBundles(['all'], 'bench/.dist');
 const env = await setupBench({
   runtime,
   upstream: { chunks: 8, delayMs: 0 },

@@ -62,7 +62,7 @@ if (skip) {
 
 // Bundles: `all` is what the workerd runtime serves; the rest are measured for size and start.
 const bundleRoot = 'bench/.dist';
-const deployments = withBundles || withStart ? deploymentsOf() : runtime === 'workerd' ? ['all'] : [];
+const deployments = withBundles || withStart ? deploymentsOf() : runtime.startsWith('workerd') && runtime !== 'workerd-dev' ? ['all'] : [];
 let bundles: Awaited<ReturnType<typeof buildBundles>> = [];
 if (deployments.length) {
   const t0 = performance.now();

@@ -2,8 +2,10 @@
  * The runtimes a function can be benchmarked on. Each starts the combined function (every route
  * on one origin) with the given vars on a free loopback port:
  *   workerd-dev  `wrangler dev` as users run it (wrangler's unstable_dev: dev proxy + Miniflare)
- *   workerd      the leanest local workerd: the `wrangler deploy --dry-run` bundle loaded by one
- *                Miniflare, workerd serving its own HTTP socket, no dev proxy
+ *   workerd      the `wrangler deploy --dry-run` bundle loaded by one Miniflare, workerd serving
+ *                its own HTTP socket, no dev proxy (Miniflare's entry worker still in front)
+ *   workerd-raw  the leanest: the same bundle in the bare workerd binary, a generated capnp config,
+ *                the socket straight to our worker
  *   node         @hono/node-server serving functions/index.ts in Node 24
  *   deno         `deno run` of the Deno entry, when the project has one and deno is installed
  * `serve.ts` runs one of these in a child process; `startMiniflare` is also used in-process to
@@ -13,7 +15,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 
-export const RUNTIMES = ['workerd', 'workerd-dev', 'node', 'deno'] as const;
+export const RUNTIMES = ['workerd', 'workerd-raw', 'workerd-dev', 'node', 'deno'] as const;
 export type Runtime = (typeof RUNTIMES)[number];
 
 export interface Server {
@@ -61,6 +63,72 @@ export async function startMiniflare(bundleDir: string, vars: Record<string, str
   const mf = new Miniflare(convert(options) as ConstructorParameters<typeof Miniflare>[0]);
   const url = await mf.ready;
   return { url: url.origin, close: () => mf.dispose() };
+}
+
+/** The bundle under the bare `workerd serve` with a generated config: nothing in front of it. */
+async function startWorkerdRaw(bundleDir: string, vars: Record<string, string>): Promise<Server> {
+  const { spawn } = await import('node:child_process');
+  const { mkdtempSync, writeFileSync, copyFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { freePort } = await import('../../local/ports.ts');
+  const require = createRequire(import.meta.url);
+  const binary = join(require.resolve('workerd/package.json'), '..', 'bin', 'workerd');
+  const dir = mkdtempSync(join(tmpdir(), 'mas-workerd-'));
+  const modules = readdirSync(bundleDir).filter((f) => /\.(m?js|yaml)$/.test(f));
+  for (const f of modules) copyFileSync(join(bundleDir, f), join(dir, f));
+  const port = await freePort();
+  const { compatibilityDate, compatibilityFlags } = wranglerCompat();
+  const text = (v: string) => JSON.stringify(v); // capnp text literals take JSON's escapes
+  writeFileSync(
+    join(dir, 'config.capnp'),
+    `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [
+    (name = "main", worker = .mainWorker),
+    (name = "net", network = (allow = ["public", "private", "local"])),
+  ],
+  sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "main")],
+);
+const mainWorker :Workerd.Worker = (
+  modules = [${modules
+    .map((f) => `(name = ${text(f)}, ${f.endsWith('.yaml') ? 'text' : 'esModule'} = embed ${text(f)})`)
+    .sort((a) => (a.includes('"index.js"') ? -1 : 1))
+    .join(', ')}],
+  compatibilityDate = ${text(compatibilityDate)},
+  compatibilityFlags = [${compatibilityFlags.map(text).join(', ')}],
+  bindings = [${Object.entries(vars)
+    .map(([k, v]) => `(name = ${text(k)}, text = ${text(v)})`)
+    .join(', ')}],
+  globalOutbound = "net",
+);
+`,
+  );
+  const child = spawn(binary, ['serve', join(dir, 'config.capnp'), '--experimental'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (b) => (stderr = (stderr + b).slice(-4000)));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`workerd exited (code ${child.exitCode}): ${stderr}`);
+    if (await fetch(`${url}/health`).then((r) => r.ok, () => false)) break;
+    if (Date.now() > deadline) throw new Error(`workerd did not answer within 60 s: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    close: () =>
+      new Promise<void>((done) => {
+        const finish = () => {
+          rmSync(dir, { recursive: true, force: true });
+          done();
+        };
+        if (child.exitCode !== null) return finish();
+        child.once('exit', finish);
+        child.kill('SIGTERM');
+      }),
+  };
 }
 
 async function startWranglerDev(vars: Record<string, string>): Promise<Server> {
@@ -154,6 +222,8 @@ export function startRuntime(runtime: Runtime, vars: Record<string, string>, bun
   switch (runtime) {
     case 'workerd':
       return startMiniflare(bundleDir, vars);
+    case 'workerd-raw':
+      return startWorkerdRaw(bundleDir, vars);
     case 'workerd-dev':
       return startWranglerDev(vars);
     case 'node':
