@@ -1,7 +1,8 @@
 /**
  * `npm run load`: sustained mixed traffic on loopback, then a ledger check. See bench/README.md.
- *   node bench/load.ts [--duration 60] [--rate 100 | --find-max] [--mix chat=5,audit=4,approval=1]
+ *   node bench/load.ts [--duration 60] [--rate N | --find-max] [--mix chat=5,audit=4,approval=1]
  *                      [--gated 0.3] [--runtime workerd|workerd-dev|node] [--p99 15]
+ * Without --rate it first finds the highest rate whose p99s all stay under --p99 (--find-max).
  * Open loop: requests start at a fixed rate whatever the answers (capped at --max-inflight), so a
  * slow server shows as latency, not as a politely lower rate. Kinds:
  *   chat      POST /v1/chat/completions through the fake upstream (200)
@@ -23,7 +24,7 @@ import { Samples } from './lib/stats.ts';
 const { values: args } = parseArgs({
   options: {
     duration: { type: 'string', default: '60' },
-    rate: { type: 'string', default: '100' },
+    rate: { type: 'string' },
     'find-max': { type: 'boolean', default: false },
     'step-seconds': { type: 'string', default: '5' },
     p99: { type: 'string', default: '15' },
@@ -36,10 +37,16 @@ const { values: args } = parseArgs({
   },
 });
 const runtime = args.runtime as Runtime;
-if (!RUNTIMES.includes(runtime) || runtime === 'deno') throw new Error('--runtime: workerd, workerd-raw, workerd-dev or node');
+if (!RUNTIMES.includes(runtime) || runtime === 'deno')
+  throw new Error('--runtime: workerd, workerd-raw, workerd-dev or node');
 const KINDS = ['chat', 'audit', 'approval'] as const;
 type Kind = (typeof KINDS)[number];
-const mix = Object.fromEntries(args.mix!.split(',').map((p) => p.split('=')).map(([k, v]) => [k, Number(v)])) as Record<Kind, number>;
+const mix = Object.fromEntries(
+  args
+    .mix!.split(',')
+    .map((p) => p.split('='))
+    .map(([k, v]) => [k, Number(v)]),
+) as Record<Kind, number>;
 const gatedShare = Number(args.gated);
 const maxInflight = Number(args['max-inflight']);
 const p99Target = Number(args.p99);
@@ -81,8 +88,8 @@ async function one(kind: Kind, phase: Phase): Promise<void> {
   let body: unknown;
   let key: keyof typeof BENCH_KEYS = 'agent';
   let expect = 200;
-  let approvalId: string | undefined;
-  if (kind === 'approval' && (approvalId = pending.shift())) {
+  const approvalId = kind === 'approval' ? pending.shift() : undefined;
+  if (approvalId) {
     path = `/v1/approvals/${approvalId}/decision`;
     body = { decision: 'approve', reason: 'load test' };
     key = 'approver';
@@ -140,7 +147,10 @@ async function runPhase(rate: number, seconds: number): Promise<Phase> {
   const total = KINDS.reduce((s, k) => s + (mix[k] ?? 0), 0);
   const pick = (): Kind => {
     let r = Math.random() * total;
-    for (const k of KINDS) if ((r -= mix[k] ?? 0) < 0) return k;
+    for (const k of KINDS) {
+      r -= mix[k] ?? 0;
+      if (r < 0) return k;
+    }
     return 'chat';
   };
   const inflight = new Set<Promise<void>>();
@@ -165,16 +175,21 @@ async function runPhase(rate: number, seconds: number): Promise<Phase> {
   return phase;
 }
 
-const worstP99 = (p: Phase) => Math.max(...KINDS.map((k) => p.kinds[k].latency.summary().p99).filter((v) => !Number.isNaN(v)));
+const worstP99 = (p: Phase) =>
+  Math.max(...KINDS.map((k) => p.kinds[k].latency.summary().p99).filter((v) => !Number.isNaN(v)));
 const errorsOf = (p: Phase) => KINDS.reduce((s, k) => s + p.kinds[k].errors, 0) + p.dropped;
 
 let exitCode = 0;
 try {
   const maxSeq = async () =>
-    Number((await db.client.query<{ m: string | null }>('select max(seq) as m from audit.action_logs')).rows[0]?.m ?? 0);
-  let rate = Number(args.rate);
+    Number(
+      (await db.client.query<{ m: string | null }>('select max(seq) as m from audit.action_logs')).rows[0]
+        ?.m ?? 0,
+    );
+  let rate = Number(args.rate ?? 0);
+  const findMax = args['find-max'] || args.rate === undefined;
   const ramp: Array<{ rate: number; worstP99: number; errors: number }> = [];
-  if (args['find-max']) {
+  if (findMax) {
     // Double the rate in short steps until the worst p99 passes the target or errors appear.
     let good = 0;
     for (let r = 10; r <= 5000; r *= 2) {
@@ -201,34 +216,74 @@ try {
   const verify = (await verifyRes.json()) as { ok?: boolean; checked?: number };
   const actionRows = rowsByType.action ?? 0;
   const decisionRows = rowsByType.decision ?? 0;
-  const ledgerOk =
-    verify.ok === true && actionRows === phase.audit201 && decisionRows === phase.decisions200;
+  const ledgerOk = verify.ok === true && actionRows === phase.audit201 && decisionRows === phase.decisions200;
 
   const kinds = Object.fromEntries(
     KINDS.map((k) => {
       const s = phase.kinds[k];
       const sum = s.latency.summary();
-      return [k, { sent: s.sent, ok: s.ok, rate: round(s.ok / phase.seconds, 1), p50: round(sum.p50, 2), p99: round(sum.p99, 2), max: round(sum.max, 2), errors: s.errors, statuses: s.statuses }];
+      return [
+        k,
+        {
+          sent: s.sent,
+          ok: s.ok,
+          rate: round(s.ok / phase.seconds, 1),
+          p50: round(sum.p50, 2),
+          p99: round(sum.p99, 2),
+          max: round(sum.max, 2),
+          errors: s.errors,
+          statuses: s.statuses,
+        },
+      ];
     }),
   );
   const result = {
     date: new Date().toISOString().slice(0, 10),
     runtime,
     machine: machineInfo(),
-    config: { rate, duration: Number(args.duration), mix, gatedShare, maxInflight, p99Target, redis: args.redis !== 'off', findMax: args['find-max'] },
+    config: {
+      rate,
+      duration: Number(args.duration),
+      mix,
+      gatedShare,
+      maxInflight,
+      p99Target,
+      redis: args.redis !== 'off',
+      findMax,
+    },
     ramp,
     seconds: round(phase.seconds, 2),
     dropped: phase.dropped,
     kinds,
-    ledger: { verify, audit201: phase.audit201, actionRows, decisions200: phase.decisions200, decisionRows, rowsByType, ok: ledgerOk },
+    ledger: {
+      verify,
+      audit201: phase.audit201,
+      actionRows,
+      decisions200: phase.decisions200,
+      decisionRows,
+      rowsByType,
+      ok: ledgerOk,
+    },
   };
-  console.log(`\nload on ${runtime}: ${rate}/s offered for ${result.seconds} s; ${phase.dropped} not sent (over ${maxInflight} in flight)\n`);
+  console.log(
+    `\nload on ${runtime}: ${rate}/s offered for ${result.seconds} s; ${phase.dropped} not sent (over ${maxInflight} in flight)\n`,
+  );
   console.log(
     formatTable(
       ['kind', 'sent', 'ok', 'ok/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'statuses'],
       KINDS.map((k) => {
         const s = kinds[k]!;
-        return [k, String(s.sent), String(s.ok), String(s.rate), String(s.p50), String(s.p99), String(s.max), String(s.errors), JSON.stringify(s.statuses)];
+        return [
+          k,
+          String(s.sent),
+          String(s.ok),
+          String(s.rate),
+          String(s.p50),
+          String(s.p99),
+          String(s.max),
+          String(s.errors),
+          JSON.stringify(s.statuses),
+        ];
       }),
     ),
   );

@@ -9,7 +9,16 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BENCH_KEYS, bearer } from './lib/keys.ts';
 import { type RequestSpec, runAutocannon, type WindowOptions } from './lib/loadgen.ts';
-import { type CellReport, cellReport, compare, formatTable, machineInfo, type OverheadReport, overheadTable, round } from './lib/report.ts';
+import {
+  type CellReport,
+  cellReport,
+  compare,
+  formatTable,
+  machineInfo,
+  type OverheadReport,
+  overheadTable,
+  round,
+} from './lib/report.ts';
 import { RUNTIMES, type Runtime, startMiniflare, unavailable } from './lib/runtimes.ts';
 import { buildBundles, deploymentsOf, setupBench } from './lib/setup.ts';
 import { mergeWindows, Samples, type WindowResult } from './lib/stats.ts';
@@ -62,12 +71,19 @@ if (skip) {
 
 // Bundles: `all` is what the workerd runtime serves; the rest are measured for size and start.
 const bundleRoot = 'bench/.dist';
-const deployments = withBundles || withStart ? deploymentsOf() : runtime.startsWith('workerd') && runtime !== 'workerd-dev' ? ['all'] : [];
+const deployments =
+  withBundles || withStart
+    ? deploymentsOf()
+    : runtime.startsWith('workerd') && runtime !== 'workerd-dev'
+      ? ['all']
+      : [];
 let bundles: Awaited<ReturnType<typeof buildBundles>> = [];
 if (deployments.length) {
   const t0 = performance.now();
   bundles = await buildBundles(deployments, bundleRoot);
-  log(`built ${deployments.join(', ')} with wrangler deploy --dry-run in ${Math.round(performance.now() - t0)} ms`);
+  log(
+    `built ${deployments.join(', ')} with wrangler deploy --dry-run in ${Math.round(performance.now() - t0)} ms`,
+  );
 }
 
 const env = await setupBench({
@@ -85,7 +101,11 @@ try {
   const upUrl = env.upstream.info.url;
   const json = { 'content-type': 'application/json' };
   const chatBody = JSON.stringify({ model: 'fast', messages: [{ role: 'user', content: 'Say hello.' }] });
-  const streamBody = JSON.stringify({ model: 'fast', stream: true, messages: [{ role: 'user', content: 'Say hello.' }] });
+  const streamBody = JSON.stringify({
+    model: 'fast',
+    stream: true,
+    messages: [{ role: 'user', content: 'Say hello.' }],
+  });
   const embedBody = JSON.stringify({ model: 'embedding', input: 'The quick brown fox.' });
   const auditBody = JSON.stringify({
     agent_id: BENCH_KEYS.agent.id,
@@ -96,7 +116,10 @@ try {
   });
   const agent = { ...json, authorization: bearer('agent') };
   const specs: Record<Endpoint, { through: RequestSpec; direct?: RequestSpec }> = {
-    health: { through: { method: 'GET', url: `${fnUrl}/health` }, direct: { method: 'GET', url: `${upUrl}/health` } },
+    health: {
+      through: { method: 'GET', url: `${fnUrl}/health` },
+      direct: { method: 'GET', url: `${upUrl}/health` },
+    },
     chat: {
       through: { method: 'POST', url: `${fnUrl}/v1/chat/completions`, headers: agent, body: chatBody },
       direct: { method: 'POST', url: `${upUrl}/v1/chat/completions`, headers: agent, body: chatBody },
@@ -115,13 +138,22 @@ try {
   // One request of each kind first: a misconfiguration should fail loudly, not as 100% errors.
   for (const e of endpoints) {
     const s = specs[e].through;
-    const res = await fetch(s.url, { method: s.method, headers: s.headers ?? {}, ...(s.body ? { body: s.body } : {}) });
+    const res = await fetch(s.url, {
+      method: s.method,
+      headers: s.headers ?? {},
+      ...(s.body ? { body: s.body } : {}),
+    });
     const text = await res.text();
     if (!res.ok) throw new Error(`${e}: ${s.method} ${s.url} answered ${res.status}: ${text.slice(0, 300)}`);
   }
 
   // Isolate start per deployment: Miniflare with that bundle, then GET /health twice.
-  const isolateStart: Array<{ deployment: string; startMs: number; firstRequestMs: number; warmRequestMs: number }> = [];
+  const isolateStart: Array<{
+    deployment: string;
+    startMs: number;
+    firstRequestMs: number;
+    warmRequestMs: number;
+  }> = [];
   if (withStart) {
     for (const deployment of deployments) {
       const t0 = performance.now();
@@ -134,7 +166,12 @@ try {
       const t3 = performance.now();
       await mf.close();
       if (!first.ok) throw new Error(`${deployment}: first GET /health answered ${first.status}`);
-      isolateStart.push({ deployment, startMs: round(t1 - t0, 1), firstRequestMs: round(t2 - t1, 2), warmRequestMs: round(t3 - t2, 2) });
+      isolateStart.push({
+        deployment,
+        startMs: round(t1 - t0, 1),
+        firstRequestMs: round(t2 - t1, 2),
+        warmRequestMs: round(t3 - t2, 2),
+      });
     }
   }
 
@@ -144,17 +181,25 @@ try {
     for (const concurrency of concurrencies) {
       const spec = specs[endpoint];
       const windows: { direct: WindowResult[]; through: WindowResult[] } = { direct: [], through: [] };
-      const opts: WindowOptions = { concurrency, warmupMs, measureMs: (duration * 1000) / rounds, watch: env.watch };
+      const opts: WindowOptions = {
+        concurrency,
+        warmupMs,
+        measureMs: (duration * 1000) / rounds,
+        watch: env.watch,
+      };
       const run = (s: RequestSpec) => (endpoint === 'stream' ? runStreams(s, opts) : runAutocannon(s, opts));
       for (let r = 0; r < rounds; r++) {
-        const order: Array<'direct' | 'through'> = r % 2 === 0 ? ['direct', 'through'] : ['through', 'direct'];
+        const order: Array<'direct' | 'through'> =
+          r % 2 === 0 ? ['direct', 'through'] : ['through', 'direct'];
         for (const target of order) {
           const s = spec[target];
           if (s) windows[target].push(await run(s));
         }
       }
       const through = cellReport(mergeWindows(windows.through));
-      const direct: CellReport | undefined = spec.direct ? cellReport(mergeWindows(windows.direct)) : undefined;
+      const direct: CellReport | undefined = spec.direct
+        ? cellReport(mergeWindows(windows.direct))
+        : undefined;
       const row = compare(endpoint, concurrency, through, direct);
       rows.push(row);
       log(
@@ -168,7 +213,13 @@ try {
   // Server-Timing at concurrency 1: what the gateway says it spent (gateway) and waited (upstream),
   // next to what the client saw; the rest is the runtime's HTTP in and out. (On workerd the clock
   // only advances across I/O, so `gateway` reads ~0 there.)
-  const serverTiming: Array<{ endpoint: string; n: number; clientP50: number; gatewayP50: number; upstreamP50: number }> = [];
+  const serverTiming: Array<{
+    endpoint: string;
+    n: number;
+    clientP50: number;
+    gatewayP50: number;
+    upstreamP50: number;
+  }> = [];
   for (const endpoint of endpoints.filter((e) => e === 'chat' || e === 'embed' || e === 'stream')) {
     const s = specs[endpoint].through;
     const client = new Samples();
@@ -180,7 +231,8 @@ try {
       await res.arrayBuffer();
       client.push(performance.now() - t0);
       const header = res.headers.get('server-timing') ?? '';
-      const dur = (name: string) => Number(new RegExp(`${name};dur=([0-9.]+)`).exec(header)?.[1] ?? Number.NaN);
+      const dur = (name: string) =>
+        Number(new RegExp(`${name};dur=([0-9.]+)`).exec(header)?.[1] ?? Number.NaN);
       if (!Number.isNaN(dur('gateway'))) gateway.push(dur('gateway'));
       if (!Number.isNaN(dur('upstream'))) upstream.push(dur('upstream'));
     }
@@ -209,7 +261,11 @@ try {
       logLevel: args['log-level'],
       quick,
     },
-    bundles: bundles.map((b) => ({ ...b, rawKiB: round(b.rawBytes / 1024, 1), gzipKiB: round(b.gzipBytes / 1024, 1) })),
+    bundles: bundles.map((b) => ({
+      ...b,
+      rawKiB: round(b.rawBytes / 1024, 1),
+      gzipKiB: round(b.gzipBytes / 1024, 1),
+    })),
     isolateStart,
     cells: rows,
     serverTiming,
@@ -220,13 +276,23 @@ try {
   console.log(`\n${runtime} — latencies in ms; Δ = through − direct; cpu = the function's process tree\n`);
   console.log(overheadTable(rows));
   if (bundles.length && withBundles) {
-    console.log(`\n${formatTable(['deployment', 'raw KiB', 'gzip KiB'], result.bundles.map((b) => [b.deployment, b.rawKiB.toFixed(1), b.gzipKiB.toFixed(1)]))}`);
+    console.log(
+      `\n${formatTable(
+        ['deployment', 'raw KiB', 'gzip KiB'],
+        result.bundles.map((b) => [b.deployment, b.rawKiB.toFixed(1), b.gzipKiB.toFixed(1)]),
+      )}`,
+    );
   }
   if (isolateStart.length) {
     console.log(
       `\n${formatTable(
         ['deployment', 'start→ready ms', 'first req ms', 'warm req ms'],
-        isolateStart.map((s) => [s.deployment, s.startMs.toFixed(1), s.firstRequestMs.toFixed(2), s.warmRequestMs.toFixed(2)]),
+        isolateStart.map((s) => [
+          s.deployment,
+          s.startMs.toFixed(1),
+          s.firstRequestMs.toFixed(2),
+          s.warmRequestMs.toFixed(2),
+        ]),
       )}`,
     );
   }
@@ -234,12 +300,22 @@ try {
     console.log(
       `\n${formatTable(
         ['server-timing (c=1, p50 ms)', 'client', 'gateway', 'upstream'],
-        serverTiming.map((t) => [t.endpoint, String(t.clientP50), String(t.gatewayP50), String(t.upstreamP50)]),
+        serverTiming.map((t) => [
+          t.endpoint,
+          String(t.clientP50),
+          String(t.gatewayP50),
+          String(t.upstreamP50),
+        ]),
       )}`,
     );
   }
   if (targets.length) {
-    console.log(`\n${formatTable(['target', 'goal', 'measured', 'met'], targets.map((t) => [t.name, t.goal, String(t.value), t.met ? 'yes' : 'NO']))}`);
+    console.log(
+      `\n${formatTable(
+        ['target', 'goal', 'measured', 'met'],
+        targets.map((t) => [t.name, t.goal, String(t.value), t.met ? 'yes' : 'NO']),
+      )}`,
+    );
   }
   mkdirSync(args.out!, { recursive: true });
   const file = join(args.out!, `${date}-${runtime}${quick ? '-quick' : ''}.json`);
@@ -262,15 +338,33 @@ function evaluateTargets(rows: OverheadReport[], sizes: Array<{ deployment: stri
   const chat = at('chat');
   if (chat?.overhead) {
     const c = `c=${chat.concurrency}`;
-    out.push({ name: `chat overhead p50 (${c})`, goal: '≤ 0.5 ms', value: chat.overhead.p50, met: chat.overhead.p50 <= 0.5 });
-    out.push({ name: `chat overhead p99 (${c})`, goal: '≤ 3 ms', value: chat.overhead.p99, met: chat.overhead.p99 <= 3 });
+    out.push({
+      name: `chat overhead p50 (${c})`,
+      goal: '≤ 0.5 ms',
+      value: chat.overhead.p50,
+      met: chat.overhead.p50 <= 0.5,
+    });
+    out.push({
+      name: `chat overhead p99 (${c})`,
+      goal: '≤ 3 ms',
+      value: chat.overhead.p99,
+      met: chat.overhead.p99 <= 3,
+    });
   }
   const stream = at('stream');
   if (stream?.overhead?.ttfbP50 !== undefined) {
     const v = stream.overhead.ttfbP50;
-    out.push({ name: `stream first-byte overhead p50 (c=${stream.concurrency})`, goal: '≤ 1 ms', value: v, met: v <= 1 });
+    out.push({
+      name: `stream first-byte overhead p50 (c=${stream.concurrency})`,
+      goal: '≤ 1 ms',
+      value: v,
+      met: v <= 1,
+    });
   }
-  for (const [deployment, kib] of [['chat', 300], ['health', 50]] as const) {
+  for (const [deployment, kib] of [
+    ['chat', 300],
+    ['health', 50],
+  ] as const) {
     const b = sizes.find((s) => s.deployment === deployment);
     if (b) {
       const v = round(b.gzipBytes / 1024, 1);
@@ -279,8 +373,18 @@ function evaluateTargets(rows: OverheadReport[], sizes: Array<{ deployment: stri
   }
   const audit = at('audit');
   if (audit) {
-    out.push({ name: `audit write p99 (c=${audit.concurrency})`, goal: '≤ 15 ms', value: audit.through.latency.p99, met: audit.through.latency.p99 <= 15 });
-    out.push({ name: `audit writes/s (c=${audit.concurrency})`, goal: '≥ 1000', value: audit.through.rps, met: audit.through.rps >= 1000 });
+    out.push({
+      name: `audit write p99 (c=${audit.concurrency})`,
+      goal: '≤ 15 ms',
+      value: audit.through.latency.p99,
+      met: audit.through.latency.p99 <= 15,
+    });
+    out.push({
+      name: `audit writes/s (c=${audit.concurrency})`,
+      goal: '≥ 1000',
+      value: audit.through.rps,
+      met: audit.through.rps >= 1000,
+    });
   }
   return out;
 }

@@ -50,14 +50,23 @@ export function precompute(options: FakeUpstreamOptions) {
   const base = { id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: CREATED, model: 'bench' };
   const frame = (o: unknown) => Buffer.from(`data: ${JSON.stringify(o)}\n\n`);
   const stream: Buffer[] = [
-    frame({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] }),
+    frame({
+      ...base,
+      choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }],
+    }),
   ];
   for (let i = 0; i < chunks; i++) {
-    stream.push(frame({ ...base, choices: [{ index: 0, delta: { content: ` word${i}` }, finish_reason: null }] }));
+    stream.push(
+      frame({ ...base, choices: [{ index: 0, delta: { content: ` word${i}` }, finish_reason: null }] }),
+    );
   }
   stream.push(frame({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }));
   stream.push(
-    frame({ ...base, choices: [], usage: { prompt_tokens: 9, completion_tokens: chunks, total_tokens: 9 + chunks } }),
+    frame({
+      ...base,
+      choices: [],
+      usage: { prompt_tokens: 9, completion_tokens: chunks, total_tokens: 9 + chunks },
+    }),
   );
   stream.push(Buffer.from('data: [DONE]\n\n'));
   let h = 2166136261;
@@ -92,9 +101,14 @@ export async function startFakeUpstream(
     const parts: Buffer[] = [];
     req.on('data', (b: Buffer) => parts.push(b));
     req.on('end', () => {
-      if (req.method === 'POST' && url === '/v1/embeddings') return later(() => sendJson(res, 200, bodies.embeddings));
+      if (req.method === 'POST' && url === '/v1/embeddings')
+        return later(() => sendJson(res, 200, bodies.embeddings));
       if (req.method !== 'POST' || url !== '/v1/chat/completions') {
-        return sendJson(res, 404, Buffer.from('{"error":{"message":"Unknown path","type":"invalid_request_error"}}'));
+        return sendJson(
+          res,
+          404,
+          Buffer.from('{"error":{"message":"Unknown path","type":"invalid_request_error"}}'),
+        );
       }
       // Only `"stream":true` matters; a substring test keeps JSON parsing out of the floor.
       const streaming = /"stream"\s*:\s*true/.test(Buffer.concat(parts).toString('latin1'));

@@ -31,7 +31,10 @@ export function cpuSnapshot(watch: Record<string, number | number[]>): Record<st
   return out;
 }
 
-export function cpuDelta(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+export function cpuDelta(
+  before: Record<string, number>,
+  after: Record<string, number>,
+): Record<string, number> {
   const out: Record<string, number> = {};
   for (const label of Object.keys(before)) out[label] = after[label]! - before[label]!;
   return out;

@@ -28,7 +28,8 @@ export interface OverheadReport {
 
 export function cellReport(w: WindowResult): CellReport {
   const perRequest: Record<string, number> = {};
-  for (const [k, v] of Object.entries(w.cpuMs)) perRequest[k] = w.requests ? round(v / w.requests, 4) : Number.NaN;
+  for (const [k, v] of Object.entries(w.cpuMs))
+    perRequest[k] = w.requests ? round(v / w.requests, 4) : Number.NaN;
   return {
     requests: w.requests,
     seconds: round(w.seconds, 3),
@@ -41,7 +42,12 @@ export function cellReport(w: WindowResult): CellReport {
   };
 }
 
-export function compare(endpoint: string, concurrency: number, through: CellReport, direct?: CellReport): OverheadReport {
+export function compare(
+  endpoint: string,
+  concurrency: number,
+  through: CellReport,
+  direct?: CellReport,
+): OverheadReport {
   if (!direct) return { endpoint, concurrency, through };
   const d = (k: keyof Summary) => round(through.latency[k] - direct.latency[k], 3);
   return {
@@ -55,7 +61,10 @@ export function compare(endpoint: string, concurrency: number, through: CellRepo
       p99: d('p99'),
       max: d('max'),
       ...(through.ttfb && direct.ttfb
-        ? { ttfbP50: round(through.ttfb.p50 - direct.ttfb.p50, 3), ttfbP99: round(through.ttfb.p99 - direct.ttfb.p99, 3) }
+        ? {
+            ttfbP50: round(through.ttfb.p50 - direct.ttfb.p50, 3),
+            ttfbP99: round(through.ttfb.p99 - direct.ttfb.p99, 3),
+          }
         : {}),
     },
     ratio: {
@@ -71,7 +80,9 @@ export function machineInfo() {
   let dirty = false;
   try {
     commit = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
-    dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim() !== '';
+    dirty =
+      execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim() !==
+      '';
   } catch {
     // not a git checkout
   }
@@ -87,7 +98,8 @@ export function machineInfo() {
   };
 }
 
-const f = (v: number | undefined, digits = 2) => (v === undefined || Number.isNaN(v) ? '-' : v.toFixed(digits));
+const f = (v: number | undefined, digits = 2) =>
+  v === undefined || Number.isNaN(v) ? '-' : v.toFixed(digits);
 
 /** One line per endpoint × concurrency: floor, through, overhead, ratio, rates, CPU. */
 export function overheadTable(rows: OverheadReport[]): string {
@@ -117,7 +129,9 @@ export function overheadTable(rows: OverheadReport[]): string {
       r.ratio ? `${f(r.ratio.p50)}x` : '-',
       `${r.direct ? f(r.direct.rps, 0) : '-'}/${f(t.rps, 0)}`,
       `${r.direct?.errors ?? 0}/${t.errors}`,
-      t.cpuMsPerRequest.workerd ? `${f(t.cpuMsPerRequest.fn, 3)} (${f(t.cpuMsPerRequest.workerd, 3)})` : f(t.cpuMsPerRequest.fn, 3),
+      t.cpuMsPerRequest.workerd
+        ? `${f(t.cpuMsPerRequest.fn, 3)} (${f(t.cpuMsPerRequest.workerd, 3)})`
+        : f(t.cpuMsPerRequest.fn, 3),
       `${f(t.cpuMsPerRequest.stack, 3)}/${f(t.cpuMsPerRequest.postgres, 3)}`,
     ];
     return base;
@@ -142,7 +156,11 @@ export function overheadTable(rows: OverheadReport[]): string {
 
 export function formatTable(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
@@ -152,5 +170,12 @@ export function round(v: number, digits: number): number {
 }
 
 function roundSummary(s: Summary): Summary {
-  return { n: s.n, p50: round(s.p50, 3), p90: round(s.p90, 3), p99: round(s.p99, 3), max: round(s.max, 3), mean: round(s.mean, 3) };
+  return {
+    n: s.n,
+    p50: round(s.p50, 3),
+    p90: round(s.p90, 3),
+    p99: round(s.p99, 3),
+    max: round(s.max, 3),
+    mean: round(s.mean, 3),
+  };
 }

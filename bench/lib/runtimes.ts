@@ -112,7 +112,13 @@ const mainWorker :Workerd.Worker = (
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`workerd exited (code ${child.exitCode}): ${stderr}`);
-    if (await fetch(`${url}/health`).then((r) => r.ok, () => false)) break;
+    if (
+      await fetch(`${url}/health`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
     if (Date.now() > deadline) throw new Error(`workerd did not answer within 60 s: ${stderr}`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -144,14 +150,20 @@ async function startNode(vars: Record<string, string>): Promise<Server> {
   const app = (await import('../../functions/index.ts')).default as {
     fetch: (req: Request, env: unknown, ctx: unknown) => Response | Promise<Response>;
   };
-  const ctx = { waitUntil: (p: Promise<unknown>) => void p.catch(() => undefined), passThroughOnException() {}, props: {} };
+  const ctx = {
+    waitUntil: (p: Promise<unknown>) => void p.catch(() => undefined),
+    passThroughOnException() {},
+    props: {},
+  };
   const env = { ...vars };
   return new Promise((resolveServer) => {
-    const server = serve({ fetch: (req: Request) => app.fetch(req, env, ctx), hostname: '127.0.0.1', port: 0 }, (info) =>
-      resolveServer({
-        url: `http://127.0.0.1:${info.port}`,
-        close: () => new Promise<void>((done) => server.close(() => done())),
-      }),
+    const server = serve(
+      { fetch: (req: Request) => app.fetch(req, env, ctx), hostname: '127.0.0.1', port: 0 },
+      (info) =>
+        resolveServer({
+          url: `http://127.0.0.1:${info.port}`,
+          close: () => new Promise<void>((done) => server.close(() => done())),
+        }),
     );
   });
 }
@@ -203,7 +215,10 @@ async function startDeno(vars: Record<string, string>): Promise<Server> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`deno exited (code ${child.exitCode})`);
-    const ok = await fetch(`${url}/health`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -218,7 +233,11 @@ async function startDeno(vars: Record<string, string>): Promise<Server> {
   };
 }
 
-export function startRuntime(runtime: Runtime, vars: Record<string, string>, bundleDir: string): Promise<Server> {
+export function startRuntime(
+  runtime: Runtime,
+  vars: Record<string, string>,
+  bundleDir: string,
+): Promise<Server> {
   switch (runtime) {
     case 'workerd':
       return startMiniflare(bundleDir, vars);

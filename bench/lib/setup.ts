@@ -118,9 +118,14 @@ export async function buildBundles(
         let stderr = '';
         child.stdout.on('data', (b) => (stdout += b));
         child.stderr.on('data', (b) => (stderr += b));
-        child.once('exit', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`build ${d}: ${stderr}`))));
+        child.once('exit', (code) =>
+          code === 0 ? resolve(stdout) : reject(new Error(`build ${d}: ${stderr}`)),
+        );
       });
-      results.push({ ...JSON.parse(out.trim().split('\n').pop()!), buildMs: Math.round(performance.now() - t0) });
+      results.push({
+        ...JSON.parse(out.trim().split('\n').pop()!),
+        buildMs: Math.round(performance.now() - t0),
+      });
     }
   };
   await Promise.all(Array.from({ length: parallel }, worker));

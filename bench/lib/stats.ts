@@ -27,7 +27,14 @@ export class Samples {
     const at = (q: number) => (n ? sorted[Math.min(n - 1, Math.max(0, Math.ceil(q * n) - 1))]! : Number.NaN);
     let sum = 0;
     for (const v of sorted) sum += v;
-    return { n, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: n ? sorted[n - 1]! : Number.NaN, mean: n ? sum / n : Number.NaN };
+    return {
+      n,
+      p50: at(0.5),
+      p90: at(0.9),
+      p99: at(0.99),
+      max: n ? sorted[n - 1]! : Number.NaN,
+      mean: n ? sum / n : Number.NaN,
+    };
   }
 }
 
@@ -47,14 +54,24 @@ export interface WindowResult {
 }
 
 export function mergeWindows(windows: WindowResult[]): WindowResult {
-  const out: WindowResult = { requests: 0, seconds: 0, errors: 0, statuses: {}, latency: new Samples(), cpuMs: {} };
+  const out: WindowResult = {
+    requests: 0,
+    seconds: 0,
+    errors: 0,
+    statuses: {},
+    latency: new Samples(),
+    cpuMs: {},
+  };
   for (const w of windows) {
     out.requests += w.requests;
     out.seconds += w.seconds;
     out.errors += w.errors;
     for (const [k, v] of Object.entries(w.statuses)) out.statuses[k] = (out.statuses[k] ?? 0) + v;
     appendSamples(out.latency, w.latency);
-    if (w.ttfb) appendSamples((out.ttfb ??= new Samples()), w.ttfb);
+    if (w.ttfb) {
+      out.ttfb ??= new Samples();
+      appendSamples(out.ttfb, w.ttfb);
+    }
     for (const [k, v] of Object.entries(w.cpuMs)) out.cpuMs[k] = (out.cpuMs[k] ?? 0) + v;
   }
   return out;
