@@ -34,8 +34,14 @@ const { values: args } = parseArgs({
     runtime: { type: 'string', default: 'workerd' },
     redis: { type: 'string', default: 'on' },
     out: { type: 'string', default: 'bench/results' },
+    'max-seconds': { type: 'string', default: '900' },
   },
 });
+// Every run is bounded: whatever hangs, the run ends (children are killed on exit).
+setTimeout(() => {
+  console.error(`[load] gave up after ${args['max-seconds']} s (--max-seconds)`);
+  process.exit(2);
+}, Number(args['max-seconds']) * 1000).unref();
 const runtime = args.runtime as Runtime;
 if (!RUNTIMES.includes(runtime) || runtime === 'deno')
   throw new Error('--runtime: workerd, workerd-raw, workerd-dev or node');
@@ -117,6 +123,7 @@ async function one(kind: Kind, phase: Phase): Promise<void> {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: bearer(key) },
       body: JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
     });
     const text = await res.text();
     const ms = performance.now() - t0;
@@ -212,7 +219,10 @@ try {
     [seqBefore, seqAfter],
   );
   const rowsByType = Object.fromEntries(rows.map((r) => [r.entry_type, Number(r.n)]));
-  const verifyRes = await fetch(`${base}/v1/audit/verify`, { headers: { authorization: bearer('admin') } });
+  const verifyRes = await fetch(`${base}/v1/audit/verify`, {
+    headers: { authorization: bearer('admin') },
+    signal: AbortSignal.timeout(120_000),
+  });
   const verify = (await verifyRes.json()) as { ok?: boolean; checked?: number };
   const actionRows = rowsByType.action ?? 0;
   const decisionRows = rowsByType.decision ?? 0;

@@ -43,6 +43,7 @@ const { values: args } = parseArgs({
     'no-bundles': { type: 'boolean', default: false },
     'no-start': { type: 'boolean', default: false },
     out: { type: 'string', default: 'bench/results' },
+    'max-seconds': { type: 'string', default: '600' },
   },
 });
 
@@ -60,8 +61,15 @@ const withBundles = !quick && !args['no-bundles'];
 const withStart = !quick && !args['no-start'];
 const upstreamOptions = { chunks: Number(args.chunks), delayMs: Number(args.delay), dim: 1536 };
 const log = (line: string) => console.log(`[bench] ${line}`);
+const maxSeconds = Number(args['max-seconds']);
 const started = performance.now();
 const date = new Date().toISOString().slice(0, 10);
+
+// Every run is bounded: whatever hangs, the run ends (children are killed on exit).
+setTimeout(() => {
+  console.error(`[bench] gave up after ${maxSeconds} s (--max-seconds)`);
+  process.exit(2);
+}, maxSeconds * 1000).unref();
 
 const skip = unavailable(runtime);
 if (skip) {
@@ -142,6 +150,7 @@ try {
       method: s.method,
       headers: s.headers ?? {},
       ...(s.body ? { body: s.body } : {}),
+      signal: AbortSignal.timeout(30_000),
     });
     const text = await res.text();
     if (!res.ok) throw new Error(`${e}: ${s.method} ${s.url} answered ${res.status}: ${text.slice(0, 300)}`);
@@ -159,10 +168,10 @@ try {
       const t0 = performance.now();
       const mf = await startMiniflare(join(bundleRoot, deployment), { LOG_LEVEL: 'warn' });
       const t1 = performance.now();
-      const first = await fetch(`${mf.url}/health`);
+      const first = await fetch(`${mf.url}/health`, { signal: AbortSignal.timeout(30_000) });
       await first.text();
       const t2 = performance.now();
-      await (await fetch(`${mf.url}/health`)).text();
+      await (await fetch(`${mf.url}/health`, { signal: AbortSignal.timeout(30_000) })).text();
       const t3 = performance.now();
       await mf.close();
       if (!first.ok) throw new Error(`${deployment}: first GET /health answered ${first.status}`);
@@ -227,7 +236,12 @@ try {
     const upstream = new Samples();
     for (let i = 0; i < (quick ? 20 : 200); i++) {
       const t0 = performance.now();
-      const res = await fetch(s.url, { method: s.method, headers: s.headers ?? {}, body: s.body ?? null });
+      const res = await fetch(s.url, {
+        method: s.method,
+        headers: s.headers ?? {},
+        body: s.body ?? null,
+        signal: AbortSignal.timeout(30_000),
+      });
       await res.arrayBuffer();
       client.push(performance.now() - t0);
       const header = res.headers.get('server-timing') ?? '';

@@ -15,11 +15,20 @@ export interface Child<T> {
 const running = new Set<ChildProcess>();
 let hooked = false;
 
+/** Signals a child's whole process group (it was spawned detached), so grandchildren go too. */
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-child.pid!, signal);
+  } catch {
+    child.kill(signal);
+  }
+}
+
 function killAllOnExit(): void {
   if (hooked) return;
   hooked = true;
   const killAll = () => {
-    for (const child of running) child.kill('SIGKILL');
+    for (const child of running) signalGroup(child, 'SIGKILL');
   };
   process.on('exit', killAll);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -41,15 +50,18 @@ export function startChild<T>(
   const child = spawn(process.execPath, [script, ...args], {
     stdio: ['ignore', 'pipe', options.quiet ? 'ignore' : 'inherit'],
     env: { ...process.env, ...options.env },
+    // Its own process group: an abrupt exit here can still take down what it started.
+    detached: true,
   });
   running.add(child);
   const stop = () =>
     new Promise<void>((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      const force = setTimeout(() => child.kill('SIGKILL'), 5000);
+      const force = setTimeout(() => signalGroup(child, 'SIGKILL'), 5000);
       child.once('exit', () => {
         clearTimeout(force);
         running.delete(child);
+        signalGroup(child, 'SIGKILL'); // stragglers it left behind
         resolve();
       });
       child.kill('SIGTERM');
