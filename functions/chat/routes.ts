@@ -17,11 +17,14 @@ const routes = new Hono<AppEnv>();
 routes.use('/v1/chat/*', auth({ roles: ['agent', 'admin'] }), rateLimit());
 routes.use('/v1/models', auth(), rateLimit());
 
+/** OpenAI's message roles: any other is the caller's error, not something to send upstream. */
+const messageRole = z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
+
 /** What we check ourselves; everything else (tools, response_format...) goes upstream as sent. */
 export const chatRequestSchema = z
   .object({
     model: z.string().max(200).optional(),
-    messages: z.array(z.looseObject({ role: z.string() })).min(1),
+    messages: z.array(z.looseObject({ role: messageRole })).min(1),
     stream: z.boolean().optional(),
     max_tokens: z.number().int().positive().max(1_000_000).optional(),
     max_completion_tokens: z.number().int().positive().max(1_000_000).optional(),

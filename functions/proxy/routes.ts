@@ -1,5 +1,6 @@
 import { type Context, Hono } from 'hono';
 import { recordAction, updateActionStatus } from '../../shared/audit/actions.ts';
+import { unstorableJson } from '../../shared/audit/storable.ts';
 import { withPostgres } from '../../shared/db/postgres.ts';
 import { getSettings } from '../../shared/env.ts';
 import { AppError, notFound } from '../../shared/errors/index.ts';
@@ -199,7 +200,10 @@ function describeBody(c: Context<AppEnv>, body: Uint8Array | null): unknown {
   if (!body || body.byteLength === 0) return null;
   if (/json/i.test(c.req.header('content-type') ?? '') && body.byteLength <= 65_536) {
     try {
-      return JSON.parse(new TextDecoder().decode(body));
+      const parsed: unknown = JSON.parse(new TextDecoder().decode(body));
+      // What Postgres cannot store (NUL, lone surrogates) or the redactor cannot read whole is
+      // audited by its size, as a non-JSON body is.
+      if (unstorableJson(parsed) === null) return parsed;
     } catch {
       // fall through
     }

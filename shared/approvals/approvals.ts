@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { appendLedgerEntry } from '../audit/ledger.ts';
 import type { HashedEntry } from '../audit/ledger-hash.ts';
+import { isStorableText, UNSTORABLE_TEXT } from '../audit/storable.ts';
 import type { Principal } from '../auth/api-keys.ts';
 import { policyVersion } from '../config/index.ts';
 import type { Client } from '../db/postgres.ts';
@@ -12,7 +13,7 @@ import { makeReceipt } from './receipts.ts';
 export const decisionSchema = z
   .object({
     decision: z.enum(['approve', 'reject']),
-    reason: z.string().trim().max(2000).optional(),
+    reason: z.string().trim().max(2000).refine(isStorableText, UNSTORABLE_TEXT).optional(),
   })
   .strict()
   .refine((d) => d.decision !== 'reject' || (d.reason && d.reason.length > 0), {

@@ -10,8 +10,14 @@ import { redactSecrets } from '../redact/index.ts';
 import { evaluateGate } from './audit-policy.ts';
 import { appendLedgerEntry } from './ledger.ts';
 import { type HashedEntry, inputHash } from './ledger-hash.ts';
+import { isStorableText, UNSTORABLE_TEXT, unstorableJson } from './storable.ts';
 
-const text = (max: number) => z.string().trim().min(1).max(max);
+const text = (max: number) => z.string().trim().min(1).max(max).refine(isStorableText, UNSTORABLE_TEXT);
+/** JSON that Postgres can store and the redactor can read whole. */
+const storableJson = (value: unknown, ctx: z.RefinementCtx) => {
+  const problem = unstorableJson(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+};
 
 export const recordActionSchema = z
   .object({
@@ -20,7 +26,7 @@ export const recordActionSchema = z
     action_type: text(128),
     /** A CONTRACT.md category; any other name is accepted and gated as unknown. */
     category: text(64),
-    inputs: z.record(z.string(), z.unknown()).default({}),
+    inputs: z.record(z.string(), z.unknown()).default({}).superRefine(storableJson),
     tool_name: text(256).optional(),
     correlation_id: z
       .string()
@@ -34,8 +40,8 @@ export const updateActionSchema = z
     status: z.enum(['completed', 'failed', 'cancelled']),
     /** The receipt from the approval; required to complete a gated action. */
     receipt: z.string().max(200).optional(),
-    outputs: z.unknown().optional(),
-    error: z.string().max(4000).optional(),
+    outputs: z.unknown().optional().superRefine(storableJson),
+    error: z.string().max(4000).refine(isStorableText, UNSTORABLE_TEXT).optional(),
   })
   .strict();
 

@@ -1,6 +1,6 @@
 import { Client, neonConfig } from '@neondatabase/serverless';
 import type { Settings } from '../env.ts';
-import { serviceUnavailable } from '../errors/index.ts';
+import { AppError, serviceUnavailable } from '../errors/index.ts';
 
 export type { Client } from '@neondatabase/serverless';
 
@@ -43,7 +43,13 @@ export async function withPostgres<T>(
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
   });
   // An error event on an idle client would otherwise be an unhandled rejection.
-  client.on('error', () => undefined);
+  let lost = false;
+  client.on('error', () => {
+    lost = true;
+  });
+  client.on('end', () => {
+    lost = true;
+  });
   try {
     await client.connect();
   } catch (err) {
@@ -52,7 +58,23 @@ export async function withPostgres<T>(
   }
   try {
     return await fn(client);
+  } catch (err) {
+    // Postgres going away mid-request is a dependency failure (503, retryable), not our bug.
+    if (!(err instanceof AppError) && (lost || isConnectionError(err))) {
+      throw serviceUnavailable(
+        'Postgres became unreachable during the request.',
+        'database_unavailable',
+        err,
+      );
+    }
+    throw err;
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/** SQLSTATE class 08 (connection exception) and 57P0x (server shutting down, restarting). */
+function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('08') || /^57P0[1-3]$/.test(code));
 }

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type RedactOptions, redactSecrets, redactString } from './index.ts';
+import { EMAIL_RULE, VALUE_RULES } from './redact-rules.ts';
 
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 const chars = (alphabet: string, min: number, max: number) =>
@@ -91,38 +92,59 @@ const email = fc
     return plant(address, address, false, { emails: true });
   });
 
-/** Generators of secrets of every kind the redactor knows by value. */
-const secret: fc.Arbitrary<Planted> = fc.oneof(
-  alnum(24, 48).map((s) => plant(`sk-proj-${s}`, `sk-proj-${s}`, false)),
-  alnum(24, 48).map((s) => plant(`sk-${s}`, `sk-${s}`, false)),
-  alnum(24, 48).map((s) => plant(`sk-ant-api03-${s}`)),
-  chars(`${ALNUM}_-`, 35, 35).map((s) => plant(`AIza${s}`)),
-  fc
+/** Generators of secrets of every kind the redactor knows by value, by the rule that knows them. */
+const byRule: Record<string, fc.Arbitrary<Planted>> = {
+  private_key: pem,
+  anthropic_key: alnum(24, 48).map((s) => plant(`sk-ant-api03-${s}`)),
+  openai_key: fc.oneof(
+    alnum(24, 48).map((s) => plant(`sk-proj-${s}`, `sk-proj-${s}`, false)),
+    alnum(24, 48).map((s) => plant(`sk-${s}`, `sk-${s}`, false)),
+  ),
+  stripe_key: fc.oneof(
+    fc
+      .tuple(fc.constantFrom('sk_live_', 'rk_live_', 'sk_test_', 'rk_test_'), alnum(16, 40))
+      .map(([p, s]) => plant(`${p}${s}`)),
+    alnum(24, 40).map((s) => plant(`whsec_${s}`)),
+  ),
+  github_token: fc.oneof(
+    fc
+      .tuple(fc.constantFrom('ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_'), alnum(36, 40))
+      .map(([p, s]) => plant(`${p}${s}`)),
+    alnum(22, 60).map((s) => plant(`github_pat_${s}`)),
+  ),
+  slack_token: fc.oneof(
+    fc
+      .tuple(fc.constantFrom('xoxb-', 'xoxp-', 'xoxa-', 'xoxs-'), alnum(20, 30))
+      .map(([p, s]) => plant(`${p}${s}`)),
+    fc.tuple(fc.integer({ min: 1, max: 9 }), alnum(12, 30)).map(([d, s]) => plant(`xapp-${d}-${s}`)),
+  ),
+  slack_webhook: fc
+    .tuple(fc.constantFrom('services', 'workflows', 'triggers'), alnum(9, 11), alnum(9, 11), alnum(20, 24))
+    .map(([kind, a, b, c]) =>
+      plant(`https://hooks.slack.com/${kind}/T${a}/B${b}/${c}`, `T${a}/B${b}/${c}`, false),
+    ),
+  google_api_key: chars(`${ALNUM}_-`, 35, 35).map((s) => plant(`AIza${s}`)),
+  google_oauth_token: alnum(20, 60).map((s) => plant(`ya29.${s}`)),
+  huggingface_token: alnum(34, 40).map((s) => plant(`hf_${s}`, `hf_${s}`, false)),
+  aws_access_key: fc
     .tuple(fc.constantFrom('AKIA', 'ASIA'), chars('ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 16, 16))
     .map(([p, s]) => plant(`${p}${s}`)),
-  fc.tuple(alnum(10, 30), alnum(10, 40), alnum(20, 43)).map(([a, b, c]) => plant(`eyJ${a}.eyJ${b}.${c}`)),
-  alnum(36, 40).map((s) => plant(`ghp_${s}`)),
-  alnum(22, 60).map((s) => plant(`github_pat_${s}`)),
-  alnum(20, 30).map((s) => plant(`xoxb-${s}`)),
-  fc
-    .tuple(fc.constantFrom('sk_live_', 'rk_live_', 'sk_test_'), alnum(16, 40))
-    .map(([p, s]) => plant(`${p}${s}`)),
-  alnum(24, 40).map((s) => plant(`whsec_${s}`)),
-  alnum(20, 60).map((s) => plant(`ya29.${s}`)),
-  alnum(34, 40).map((s) => plant(`hf_${s}`, `hf_${s}`, false)),
-  secretish(8, 40).map((s) => plant(`Bearer ${s}`, s, false)),
-  fc
+  jwt: fc
+    .tuple(alnum(10, 30), alnum(10, 40), alnum(20, 43))
+    .map(([a, b, c]) => plant(`eyJ${a}.eyJ${b}.${c}`)),
+  bearer_token: secretish(8, 40).map((s) => plant(`Bearer ${s}`, s, false)),
+  url_password: fc
     .tuple(
       fc.constantFrom('postgres', 'redis', 'https', 'amqp', 'mongodb+srv'),
       chars('abcdefgh', 0, 8),
       secretish(6, 24),
     )
     .map(([scheme, user, pass]) => plant(`${scheme}://${user}:${pass}@db.internal:5432/x`, pass, false)),
-  pem,
-  card,
-  credential,
+  credit_card: card,
+  credential_param: credential,
   email,
-);
+};
+const secret: fc.Arbitrary<Planted> = fc.oneof(...Object.values(byRule));
 
 const filler = chars(' .,;!?()[]{}\n\t"\'|<>', 1, 12);
 const gluedFiller = fc.oneof(filler, alnum(0, 6));
@@ -161,6 +183,24 @@ const separated = fc
   .map(([w1, f1, s, f2, w2]) => ({ text: `${w1}${f1}${s.text}${f2}${w2}`, planted: s }));
 
 describe('redactor properties', () => {
+  it('has a secret generator for every value rule, so a new rule cannot go untested', () => {
+    expect(Object.keys(byRule).sort()).toEqual([...VALUE_RULES, EMAIL_RULE].map((r) => r.name).sort());
+  });
+
+  it.each(Object.keys(byRule))(
+    'no string containing a generated %s secret comes out containing it',
+    (rule) => {
+      fc.assert(
+        fc.property(words, filler, byRule[rule]!, filler, words, (w1, f1, s, f2, w2) => {
+          const { value, rules } = redactString(`${w1}${f1}${s.text}${f2}${w2}`, s.options);
+          expect(value).not.toContain(s.secret);
+          expect(rules.length).toBeGreaterThan(0);
+        }),
+        { numRuns: 150 },
+      );
+    },
+  );
+
   it('no string containing a generated secret comes out containing it', () => {
     fc.assert(
       fc.property(surrounded, ({ text, planted }) => {

@@ -10,6 +10,7 @@ import { listenOnLoopback, readBody } from './listen.ts';
  *   `ctx-too-long`  400 context_length_exceeded   `auth401`  401 invalid_api_key
  *   `rate429`       429 with `Retry-After: 1`      `stall`  accepts and never answers
  *   `midstream`     streams two chunks, then drops the connection
+ *   `reset`         drops the connection before any response byte (a reset, as a crashing proxy does)
  *   `slowstream`    streams for 5 s and records (`aborted`) whether the client left early
  *   `seq:<name>`    the next step of a script set with POST /__scripts/<name> ["500","429","ok"]
  * Every request is recorded: GET /__requests/<model> returns the bodies received for that model.
@@ -117,6 +118,9 @@ export async function startOpenAIFake(): Promise<{ url: string; close(): Promise
         );
       case 'stall':
         return; // never answers; the socket stays open until the client gives up
+      case 'reset':
+        req.socket.destroy();
+        return;
       default:
         break;
     }
