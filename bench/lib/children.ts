@@ -1,0 +1,91 @@
+/**
+ * The bench runs every server (fake upstream, stack, runtime under test) in its own child process,
+ * so the load generator owns the parent's event loop and each server's CPU time can be read from
+ * /proc. A child announces itself with one JSON line on stdout; everything after goes to stderr.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+export interface Child<T> {
+  pid: number;
+  info: T;
+  stop(): Promise<void>;
+}
+
+const running = new Set<ChildProcess>();
+let hooked = false;
+
+/** Signals a child's whole process group (it was spawned detached), so grandchildren go too. */
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-child.pid!, signal);
+  } catch {
+    child.kill(signal);
+  }
+}
+
+function killAllOnExit(): void {
+  if (hooked) return;
+  hooked = true;
+  const killAll = () => {
+    for (const child of running) signalGroup(child, 'SIGKILL');
+  };
+  process.on('exit', killAll);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      killAll();
+      process.exit(130);
+    });
+  }
+}
+
+/** Starts `node <script> <args>` and resolves with the first JSON line it prints. */
+export function startChild<T>(
+  name: string,
+  script: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; quiet?: boolean } = {},
+): Promise<Child<T>> {
+  killAllOnExit();
+  const child = spawn(process.execPath, [script, ...args], {
+    stdio: ['ignore', 'pipe', options.quiet ? 'ignore' : 'inherit'],
+    env: { ...process.env, ...options.env },
+    // Its own process group: an abrupt exit here can still take down what it started.
+    detached: true,
+  });
+  running.add(child);
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      const force = setTimeout(() => signalGroup(child, 'SIGKILL'), 5000);
+      child.once('exit', () => {
+        clearTimeout(force);
+        running.delete(child);
+        signalGroup(child, 'SIGKILL'); // stragglers it left behind
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      void stop();
+      reject(new Error(`${name} did not start within ${(options.timeoutMs ?? 120_000) / 1000} s`));
+    }, options.timeoutMs ?? 120_000);
+    const lines = createInterface({ input: child.stdout! });
+    let announced = false;
+    lines.on('line', (line) => {
+      if (announced) return void process.stderr.write(`[${name}] ${line}\n`);
+      if (!line.startsWith('{')) return void process.stderr.write(`[${name}] ${line}\n`);
+      announced = true;
+      clearTimeout(timer);
+      resolve({ pid: child.pid!, info: JSON.parse(line) as T, stop });
+    });
+    child.once('exit', (code, signal) => {
+      running.delete(child);
+      if (!announced) {
+        clearTimeout(timer);
+        reject(new Error(`${name} exited before it was ready (code ${code}, signal ${signal})`));
+      }
+    });
+  });
+}

@@ -1,0 +1,404 @@
+/**
+ * `npm run bench`: the gateway's overhead over a fast fake upstream, per endpoint and concurrency,
+ * on one runtime; bundle sizes and isolate start per deployment. See bench/README.md.
+ *   node bench/run.ts [--runtime workerd|workerd-dev|node|deno] [--duration 4] [--quick]
+ *                     [--only health,chat,stream,embed,audit] [--concurrency 1,8,32]
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { BENCH_KEYS, bearer } from './lib/keys.ts';
+import { type RequestSpec, runAutocannon, type WindowOptions } from './lib/loadgen.ts';
+import {
+  type CellReport,
+  cellReport,
+  compare,
+  formatTable,
+  machineInfo,
+  type OverheadReport,
+  overheadTable,
+  round,
+} from './lib/report.ts';
+import { RUNTIMES, type Runtime, startMiniflare, unavailable } from './lib/runtimes.ts';
+import { buildBundles, deploymentsOf, setupBench } from './lib/setup.ts';
+import { mergeWindows, Samples, type WindowResult } from './lib/stats.ts';
+import { runStreams } from './lib/stream-client.ts';
+
+const ENDPOINTS = ['health', 'chat', 'stream', 'embed', 'audit'] as const;
+type Endpoint = (typeof ENDPOINTS)[number];
+
+const { values: args } = parseArgs({
+  options: {
+    runtime: { type: 'string', default: 'workerd' },
+    duration: { type: 'string' },
+    warmup: { type: 'string' },
+    rounds: { type: 'string' },
+    concurrency: { type: 'string' },
+    only: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    chunks: { type: 'string', default: '8' },
+    delay: { type: 'string', default: '0' },
+    redis: { type: 'string', default: 'on' },
+    'log-level': { type: 'string', default: 'warn' },
+    'no-bundles': { type: 'boolean', default: false },
+    'no-start': { type: 'boolean', default: false },
+    out: { type: 'string', default: 'bench/results' },
+    'max-seconds': { type: 'string', default: '600' },
+  },
+});
+
+const quick = args.quick;
+const runtime = args.runtime as Runtime;
+if (!RUNTIMES.includes(runtime)) throw new Error(`--runtime must be one of ${RUNTIMES.join(', ')}`);
+const rounds = Number(args.rounds ?? (quick ? 1 : 2));
+/** Measured seconds per target per cell, split over the rounds. */
+const duration = Number(args.duration ?? (quick ? 0.7 : 4));
+const warmupMs = Number(args.warmup ?? (quick ? 0.3 : 0.5)) * 1000;
+const concurrencies = (args.concurrency ?? (quick ? '8' : '1,8,32')).split(',').map(Number);
+const endpoints = (args.only ?? ENDPOINTS.join(',')).split(',') as Endpoint[];
+for (const e of endpoints) if (!ENDPOINTS.includes(e)) throw new Error(`--only: unknown endpoint ${e}`);
+const withBundles = !quick && !args['no-bundles'];
+const withStart = !quick && !args['no-start'];
+const upstreamOptions = { chunks: Number(args.chunks), delayMs: Number(args.delay), dim: 1536 };
+const log = (line: string) => console.log(`[bench] ${line}`);
+const maxSeconds = Number(args['max-seconds']);
+const started = performance.now();
+const date = new Date().toISOString().slice(0, 10);
+
+// Every run is bounded: whatever hangs, the run ends (children are killed on exit).
+setTimeout(() => {
+  console.error(`[bench] gave up after ${maxSeconds} s (--max-seconds)`);
+  process.exit(2);
+}, maxSeconds * 1000).unref();
+
+const skip = unavailable(runtime);
+if (skip) {
+  console.log(`skipped: ${skip}`);
+  process.exit(0);
+}
+
+// Bundles: `all` is what the workerd runtime serves; the rest are measured for size and start.
+const bundleRoot = 'bench/.dist';
+const deployments =
+  withBundles || withStart
+    ? deploymentsOf()
+    : runtime.startsWith('workerd') && runtime !== 'workerd-dev'
+      ? ['all']
+      : [];
+let bundles: Awaited<ReturnType<typeof buildBundles>> = [];
+if (deployments.length) {
+  const t0 = performance.now();
+  bundles = await buildBundles(deployments, bundleRoot);
+  log(
+    `built ${deployments.join(', ')} with wrangler deploy --dry-run in ${Math.round(performance.now() - t0)} ms`,
+  );
+}
+
+const env = await setupBench({
+  runtime,
+  upstream: upstreamOptions,
+  bundleDir: join(bundleRoot, 'all'),
+  redis: args.redis !== 'off',
+  logLevel: args['log-level']!,
+  log,
+});
+
+let exitCode = 0;
+try {
+  const fnUrl = env.fn.info.url;
+  const upUrl = env.upstream.info.url;
+  const json = { 'content-type': 'application/json' };
+  const chatBody = JSON.stringify({ model: 'fast', messages: [{ role: 'user', content: 'Say hello.' }] });
+  const streamBody = JSON.stringify({
+    model: 'fast',
+    stream: true,
+    messages: [{ role: 'user', content: 'Say hello.' }],
+  });
+  const embedBody = JSON.stringify({ model: 'embedding', input: 'The quick brown fox.' });
+  const auditBody = JSON.stringify({
+    agent_id: BENCH_KEYS.agent.id,
+    agent_name: 'Bench',
+    action_type: 'bench.lookup',
+    category: 'read',
+    inputs: { query: 'status of order 42' },
+  });
+  const agent = { ...json, authorization: bearer('agent') };
+  const specs: Record<Endpoint, { through: RequestSpec; direct?: RequestSpec }> = {
+    health: {
+      through: { method: 'GET', url: `${fnUrl}/health` },
+      direct: { method: 'GET', url: `${upUrl}/health` },
+    },
+    chat: {
+      through: { method: 'POST', url: `${fnUrl}/v1/chat/completions`, headers: agent, body: chatBody },
+      direct: { method: 'POST', url: `${upUrl}/v1/chat/completions`, headers: agent, body: chatBody },
+    },
+    stream: {
+      through: { method: 'POST', url: `${fnUrl}/v1/chat/completions`, headers: agent, body: streamBody },
+      direct: { method: 'POST', url: `${upUrl}/v1/chat/completions`, headers: agent, body: streamBody },
+    },
+    embed: {
+      through: { method: 'POST', url: `${fnUrl}/v1/embeddings`, headers: agent, body: embedBody },
+      direct: { method: 'POST', url: `${upUrl}/v1/embeddings`, headers: agent, body: embedBody },
+    },
+    audit: { through: { method: 'POST', url: `${fnUrl}/v1/audit/actions`, headers: agent, body: auditBody } },
+  };
+
+  // One request of each kind first: a misconfiguration should fail loudly, not as 100% errors.
+  for (const e of endpoints) {
+    const s = specs[e].through;
+    const res = await fetch(s.url, {
+      method: s.method,
+      headers: s.headers ?? {},
+      ...(s.body ? { body: s.body } : {}),
+      signal: AbortSignal.timeout(30_000),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${e}: ${s.method} ${s.url} answered ${res.status}: ${text.slice(0, 300)}`);
+  }
+
+  // Isolate start per deployment: Miniflare with that bundle, then GET /health twice.
+  const isolateStart: Array<{
+    deployment: string;
+    startMs: number;
+    firstRequestMs: number;
+    warmRequestMs: number;
+  }> = [];
+  if (withStart) {
+    for (const deployment of deployments) {
+      const t0 = performance.now();
+      const mf = await startMiniflare(join(bundleRoot, deployment), { LOG_LEVEL: 'warn' });
+      const t1 = performance.now();
+      const first = await fetch(`${mf.url}/health`, { signal: AbortSignal.timeout(30_000) });
+      await first.text();
+      const t2 = performance.now();
+      await (await fetch(`${mf.url}/health`, { signal: AbortSignal.timeout(30_000) })).text();
+      const t3 = performance.now();
+      await mf.close();
+      if (!first.ok) throw new Error(`${deployment}: first GET /health answered ${first.status}`);
+      isolateStart.push({
+        deployment,
+        startMs: round(t1 - t0, 1),
+        firstRequestMs: round(t2 - t1, 2),
+        warmRequestMs: round(t3 - t2, 2),
+      });
+    }
+  }
+
+  // The cells: for each endpoint and concurrency, direct and through alternate (A B, then B A).
+  const rows: OverheadReport[] = [];
+  for (const endpoint of endpoints) {
+    for (const concurrency of concurrencies) {
+      const spec = specs[endpoint];
+      const windows: { direct: WindowResult[]; through: WindowResult[] } = { direct: [], through: [] };
+      const opts: WindowOptions = {
+        concurrency,
+        warmupMs,
+        measureMs: (duration * 1000) / rounds,
+        watch: env.watch,
+      };
+      const run = (s: RequestSpec) => (endpoint === 'stream' ? runStreams(s, opts) : runAutocannon(s, opts));
+      for (let r = 0; r < rounds; r++) {
+        const order: Array<'direct' | 'through'> =
+          r % 2 === 0 ? ['direct', 'through'] : ['through', 'direct'];
+        for (const target of order) {
+          const s = spec[target];
+          if (s) windows[target].push(await run(s));
+        }
+      }
+      const through = cellReport(mergeWindows(windows.through));
+      const direct: CellReport | undefined = spec.direct
+        ? cellReport(mergeWindows(windows.direct))
+        : undefined;
+      const row = compare(endpoint, concurrency, through, direct);
+      rows.push(row);
+      log(
+        `${endpoint} c=${concurrency}: through p50 ${through.latency.p50} p99 ${through.latency.p99} ms, ${through.rps} req/s` +
+          (row.overhead ? `; overhead p50 ${row.overhead.p50} p99 ${row.overhead.p99} ms` : '') +
+          (through.errors || direct?.errors ? `; errors ${direct?.errors ?? 0}/${through.errors}` : ''),
+      );
+    }
+  }
+
+  // Server-Timing at concurrency 1: what the gateway says it spent (gateway) and waited (upstream),
+  // next to what the client saw; the rest is the runtime's HTTP in and out. (On workerd the clock
+  // only advances across I/O, so `gateway` reads ~0 there.)
+  const serverTiming: Array<{
+    endpoint: string;
+    n: number;
+    clientP50: number;
+    gatewayP50: number;
+    upstreamP50: number;
+  }> = [];
+  for (const endpoint of endpoints.filter((e) => e === 'chat' || e === 'embed' || e === 'stream')) {
+    const s = specs[endpoint].through;
+    const client = new Samples();
+    const gateway = new Samples();
+    const upstream = new Samples();
+    for (let i = 0; i < (quick ? 20 : 200); i++) {
+      const t0 = performance.now();
+      const res = await fetch(s.url, {
+        method: s.method,
+        headers: s.headers ?? {},
+        body: s.body ?? null,
+        signal: AbortSignal.timeout(30_000),
+      });
+      await res.arrayBuffer();
+      client.push(performance.now() - t0);
+      const header = res.headers.get('server-timing') ?? '';
+      const dur = (name: string) =>
+        Number(new RegExp(`${name};dur=([0-9.]+)`).exec(header)?.[1] ?? Number.NaN);
+      if (!Number.isNaN(dur('gateway'))) gateway.push(dur('gateway'));
+      if (!Number.isNaN(dur('upstream'))) upstream.push(dur('upstream'));
+    }
+    serverTiming.push({
+      endpoint,
+      n: client.length,
+      clientP50: round(client.summary().p50, 3),
+      gatewayP50: round(gateway.summary().p50, 3),
+      upstreamP50: round(upstream.summary().p50, 3),
+    });
+  }
+
+  const targets = evaluateTargets(rows, bundles);
+  const result = {
+    date,
+    runtime,
+    machine: machineInfo(),
+    config: {
+      rounds,
+      measureSecondsPerTarget: duration,
+      warmupSecondsPerWindow: warmupMs / 1000,
+      concurrencies,
+      endpoints,
+      upstream: upstreamOptions,
+      redis: args.redis !== 'off',
+      logLevel: args['log-level'],
+      quick,
+    },
+    bundles: bundles.map((b) => ({
+      ...b,
+      rawKiB: round(b.rawBytes / 1024, 1),
+      gzipKiB: round(b.gzipBytes / 1024, 1),
+    })),
+    isolateStart,
+    cells: rows,
+    serverTiming,
+    targets,
+    totalSeconds: round((performance.now() - started) / 1000, 1),
+  };
+
+  console.log(`\n${runtime} — latencies in ms; Δ = through − direct; cpu = the function's process tree\n`);
+  console.log(overheadTable(rows));
+  if (bundles.length && withBundles) {
+    console.log(
+      `\n${formatTable(
+        ['deployment', 'raw KiB', 'gzip KiB'],
+        result.bundles.map((b) => [b.deployment, b.rawKiB.toFixed(1), b.gzipKiB.toFixed(1)]),
+      )}`,
+    );
+  }
+  if (isolateStart.length) {
+    console.log(
+      `\n${formatTable(
+        ['deployment', 'start→ready ms', 'first req ms', 'warm req ms'],
+        isolateStart.map((s) => [
+          s.deployment,
+          s.startMs.toFixed(1),
+          s.firstRequestMs.toFixed(2),
+          s.warmRequestMs.toFixed(2),
+        ]),
+      )}`,
+    );
+  }
+  if (serverTiming.length) {
+    console.log(
+      `\n${formatTable(
+        ['server-timing (c=1, p50 ms)', 'client', 'gateway', 'upstream'],
+        serverTiming.map((t) => [
+          t.endpoint,
+          String(t.clientP50),
+          String(t.gatewayP50),
+          String(t.upstreamP50),
+        ]),
+      )}`,
+    );
+  }
+  if (targets.length) {
+    console.log(
+      `\n${formatTable(
+        ['target', 'goal', 'measured', 'met'],
+        targets.map((t) => [t.name, t.goal, String(t.value), t.met ? 'yes' : 'NO']),
+      )}`,
+    );
+  }
+  mkdirSync(args.out!, { recursive: true });
+  const file = join(args.out!, `${date}-${runtime}${quick ? '-quick' : ''}.json`);
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  console.log(`\nwrote ${file} (${result.totalSeconds} s in all)`);
+} catch (err) {
+  console.error(`[bench] failed: ${(err as Error).stack ?? err}`);
+  exitCode = 1;
+} finally {
+  await env.stop();
+}
+process.exit(exitCode);
+
+function evaluateTargets(rows: OverheadReport[], sizes: Array<{ deployment: string; gzipBytes: number }>) {
+  const at = (endpoint: string) => {
+    const candidates = rows.filter((r) => r.endpoint === endpoint);
+    return candidates.find((r) => r.concurrency === 32) ?? candidates.at(-1);
+  };
+  const out: Array<{ name: string; goal: string; value: number; met: boolean }> = [];
+  const chat = at('chat');
+  if (chat?.overhead) {
+    const c = `c=${chat.concurrency}`;
+    out.push({
+      name: `chat overhead p50 (${c})`,
+      goal: '≤ 0.5 ms',
+      value: chat.overhead.p50,
+      met: chat.overhead.p50 <= 0.5,
+    });
+    out.push({
+      name: `chat overhead p99 (${c})`,
+      goal: '≤ 3 ms',
+      value: chat.overhead.p99,
+      met: chat.overhead.p99 <= 3,
+    });
+  }
+  const stream = at('stream');
+  if (stream?.overhead?.ttfbP50 !== undefined) {
+    const v = stream.overhead.ttfbP50;
+    out.push({
+      name: `stream first-byte overhead p50 (c=${stream.concurrency})`,
+      goal: '≤ 1 ms',
+      value: v,
+      met: v <= 1,
+    });
+  }
+  for (const [deployment, kib] of [
+    ['chat', 300],
+    ['health', 50],
+  ] as const) {
+    const b = sizes.find((s) => s.deployment === deployment);
+    if (b) {
+      const v = round(b.gzipBytes / 1024, 1);
+      out.push({ name: `${deployment} bundle gzip`, goal: `≤ ${kib} KiB`, value: v, met: v <= kib });
+    }
+  }
+  const audit = at('audit');
+  if (audit) {
+    out.push({
+      name: `audit write p99 (c=${audit.concurrency})`,
+      goal: '≤ 15 ms',
+      value: audit.through.latency.p99,
+      met: audit.through.latency.p99 <= 15,
+    });
+    out.push({
+      name: `audit writes/s (c=${audit.concurrency})`,
+      goal: '≥ 1000',
+      value: audit.through.rps,
+      met: audit.through.rps >= 1000,
+    });
+  }
+  return out;
+}
