@@ -57,3 +57,73 @@ describe('Neon WebSocket proxy', () => {
     expect(res instanceof Response ? res.status : 0).not.toBe(101);
   });
 });
+
+// Pooling needs a server with real backends (PGlite has one): the machine's Postgres in CI.
+const realPostgres = process.env.DATABASE_URL;
+describe.skipIf(!realPostgres)('Neon WebSocket proxy with pooling (real Postgres)', () => {
+  let proxy: NeonWsProxy;
+  const url = new URL(realPostgres ?? 'postgres://x@127.0.0.1:5432/x');
+
+  beforeAll(async () => {
+    proxy = await startNeonWsProxy({
+      port: 0,
+      allowedTargets: [`${url.hostname}:${url.port || 5432}`],
+      pool: true,
+    });
+    neonConfig.wsProxy = (host, port) => `${proxy.url}?address=${host}:${port}`;
+    neonConfig.useSecureWebSocket = false;
+    neonConfig.pipelineTLS = false;
+    neonConfig.pipelineConnect = false;
+  });
+
+  afterAll(async () => {
+    await proxy?.close();
+  });
+
+  async function session<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+    const client = new Client(realPostgres);
+    await client.connect();
+    try {
+      return await fn(client);
+    } finally {
+      await client.end();
+    }
+  }
+  const pid = (client: Client) =>
+    client.query('select pg_backend_pid() as pid').then((r) => r.rows[0].pid as number);
+  const settle = () => new Promise((r) => setTimeout(r, 50));
+
+  it('hands an idle backend to the next session, reset by DISCARD ALL', async () => {
+    const first = await session(async (c) => {
+      await c.query("set application_name = 'leaky'");
+      await c.query('create temp table pooled_t (x int)');
+      return pid(c);
+    });
+    await settle();
+    const second = await session(async (c) => ({
+      pid: await pid(c),
+      app: (await c.query('show application_name')).rows[0].application_name,
+      temp: (await c.query("select to_regclass('pg_temp.pooled_t') as t")).rows[0].t,
+      one: (await c.query('select $1::int as v', [7])).rows[0].v,
+    }));
+    expect(second.pid).toBe(first);
+    expect(second.app).not.toBe('leaky');
+    expect(second.temp).toBeNull();
+    expect(second.one).toBe(7);
+  });
+
+  it('never reuses a backend left inside a transaction', async () => {
+    const first = await session(async (c) => {
+      await c.query('begin');
+      await c.query('select 1');
+      return pid(c); // ends without commit: Terminate arrives with status 'T'
+    });
+    await settle();
+    const second = await session(async (c) => ({
+      pid: await pid(c),
+      status: (await c.query('select now() = statement_timestamp() as fresh')).rows[0].fresh,
+    }));
+    expect(second.pid).not.toBe(first);
+    expect(second.status).toBe(true); // not inside the abandoned transaction
+  });
+});

@@ -1,9 +1,15 @@
 import { createServer } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { type WebSocket, WebSocketServer } from 'ws';
-
-/** The Postgres wire protocol's Terminate message: 'X', length 4. */
-const TERMINATE = Buffer.from([0x58, 0, 0, 0, 4]);
+import {
+  BackendPool,
+  BackendWatch,
+  connectBackend,
+  isStartup,
+  readyForQueryIdle,
+  startupPacket,
+  TERMINATE,
+} from './pg-pool.ts';
 
 export interface NeonWsProxy {
   port: number;
@@ -22,6 +28,8 @@ export async function startNeonWsProxy(options: {
   port?: number;
   host?: string;
   allowedTargets?: string[];
+  /** Reuse idle authenticated backends across sessions (local/pg-pool.ts), as Neon's pooler does. */
+  pool?: boolean;
 }): Promise<NeonWsProxy> {
   const host = options.host ?? '127.0.0.1';
   const allowed = new Set(options.allowedTargets ?? []);
@@ -38,24 +46,42 @@ export async function startNeonWsProxy(options: {
     verifyClient: (info: { req: { url?: string } }) => allowed.has(targetOf(info.req.url)),
   });
 
-  wss.on('connection', (ws, req) => {
-    const address = targetOf(req.url);
-    const sep = address.lastIndexOf(':');
-    const socket = connect(Number(address.slice(sep + 1)), address.slice(0, sep).replace(/^\[|\]$/g, ''));
-    socket.setNoDelay(true);
+  const pool = options.pool ? new BackendPool() : undefined;
+
+  /** Relays one session's bytes both ways; with a pool, hands an idle backend back at Terminate. */
+  function relay(ws: WebSocket, socket: Socket, pooled?: { key: string; watch: BackendWatch }) {
     const pair = { ws, socket };
     open.add(pair);
+    let detached = false;
+    const onData = (chunk: Buffer) => {
+      pooled?.watch.observe(chunk);
+      if (ws.readyState === ws.OPEN) ws.send(chunk, { binary: true });
+    };
+    const onDrain = () => ws.resume?.();
     const closeBoth = () => {
       open.delete(pair);
-      // end(), not destroy(): bytes still queued (the driver's Terminate message) must reach
-      // the server, or a single-connection server like PGlite is left mid-conversation.
-      socket.end();
+      if (!detached) {
+        // end(), not destroy(): bytes still queued (the driver's Terminate message) must reach
+        // the server, or a single-connection server like PGlite is left mid-conversation.
+        socket.end();
+      }
       if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close();
     };
-    // Bytes sent before the TCP connection is up are queued by the socket itself.
     ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
+      if (detached) return;
       const chunk = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
       if (chunk.equals(TERMINATE)) {
+        if (pool && pooled?.watch.reusable) {
+          detached = true;
+          socket.off('data', onData);
+          socket.off('drain', onDrain);
+          socket.off('error', closeBoth);
+          socket.off('close', closeBoth);
+          open.delete(pair);
+          pool.release({ socket, key: pooled.key, greeting: pooled.watch.greeting });
+          ws.close();
+          return;
+        }
         // Postgres closes the connection after Terminate and the driver waits for that; PGlite's
         // socket server does not close, so the proxy does it for both.
         socket.end(chunk);
@@ -64,14 +90,46 @@ export async function startNeonWsProxy(options: {
       }
       if (!socket.write(chunk)) ws.pause?.();
     });
-    socket.on('drain', () => ws.resume?.());
-    socket.on('data', (chunk) => {
-      if (ws.readyState === ws.OPEN) ws.send(chunk, { binary: true });
-    });
+    socket.on('drain', onDrain);
+    socket.on('data', onData);
     socket.on('error', closeBoth);
     socket.on('close', closeBoth);
     ws.on('error', closeBoth);
     ws.on('close', closeBoth);
+  }
+
+  wss.on('connection', (ws, req) => {
+    const address = targetOf(req.url);
+    if (!pool) return relay(ws, connectBackend(address));
+    // Pooled: read the start-up packet first, to pick a backend started with the same parameters.
+    let pending = Buffer.alloc(0);
+    const first = (data: Buffer | ArrayBuffer | Buffer[]) => {
+      const chunk = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+      pending = Buffer.concat([pending, chunk]);
+      const packet = startupPacket(pending);
+      if (!packet) return;
+      ws.off('message', first);
+      const rest = pending.subarray(packet.length);
+      if (!isStartup(packet)) {
+        // SSL, GSS or cancel request: a plain relay, never pooled.
+        const socket = connectBackend(address);
+        socket.write(pending);
+        return relay(ws, socket);
+      }
+      const key = `${address}|${packet.subarray(8).toString('latin1')}`;
+      const reused = pool.take(key);
+      if (reused) {
+        ws.send(Buffer.concat([reused.greeting, readyForQueryIdle()]), { binary: true });
+        relay(ws, reused.socket, { key, watch: new BackendWatch(reused.greeting) });
+      } else {
+        const socket = connectBackend(address);
+        socket.write(packet);
+        relay(ws, socket, { key, watch: new BackendWatch() });
+      }
+      if (rest.length) ws.emit('message', rest, true);
+    };
+    ws.on('message', first);
+    ws.on('close', () => ws.off('message', first));
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -89,6 +147,7 @@ export async function startNeonWsProxy(options: {
         ws.terminate();
       }
       open.clear();
+      pool?.close();
       // Sockets mid close-handshake would keep server.close() waiting forever.
       for (const client of wss.clients) client.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));

@@ -84,7 +84,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
     // Neon's driver speaks WebSocket; a plain Postgres needs the proxy. Neon itself does not.
     if (!/\.neon\.(tech|build)$/.test(target.host)) {
-      const proxy = await startNeonWsProxy({ port: 0, allowedTargets: [`${target.host}:${target.port}`] });
+      // Pooled, as Neon's own endpoint is: a Worker connects per request, and a plain Postgres
+      // would start a backend (~20 ms) each time.
+      const proxy = await startNeonWsProxy({
+        port: 0,
+        allowedTargets: [`${target.host}:${target.port}`],
+        pool: !embeddedPostgres,
+      });
       stops.push(proxy.close);
       settings.NEON_WS_PROXY = proxy.url;
       log('ws-proxy', `Neon WebSocket proxy on ws://${proxy.url}`);

@@ -110,7 +110,9 @@ export async function recordAction(client: Client, input: RecordActionInput, ctx
       ...(approval ? { approval_id: approval.id, expires_at: approval.expires_at, quorum: gate.quorum } : {}),
     },
   };
-  await client.query('begin');
+  // Without an approval the append is one statement, atomic on its own: no begin/commit round
+  // trips, and the chain-head lock is released as the statement commits.
+  if (approval) await client.query('begin');
   try {
     const appended = await appendLedgerEntry(client, entry, {
       input_hash: hash,
@@ -133,12 +135,12 @@ export async function recordAction(client: Client, input: RecordActionInput, ctx
           approval.expires_at,
         ],
       );
+      await client.query('commit');
     }
-    await client.query('commit');
     auditActionsTotal.inc({ category: categoryLabel(input.category), status });
     return { action_id: actionId, status, seq: appended.seq, ...(approval ? { approval } : {}) };
   } catch (err) {
-    await client.query('rollback').catch(() => undefined);
+    if (approval) await client.query('rollback').catch(() => undefined);
     throw err;
   }
 }

@@ -18,6 +18,9 @@ function configureNeon(settings: Settings): void {
   neonConfig.useSecureWebSocket = false;
   neonConfig.pipelineTLS = false;
   neonConfig.pipelineConnect = false;
+  // Coalescing writes into one WebSocket frame waits for a timer (~1 ms per query under Node and
+  // Deno); on loopback the extra frames cost nothing.
+  neonConfig.coalesceWrites = false;
   configuredProxy = proxy;
 }
 
