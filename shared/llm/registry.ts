@@ -38,6 +38,18 @@ export interface ResolvedTarget {
  * role's first model.
  */
 export function effectiveRegistry(env: Env): ModelsConfig {
+  // Bindings are fixed per isolate: build the registry once per env object, not per request.
+  let registry = registryCache.get(env);
+  if (!registry) {
+    registry = buildRegistry(env);
+    registryCache.set(env, registry);
+  }
+  return registry;
+}
+
+const registryCache = new WeakMap<object, ModelsConfig>();
+
+function buildRegistry(env: Env): ModelsConfig {
   const override = typeof env.MAS_MODELS_YAML === 'string' ? env.MAS_MODELS_YAML : '';
   let base = bundledModels;
   if (override) {

@@ -39,10 +39,26 @@ export function auth(options: AuthOptions = {}): MiddlewareHandler {
 
 /** The principal an API key belongs to: the MAS_API_KEYS secret first, then the keys table. */
 export async function resolveApiKey(settings: Settings, key: string): Promise<Principal | null> {
-  const hash = await sha256Hex(key);
+  const hash = await hashOf(key);
   const fromSecret = findKeyEntry(keysFromSecret(settings), hash);
   if (fromSecret) return { id: fromSecret.id, role: fromSecret.role };
   return settings.DATABASE_URL ? lookupKeyInTable(settings, hash) : null;
+}
+
+/**
+ * SHA-256 of a presented key, remembered for the isolate's busiest keys so a hot agent does not
+ * pay a digest per request. Only the lookup is cached: which principal a hash belongs to (and
+ * whether it was revoked) is still decided per request.
+ */
+const digests = new Map<string, string>();
+async function hashOf(key: string): Promise<string> {
+  let hash = digests.get(key);
+  if (!hash) {
+    hash = await sha256Hex(key);
+    if (digests.size >= 512) digests.clear();
+    digests.set(key, hash);
+  }
+  return hash;
 }
 
 export function requireRole(principal: Principal, roles: readonly Role[]): void {
