@@ -88,6 +88,16 @@ interface Phase {
 
 const pending: string[] = [];
 let serial = 0;
+/**
+ * What each ledger-writing request (by its correlation id) was told: written (201/200),
+ * refused (any other status: must have written nothing), or unanswered (the client gave up;
+ * either outcome is allowed, and it is reported).
+ */
+const outcomes = new Map<
+  string,
+  { type: 'action' | 'decision'; outcome: 'written' | 'refused' | 'unanswered' }
+>();
+let requestSerial = 0;
 
 async function one(kind: Kind, phase: Phase): Promise<void> {
   let path: string;
@@ -117,17 +127,30 @@ async function one(kind: Kind, phase: Phase): Promise<void> {
   }
   const stats = phase.kinds[kind];
   stats.sent++;
+  const correlationId = `load-${process.pid}-${++requestSerial}`;
+  const ledgerType = expect === 201 ? 'action' : kind === 'approval' ? 'decision' : undefined;
+  if (ledgerType) outcomes.set(correlationId, { type: ledgerType, outcome: 'unanswered' });
   const t0 = performance.now();
   try {
     const res = await fetch(base + path, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: bearer(key) },
+      headers: {
+        'content-type': 'application/json',
+        authorization: bearer(key),
+        'x-correlation-id': correlationId,
+      },
       body: JSON.stringify(body),
       signal: AbortSignal.timeout(30_000),
     });
     const text = await res.text();
     const ms = performance.now() - t0;
     stats.statuses[res.status] = (stats.statuses[res.status] ?? 0) + 1;
+    if (ledgerType) {
+      outcomes.set(correlationId, {
+        type: ledgerType,
+        outcome: res.status === expect ? 'written' : 'refused',
+      });
+    }
     if (res.status !== expect) {
       stats.errors++;
       return;
@@ -226,7 +249,28 @@ try {
   const verify = (await verifyRes.json()) as { ok?: boolean; checked?: number };
   const actionRows = rowsByType.action ?? 0;
   const decisionRows = rowsByType.decision ?? 0;
-  const ledgerOk = verify.ok === true && actionRows === phase.audit201 && decisionRows === phase.decisions200;
+  // Per request, by correlation id: every written answer has exactly one row of its type, every
+  // refusal none; an unanswered request may have one (the server finished after the client left).
+  const perId = await db.client.query<{ correlation_id: string; entry_type: string; n: string }>(
+    `select correlation_id, entry_type, count(*) as n from audit.action_logs
+      where seq > $1 and seq <= $2 and correlation_id like 'load-%' and entry_type in ('action', 'decision')
+      group by correlation_id, entry_type`,
+    [seqBefore, seqAfter],
+  );
+  const rowsOf = new Map(perId.rows.map((r) => [`${r.correlation_id}|${r.entry_type}`, Number(r.n)]));
+  const check = { lost: 0, duplicated: 0, writtenWhenRefused: 0, unanswered: 0, unansweredWritten: 0 };
+  for (const [id, { type, outcome }] of outcomes) {
+    const n = rowsOf.get(`${id}|${type}`) ?? 0;
+    if (n > 1) check.duplicated++;
+    if (outcome === 'written' && n === 0) check.lost++;
+    if (outcome === 'refused' && n > 0) check.writtenWhenRefused++;
+    if (outcome === 'unanswered') {
+      check.unanswered++;
+      if (n > 0) check.unansweredWritten++;
+    }
+  }
+  const ledgerOk =
+    verify.ok === true && check.lost === 0 && check.duplicated === 0 && check.writtenWhenRefused === 0;
 
   const kinds = Object.fromEntries(
     KINDS.map((k) => {
@@ -272,6 +316,7 @@ try {
       decisions200: phase.decisions200,
       decisionRows,
       rowsByType,
+      perRequest: check,
       ok: ledgerOk,
     },
   };
@@ -299,7 +344,9 @@ try {
   );
   console.log(
     `\nledger: verify ${JSON.stringify(verify)}; action rows ${actionRows} vs 201s ${phase.audit201}; ` +
-      `decision rows ${decisionRows} vs 200 decisions ${phase.decisions200} → ${ledgerOk ? 'OK' : 'MISMATCH'}`,
+      `decision rows ${decisionRows} vs 200 decisions ${phase.decisions200}; per request: ${check.lost} lost, ` +
+      `${check.duplicated} duplicated, ${check.writtenWhenRefused} written though refused, ${check.unanswered} ` +
+      `unanswered (${check.unansweredWritten} of them written) → ${ledgerOk ? 'OK' : 'MISMATCH'}`,
   );
   mkdirSync(args.out!, { recursive: true });
   const file = join(args.out!, `${result.date}-load-${runtime}.json`);
