@@ -66,6 +66,18 @@ export async function withPostgres<T>(
   }
 }
 
+/**
+ * Closes a client whatever state its socket is in. `end()` writes Terminate synchronously, so on a
+ * WebSocket that is already closed it throws before returning a promise (`.catch` never sees it).
+ */
+async function endQuietly(client: Client): Promise<void> {
+  try {
+    await client.end();
+  } catch {
+    // already gone
+  }
+}
+
 /** Errors thrown because connect() failed: the only ones retried (fn never ran). */
 const connectFailed = new WeakSet<object>();
 
@@ -89,7 +101,7 @@ async function once<T>(
   try {
     await client.connect();
   } catch (err) {
-    await client.end().catch(() => undefined);
+    await endQuietly(client);
     const error = serviceUnavailable('Postgres is unreachable.', 'database_unavailable', err);
     connectFailed.add(error);
     throw error;
@@ -107,12 +119,18 @@ async function once<T>(
     }
     throw err;
   } finally {
-    await client.end().catch(() => undefined);
+    await endQuietly(client);
   }
 }
 
-/** SQLSTATE class 08 (connection exception) and 57P0x (server shutting down, restarting). */
+/**
+ * SQLSTATE class 08 (connection exception) and 57P0x (server shutting down, restarting), and the
+ * driver's own errors for a socket that is already gone (a write on a closed WebSocket throws
+ * before any 'end' event has told us).
+ */
 function isConnectionError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && (code.startsWith('08') || /^57P0[1-3]$/.test(code));
+  if (typeof code === 'string' && (code.startsWith('08') || /^57P0[1-3]$/.test(code))) return true;
+  const message = err instanceof Error ? err.message : '';
+  return /after close\(\)|Connection terminated|not queryable|socket (hang up|closed)/i.test(message);
 }

@@ -14,7 +14,7 @@ export function startDevWorker(
     vars,
     ip: '127.0.0.1',
     port: 0,
-    logLevel: 'error',
+    logLevel: (process.env.MAS_DEV_LOG_LEVEL as 'error' | 'log' | undefined) ?? 'error',
     persist: false,
     experimental: {
       disableExperimentalWarning: true,
