@@ -89,8 +89,13 @@ describe.skipIf(!realPostgres)('Neon WebSocket proxy with pooling (real Postgres
       await client.end();
     }
   }
-  const pid = (client: Client) =>
-    client.query('select pg_backend_pid() as pid').then((r) => r.rows[0].pid as number);
+  // The pid the backend reports must match the BackendKeyData the session was greeted with
+  // (replayed by the pool), or cancel requests would go to the wrong backend.
+  const pid = async (client: Client) => {
+    const pid = (await client.query('select pg_backend_pid() as pid')).rows[0].pid as number;
+    expect((client as unknown as { processID: number }).processID).toBe(pid);
+    return pid;
+  };
   const settle = () => new Promise((r) => setTimeout(r, 50));
 
   it('hands an idle backend to the next session, reset by DISCARD ALL', async () => {
@@ -107,6 +112,9 @@ describe.skipIf(!realPostgres)('Neon WebSocket proxy with pooling (real Postgres
       one: (await c.query('select $1::int as v', [7])).rows[0].v,
     }));
     expect(second.pid).toBe(first);
+    await settle();
+    // Reused again: the greeting travels with the backend from session to session.
+    expect(await session(pid)).toBe(first);
     expect(second.app).not.toBe('leaky');
     expect(second.temp).toBeNull();
     expect(second.one).toBe(7);

@@ -124,8 +124,10 @@ export class BackendWatch {
   challenged = false;
   status = 0;
 
+  /** `replayed`: the greeting a pooled backend's session was given; kept for its next session. */
   constructor(replayed?: Buffer) {
     if (replayed) {
+      this.greetingParts.push(replayed);
       this.greeted = true;
       this.status = READY_IDLE;
     }
