@@ -74,6 +74,8 @@ export function rateLimit(options: RateLimitOptions = {}): MiddlewareHandler {
       const now = Date.now();
       const record = (): Promise<Verdict> =>
         withDeadline(limiter.limit(key), 1000).then((v) => {
+          // Bounded like any per-isolate cache: many principals must not grow it without end.
+          if (verdicts.size >= 10_000) verdicts.clear();
           verdicts.set(verdictKey, {
             success: v.success,
             remaining: v.remaining,
