@@ -52,14 +52,51 @@ export async function withPostgres<T>(
 ): Promise<T> {
   if (!settings.DATABASE_URL) throw serviceUnavailable('Postgres is not configured (DATABASE_URL).');
   configureNeon(settings);
+  const { client, lost } = await connect(settings.DATABASE_URL, options);
+  try {
+    return await fn(client);
+  } catch (err) {
+    // Postgres going away mid-request is a dependency failure (503, retryable), not our bug.
+    if (!(err instanceof AppError) && (lost() || isConnectionError(err))) {
+      throw serviceUnavailable(
+        'Postgres became unreachable during the request.',
+        'database_unavailable',
+        err,
+      );
+    }
+    throw err;
+  } finally {
+    await endQuietly(client);
+  }
+}
+
+/** A connected client, retrying only refusals that pass (nothing has been sent yet). */
+async function connect(
+  connectionString: string,
+  options: WithClientOptions,
+): Promise<{ client: Client; lost: () => boolean }> {
   const retries = options.connectRetries ?? 3;
   for (let attempt = 0; ; attempt++) {
+    const client = new Client({
+      connectionString,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+    });
+    // An error event on an idle client would otherwise be an unhandled rejection.
+    let lost = false;
+    client.on('error', () => {
+      lost = true;
+    });
+    client.on('end', () => {
+      lost = true;
+    });
     try {
-      return await once(settings, fn, options);
+      await client.connect();
+      return { client, lost: () => lost };
     } catch (err) {
-      const cause = err instanceof AppError ? err.cause : undefined;
-      if (attempt >= retries || !(err instanceof AppError) || !isBusy(cause) || !connectFailed.has(err))
-        throw err;
+      await endQuietly(client);
+      if (attempt >= retries || !isBusy(err)) {
+        throw serviceUnavailable('Postgres is unreachable.', 'database_unavailable', err);
+      }
       // Full jitter up to 50, 100, 200 ms: a burst of refused clients does not come back at once.
       await new Promise((r) => setTimeout(r, Math.random() * 50 * 2 ** attempt));
     }
@@ -75,51 +112,6 @@ async function endQuietly(client: Client): Promise<void> {
     await client.end();
   } catch {
     // already gone
-  }
-}
-
-/** Errors thrown because connect() failed: the only ones retried (fn never ran). */
-const connectFailed = new WeakSet<object>();
-
-async function once<T>(
-  settings: Settings & { DATABASE_URL?: string },
-  fn: (client: Client) => Promise<T>,
-  options: WithClientOptions,
-): Promise<T> {
-  const client = new Client({
-    connectionString: settings.DATABASE_URL,
-    connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
-  });
-  // An error event on an idle client would otherwise be an unhandled rejection.
-  let lost = false;
-  client.on('error', () => {
-    lost = true;
-  });
-  client.on('end', () => {
-    lost = true;
-  });
-  try {
-    await client.connect();
-  } catch (err) {
-    await endQuietly(client);
-    const error = serviceUnavailable('Postgres is unreachable.', 'database_unavailable', err);
-    connectFailed.add(error);
-    throw error;
-  }
-  try {
-    return await fn(client);
-  } catch (err) {
-    // Postgres going away mid-request is a dependency failure (503, retryable), not our bug.
-    if (!(err instanceof AppError) && (lost || isConnectionError(err))) {
-      throw serviceUnavailable(
-        'Postgres became unreachable during the request.',
-        'database_unavailable',
-        err,
-      );
-    }
-    throw err;
-  } finally {
-    await endQuietly(client);
   }
 }
 
