@@ -3,6 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type NeonWsProxy, startNeonWsProxy } from './neon-ws-proxy.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './pglite-server.ts';
 
+/** Neon's driver through `proxy`, in plain ws:// and without TLS, as shared/db/postgres.ts does. */
+function pointNeonAt(proxy: NeonWsProxy): void {
+  neonConfig.wsProxy = (host, port) => `${proxy.url}?address=${host}:${port}`;
+  neonConfig.useSecureWebSocket = false;
+  neonConfig.pipelineTLS = false;
+  neonConfig.pipelineConnect = false;
+}
+
 describe('Neon WebSocket proxy', () => {
   let pg: EmbeddedPostgres;
   let proxy: NeonWsProxy;
@@ -10,10 +18,7 @@ describe('Neon WebSocket proxy', () => {
   beforeAll(async () => {
     pg = await startEmbeddedPostgres({});
     proxy = await startNeonWsProxy({ port: 0, allowedTargets: [`127.0.0.1:${pg.port}`] });
-    neonConfig.wsProxy = (host, port) => `${proxy.url}?address=${host}:${port}`;
-    neonConfig.useSecureWebSocket = false;
-    neonConfig.pipelineTLS = false;
-    neonConfig.pipelineConnect = false;
+    pointNeonAt(proxy);
   });
 
   afterAll(async () => {
@@ -70,10 +75,7 @@ describe.skipIf(!realPostgres)('Neon WebSocket proxy with pooling (real Postgres
       allowedTargets: [`${url.hostname}:${url.port || 5432}`],
       pool: true,
     });
-    neonConfig.wsProxy = (host, port) => `${proxy.url}?address=${host}:${port}`;
-    neonConfig.useSecureWebSocket = false;
-    neonConfig.pipelineTLS = false;
-    neonConfig.pipelineConnect = false;
+    pointNeonAt(proxy);
   });
 
   afterAll(async () => {
