@@ -9,13 +9,16 @@ const gemini = inject('geminiFakeUrl');
 const MODELS_YAML = `
 providers:
   oai: { type: openai, base_url: ${openai}/v1, api_key_env: OPENAI_API_KEY, timeout_ms: 2000 }
+  compat: { type: openai_compatible, base_url: ${openai}/v1, api_key_env: OPENAI_API_KEY, timeout_ms: 2000 }
   google: { type: gemini, base_url: ${gemini}, api_key_env: GOOGLE_API_KEY, timeout_ms: 2000 }
 models:
   - { id: small-embed, provider: oai, upstream: embed-8, capabilities: [embeddings], context_window: 8191, dimension: 8 }
   - { id: broken-embed, provider: oai, upstream: fail500, capabilities: [embeddings], context_window: 8191, dimension: 8 }
   - { id: gemini-embed, provider: google, upstream: gemini-embed-8, capabilities: [embeddings], context_window: 2048, dimension: 8 }
   - { id: chatty, provider: oai, upstream: ok, capabilities: [chat], context_window: 8191 }
+  - { id: compat-embed, provider: compat, upstream: compat-embed-8, capabilities: [embeddings], context_window: 8191, dimension: 8 }
 roles:
+  gemini-only: [gemini-embed]
   embedding: [small-embed, gemini-embed]
   flaky-embedding: [broken-embed, gemini-embed]
   chat-only: [chatty]
@@ -73,6 +76,91 @@ describe('POST /v1/embeddings', () => {
     expect((await post('/v1/embeddings', { input: 'x', model: 'chat-only' })).status).toBe(400);
     expect((await post('/v1/embeddings', { input: [] })).status).toBe(400);
     expect((await post('/v1/embeddings', { input: 42 })).status).toBe(400);
+  });
+});
+
+const requestsFor = async (model: string) =>
+  (await (await fetch(`${openai}/__requests/${encodeURIComponent(model)}`)).json()) as Array<{
+    body: Record<string, unknown>;
+  }>;
+
+/** What OpenAI's SDKs do with a base64 embedding: the bytes as a little-endian Float32Array. */
+const decode = (b64: string) => Array.from(new Float32Array(Buffer.from(b64, 'base64').buffer.slice(0)));
+
+describe('embeddings as OpenAI encodes them', () => {
+  type Body = { data: Array<{ embedding: number[] | string }>; usage: { prompt_tokens: number } };
+
+  it('base64 is the float32 vector, little-endian, equal to the float answer', async () => {
+    const float = (await (
+      await post('/v1/embeddings', { input: 'alpha', encoding_format: 'float' })
+    ).json()) as Body;
+    const b64res = await post('/v1/embeddings', { input: 'alpha', encoding_format: 'base64' });
+    expect(b64res.status).toBe(200);
+    const b64 = (await b64res.json()) as Body;
+    expect(typeof b64.data[0]!.embedding).toBe('string');
+    const vector = float.data[0]!.embedding as number[];
+    expect(decode(b64.data[0]!.embedding as string)).toEqual(Array.from(new Float32Array(vector)));
+    // The same bytes OpenAI would send: float32 little-endian, 4 bytes per dimension.
+    const bytes = Buffer.from(b64.data[0]!.embedding as string, 'base64');
+    expect(bytes.length).toBe(vector.length * 4);
+    expect(bytes.readFloatLE(0)).toBe(Math.fround(vector[0]!));
+    // We ask OpenAI for base64 too (a quarter of the bytes), and float from compatible servers.
+    expect((await requestsFor('embed-8')).at(-1)!.body.encoding_format).toBe('base64');
+  });
+
+  it('dimensions reaches the upstream and shapes the vector, with either encoding', async () => {
+    const float = (await (await post('/v1/embeddings', { input: 'alpha', dimensions: 4 })).json()) as Body;
+    expect(float.data[0]!.embedding).toHaveLength(4);
+    const b64 = (await (
+      await post('/v1/embeddings', { input: 'alpha', dimensions: 4, encoding_format: 'base64' })
+    ).json()) as Body;
+    expect(decode(b64.data[0]!.embedding as string)).toHaveLength(4);
+    expect((await requestsFor('embed-8')).at(-1)!.body.dimensions).toBe(4);
+  });
+
+  it('token ids and token-id arrays go upstream as sent, one vector per input', async () => {
+    const one = await post('/v1/embeddings', { input: [101, 202, 303], model: 'small-embed' });
+    expect(one.status).toBe(200);
+    expect(((await one.json()) as Body).data).toHaveLength(1);
+    expect((await requestsFor('embed-8')).at(-1)!.body.input).toEqual([101, 202, 303]);
+    const many = await post('/v1/embeddings', {
+      input: [
+        [1, 2],
+        [3, 4, 5],
+      ],
+      model: 'compat-embed',
+    });
+    expect(many.status).toBe(200);
+    const body = (await many.json()) as Body;
+    expect(body.data).toHaveLength(2);
+    expect(body.data[0]!.embedding).not.toEqual(body.data[1]!.embedding);
+    const seen = (await requestsFor('compat-embed-8')).at(-1)!.body;
+    expect(seen.input).toEqual([
+      [1, 2],
+      [3, 4, 5],
+    ]);
+    expect(seen.encoding_format).toBe('float');
+  });
+
+  it('token input skips Gemini in a chain, and is a clear 400 when only Gemini is left', async () => {
+    resetLocalCircuits();
+    const mixed = await post('/v1/embeddings', { input: [7, 8, 9], model: 'flaky-embedding' });
+    // broken-embed (OpenAI) fails and Gemini cannot take tokens: the chain ends in OpenAI's 5xx
+    // instead of a Gemini answer made from another tokenizer's ids.
+    expect(mixed.status).toBe(502);
+    const res = await post('/v1/embeddings', { input: [[7, 8, 9]], model: 'gemini-only' });
+    expect(res.status).toBe(400);
+    const error = ((await res.json()) as { error: { code: string; param: string; message: string } }).error;
+    expect(error.code).toBe('token_input_unsupported');
+    expect(error.param).toBe('input');
+    expect(error.message).toMatch(/OpenAI-compatible/);
+  });
+
+  it('refuses mixed or malformed inputs and unknown encodings', async () => {
+    expect((await post('/v1/embeddings', { input: ['a', 1] })).status).toBe(400);
+    expect((await post('/v1/embeddings', { input: [1.5, 2] })).status).toBe(400);
+    expect((await post('/v1/embeddings', { input: [[]] })).status).toBe(400);
+    expect((await post('/v1/embeddings', { input: 'a', encoding_format: 'hex' })).status).toBe(400);
   });
 });
 

@@ -2,9 +2,11 @@ import { type Context, Hono } from 'hono';
 import * as z from 'zod';
 import { withPostgres } from '../../shared/db/postgres.ts';
 import { getSettings } from '../../shared/env.ts';
-import { AppError } from '../../shared/errors/index.ts';
+import { AppError, badRequest } from '../../shared/errors/index.ts';
 import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
+import { encodeFloat32Base64 } from '../../shared/llm/embeddings-base64.ts';
 import { providerFor } from '../../shared/llm/providers/index.ts';
+import type { EmbedInputs } from '../../shared/llm/providers/types.ts';
 import { resolveTarget } from '../../shared/llm/registry.ts';
 import { createRouteContext, setRouteHeaders } from '../../shared/llm/route-context.ts';
 import { routeCall } from '../../shared/llm/router.ts';
@@ -23,19 +25,44 @@ routes.use('/v1/embeddings', auth({ roles: ['agent', 'admin'] }), rateLimit());
 routes.use('/v1/vectors/*', auth({ roles: ['agent', 'admin'] }), rateLimit());
 
 const text = z.string().min(1).max(32_000);
+const tokenIds = z
+  .array(
+    z
+      .number()
+      .int()
+      .nonnegative()
+      .max(2 ** 31),
+  )
+  .min(1)
+  .max(32_000);
+/** OpenAI's four input forms: a string, strings, token ids, or one token-id array per input. */
 export const embeddingsSchema = z
   .object({
-    input: z.union([text, z.array(text).min(1).max(2048)]),
+    input: z.union([text, z.array(text).min(1).max(2048), tokenIds, z.array(tokenIds).min(1).max(2048)]),
     model: z.string().max(200).optional(),
-    encoding_format: z.enum(['float']).optional(),
+    encoding_format: z.enum(['float', 'base64']).optional(),
     dimensions: z.number().int().positive().max(8192).optional(),
     user: z.string().optional(),
   })
   .strict();
 
-/** Embeds through the `embedding` role (or the model asked for) with the same router as chat. */
-async function embedTexts(c: Context<AppEnv>, inputs: string[], model?: string, dimensions?: number) {
-  const target = resolveTarget(c.env, model ?? 'embedding', undefined, 'embeddings');
+/**
+ * Embeds through the `embedding` role (or the model asked for) with the same router as chat.
+ * Token ids only go to OpenAI-type models (they are another tokenizer's ids to anyone else).
+ */
+async function embedTexts(c: Context<AppEnv>, inputs: EmbedInputs, model?: string, dimensions?: number) {
+  let target = resolveTarget(c.env, model ?? 'embedding', undefined, 'embeddings');
+  if ('tokens' in inputs) {
+    const chain = target.chain.filter((m) => m.provider.type !== 'gemini');
+    if (chain.length === 0) {
+      throw badRequest(
+        `Token-id input needs an OpenAI or OpenAI-compatible embedding model; '${model ?? 'embedding'}' routes to Gemini only, which embeds text. Send strings, or pick another model.`,
+        'input',
+        'token_input_unsupported',
+      );
+    }
+    target = { ...target, chain };
+  }
   const trace = c.get('trace');
   const routed = await routeCall(
     createRouteContext(c, target),
@@ -59,15 +86,26 @@ async function embedTexts(c: Context<AppEnv>, inputs: string[], model?: string, 
 
 routes.post('/v1/embeddings', async (c) => {
   const body = await readJson(c, embeddingsSchema, maxBodyBytes('embed'));
-  const inputs = typeof body.input === 'string' ? [body.input] : body.input;
-  const routed = await embedTexts(c, inputs, body.model, body.dimensions);
+  const routed = await embedTexts(c, embedInputsOf(body.input), body.model, body.dimensions);
+  const base64 = body.encoding_format === 'base64';
   return c.json({
     object: 'list',
-    data: routed.result.vectors.map((embedding, index) => ({ object: 'embedding', index, embedding })),
+    data: routed.result.vectors.map((vector, index) => ({
+      object: 'embedding',
+      index,
+      embedding: base64 ? encodeFloat32Base64(vector) : vector,
+    })),
     model: routed.model.model.id,
     usage: { prompt_tokens: routed.result.promptTokens, total_tokens: routed.result.promptTokens },
   });
 });
+
+function embedInputsOf(input: z.infer<typeof embeddingsSchema>['input']): EmbedInputs {
+  if (typeof input === 'string') return { texts: [input] };
+  if (input.every((i) => typeof i === 'string')) return { texts: input as string[] };
+  if (input.every((i) => typeof i === 'number')) return { tokens: [input as number[]], single: true };
+  return { tokens: input as number[][] };
+}
 
 const collection = z.string().regex(/^[a-z0-9_]{1,48}$/, 'lower-case letters, digits and _ (1-48)');
 const pointId = z.union([z.uuid(), z.number().int().nonnegative()]);
@@ -119,7 +157,7 @@ routes.post('/v1/vectors/:collection/upsert', async (c) => {
   const body = await readJson(c, upsertSchema, maxBodyBytes('embed'));
   const texts = body.points.filter((p) => p.text !== undefined).map((p) => p.text!);
   let embedded: number[][] = [];
-  if (texts.length) embedded = (await embedTexts(c, texts)).result.vectors;
+  if (texts.length) embedded = (await embedTexts(c, { texts })).result.vectors;
   let next = 0;
   const points = body.points.map((p) => ({
     id: p.id,
@@ -142,7 +180,7 @@ routes.post('/v1/vectors/:collection/upsert', async (c) => {
 routes.post('/v1/vectors/:collection/search', async (c) => {
   const name = collection.parse(c.req.param('collection'));
   const body = await readJson(c, searchSchema, maxBodyBytes('embed'));
-  const query = body.vector ?? (await embedTexts(c, [body.query!])).result.vectors[0]!;
+  const query = body.vector ?? (await embedTexts(c, { texts: [body.query!] })).result.vectors[0]!;
   const results = await withStore(c, (store) => store.search(name, query, body.limit, body.filter));
   return c.json({ results });
 });

@@ -13,6 +13,9 @@ import { listenOnLoopback, readBody } from './listen.ts';
  *   `reset`         drops the connection before any response byte (a reset, as a crashing proxy does)
  *   `slowstream`    streams for 5 s and records (`aborted`) whether the client left early
  *   `seq:<name>`    the next step of a script set with POST /__scripts/<name> ["500","429","ok"]
+ * Embeddings take every OpenAI input form (text, texts, token ids, token-id arrays), `dimensions`
+ * (else the trailing number of the model name, else 8) and `encoding_format: "base64"`
+ * (little-endian float32, as OpenAI).
  * Every request is recorded: GET /__requests/<model> returns the bodies received for that model.
  */
 export async function startOpenAIFake(): Promise<{ url: string; close(): Promise<void> }> {
@@ -43,26 +46,45 @@ export async function startOpenAIFake(): Promise<{ url: string; close(): Promise
       });
     }
     if (req.method === 'POST' && url.pathname === '/v1/embeddings') {
-      const request = JSON.parse(body) as { model: string; input: string | string[] };
+      const request = JSON.parse(body) as {
+        model: string;
+        input: string | string[] | number[] | number[][];
+        encoding_format?: 'float' | 'base64';
+        dimensions?: number;
+      };
       const list = received.get(request.model) ?? [];
       list.push({ body: request, headers: req.headers });
       received.set(request.model, list);
       if (request.model === 'fail500')
         return send(res, 500, apiError('The server had an error.', 'server_error'));
-      const inputs = typeof request.input === 'string' ? [request.input] : request.input;
-      const dim = Number(/(\d+)$/.exec(request.model)?.[1] ?? 8);
+      // As OpenAI: a string, strings, token ids, or token-id arrays; one vector per input.
+      const input = request.input;
+      const inputs: Array<string | number[]> =
+        typeof input === 'string'
+          ? [input]
+          : input.every((i) => typeof i === 'number')
+            ? [input as number[]]
+            : (input as Array<string | number[]>);
+      const dim = request.dimensions ?? Number(/(\d+)$/.exec(request.model)?.[1] ?? 8);
+      const tokens = inputs.reduce(
+        (n, i) => n + (typeof i === 'string' ? i.split(/\s+/).length : i.length),
+        0,
+      );
       return send(res, 200, {
         object: 'list',
-        data: inputs.map((text, index) => ({
-          object: 'embedding',
-          index,
-          embedding: fakeEmbedding(text, dim),
-        })),
+        data: inputs.map((item, index) => {
+          const vector = fakeEmbedding(typeof item === 'string' ? item : `tokens:${item.join(',')}`, dim);
+          return {
+            object: 'embedding',
+            index,
+            embedding:
+              request.encoding_format === 'base64'
+                ? Buffer.from(new Float32Array(vector).buffer).toString('base64')
+                : vector,
+          };
+        }),
         model: request.model,
-        usage: {
-          prompt_tokens: inputs.join(' ').split(/\s+/).length,
-          total_tokens: inputs.join(' ').split(/\s+/).length,
-        },
+        usage: { prompt_tokens: tokens, total_tokens: tokens },
       });
     }
     if (req.method !== 'POST' || url.pathname !== '/v1/chat/completions') {

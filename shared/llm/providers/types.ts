@@ -30,10 +30,18 @@ export interface ChatProvider {
   /** One vector per input, in order. */
   embed(
     upstreamModel: string,
-    inputs: string[],
+    inputs: EmbedInputs,
     options: CallOptions & { dimensions?: number },
   ): Promise<EmbedResult>;
 }
+
+/**
+ * Texts, or token ids (one array per input) as OpenAI's `input` takes them. Token ids are only
+ * meaningful to the tokenizer of the model they were made for, so only OpenAI-type upstreams
+ * take them; the route keeps them away from other providers.
+ */
+export type EmbedInputs = { texts: string[] } | { tokens: number[][]; single?: boolean };
+// `single`: the caller sent one flat token array (`[1, 2, 3]`), forwarded in that form.
 
 export interface EmbedResult {
   vectors: number[][];

@@ -21,7 +21,9 @@ export function createGeminiProvider(settings: ProviderSettings): ChatProvider {
     });
   return {
     type: 'gemini',
-    async embed(upstreamModel, inputs, options) {
+    async embed(upstreamModel, input, options) {
+      if (!('texts' in input)) throw tokenInputUnsupported(provider);
+      const inputs = input.texts;
       try {
         const res = await clientFor(options.headers).models.embedContent({
           model: upstreamModel,
@@ -86,6 +88,15 @@ export function createGeminiProvider(settings: ProviderSettings): ChatProvider {
       }
     },
   };
+}
+
+/** Gemini embeds text only: token ids made by OpenAI's tokenizer mean nothing to it. */
+export function tokenInputUnsupported(provider: string): ProviderError {
+  return new ProviderError(
+    provider,
+    'Token-id input needs an OpenAI or OpenAI-compatible embedding model; Gemini embeds text only.',
+    { status: 400, code: 'token_input_unsupported', retryable: false, fallback: false },
+  );
 }
 
 async function* mapErrors(provider: string, stream: AsyncIterable<GenerateContentResponse>) {

@@ -1,3 +1,5 @@
+import { decodeFloat32Base64 } from '../../embeddings-base64.ts';
+import { ProviderError } from '../../provider-error.ts';
 import type { ChatChunk, ChatCompletion, ChatProvider, ProviderSettings } from '../types.ts';
 import { completionSchema, embeddingsSchema, parseUpstream } from './openai-bodies.ts';
 import { readJson, upstreamRequest } from './openai-http.ts';
@@ -16,16 +18,21 @@ export function createOpenAIProvider(
   const provider = settings.id;
   return {
     type,
-    async embed(upstreamModel, inputs, options) {
+    async embed(upstreamModel, input, options) {
+      // OpenAI itself sends base64 (a quarter of the bytes and no float parsing, as its SDKs
+      // ask by default); OpenAI-compatible servers do not all speak it, so they get `float`.
+      const encoding = type === 'openai' ? 'base64' : 'float';
       const body = {
         model: upstreamModel,
-        input: inputs,
-        encoding_format: 'float',
+        input: 'texts' in input ? input.texts : input.single ? input.tokens[0] : input.tokens,
+        encoding_format: encoding,
         ...(options.dimensions ? { dimensions: options.dimensions } : {}),
       };
       const res = await upstreamRequest(settings, '/embeddings', body, options);
       const parsed = parseUpstream(provider, embeddingsSchema, await readJson(provider, res, options.signal));
-      const vectors = [...parsed.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
+      const vectors = [...parsed.data]
+        .sort((a, b) => a.index - b.index)
+        .map((d) => (typeof d.embedding === 'string' ? fromBase64(provider, d.embedding) : d.embedding));
       return { vectors, promptTokens: parsed.usage?.prompt_tokens ?? 0 };
     },
     async chat(upstreamModel, request, options) {
@@ -46,6 +53,17 @@ export function createOpenAIProvider(
       return primed(sseChunks(provider, res, settings.timeoutMs, options.signal));
     },
   };
+}
+
+function fromBase64(provider: string, text: string): number[] {
+  try {
+    return decodeFloat32Base64(text);
+  } catch (err) {
+    throw new ProviderError(provider, 'upstream sent an embedding that is not base64 float32', {
+      status: 502,
+      cause: err,
+    });
+  }
 }
 
 /**

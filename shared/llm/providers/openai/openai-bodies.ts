@@ -5,7 +5,9 @@ import { ProviderError } from '../../provider-error.ts';
 export const completionSchema = z.looseObject({ choices: z.array(z.unknown()) });
 
 export const embeddingsSchema = z.looseObject({
-  data: z.array(z.looseObject({ index: z.number().int(), embedding: z.array(z.number()) })),
+  data: z.array(
+    z.looseObject({ index: z.number().int(), embedding: z.union([z.array(z.number()), z.string()]) }),
+  ),
   usage: z.looseObject({ prompt_tokens: z.number().optional() }).nullish(),
 });
 
