@@ -5,6 +5,8 @@ import { defineConfig } from 'vitest/config';
 // they deploy to, against the real Postgres and Redis that the global setup provides.
 export default defineConfig({
   test: {
+    // The skip reporter prints the allow-list and, under CI, fails the run on any other skip.
+    reporters: ['default', './test/skip-reporter.ts'],
     projects: [
       {
         test: {

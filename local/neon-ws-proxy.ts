@@ -28,8 +28,11 @@ export async function startNeonWsProxy(options: {
   port?: number;
   host?: string;
   allowedTargets?: string[];
-  /** Reuse idle authenticated backends across sessions (local/pg-pool.ts), as Neon's pooler does. */
-  pool?: boolean;
+  /**
+   * Targets whose idle authenticated backends are reused across sessions (local/pg-pool.ts), as
+   * Neon's pooler does; `true` for all. Never PGlite: it has a single backend.
+   */
+  pool?: boolean | string[];
 }): Promise<NeonWsProxy> {
   const host = options.host ?? '127.0.0.1';
   const allowed = new Set(options.allowedTargets ?? []);
@@ -47,6 +50,8 @@ export async function startNeonWsProxy(options: {
   });
 
   const pool = options.pool ? new BackendPool() : undefined;
+  const poolsTarget = (target: string) =>
+    options.pool === true || (Array.isArray(options.pool) && options.pool.includes(target));
 
   /** Relays one session's bytes both ways; with a pool, hands an idle backend back at Terminate. */
   function relay(ws: WebSocket, socket: Socket, pooled?: { key: string; watch: BackendWatch }) {
@@ -100,7 +105,7 @@ export async function startNeonWsProxy(options: {
 
   wss.on('connection', (ws, req) => {
     const address = targetOf(req.url);
-    if (!pool) return relay(ws, connectBackend(address));
+    if (!pool || !poolsTarget(address)) return relay(ws, connectBackend(address));
     // Pooled: read the start-up packet first, to pick a backend started with the same parameters.
     let pending = Buffer.alloc(0);
     const first = (data: Buffer | ArrayBuffer | Buffer[]) => {

@@ -1,4 +1,4 @@
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 
 /** Resolves true when something already listens on host:port. */
 export function isPortTaken(port: number, host = '127.0.0.1'): Promise<boolean> {
@@ -35,4 +35,16 @@ export async function waitFor(
     await new Promise((r) => setTimeout(r, intervalMs));
   }
   return false;
+}
+
+/** True when something accepts TCP connections on 127.0.0.1:`port`. */
+export function tcpAnswers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.end();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }

@@ -4,7 +4,7 @@ import { applyMigrations, readMigrations } from './migrations.ts';
 import { startNeonWsProxy } from './neon-ws-proxy.ts';
 import { connectNodePostgres, parseDatabaseUrl } from './node-postgres.ts';
 import { startEmbeddedPostgres } from './pglite-server.ts';
-import { freePort } from './ports.ts';
+import { freePort, tcpAnswers } from './ports.ts';
 import { findBinary, startProcess } from './processes.ts';
 import { findPushgateway, startPushgateway } from './pushgateway.ts';
 import { startUpstashBridge } from './upstash-bridge.ts';
@@ -21,6 +21,11 @@ export interface StackOptions {
   forceEmbeddedPostgres?: boolean;
   /** Skip spawning a pushgateway when PUSHGATEWAY_URL is unset. */
   noPushgateway?: boolean;
+  /**
+   * Also provide a Postgres with pgvector: the main one when it is embedded, else a second,
+   * in-memory PGlite (the tests' pgvector path, where the machine's Postgres has no pgvector).
+   */
+  pgvectorDatabase?: boolean;
   log?: (service: string, message: string) => void;
 }
 
@@ -29,6 +34,8 @@ export interface Stack {
   settings: Record<string, string>;
   databaseUrl: string;
   embeddedPostgres: boolean;
+  /** With `pgvectorDatabase`: a DATABASE_URL with pgvector, reachable through NEON_WS_PROXY. */
+  pgvectorDatabaseUrl?: string;
   redis: ServiceState;
   pushgateway: ServiceState;
   stop(): Promise<void>;
@@ -64,23 +71,32 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     }
     const target = parseDatabaseUrl(databaseUrl);
     const where = `${target.host}:${target.port}/${target.database}`;
-    const db = await connectNodePostgres(databaseUrl);
-    try {
-      const applied = await applyMigrations(db.client, readMigrations(options.migrationsDir));
-      log(
-        'postgres',
-        `${embeddedPostgres ? 'embedded PGlite' : 'DATABASE_URL'} at ${where}${
-          embeddedPostgres
-            ? options.dataDir
-              ? ` (data in ${join(options.dataDir, 'pglite')})`
-              : ' (in memory)'
-            : ''
-        }; migrations: ${applied.length ? `applied ${applied.join(', ')}` : 'up to date'}`,
-      );
-    } finally {
-      await db.close();
-    }
+    const applied = await migrate(databaseUrl, options.migrationsDir);
+    log(
+      'postgres',
+      `${embeddedPostgres ? 'embedded PGlite' : 'DATABASE_URL'} at ${where}${
+        embeddedPostgres
+          ? options.dataDir
+            ? ` (data in ${join(options.dataDir, 'pglite')})`
+            : ' (in memory)'
+          : ''
+      }; migrations: ${applied.length ? `applied ${applied.join(', ')}` : 'up to date'}`,
+    );
     settings.DATABASE_URL = databaseUrl;
+    const proxyTargets = [`${target.host}:${target.port}`];
+
+    let pgvectorDatabaseUrl: string | undefined;
+    if (options.pgvectorDatabase) {
+      if (embeddedPostgres) pgvectorDatabaseUrl = databaseUrl;
+      else {
+        const pgv = await startEmbeddedPostgres({});
+        stops.push(pgv.close);
+        await migrate(pgv.databaseUrl, options.migrationsDir);
+        pgvectorDatabaseUrl = pgv.databaseUrl;
+        proxyTargets.push(`127.0.0.1:${pgv.port}`);
+        log('postgres', `embedded PGlite with pgvector at 127.0.0.1:${pgv.port} (in memory)`);
+      }
+    }
 
     // Neon's driver speaks WebSocket; a plain Postgres needs the proxy. Neon itself does not.
     if (!/\.neon\.(tech|build)$/.test(target.host)) {
@@ -88,8 +104,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       // would start a backend (~20 ms) each time.
       const proxy = await startNeonWsProxy({
         port: 0,
-        allowedTargets: [`${target.host}:${target.port}`],
-        pool: !embeddedPostgres,
+        allowedTargets: proxyTargets,
+        pool: embeddedPostgres ? false : [proxyTargets[0]!],
       });
       stops.push(proxy.close);
       settings.NEON_WS_PROXY = proxy.url;
@@ -153,23 +169,20 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       }
     }
 
-    return { settings, databaseUrl, embeddedPostgres, redis, pushgateway, stop };
+    return { settings, databaseUrl, embeddedPostgres, pgvectorDatabaseUrl, redis, pushgateway, stop };
   } catch (err) {
     await stop();
     throw err;
   }
 }
 
-async function tcpAnswers(port: number): Promise<boolean> {
-  const { connect } = await import('node:net');
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.end();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
+async function migrate(databaseUrl: string, migrationsDir: string): Promise<string[]> {
+  const db = await connectNodePostgres(databaseUrl);
+  try {
+    return await applyMigrations(db.client, readMigrations(migrationsDir));
+  } finally {
+    await db.close();
+  }
 }
 
 /** A URL fit for a terminal line: no password. */

@@ -1,7 +1,7 @@
 import { Ratelimit } from '@upstash/ratelimit';
 import { Redis } from '@upstash/redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from './ports.ts';
+import { freePort, tcpAnswers } from './ports.ts';
 import { findBinary, type ManagedProcess, startProcess } from './processes.ts';
 import { startUpstashBridge, type UpstashBridge } from './upstash-bridge.ts';
 
@@ -22,9 +22,8 @@ describe.skipIf(!given && !serverBinary)('Upstash REST bridge to a real Redis', 
         name: 'redis-server',
         command: serverBinary!,
         args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-        ready: async () => true,
+        ready: () => tcpAnswers(port),
       });
-      await new Promise((r) => setTimeout(r, 300));
       redisUrl = `redis://127.0.0.1:${port}`;
     }
     bridge = await startUpstashBridge({ redisUrl, token: 'test-token', port: 0 });

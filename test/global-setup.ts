@@ -13,6 +13,8 @@ declare module 'vitest' {
     /** Settings for workers under test: DATABASE_URL, NEON_WS_PROXY, UPSTASH_REDIS_REST_*. */
     stackSettings: Record<string, string>;
     stackInfo: { embeddedPostgres: boolean; redis: 'ok' | 'off' };
+    /** A DATABASE_URL with pgvector (embedded PGlite when the main Postgres is not). */
+    pgvectorDatabaseUrl: string;
     /** http://127.0.0.1:<port> of a listener that accepts connections and never answers. */
     blackholeUrl: string;
     /** A webhook receiver: POST anything to `/hook/<name>`, GET `/hook/<name>` returns what came. */
@@ -40,6 +42,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     env: process.env,
     migrationsDir: 'migrations',
     noPushgateway: true,
+    pgvectorDatabase: true,
     log: (service, message) => {
       if (process.env.MAS_TEST_VERBOSE) console.log(`[stack] ${service} ${message}`);
     },
@@ -57,6 +60,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('integrationsFakeUrl', integrationsFake.url);
   project.provide('webhookSinkUrl', sink.url);
   project.provide('stackSettings', stack.settings);
+  project.provide('pgvectorDatabaseUrl', stack.pgvectorDatabaseUrl!);
   project.provide('stackInfo', { embeddedPostgres: stack.embeddedPostgres, redis: stack.redis });
   return async () => {
     await blackhole.close();

@@ -232,12 +232,21 @@ describe('waiting and notifying', () => {
     const { approvalId } = await gated();
     const started = Date.now();
     const waiting = call(approvalApp, `/v1/approvals/${approvalId}?wait=10`, { headers: bearer('agent') });
-    await new Promise((r) => setTimeout(r, 300));
+    // No pause first: until the decision the approval is pending, so the agent is waiting either
+    // way; the next test shows an undecided wait really lasts its full time.
     await decide(approvalId, 'approve');
     const view = (await (await waiting).json()) as { status: string; receipt?: string };
     expect(view.status).toBe('approved');
     expect(view.receipt).toMatch(/^rcpt_/);
     expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('long-poll on an undecided approval answers pending at its wait', async () => {
+    const { approvalId } = await gated();
+    const started = Date.now();
+    const res = await call(approvalApp, `/v1/approvals/${approvalId}?wait=1`, { headers: bearer('agent') });
+    expect(((await res.json()) as { status: string }).status).toBe('pending');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
   });
 
   it('sends a signed webhook for the new pending approval and for the decision', async () => {

@@ -111,7 +111,9 @@ describe('Postgres stopped and restarted mid-run', () => {
     const beforeStop = outcomes.length;
     await pg!.close(); // stopped mid-run, with writes in flight
     pg = undefined;
-    await phase(2500);
+    // Down until the writers have seen it: a few 503s answered while nothing listens.
+    const refused = () => outcomes.slice(beforeStop).filter((o) => o.status === 503).length;
+    for (let t = 0; t < 300 && refused() < 4; t++) await phase(100);
     pg = await startEmbeddedPostgres({ dataDir, port });
     const restartedAt = outcomes.length;
     await successes(8);
