@@ -75,6 +75,13 @@ const completion = z.looseObject({
     total_tokens: z.number(),
   }),
 });
+const model = z.looseObject({
+  id: z.string(),
+  object: z.literal('model'),
+  created: z.number(),
+  owned_by: z.string(),
+  chain: z.array(z.string()).optional(),
+});
 const models = z.object({
   object: z.literal('list'),
   data: z.array(z.looseObject({ id: z.string(), object: z.literal('model') })),
@@ -82,7 +89,11 @@ const models = z.object({
 const embeddings = z.object({
   object: z.literal('list'),
   data: z.array(
-    z.object({ object: z.literal('embedding'), index: z.number(), embedding: z.array(z.number()) }),
+    z.object({
+      object: z.literal('embedding'),
+      index: z.number(),
+      embedding: z.union([z.array(z.number()), z.string().describe('base64 little-endian float32')]),
+    }),
   ),
   model: z.string(),
   usage: z.object({ prompt_tokens: z.number(), total_tokens: z.number() }),
@@ -162,6 +173,16 @@ export const OPERATIONS: Operation[] = [
     auth: true,
     responses: { 200: { description: 'OpenAI model list.', schema: models } },
     errors: [401, 429],
+  },
+  {
+    id: 'retrieveModel',
+    method: 'get',
+    path: '/v1/models/{id}',
+    tag: 'chat',
+    summary: 'One model id, role name or role:<name> (roles with their chain)',
+    auth: true,
+    responses: { 200: { description: 'OpenAI model object.', schema: model } },
+    errors: [401, 404, 429],
   },
   {
     id: 'createEmbeddings',

@@ -21,6 +21,8 @@ export interface Env {
   APPROVAL_REQUIRED?: string;
   ACTION_AUDIT_ENABLED?: string;
   EXPOSE_METRICS?: string;
+  CORS_ORIGINS?: string;
+  RESPONSES_RETENTION_DAYS?: string;
   RATE_LIMIT_REQUESTS?: string;
   APPROVAL_SECRET?: string;
   APPROVAL_WEBHOOK_URL?: string;
@@ -76,6 +78,17 @@ export const settingsSchema = z.object({
   APPROVAL_WEBHOOK_SECRET: optionalString,
   /** Overrides `rate_limit.requests` of config/gateway.yaml (per principal per window). */
   RATE_LIMIT_REQUESTS: z.pipe(
+    optionalString,
+    z.optional(
+      z.coerce
+        .number<string>()
+        .check(z.refine(Number.isInteger, { message: 'must be an integer' }), z.positive()),
+    ),
+  ),
+  /** Origins browsers may call from: comma-separated, or `*`; unset: no CORS headers. */
+  CORS_ORIGINS: optionalString,
+  /** Days a stored Responses API response (`store: true`) is kept (default 30, as OpenAI). */
+  RESPONSES_RETENTION_DAYS: z.pipe(
     optionalString,
     z.optional(
       z.coerce

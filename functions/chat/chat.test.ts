@@ -202,7 +202,7 @@ describe('POST /v1/chat/completions', () => {
 
 describe('streaming', () => {
   it('relays OpenAI chunks as SSE ending in [DONE]', async () => {
-    const res = await chat({ model: 'planning', stream: true });
+    const res = await chat({ model: 'planning', stream: true, stream_options: { include_usage: true } });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/event-stream');
     const text = await res.text();
@@ -210,7 +210,7 @@ describe('streaming', () => {
     expect(events[events.length - 1]).toBe('data: [DONE]');
     const chunks = events.slice(0, -1).map((e) => JSON.parse(e.slice('data: '.length)) as { object: string });
     expect(chunks.every((c) => c.object === 'chat.completion.chunk')).toBe(true);
-    // include_usage is requested upstream, so the last chunk carries usage.
+    // Asked for include_usage, so the last chunk carries usage.
     expect((chunks[chunks.length - 1] as { usage?: unknown }).usage).toBeTruthy();
   });
 

@@ -178,7 +178,12 @@ describe('Gemini, translated both ways', () => {
   });
 
   it('streams Gemini as valid OpenAI chunks ending in [DONE]', async () => {
-    const res = await chat({ model: 'g-ok', stream: true, messages: [{ role: 'user', content: 'hi' }] });
+    const res = await chat({
+      model: 'g-ok',
+      stream: true,
+      stream_options: { include_usage: true },
+      messages: [{ role: 'user', content: 'hi' }],
+    });
     const events = (await res.text()).split('\n\n').filter(Boolean);
     expect(events[events.length - 1]).toBe('data: [DONE]');
     const chunks = events.slice(0, -1).map(

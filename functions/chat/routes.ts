@@ -1,10 +1,11 @@
 import { Hono } from 'hono';
 import * as z from 'zod';
+import { AppError } from '../../shared/errors/index.ts';
 import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
 import { providerFor, rawChunkText } from '../../shared/llm/providers/index.ts';
 
 import type { ChatChunk, ChatRequest } from '../../shared/llm/providers/types.ts';
-import { listModels, resolveTarget } from '../../shared/llm/registry.ts';
+import { listModels, resolveTarget, retrieveModel } from '../../shared/llm/registry.ts';
 import { createRouteContext, setRouteHeaders } from '../../shared/llm/route-context.ts';
 import { countTokens, routeCall } from '../../shared/llm/router.ts';
 import { auth } from '../../shared/middleware/auth/index.ts';
@@ -16,6 +17,7 @@ const routes = new Hono<AppEnv>();
 
 routes.use('/v1/chat/*', auth({ roles: ['agent', 'admin'] }), rateLimit());
 routes.use('/v1/models', auth(), rateLimit());
+routes.use('/v1/models/*', auth(), rateLimit());
 
 /** OpenAI's message roles: any other is the caller's error, not something to send upstream. */
 const messageRole = z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
@@ -35,6 +37,51 @@ export const chatRequestSchema = z
   .loose();
 
 routes.get('/v1/models', (c) => c.json(listModels(c.env)));
+routes.get('/v1/models/:id', (c) => c.json(retrieveModel(c.env, c.req.param('id'))));
+
+/**
+ * OpenAI endpoints this gateway does not serve: a 404 that says so and names what to use,
+ * rather than a bare route_not_found that reads like a wrong base URL.
+ */
+const UNSUPPORTED: Array<[string, string]> = [
+  [
+    '/v1/moderations',
+    'Call the moderation model through /v1/chat/completions or /v1/responses with a classifying prompt, or call OpenAI directly.',
+  ],
+  ['/v1/images/*', 'Image generation is not routed by this gateway; call the image provider directly.'],
+  [
+    '/v1/audio/*',
+    'Speech and transcription are not routed by this gateway; call the audio provider directly.',
+  ],
+  [
+    '/v1/files',
+    'Send content inline (text or data-URL image parts) in /v1/chat/completions or /v1/responses.',
+  ],
+  [
+    '/v1/files/*',
+    'Send content inline (text or data-URL image parts) in /v1/chat/completions or /v1/responses.',
+  ],
+  [
+    '/v1/batches',
+    'Send the requests one by one to /v1/chat/completions or /v1/responses (the router retries and falls back per call).',
+  ],
+  [
+    '/v1/batches/*',
+    'Send the requests one by one to /v1/chat/completions or /v1/responses (the router retries and falls back per call).',
+  ],
+  ['/v1/realtime', 'Use streaming (`stream: true`) on /v1/responses or /v1/chat/completions.'],
+  ['/v1/realtime/*', 'Use streaming (`stream: true`) on /v1/responses or /v1/chat/completions.'],
+];
+for (const [path, alternative] of UNSUPPORTED) {
+  routes.all(path, (c) => {
+    const endpoint = new URL(c.req.url).pathname;
+    throw new AppError(
+      404,
+      'unsupported_endpoint',
+      `${endpoint} is not supported by this gateway. ${alternative}`,
+    );
+  });
+}
 
 routes.post('/v1/chat/completions', async (c) => {
   const body = (await readJson(c, chatRequestSchema, maxBodyBytes('chat'))) as ChatRequest;
@@ -62,6 +109,9 @@ routes.post('/v1/chat/completions', async (c) => {
     }),
   );
   setRouteHeaders(c, routed);
+  // Usage is always requested upstream (tokens are counted on every stream), but the usage-only
+  // chunk (`choices: []`) reaches the caller only if it asked, as OpenAI does.
+  const wantsUsage = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
   const encoder = new TextEncoder();
   const log = c.get('log');
   const stream = new ReadableStream<Uint8Array>({
@@ -70,6 +120,7 @@ routes.post('/v1/chat/completions', async (c) => {
       try {
         for await (const chunk of routed.result) {
           last = chunk;
+          if (!wantsUsage && isUsageOnly(chunk)) continue;
           // OpenAI-compatible chunks go out as they came: no second serialisation per chunk.
           controller.enqueue(encoder.encode(`data: ${rawChunkText(chunk) ?? JSON.stringify(chunk)}\n\n`));
         }
@@ -100,5 +151,9 @@ routes.post('/v1/chat/completions', async (c) => {
   c.header('cache-control', 'no-cache');
   return c.body(stream);
 });
+
+function isUsageOnly(chunk: ChatChunk): boolean {
+  return Array.isArray(chunk.choices) && chunk.choices.length === 0 && chunk.usage != null;
+}
 
 export const chatFunction = defineFunction('chat', routes);

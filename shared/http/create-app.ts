@@ -6,6 +6,7 @@ import { describeError } from '../log/logger.ts';
 import { registry } from '../metrics/registry.ts';
 import { accessLog } from '../middleware/access-log/index.ts';
 import { correlation } from '../middleware/correlation/index.ts';
+import { cors } from '../middleware/cors/index.ts';
 import { VERSION } from '../version.ts';
 
 export type AppEnv = { Bindings: Env };
@@ -37,6 +38,8 @@ export function createApp(deployName: string, functions: readonly FunctionDef[])
 
   app.use(correlation());
   app.use(accessLog({ deployName, routeOwners }));
+  // Before every route, so a preflight is answered without auth.
+  app.use(cors());
 
   if (!functions.some((fn) => fn.routes.routes.some((r) => r.path === '/health'))) {
     app.get('/health', (c) =>

@@ -65,12 +65,17 @@ function buildRegistry(env: Env): ModelsConfig {
     return typeof value === 'string' && value.trim() ? value.trim() : undefined;
   };
   const roles: Record<string, string[]> = {};
-  const models = [...base.models];
   const providers = { ...base.providers };
   const allLocal =
     env.LLM_DEFAULT_PROVIDER === 'openai_compatible' &&
     typeof env.LLM_BASE_URL === 'string' &&
     env.LLM_BASE_URL;
+  // One server for everything means one server for everything: a registry id that names another
+  // provider (`gpt-4.1`) goes to that server under its own id (LiteLLM's model_name), never to
+  // that provider's real API behind the operator's back.
+  const models = allLocal
+    ? base.models.map((m) => (m.provider === 'local' ? m : { ...m, provider: 'local', upstream: m.id }))
+    : [...base.models];
   if (allLocal && !providers.local) {
     providers.local = {
       type: 'openai_compatible',
@@ -179,28 +184,58 @@ function resolveModel(env: Env, registry: ModelsConfig, id: string): ResolvedMod
   };
 }
 
-/** `GET /v1/models`: OpenAI's list shape, with roles as extra entries owned by `mas-role`. */
-export function listModels(env: Env) {
+export interface ModelObject {
+  id: string;
+  object: 'model';
+  created: number;
+  owned_by: string;
+  [extra: string]: unknown;
+}
+
+/**
+ * `GET /v1/models`: OpenAI's list shape with every id a caller may put in `model`: registry ids
+ * (owned by their provider), and each role both as `planning` and `role:planning` (owned by
+ * `mas-role`, with the chain of model ids it routes to). A registry id that is also a role name
+ * routes to the role, as resolveTarget does, so it is listed once, as the role.
+ */
+export function listModels(env: Env): { object: 'list'; data: ModelObject[] } {
   const registry = effectiveRegistry(env);
+  const roleEntry = (id: string, chain: string[]): ModelObject => ({
+    id,
+    object: 'model',
+    created: 0,
+    owned_by: 'mas-role',
+    chain,
+  });
   return {
     object: 'list',
     data: [
-      ...registry.models.map((m) => ({
-        id: m.id,
-        object: 'model',
-        created: 0,
-        owned_by: m.provider,
-        capabilities: m.capabilities,
-        context_window: m.context_window,
-        ...(m.dimension ? { dimension: m.dimension } : {}),
-      })),
-      ...Object.entries(registry.roles).map(([role, chain]) => ({
-        id: `role:${role}`,
-        object: 'model',
-        created: 0,
-        owned_by: 'mas-role',
-        chain,
-      })),
+      ...registry.models
+        .filter((m) => !registry.roles[m.id])
+        .map(
+          (m): ModelObject => ({
+            id: m.id,
+            object: 'model',
+            created: 0,
+            owned_by: m.provider,
+            capabilities: m.capabilities,
+            context_window: m.context_window,
+            ...(m.dimension ? { dimension: m.dimension } : {}),
+          }),
+        ),
+      ...Object.entries(registry.roles).flatMap(([role, chain]) => [
+        roleEntry(role, chain),
+        roleEntry(`${ROLE_PREFIX}${role}`, chain),
+      ]),
     ],
   };
+}
+
+/** `GET /v1/models/{id}`: one entry of the list, or 404 as OpenAI answers an unknown model. */
+export function retrieveModel(env: Env, id: string): ModelObject {
+  const found = listModels(env).data.find((m) => m.id === id);
+  if (!found) {
+    throw new AppError(404, 'model_not_found', `The model '${id}' does not exist.`, { param: 'model' });
+  }
+  return found;
 }

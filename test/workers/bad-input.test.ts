@@ -349,9 +349,9 @@ function cases(): Case[] {
       status: 404,
     },
     {
-      name: 'embeddings: base64 encoding',
+      name: 'embeddings: an unknown encoding',
       path: '/v1/embeddings',
-      body: { input: 'a', encoding_format: 'base64' },
+      body: { input: 'a', encoding_format: 'hex' },
       status: 400,
       param: 'encoding_format',
     },

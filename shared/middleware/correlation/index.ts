@@ -23,7 +23,8 @@ export interface CorrelationOptions {
 
 /**
  * Gives every request a correlation id: the caller's `x-correlation-id` when sane, else the trace
- * id of a valid `traceparent`, else a new one. Echoed on the response, even on errors.
+ * id of a valid `traceparent`, else a new one. Echoed on the response, even on errors, as
+ * `x-correlation-id` and as OpenAI's `x-request-id`.
  */
 export function correlation(options: CorrelationOptions = {}): MiddlewareHandler {
   const headerName = options.headerName ?? 'x-correlation-id';
@@ -34,9 +35,12 @@ export function correlation(options: CorrelationOptions = {}): MiddlewareHandler
     const correlationId = isSaneCorrelationId(incoming) ? incoming : traceId;
     c.set('trace', { correlationId, traceId, spanId: randomHex(8), flags: parent?.flags ?? '01' });
     c.header(headerName, correlationId);
+    // OpenAI's name for the same thing: the SDKs read it into `request_id` and their errors.
+    c.header('x-request-id', correlationId);
     await next();
-    // Errors rendered by onError replace the response; make sure the header survives.
+    // Errors rendered by onError replace the response; make sure the headers survive.
     c.res.headers.set(headerName, correlationId);
+    c.res.headers.set('x-request-id', correlationId);
   };
 }
 

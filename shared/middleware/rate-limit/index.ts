@@ -109,12 +109,30 @@ export function rateLimit(options: RateLimitOptions = {}): MiddlewareHandler {
     }
     result ??= local.take(key);
     const retryAfter = Math.max(1, Math.ceil((result.reset - Date.now()) / 1000));
+    const remaining = String(Math.max(0, result.remaining));
     c.header('x-ratelimit-limit', String(requests));
-    c.header('x-ratelimit-remaining', String(Math.max(0, result.remaining)));
+    c.header('x-ratelimit-remaining', remaining);
     c.header('x-ratelimit-reset', String(retryAfter));
+    // OpenAI's names (its reset is a duration such as "1s" or "6m0s"). This limit counts requests
+    // only; the -tokens headers belong to a token budget, which this middleware does not keep.
+    c.header('x-ratelimit-limit-requests', String(requests));
+    c.header('x-ratelimit-remaining-requests', remaining);
+    c.header('x-ratelimit-reset-requests', openaiDuration(Math.max(0, result.reset - Date.now())));
     if (!result.success) throw tooManyRequests(retryAfter);
     await next();
   };
+}
+
+/** A duration as OpenAI writes it in x-ratelimit-reset-*: `20ms`, `1s`, `1.5s`, `6m0s`, `1h2m3s`. */
+export function openaiDuration(ms: number): string {
+  if (ms < 1000) return `${Math.ceil(ms)}ms`;
+  const total = Math.ceil(ms / 100) / 10;
+  const hours = Math.floor(total / 3600);
+  const minutes = Math.floor((total % 3600) / 60);
+  const seconds = Math.round((total % 60) * 10) / 10;
+  if (hours) return `${hours}h${minutes}m${seconds}s`;
+  if (minutes) return `${minutes}m${seconds}s`;
+  return `${seconds}s`;
 }
 
 function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
