@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { needsDemoUpstream } from './demo-upstream.ts';
 import { loadDotEnv } from './dotenv.ts';
 import { createApiKey, isKeyActive } from './keys.ts';
 import { DATA_DIR, MIGRATIONS_DIR, STACK_FILE } from './local-database.ts';
@@ -92,7 +93,7 @@ if (!process.env.APPROVAL_SECRET) {
 
 // No key and no LLM_BASE_URL: a newcomer still sees the whole flow against a clearly labelled
 // demo upstream (the OpenAI protocol fake the tests use: canned answers, no real model).
-if (!process.env.OPENAI_API_KEY && !process.env.GOOGLE_API_KEY && !process.env.LLM_BASE_URL) {
+if (needsDemoUpstream(process.env)) {
   const { startOpenAIFake } = await import('../test/fakes/openai-fake.ts');
   demoUpstream = await startOpenAIFake();
   process.env.LLM_BASE_URL = `${demoUpstream.url}/v1`;
@@ -101,7 +102,7 @@ if (!process.env.OPENAI_API_KEY && !process.env.GOOGLE_API_KEY && !process.env.L
   process.env.LLM_MODEL_EMBEDDING ??= 'demo-embed-768';
   say(
     'llm',
-    `no OPENAI_API_KEY, GOOGLE_API_KEY or LLM_BASE_URL: every role answers from a DEMO upstream on ${demoUpstream.url} (canned replies, not a model)`,
+    `no OPENAI_API_KEY, GOOGLE_API_KEY, ANTHROPIC_API_KEY or LLM_BASE_URL: every role answers from a DEMO upstream on ${demoUpstream.url} (canned replies, not a model)`,
   );
 } else {
   say(

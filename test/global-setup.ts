@@ -2,6 +2,7 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { TestProject } from 'vitest/node';
 import { type Stack, startStack } from '../local/stack.ts';
+import { startAnthropicFake } from './fakes/anthropic-fake.ts';
 import { startGeminiFake } from './fakes/gemini-fake.ts';
 import { startIntegrationsFake } from './fakes/integrations-fake.ts';
 import { listenOnLoopback } from './fakes/listen.ts';
@@ -23,6 +24,8 @@ declare module 'vitest' {
     openaiFakeUrl: string;
     /** The Gemini protocol fake (test/fakes/gemini-fake.ts). */
     geminiFakeUrl: string;
+    /** The Anthropic Messages API fake (test/fakes/anthropic-fake.ts). */
+    anthropicFakeUrl: string;
     /** The Qdrant REST fake (test/fakes/qdrant-fake.ts). */
     qdrantFakeUrl: string;
     /** MINDEX / NatureOS / Website fake (test/fakes/integrations-fake.ts). */
@@ -54,6 +57,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('openaiFakeUrl', openaiFake.url);
   const geminiFake = await startGeminiFake();
   project.provide('geminiFakeUrl', geminiFake.url);
+  const anthropicFake = await startAnthropicFake();
+  project.provide('anthropicFakeUrl', anthropicFake.url);
   const qdrantFake = await startQdrantFake();
   project.provide('qdrantFakeUrl', qdrantFake.url);
   const integrationsFake = await startIntegrationsFake();
@@ -67,6 +72,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await sink.close();
     await openaiFake.close();
     await geminiFake.close();
+    await anthropicFake.close();
     await qdrantFake.close();
     await integrationsFake.close();
     await stack?.stop();

@@ -122,6 +122,15 @@ export const bundledModels: ModelsConfig = {
       "api_key_optional": false,
       "timeout_ms": 60000
     },
+    "anthropic": {
+      "type": "anthropic",
+      "base_url": "https://api.anthropic.com",
+      "base_url_env": "ANTHROPIC_BASE_URL",
+      "api_key_env": "ANTHROPIC_API_KEY",
+      "api_key_optional": false,
+      "timeout_ms": 60000,
+      "default_max_tokens": 4096
+    },
     "local": {
       "type": "openai_compatible",
       "base_url": "http://127.0.0.1:4000/v1",
@@ -255,6 +264,38 @@ export const bundledModels: ModelsConfig = {
       }
     },
     {
+      "id": "claude-sonnet-5-5",
+      "provider": "anthropic",
+      "upstream": "claude-sonnet-5-5",
+      "capabilities": [
+        "chat",
+        "tools",
+        "vision",
+        "json"
+      ],
+      "context_window": 1000000,
+      "price": {
+        "input": 2,
+        "output": 10
+      }
+    },
+    {
+      "id": "claude-haiku-5-5",
+      "provider": "anthropic",
+      "upstream": "claude-haiku-5-5",
+      "capabilities": [
+        "chat",
+        "tools",
+        "vision",
+        "json"
+      ],
+      "context_window": 1000000,
+      "price": {
+        "input": 0.1,
+        "output": 0.5
+      }
+    },
+    {
       "id": "local-chat",
       "provider": "local",
       "upstream": "default",
@@ -279,15 +320,18 @@ export const bundledModels: ModelsConfig = {
   "roles": {
     "planning": [
       "gpt-4.1",
-      "gemini-2.5-pro"
+      "gemini-2.5-pro",
+      "claude-sonnet-5-5"
     ],
     "execution": [
       "gpt-4.1-mini",
-      "gemini-2.5-flash"
+      "gemini-2.5-flash",
+      "claude-haiku-5-5"
     ],
     "fast": [
       "gpt-4.1-nano",
-      "gemini-2.5-flash-lite"
+      "gemini-2.5-flash-lite",
+      "claude-haiku-5-5"
     ],
     "embedding": [
       "text-embedding-3-small",
@@ -295,7 +339,8 @@ export const bundledModels: ModelsConfig = {
     ],
     "fallback": [
       "gemini-2.5-flash",
-      "gpt-4.1-mini"
+      "gpt-4.1-mini",
+      "claude-haiku-5-5"
     ],
     "local": [
       "local-chat"

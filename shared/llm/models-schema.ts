@@ -1,6 +1,6 @@
 import * as z from 'zod';
 
-export const providerTypeSchema = z.enum(['openai', 'gemini', 'openai_compatible']);
+export const providerTypeSchema = z.enum(['openai', 'gemini', 'anthropic', 'openai_compatible']);
 export type ProviderType = z.infer<typeof providerTypeSchema>;
 
 const envName = z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'must be an env var name (A-Z, 0-9, _)');
@@ -17,6 +17,8 @@ export const providerSchema = z
     api_key_optional: z.boolean().default(false),
     /** Per-attempt timeout. */
     timeout_ms: z.number().int().positive().max(600_000).default(60_000),
+    /** `max_tokens` when the caller gives none (Anthropic requires one). */
+    default_max_tokens: z.number().int().positive().optional(),
   })
   .strict();
 

@@ -1,4 +1,5 @@
 import type { ResolvedModel } from '../registry.ts';
+import { type AnthropicProvider, createAnthropicProvider } from './anthropic/index.ts';
 import { createGeminiProvider } from './gemini/index.ts';
 import { createOpenAIProvider } from './openai/index.ts';
 import type { ChatProvider } from './types.ts';
@@ -17,9 +18,21 @@ export function providerFor(target: ResolvedModel): ChatProvider {
       baseURL: target.baseURL,
       timeoutMs: target.provider.timeout_ms,
     };
-    provider = type === 'gemini' ? createGeminiProvider(settings) : createOpenAIProvider(settings, type);
+    provider =
+      type === 'gemini'
+        ? createGeminiProvider(settings)
+        : type === 'anthropic'
+          ? createAnthropicProvider(settings, { defaultMaxTokens: target.provider.default_max_tokens })
+          : createOpenAIProvider(settings, type);
     cache.set(key, provider);
   }
   return provider;
 }
+/** The native Messages API of an `anthropic` model (the messages function sends it untranslated). */
+export function anthropicProviderFor(target: ResolvedModel): AnthropicProvider {
+  if (target.provider.type !== 'anthropic')
+    throw new Error(`${target.providerId} is not an anthropic provider`);
+  return providerFor(target) as AnthropicProvider;
+}
+
 export { rawChunkText } from './openai/openai-sse.ts';

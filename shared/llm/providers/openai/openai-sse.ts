@@ -63,7 +63,7 @@ export async function* sseChunks(
   }
 }
 
-function withIdleTimeout<T>(promise: Promise<T>, ms: number, provider: string): Promise<T> {
+export function withIdleTimeout<T>(promise: Promise<T>, ms: number, provider: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(

@@ -1,0 +1,98 @@
+import { ProviderError } from '../../provider-error.ts';
+import { parseUpstream } from '../openai/openai-bodies.ts';
+import { readJson } from '../openai/openai-http.ts';
+import type { CallOptions, ChatProvider, ProviderSettings } from '../types.ts';
+import { toAnthropicRequest } from './anthropic-chat-request.ts';
+import { toOpenAIChunks, toOpenAICompletion } from './anthropic-chat-response.ts';
+import { anthropicStreamError } from './anthropic-errors.ts';
+import { anthropicEvents, anthropicRequest, eventsOnly, type RawEvent } from './anthropic-http.ts';
+import { type AnthropicResponse, anthropicMessageSchema, countTokensSchema } from './anthropic-wire.ts';
+
+/** The chat interface, plus the native Messages API for callers that already speak it. */
+export interface AnthropicProvider extends ChatProvider {
+  /** A Messages request as the caller sent it (model already replaced), answered as is. */
+  messages(body: Record<string, unknown>, options: CallOptions): Promise<AnthropicResponse>;
+  /** Resolves once the first event is in: an upstream that fails to start can still fall back. */
+  messagesStream(body: Record<string, unknown>, options: CallOptions): Promise<AsyncIterable<RawEvent>>;
+  countTokens(body: Record<string, unknown>, options: CallOptions): Promise<number>;
+}
+
+/**
+ * Anthropic's Messages API over fetch, translated to and from the OpenAI shapes the router
+ * speaks (anthropic-chat-request.ts / anthropic-chat-response.ts). Like the OpenAI provider it
+ * never retries: the router decides.
+ */
+export function createAnthropicProvider(
+  settings: ProviderSettings,
+  { defaultMaxTokens }: { defaultMaxTokens?: number } = {},
+): AnthropicProvider {
+  const provider = settings.id;
+  const open = async (body: Record<string, unknown>, options: CallOptions) => {
+    const res = await anthropicRequest(settings, '/messages', { ...body, stream: true }, options, {
+      stream: true,
+    });
+    return primed(provider, anthropicEvents(provider, res, settings.timeoutMs, options.signal));
+  };
+  const self: AnthropicProvider = {
+    type: 'anthropic',
+    async embed() {
+      throw new ProviderError(
+        provider,
+        'Anthropic has no embeddings API: route embeddings to an OpenAI or Gemini model.',
+        {
+          status: 400,
+          code: 'embeddings_not_supported',
+          retryable: false,
+          fallback: false,
+        },
+      );
+    },
+    async chat(upstreamModel, request, options) {
+      const body = toAnthropicRequest(request, upstreamModel, defaultMaxTokens);
+      return toOpenAICompletion(await self.messages(body, options));
+    },
+    async chatStream(upstreamModel, request, options) {
+      const body = toAnthropicRequest(request, upstreamModel, defaultMaxTokens);
+      const events = await open(body, options);
+      return primedChunks(toOpenAIChunks(provider, eventsOnly(events)));
+    },
+    async messages(body, options) {
+      const res = await anthropicRequest(settings, '/messages', { ...body, stream: false }, options);
+      return parseUpstream(provider, anthropicMessageSchema, await readJson(provider, res, options.signal));
+    },
+    messagesStream: open,
+    async countTokens(body, options) {
+      const res = await anthropicRequest(settings, '/messages/count_tokens', body, options);
+      return parseUpstream(provider, countTokensSchema, await readJson(provider, res, options.signal))
+        .input_tokens;
+    },
+  };
+  return self;
+}
+
+/** Reads the first event now; an `error` event before anything else is a failure to start. */
+async function primed(provider: string, events: AsyncGenerator<RawEvent>): Promise<AsyncIterable<RawEvent>> {
+  const first = await events.next();
+  if (!first.done && first.value.event.type === 'error') {
+    await events.return(undefined);
+    throw anthropicStreamError(provider, first.value.event);
+  }
+  return {
+    async *[Symbol.asyncIterator]() {
+      if (first.done) return;
+      yield first.value;
+      yield* events;
+    },
+  };
+}
+
+async function primedChunks<T>(chunks: AsyncGenerator<T>): Promise<AsyncIterable<T>> {
+  const first = await chunks.next();
+  return {
+    async *[Symbol.asyncIterator]() {
+      if (first.done) return;
+      yield first.value;
+      yield* chunks;
+    },
+  };
+}
