@@ -8,6 +8,7 @@ import { embedFunction } from './embed/routes.ts';
 import { healthFunction } from './health/routes.ts';
 import { proxyFunction } from './proxy/routes.ts';
 import { readyFunction } from './ready/routes.ts';
+import { usageFunction } from './usage/routes.ts';
 
 /** Every function on one origin (locally :8001), each on its CONTRACT.md paths. */
 const app = createApp('all', [
@@ -18,6 +19,7 @@ const app = createApp('all', [
   auditFunction,
   approvalFunction,
   proxyFunction,
+  usageFunction,
   docsFunction,
 ]);
 

@@ -1,6 +1,8 @@
 import { Hono } from 'hono';
 import * as z from 'zod';
 import { AppError } from '../../shared/errors/index.ts';
+import { cachePut, lookupCache } from '../../shared/governance/response-cache.ts';
+import { beginSpend, estimatePromptTokens, setCostHeader } from '../../shared/governance/spend.ts';
 import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
 import { providerFor, rawChunkText } from '../../shared/llm/providers/index.ts';
 
@@ -90,15 +92,29 @@ routes.post('/v1/chat/completions', async (c) => {
 
   const { model: _model, ...request } = body;
 
+  const { hit, plan: cache } = await lookupCache(c, 'chat', body, target);
+  if (hit) return hit;
+  const spend = await beginSpend(c, {
+    endpoint: 'chat',
+    target,
+    promptTokens: estimatePromptTokens([body.messages, body.tools]),
+    maxOutputTokens: (body.max_completion_tokens ?? body.max_tokens) as number | undefined,
+  });
+
   if (body.stream !== true) {
     const routed = await routeCall(ctx, (model, signal) =>
       providerFor(model).chat(model.model.upstream, request as ChatRequest, {
         signal,
         headers: ctx.headers(),
       }),
-    );
+    ).catch((err) => {
+      spend.release();
+      throw err;
+    });
     countTokens(routed.model, routed.result.usage);
     setRouteHeaders(c, routed);
+    setCostHeader(c, spend.settle(routed.model, routed.result.usage));
+    if (cache) cachePut(c, cache, { body: routed.result, provider: routed.model.providerId, model: routed.model.model.id });
     return c.json(routed.result);
   }
 
@@ -107,7 +123,10 @@ routes.post('/v1/chat/completions', async (c) => {
       signal,
       headers: ctx.headers(),
     }),
-  );
+  ).catch((err) => {
+    spend.release();
+    throw err;
+  });
   setRouteHeaders(c, routed);
   // Usage is always requested upstream (tokens are counted on every stream), but the usage-only
   // chunk (`choices: []`) reaches the caller only if it asked, as OpenAI does.
@@ -117,9 +136,11 @@ routes.post('/v1/chat/completions', async (c) => {
   const stream = new ReadableStream<Uint8Array>({
     async start(controller) {
       let last: ChatChunk | undefined;
+      let usage: unknown;
       try {
         for await (const chunk of routed.result) {
           last = chunk;
+          if (chunk.usage) usage = chunk.usage;
           if (!wantsUsage && isUsageOnly(chunk)) continue;
           // OpenAI-compatible chunks go out as they came: no second serialisation per chunk.
           controller.enqueue(encoder.encode(`data: ${rawChunkText(chunk) ?? JSON.stringify(chunk)}\n\n`));
@@ -143,6 +164,8 @@ routes.post('/v1/chat/completions', async (c) => {
         };
         controller.enqueue(encoder.encode(`event: error\ndata: ${JSON.stringify(error)}\n\n`));
       } finally {
+        // Priced from the stream's final usage; a stream cut before it still settles what it reported.
+        spend.settle(routed.model, usage);
         controller.close();
       }
     },

@@ -3,6 +3,8 @@ import * as z from 'zod';
 import { withPostgres } from '../../shared/db/postgres.ts';
 import { getSettings } from '../../shared/env.ts';
 import { AppError, badRequest } from '../../shared/errors/index.ts';
+import { cachePut, lookupCache } from '../../shared/governance/response-cache.ts';
+import { beginSpend, estimatePromptTokens, setCostHeader } from '../../shared/governance/spend.ts';
 import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
 import { encodeFloat32Base64 } from '../../shared/llm/embeddings-base64.ts';
 import { providerFor } from '../../shared/llm/providers/index.ts';
@@ -64,16 +66,26 @@ async function embedTexts(c: Context<AppEnv>, inputs: EmbedInputs, model?: strin
     target = { ...target, chain };
   }
   const trace = c.get('trace');
-  const routed = await routeCall(
-    createRouteContext(c, target),
-
-    (m, signal) =>
-      providerFor(m).embed(m.model.upstream, inputs, {
-        signal,
-        headers: outgoingTraceHeaders(trace),
-        dimensions,
-      }),
-  );
+  const spend = await beginSpend(c, {
+    endpoint: 'embeddings',
+    target,
+    promptTokens:
+      'tokens' in inputs
+        ? inputs.tokens.reduce((n, t) => n + t.length, 0)
+        : estimatePromptTokens(inputs.texts),
+    maxOutputTokens: 0,
+  });
+  const routed = await routeCall(createRouteContext(c, target), (m, signal) =>
+    providerFor(m).embed(m.model.upstream, inputs, {
+      signal,
+      headers: outgoingTraceHeaders(trace),
+      dimensions,
+    }),
+  ).catch((err) => {
+    spend.release();
+    throw err;
+  });
+  setCostHeader(c, spend.settle(routed.model, { prompt_tokens: routed.result.promptTokens }));
   if (routed.result.promptTokens) {
     llmTokensTotal.inc(
       { provider: routed.model.providerId, model: routed.model.model.id, type: 'prompt' },
@@ -86,9 +98,12 @@ async function embedTexts(c: Context<AppEnv>, inputs: EmbedInputs, model?: strin
 
 routes.post('/v1/embeddings', async (c) => {
   const body = await readJson(c, embeddingsSchema, maxBodyBytes('embed'));
+  const target = resolveTarget(c.env, body.model ?? 'embedding', undefined, 'embeddings');
+  const { hit, plan: cache } = await lookupCache(c, 'embeddings', body, target);
+  if (hit) return hit;
   const routed = await embedTexts(c, embedInputsOf(body.input), body.model, body.dimensions);
   const base64 = body.encoding_format === 'base64';
-  return c.json({
+  const answer = {
     object: 'list',
     data: routed.result.vectors.map((vector, index) => ({
       object: 'embedding',
@@ -97,7 +112,9 @@ routes.post('/v1/embeddings', async (c) => {
     })),
     model: routed.model.model.id,
     usage: { prompt_tokens: routed.result.promptTokens, total_tokens: routed.result.promptTokens },
-  });
+  };
+  if (cache) cachePut(c, cache, { body: answer, provider: routed.model.providerId, model: routed.model.model.id });
+  return c.json(answer);
 });
 
 function embedInputsOf(input: z.infer<typeof embeddingsSchema>['input']): EmbedInputs {

@@ -32,6 +32,16 @@ export const gatewayConfig: GatewayConfig = {
     "push_timeout_ms": 1500,
     "warn_interval_seconds": 60
   },
+  "budgets": {
+    "default_max_output_tokens": 4096,
+    "reservation_ttl_seconds": 300,
+    "cache_seconds": 5,
+    "defaults": {
+      "principal": {},
+      "agent": {},
+      "role": {}
+    }
+  },
   "redaction": {
     "extra_keys": [
       "session_id",
@@ -346,6 +356,7 @@ export const bundledModels: ModelsConfig = {
       "local-chat"
     ]
   },
+  "cache": {},
   "policy": {
     "retries": 2,
     "backoff": {

@@ -1,5 +1,20 @@
 import * as z from 'zod';
 
+/** Spend limits of one key, agent or role; each absent one is unlimited. */
+export const budgetLimitsSchema = z
+  .object({
+    /** USD per UTC day. */
+    daily_usd: z.number().nonnegative().nullish(),
+    /** USD per UTC calendar month. */
+    monthly_usd: z.number().nonnegative().nullish(),
+    /** Tokens (prompt + completion) per minute. */
+    tpm: z.number().int().nonnegative().nullish(),
+    /** LLM requests per minute. */
+    rpm: z.number().int().nonnegative().nullish(),
+  })
+  .strict();
+export type BudgetLimits = z.infer<typeof budgetLimitsSchema>;
+
 /** Kernel settings from `config/gateway.yaml`: one schema, types derived with `z.infer`. */
 export const gatewayConfigSchema = z
   .object({
@@ -42,6 +57,31 @@ export const gatewayConfigSchema = z
       })
       .strict()
       .default({ job: 'mas', push_timeout_ms: 1500, warn_interval_seconds: 60 }),
+    budgets: z
+      .object({
+        /** Output tokens reserved for a request that names no max_tokens / max_output_tokens. */
+        default_max_output_tokens: z.number().int().positive().max(1_000_000),
+        /** How long an unsettled reservation counts: one from a crashed isolate lapses after this. */
+        reservation_ttl_seconds: z.number().int().positive().max(86_400),
+        /** How long an isolate trusts the budgets it read from Postgres (an admin's change takes this long). */
+        cache_seconds: z.number().int().nonnegative().max(300),
+        /** Limits for keys, agents and roles that have none of their own (absent = unlimited). */
+        defaults: z
+          .object({
+            principal: budgetLimitsSchema.default({}),
+            agent: budgetLimitsSchema.default({}),
+            role: budgetLimitsSchema.default({}),
+          })
+          .strict()
+          .default({ principal: {}, agent: {}, role: {} }),
+      })
+      .strict()
+      .default({
+        default_max_output_tokens: 4096,
+        reservation_ttl_seconds: 300,
+        cache_seconds: 5,
+        defaults: { principal: {}, agent: {}, role: {} },
+      }),
     redaction: z
       .object({
         /** Key names redacted on top of the built-in list. */

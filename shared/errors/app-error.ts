@@ -6,6 +6,8 @@ export type ErrorType =
   | 'not_found_error'
   | 'conflict_error'
   | 'rate_limit_error'
+  /** Over a spend budget: OpenAI's type for an exhausted quota, which its clients do not retry. */
+  | 'insufficient_quota'
   | 'api_error'
   | 'upstream_error'
   | 'timeout_error'

@@ -36,7 +36,12 @@ export const modelSchema = z
     dimension: z.number().int().positive().optional(),
     /** USD per million tokens. */
     price: z
-      .object({ input: z.number().nonnegative(), output: z.number().nonnegative() })
+      .object({
+        input: z.number().nonnegative(),
+        output: z.number().nonnegative(),
+        /** Prompt tokens the upstream served from its cache; priced as `input` when absent. */
+        cached_input: z.number().nonnegative().optional(),
+      })
       .strict()
       .optional(),
   })
@@ -47,6 +52,22 @@ export const modelsConfigSchema = z
     providers: z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/), providerSchema),
     models: z.array(modelSchema).min(1),
     roles: z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/), z.array(z.string()).min(1)),
+    /** Opt-in exact-match response cache per role (`direct` for calls naming a model id). */
+    cache: z
+      .record(
+        z.string().regex(/^[a-z][a-z0-9_-]*$/),
+        z
+          .object({
+            /** How long an answer is served from the cache. */
+            ttl_seconds: z.number().int().positive().max(30 * 86_400),
+            /** One cache for every principal (else each key has its own). */
+            shared: z.boolean().default(false),
+            /** Also cache sampled answers (`temperature` > 0): replays one sample. */
+            allow_temperature: z.boolean().default(false),
+          })
+          .strict(),
+      )
+      .default({}),
     policy: z
       .object({
         retries: z.number().int().min(0).max(10).default(2),

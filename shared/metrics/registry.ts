@@ -46,6 +46,27 @@ export const llmTokensTotal = new Counter({
   registers: [registry],
 });
 
+export const llmCostUsdTotal = new Counter({
+  name: 'llm_cost_usd_total',
+  help: 'USD spent on upstream LLM calls, priced from the model registry, by provider, model and role.',
+  labelNames: ['provider', 'model', 'role'] as const,
+  registers: [registry],
+});
+
+export const llmUnpricedRequestsTotal = new Counter({
+  name: 'llm_unpriced_requests_total',
+  help: 'LLM calls to models without a price in the registry (recorded with cost null).',
+  labelNames: ['provider', 'model', 'role'] as const,
+  registers: [registry],
+});
+
+export const llmCacheHitsTotal = new Counter({
+  name: 'llm_cache_hits_total',
+  help: 'Answers served from the response cache (priced at zero), by endpoint and role.',
+  labelNames: ['endpoint', 'role'] as const,
+  registers: [registry],
+});
+
 export const auditActionsTotal = new Counter({
   name: 'audit_actions_total',
   help: 'Agent actions recorded in the audit ledger, by category and status.',

@@ -1,0 +1,155 @@
+import { LRUCache } from 'lru-cache';
+import { gatewayConfig } from '../config/index.ts';
+import type { BudgetLimits } from '../config/schema.ts';
+import { type Client, withPostgres } from '../db/postgres.ts';
+import type { Settings } from '../env.ts';
+
+/** Who a budget belongs to: an API key's principal, an agent id, or a model role. */
+export type BudgetScope = 'principal' | 'agent' | 'role';
+export const BUDGET_SCOPES: readonly BudgetScope[] = ['principal', 'agent', 'role'];
+
+export interface Budget {
+  scope: BudgetScope;
+  id: string;
+  limits: BudgetLimits;
+  /** `set`: a row of governance.budgets; `default`: config/gateway.yaml. */
+  source: 'set' | 'default';
+}
+
+export interface BudgetRow {
+  scope: BudgetScope;
+  id: string;
+  daily_usd: string | number | null;
+  monthly_usd: string | number | null;
+  tpm: string | number | null;
+  rpm: string | number | null;
+  updated_at: string | Date;
+  updated_by: string | null;
+}
+
+const num = (v: string | number | null | undefined): number | null =>
+  v === null || v === undefined ? null : Number(v);
+
+export function limitsOfRow(row: BudgetRow): BudgetLimits {
+  return {
+    daily_usd: num(row.daily_usd),
+    monthly_usd: num(row.monthly_usd),
+    tpm: num(row.tpm),
+    rpm: num(row.rpm),
+  };
+}
+
+export const hasLimit = (l: BudgetLimits) =>
+  l.daily_usd != null || l.monthly_usd != null || l.tpm != null || l.rpm != null;
+
+// Per isolate: budgets change rarely and a request must not wait on Postgres for them. Entries
+// live `cache_seconds`; a stale entry is still used (and logged) when Postgres is down.
+const cache = new LRUCache<string, { limits: BudgetLimits | null; at: number }>({ max: 10_000 });
+
+/**
+ * The budgets that apply to one call: the key's, the agent's and the role's, each the row set for
+ * it or else the configured default. Only scopes with at least one limit are returned.
+ */
+export async function budgetsFor(
+  settings: Settings,
+  subjects: Array<{ scope: BudgetScope; id: string }>,
+  onStale: (err: unknown) => void = () => undefined,
+): Promise<Budget[]> {
+  const now = Date.now();
+  const ttl = gatewayConfig.budgets.cache_seconds * 1000;
+  const missing = subjects.filter((s) => {
+    const hit = cache.get(`${s.scope}\u0000${s.id}`);
+    return !hit || now - hit.at >= ttl;
+  });
+  if (missing.length && settings.DATABASE_URL) {
+    try {
+      const rows = await withPostgres(settings, (client) => readBudgets(client, missing), {
+        connectTimeoutMs: 2000,
+      });
+      for (const s of missing) {
+        const row = rows.find((r) => r.scope === s.scope && r.id === s.id);
+        cache.set(`${s.scope}\u0000${s.id}`, { limits: row ? limitsOfRow(row) : null, at: now });
+      }
+    } catch (err) {
+      onStale(err);
+    }
+  }
+  const out: Budget[] = [];
+  for (const s of subjects) {
+    const set = cache.get(`${s.scope}\u0000${s.id}`)?.limits;
+    const limits = set ?? gatewayConfig.budgets.defaults[s.scope];
+    if (hasLimit(limits)) out.push({ scope: s.scope, id: s.id, limits, source: set ? 'set' : 'default' });
+  }
+  return out;
+}
+
+/** Forget cached budgets (after an admin change in this isolate, and in tests). */
+export function forgetBudgets(scope?: BudgetScope, id?: string): void {
+  if (scope && id) cache.delete(`${scope}\u0000${id}`);
+  else cache.clear();
+}
+
+async function readBudgets(client: Client, subjects: Array<{ scope: BudgetScope; id: string }>) {
+  const { rows } = await client.query<BudgetRow>(
+    `select scope, id, daily_usd, monthly_usd, tpm, rpm, updated_at, updated_by
+       from governance.budgets b
+      where (b.scope, b.id) in (select * from unnest($1::text[], $2::text[]))`,
+    [subjects.map((s) => s.scope), subjects.map((s) => s.id)],
+  );
+  return rows;
+}
+
+export async function listBudgets(client: Client): Promise<BudgetRow[]> {
+  const { rows } = await client.query<BudgetRow>(
+    'select scope, id, daily_usd, monthly_usd, tpm, rpm, updated_at, updated_by from governance.budgets order by scope, id',
+  );
+  return rows;
+}
+
+/** Sets (upserts) a budget; a limit given as null is removed. */
+export async function putBudget(
+  client: Client,
+  scope: BudgetScope,
+  id: string,
+  limits: BudgetLimits,
+  by: string,
+): Promise<BudgetRow> {
+  const { rows } = await client.query<BudgetRow>(
+    `insert into governance.budgets (scope, id, daily_usd, monthly_usd, tpm, rpm, updated_at, updated_by)
+     values ($1, $2, $3, $4, $5, $6, now(), $7)
+     on conflict (scope, id) do update set daily_usd = excluded.daily_usd, monthly_usd = excluded.monthly_usd,
+       tpm = excluded.tpm, rpm = excluded.rpm, updated_at = now(), updated_by = excluded.updated_by
+     returning scope, id, daily_usd, monthly_usd, tpm, rpm, updated_at, updated_by`,
+    [
+      scope,
+      id,
+      limits.daily_usd ?? null,
+      limits.monthly_usd ?? null,
+      limits.tpm ?? null,
+      limits.rpm ?? null,
+      by,
+    ],
+  );
+  forgetBudgets(scope, id);
+  return rows[0] as BudgetRow;
+}
+
+export async function deleteBudget(client: Client, scope: BudgetScope, id: string): Promise<boolean> {
+  const { rowCount } = await client.query('delete from governance.budgets where scope = $1 and id = $2', [
+    scope,
+    id,
+  ]);
+  forgetBudgets(scope, id);
+  return (rowCount ?? 0) > 0;
+}
+
+/** Spend Postgres knows for a scope since `since` (nano-USD): what a lost Redis counter restarts from. */
+export async function spentSince(client: Client, scope: BudgetScope, id: string, since: Date): Promise<number> {
+  const column = scope === 'principal' ? 'principal' : scope === 'agent' ? 'agent_id' : 'role';
+  const { rows } = await client.query<{ nano: string | null }>(
+    `select ceil(coalesce(sum(cost_usd), 0) * 1000000000)::text as nano
+       from governance.usage where ${column} = $1 and created_at >= $2`,
+    [id, since.toISOString()],
+  );
+  return Number(rows[0]?.nano ?? 0);
+}

@@ -1,0 +1,273 @@
+import type { Context } from 'hono';
+import { gatewayConfig } from '../config/index.ts';
+import { withPostgres } from '../db/postgres.ts';
+import { getSettings } from '../env.ts';
+import { AppError } from '../errors/index.ts';
+import type { AppEnv } from '../http/create-app.ts';
+import { runInBackground } from '../http/background.ts';
+import type { ResolvedModel, ResolvedTarget } from '../llm/registry.ts';
+import { llmCostUsdTotal, llmUnpricedRequestsTotal } from '../metrics/registry.ts';
+import { getRedis } from '../redis/client.ts';
+import { type Budget, type BudgetScope, budgetsFor, spentSince } from './budgets.ts';
+import { costUsd, formatUsd, type TokenCounts, toNanoUsd, tokenCounts } from './pricing.ts';
+import {
+  type LimitCheck,
+  type LimitKind,
+  localReservations,
+  type Reservations,
+  redisReservations,
+} from './reservations.ts';
+import { recordUsage } from './usage-writer.ts';
+
+export type Endpoint = 'chat' | 'responses' | 'messages' | 'completions' | 'embeddings';
+
+export interface SpendRequest {
+  endpoint: Endpoint;
+  target: ResolvedTarget;
+  /** Estimated prompt tokens (estimatePromptTokens). */
+  promptTokens: number;
+  /** What the caller allows the model to write; the configured default when absent. */
+  maxOutputTokens?: number | undefined;
+}
+
+/** The spend of one call: reserved before the upstream call, settled after it. */
+export interface Spend {
+  /** Prices the answer, settles the reservation and queues the usage row. Returns the cost. */
+  settle(model: ResolvedModel, usage: unknown, options?: { cacheHit?: boolean }): number | null;
+  /** The call failed before any usage: give the reservation back (the request still counts). */
+  release(): void;
+}
+
+const local = localReservations();
+const reservationsByClient = new WeakMap<object, Reservations>();
+
+function reservationsFor(c: Context<AppEnv>): { store: Reservations } {
+  const redis = getRedis(getSettings(c.env));
+  if (!redis) return { store: local };
+  let store = reservationsByClient.get(redis);
+  if (!store) {
+    store = redisReservations(redis);
+    reservationsByClient.set(redis, store);
+  }
+  return { store };
+}
+
+/**
+ * The rough token count of a request body: UTF-8 bytes of its text / 3, rounded up. Tokenisers
+ * give ~4 bytes per token for English; dividing by 3 over-reserves a little, which a settled
+ * reservation gives back, rather than letting a budget be overshot.
+ */
+export function estimatePromptTokens(parts: unknown): number {
+  const text = typeof parts === 'string' ? parts : JSON.stringify(parts ?? '');
+  return Math.ceil(new TextEncoder().encode(text).length / 3);
+}
+
+/** The agent a call is made for: `x-mas-agent-id` when sent, else the key's principal. */
+export function agentIdOf(c: Context<AppEnv>): string | undefined {
+  const header = c.req.header('x-mas-agent-id');
+  if (header !== undefined) {
+    if (!/^[A-Za-z0-9._:@-]{1,128}$/.test(header)) {
+      throw new AppError(400, 'invalid_header', 'x-mas-agent-id must be 1-128 of A-Z a-z 0-9 . _ : @ -.', {
+        param: 'x-mas-agent-id',
+      });
+    }
+    return header;
+  }
+  return c.get('principal')?.id;
+}
+
+/**
+ * Reserves the request's worst case on every budget that applies (key, agent, role), atomically,
+ * before anything is sent upstream. Over budget: 429 `insufficient_quota` naming the scope and
+ * when it resets.
+ */
+export async function beginSpend(c: Context<AppEnv>, request: SpendRequest): Promise<Spend> {
+  const principal = c.get('principal');
+  const agentId = agentIdOf(c);
+  const role = request.target.role;
+  const settings = getSettings(c.env);
+  const log = c.get('log');
+  const subjects: Array<{ scope: BudgetScope; id: string }> = [];
+  if (principal) subjects.push({ scope: 'principal', id: principal.id });
+  if (agentId) subjects.push({ scope: 'agent', id: agentId });
+  subjects.push({ scope: 'role', id: role });
+  const budgets = await budgetsFor(settings, subjects, (err) =>
+    log.warn('budgets: Postgres unavailable, using the budgets last read', { error: err as Error }),
+  );
+
+  const maxOut = request.maxOutputTokens ?? gatewayConfig.budgets.default_max_output_tokens;
+  const worst: TokenCounts = { prompt: request.promptTokens, completion: maxOut, cached: 0 };
+  const worstNano = Math.max(
+    0,
+    ...request.target.chain.map((m) => toNanoUsd(costUsd(m.model.price, worst) ?? 0)),
+  );
+  const now = Date.now();
+  const checks = budgets.flatMap((b) => checksFor(b, now, worstNano, worst.prompt + worst.completion));
+  const rid = crypto.randomUUID();
+  let { store } = reservationsFor(c);
+  if (checks.length) {
+    const expiresAt = now + gatewayConfig.budgets.reservation_ttl_seconds * 1000;
+    let outcome: Awaited<ReturnType<Reservations['reserve']>> | undefined;
+    for (let round = 0; round < 4 && outcome?.status !== 'ok' && outcome?.status !== 'over'; round++) {
+      try {
+        outcome = await store.reserve(rid, checks, expiresAt);
+      } catch (err) {
+        log.warn('budgets: Redis unavailable, enforcing per isolate', { error: err as Error });
+        store = local;
+        outcome = await store.reserve(rid, checks, expiresAt);
+      }
+      if (outcome.status === 'rebuild') {
+        // Redis lost this dollar counter: restart it from the spend Postgres recorded.
+        const check = outcome.check;
+        const spent = await withPostgres(settings, (client) =>
+          spentSince(client, check.scope as BudgetScope, check.id, periodStart(check.kind, now)),
+        );
+        await store.seed(check, spent);
+        log.info('budgets: counter rebuilt from Postgres', { scope: check.scope, kind: check.kind });
+      }
+    }
+    if (outcome?.status === 'over') throw overBudget(outcome.check);
+    if (outcome?.status !== 'ok') throw new AppError(503, 'budget_unavailable', 'Budgets could not be checked.');
+  }
+
+  let settled = false;
+  const finish = (actual: number[]) => {
+    if (settled || !checks.length) return;
+    settled = true;
+    runInBackground(
+      c,
+      store.settle(rid, checks, actual).catch((err) => log.warn('budgets: settle failed', { error: err as Error })),
+    );
+  };
+  return {
+    settle(model, usage, options = {}) {
+      const tokens = tokenCounts(usage);
+      const cost = options.cacheHit ? 0 : costUsd(model.model.price, tokens);
+      const labels = { provider: model.providerId, model: model.model.id, role };
+      if (cost === null) llmUnpricedRequestsTotal.inc(labels);
+      else if (cost > 0) llmCostUsdTotal.inc(labels, cost);
+      const spentTokens = options.cacheHit ? 0 : tokens.prompt + tokens.completion;
+      finish(checks.map((ch) => actualFor(ch.kind, cost ?? 0, spentTokens)));
+      if (principal) {
+        recordUsage(c, {
+          idempotency_key: rid,
+          principal: principal.id,
+          agent_id: agentId ?? null,
+          role,
+          endpoint: request.endpoint,
+          provider: model.providerId,
+          model: model.model.id,
+          prompt_tokens: tokens.prompt,
+          completion_tokens: tokens.completion,
+          cached_tokens: tokens.cached,
+          cost_usd: cost,
+          cache_hit: options.cacheHit === true,
+          correlation_id: c.get('trace')?.correlationId ?? null,
+        });
+      }
+      return cost;
+    },
+    release() {
+      finish(checks.map((ch) => actualFor(ch.kind, 0, 0)));
+    },
+  };
+}
+
+/** `x-mas-cost-usd` on a non-streamed answer (absent when the model has no price). */
+export function setCostHeader(c: Context, cost: number | null): void {
+  if (cost !== null) c.header('x-mas-cost-usd', formatUsd(cost));
+}
+
+function actualFor(kind: LimitKind, costUsdValue: number, tokens: number): number {
+  if (kind === 'rpm') return 1;
+  if (kind === 'tpm') return tokens;
+  return toNanoUsd(costUsdValue);
+}
+
+function checksFor(budget: Budget, now: number, worstNano: number, worstTokens: number): LimitCheck[] {
+  const base = `mas:budget:${budget.scope}:${encodeURIComponent(budget.id)}`;
+  const d = new Date(now);
+  const day = d.toISOString().slice(0, 10);
+  const month = day.slice(0, 7);
+  const minute = Math.floor(now / 60_000);
+  const out: LimitCheck[] = [];
+  const { daily_usd, monthly_usd, tpm, rpm } = budget.limits;
+  const common = { scope: budget.scope, id: budget.id };
+  if (daily_usd != null)
+    out.push({
+      ...common,
+      key: `${base}:usd:d:${day}`,
+      kind: 'daily_usd',
+      limit: toNanoUsd(daily_usd),
+      amount: worstNano,
+      resetAt: periodEnd('daily_usd', now),
+      rebuildable: true,
+    });
+  if (monthly_usd != null)
+    out.push({
+      ...common,
+      key: `${base}:usd:m:${month}`,
+      kind: 'monthly_usd',
+      limit: toNanoUsd(monthly_usd),
+      amount: worstNano,
+      resetAt: periodEnd('monthly_usd', now),
+      rebuildable: true,
+    });
+  if (tpm != null)
+    out.push({
+      ...common,
+      key: `${base}:tok:${minute}`,
+      kind: 'tpm',
+      limit: tpm,
+      amount: worstTokens,
+      resetAt: periodEnd('tpm', now),
+      rebuildable: false,
+    });
+  if (rpm != null)
+    out.push({
+      ...common,
+      key: `${base}:req:${minute}`,
+      kind: 'rpm',
+      limit: rpm,
+      amount: 1,
+      resetAt: periodEnd('rpm', now),
+      rebuildable: false,
+    });
+  return out;
+}
+
+function periodStart(kind: LimitKind, now: number): Date {
+  const d = new Date(now);
+  if (kind === 'daily_usd') return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
+  if (kind === 'monthly_usd') return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1));
+  return new Date(Math.floor(now / 60_000) * 60_000);
+}
+
+function periodEnd(kind: LimitKind, now: number): number {
+  const d = new Date(now);
+  if (kind === 'daily_usd') return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + 1);
+  if (kind === 'monthly_usd') return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+  return (Math.floor(now / 60_000) + 1) * 60_000;
+}
+
+const KIND_NAMES: Record<LimitKind, string> = {
+  daily_usd: 'daily USD budget',
+  monthly_usd: 'monthly USD budget',
+  tpm: 'tokens-per-minute limit',
+  rpm: 'requests-per-minute limit',
+};
+
+function overBudget(check: LimitCheck): AppError {
+  const limit =
+    check.kind === 'daily_usd' || check.kind === 'monthly_usd'
+      ? `$${(check.limit / 1e9).toFixed(2)}`
+      : String(check.limit);
+  const resets = new Date(check.resetAt).toISOString();
+  const retryAfter = Math.max(1, Math.ceil((check.resetAt - Date.now()) / 1000));
+  return new AppError(
+    429,
+    'insufficient_quota',
+    `The ${KIND_NAMES[check.kind]} of ${check.scope} '${check.id}' (${limit}) does not leave room for this request; it resets at ${resets}.`,
+    { type: 'insufficient_quota', headers: { 'retry-after': String(retryAfter) } },
+  );
+}
