@@ -7,7 +7,17 @@ import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
-export const DEPLOYMENTS = ['all', 'health', 'ready', 'chat', 'embed', 'audit', 'approval', 'proxy', 'usage'] as const;
+export const DEPLOYMENTS = [
+  'all',
+  'health',
+  'ready',
+  'chat',
+  'embed',
+  'audit',
+  'approval',
+  'proxy',
+  'usage',
+] as const;
 
 export interface BundleSize {
   deployment: string;

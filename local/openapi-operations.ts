@@ -8,6 +8,7 @@ import { chatRequestSchema } from '../functions/chat/routes.ts';
 import { embeddingsSchema, searchSchema, upsertSchema } from '../functions/embed/routes.ts';
 import { decisionSchema, listApprovalsQuerySchema, waitQuerySchema } from '../shared/approvals/approvals.ts';
 import { listQuerySchema, recordActionSchema, updateActionSchema } from '../shared/audit/actions.ts';
+import { USAGE_OPERATIONS } from './openapi-usage.ts';
 
 export interface Operation {
   id: string;
@@ -384,4 +385,5 @@ export const OPERATIONS: Operation[] = [
       errors: [401, 403, 404, 429, 502, 504],
     }),
   ),
+  ...USAGE_OPERATIONS,
 ];

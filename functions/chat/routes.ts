@@ -114,7 +114,12 @@ routes.post('/v1/chat/completions', async (c) => {
     countTokens(routed.model, routed.result.usage);
     setRouteHeaders(c, routed);
     setCostHeader(c, spend.settle(routed.model, routed.result.usage));
-    if (cache) cachePut(c, cache, { body: routed.result, provider: routed.model.providerId, model: routed.model.model.id });
+    if (cache)
+      cachePut(c, cache, {
+        body: routed.result,
+        provider: routed.model.providerId,
+        model: routed.model.model.id,
+      });
     return c.json(routed.result);
   }
 

@@ -113,7 +113,8 @@ routes.post('/v1/embeddings', async (c) => {
     model: routed.model.model.id,
     usage: { prompt_tokens: routed.result.promptTokens, total_tokens: routed.result.promptTokens },
   };
-  if (cache) cachePut(c, cache, { body: answer, provider: routed.model.providerId, model: routed.model.model.id });
+  if (cache)
+    cachePut(c, cache, { body: answer, provider: routed.model.providerId, model: routed.model.model.id });
   return c.json(answer);
 });
 

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import * as z from 'zod';
-import { budgetLimitsSchema } from '../../shared/config/schema.ts';
 import { gatewayConfig } from '../../shared/config/index.ts';
+import { budgetLimitsSchema } from '../../shared/config/schema.ts';
 import { withPostgres } from '../../shared/db/postgres.ts';
 import { getSettings } from '../../shared/env.ts';
 import { AppError, notFound } from '../../shared/errors/index.ts';
@@ -26,7 +26,11 @@ routes.use('/v1/admin/budgets', auth({ roles: ['admin'] }), rateLimit());
 routes.use('/v1/admin/budgets/*', auth({ roles: ['admin'] }), rateLimit());
 
 const scopeParam = z.enum(BUDGET_SCOPES as ['principal', 'agent', 'role']);
-const idParam = z.string().min(1).max(200).regex(/^[^\u0000-\u001f]+$/, 'no control characters');
+const idParam = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[^\u0000-\u001f]+$/, 'no control characters');
 export const budgetBodySchema = budgetLimitsSchema;
 
 function parseParam<T>(schema: z.ZodType<T>, value: string | undefined, name: string): T {

@@ -144,7 +144,12 @@ export async function deleteBudget(client: Client, scope: BudgetScope, id: strin
 }
 
 /** Spend Postgres knows for a scope since `since` (nano-USD): what a lost Redis counter restarts from. */
-export async function spentSince(client: Client, scope: BudgetScope, id: string, since: Date): Promise<number> {
+export async function spentSince(
+  client: Client,
+  scope: BudgetScope,
+  id: string,
+  since: Date,
+): Promise<number> {
   const column = scope === 'principal' ? 'principal' : scope === 'agent' ? 'agent_id' : 'role';
   const { rows } = await client.query<{ nano: string | null }>(
     `select ceil(coalesce(sum(cost_usd), 0) * 1000000000)::text as nano

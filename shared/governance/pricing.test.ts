@@ -4,7 +4,11 @@ import { costUsd, formatUsd, tokenCounts, toNanoUsd } from './pricing.ts';
 describe('tokenCounts', () => {
   it('reads Chat Completions usage with cached prompt tokens', () => {
     expect(
-      tokenCounts({ prompt_tokens: 100, completion_tokens: 20, prompt_tokens_details: { cached_tokens: 40 } }),
+      tokenCounts({
+        prompt_tokens: 100,
+        completion_tokens: 20,
+        prompt_tokens_details: { cached_tokens: 40 },
+      }),
     ).toEqual({ prompt: 100, completion: 20, cached: 40 });
   });
   it('reads Responses usage', () => {

@@ -18,7 +18,8 @@ export interface TokenCounts {
   cached: number;
 }
 
-const count = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0);
+const count = (v: unknown): number =>
+  typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0;
 
 /** Token counts from any usage shape we forward; zeros for what is absent. */
 export function tokenCounts(usage: unknown): TokenCounts {
@@ -39,11 +40,14 @@ export function costUsd(price: Price | undefined, tokens: TokenCounts): number |
   if (!price) return null;
   const cachedPrice = price.cached_input ?? price.input;
   const uncached = Math.max(0, tokens.prompt - tokens.cached);
-  return (uncached * price.input + tokens.cached * cachedPrice + tokens.completion * price.output) / 1_000_000;
+  return (
+    (uncached * price.input + tokens.cached * cachedPrice + tokens.completion * price.output) / 1_000_000
+  );
 }
 
 /** Nano-dollars: budgets are counted in integers so Redis adds them exactly. */
-export const toNanoUsd = (usd: number): number => Math.ceil(usd * 1e9);
+// The epsilon keeps float noise (0.1 + 0.2) from rounding a whole nano-dollar up.
+export const toNanoUsd = (usd: number): number => Math.ceil(usd * 1e9 - 1e-6);
 export const fromNanoUsd = (nano: number): number => nano / 1e9;
 
 /** The cost as the `x-mas-cost-usd` header shows it: plain decimal, no exponent. */

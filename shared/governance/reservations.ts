@@ -127,7 +127,9 @@ export function redisReservations(redis: Redis): Reservations {
       if (!checks.length) return;
       const now = Date.now();
       const args = [rid];
-      checks.forEach((c, i) => args.push(String(Math.max(0, Math.round(actual[i] ?? 0))), String(ttlSeconds(c, now))));
+      checks.forEach((c, i) => {
+        args.push(String(Math.max(0, Math.round(actual[i] ?? 0))), String(ttlSeconds(c, now)));
+      });
       await settle.exec(keysOf(checks), args);
     },
     async seed(check, settled) {

@@ -2,8 +2,8 @@ import canonicalize from 'canonicalize';
 import type { Context } from 'hono';
 import { getSettings } from '../env.ts';
 import { AppError } from '../errors/index.ts';
-import type { AppEnv } from '../http/create-app.ts';
 import { runInBackground } from '../http/background.ts';
+import type { AppEnv } from '../http/create-app.ts';
 import { effectiveRegistry, type ResolvedTarget } from '../llm/registry.ts';
 import { llmCacheHitsTotal } from '../metrics/registry.ts';
 import { getRedis } from '../redis/client.ts';
@@ -43,9 +43,14 @@ export async function planCache(
   let ttlSeconds = role?.ttl_seconds;
   if (header !== undefined && header !== '') {
     if (!/^\d{1,8}$/.test(header) || Number(header) < 1 || Number(header) > MAX_TTL_SECONDS) {
-      throw new AppError(400, 'invalid_header', `x-mas-cache must be 'off' or a TTL in seconds (1-${MAX_TTL_SECONDS}).`, {
-        param: 'x-mas-cache',
-      });
+      throw new AppError(
+        400,
+        'invalid_header',
+        `x-mas-cache must be 'off' or a TTL in seconds (1-${MAX_TTL_SECONDS}).`,
+        {
+          param: 'x-mas-cache',
+        },
+      );
     }
     ttlSeconds = Number(header);
   }

@@ -3,13 +3,13 @@ import { gatewayConfig } from '../config/index.ts';
 import { withPostgres } from '../db/postgres.ts';
 import { getSettings } from '../env.ts';
 import { AppError } from '../errors/index.ts';
-import type { AppEnv } from '../http/create-app.ts';
 import { runInBackground } from '../http/background.ts';
+import type { AppEnv } from '../http/create-app.ts';
 import type { ResolvedModel, ResolvedTarget } from '../llm/registry.ts';
 import { llmCostUsdTotal, llmUnpricedRequestsTotal } from '../metrics/registry.ts';
 import { getRedis } from '../redis/client.ts';
 import { type Budget, type BudgetScope, budgetsFor, spentSince } from './budgets.ts';
-import { costUsd, formatUsd, type TokenCounts, toNanoUsd, tokenCounts } from './pricing.ts';
+import { costUsd, formatUsd, type TokenCounts, tokenCounts, toNanoUsd } from './pricing.ts';
 import {
   type LimitCheck,
   type LimitKind,
@@ -127,7 +127,8 @@ export async function beginSpend(c: Context<AppEnv>, request: SpendRequest): Pro
       }
     }
     if (outcome?.status === 'over') throw overBudget(outcome.check);
-    if (outcome?.status !== 'ok') throw new AppError(503, 'budget_unavailable', 'Budgets could not be checked.');
+    if (outcome?.status !== 'ok')
+      throw new AppError(503, 'budget_unavailable', 'Budgets could not be checked.');
   }
 
   let settled = false;
@@ -136,7 +137,9 @@ export async function beginSpend(c: Context<AppEnv>, request: SpendRequest): Pro
     settled = true;
     runInBackground(
       c,
-      store.settle(rid, checks, actual).catch((err) => log.warn('budgets: settle failed', { error: err as Error })),
+      store
+        .settle(rid, checks, actual)
+        .catch((err) => log.warn('budgets: settle failed', { error: err as Error })),
     );
   };
   return {

@@ -30,7 +30,10 @@ const COLUMN = { principal: 'principal', agent: 'agent_id', role: 'role' } as co
 export async function queryUsage(client: Client, q: UsageQuery) {
   const since = q.since ?? new Date(Date.now() - 30 * 86_400_000).toISOString();
   const until = q.until ?? new Date(Date.now() + 60_000).toISOString();
-  const group = q.group_by === 'day' ? "to_char(created_at at time zone 'UTC', 'YYYY-MM-DD')" : "provider || '/' || model";
+  const group =
+    q.group_by === 'day'
+      ? "to_char(created_at at time zone 'UTC', 'YYYY-MM-DD')"
+      : "provider || '/' || model";
   const values: unknown[] = [since, until];
   let where = 'created_at >= $1 and created_at < $2';
   if (q.id !== undefined) {
@@ -86,5 +89,10 @@ export async function spendPerAgentPerDay(client: Client, days: number) {
       group by 1, 2 order by 2 desc, 1`,
     [days],
   );
-  return rows.map((r) => ({ agent: r.agent, day: r.day, cost_usd: Number(r.cost ?? 0), requests: Number(r.requests) }));
+  return rows.map((r) => ({
+    agent: r.agent,
+    day: r.day,
+    cost_usd: Number(r.cost ?? 0),
+    requests: Number(r.requests),
+  }));
 }

@@ -45,7 +45,10 @@ export function recordUsage(c: Context, row: UsageRow): void {
       await insertWithRetry(batch.rows, async (rows) => {
         await withPostgres(settings, (client) => insertUsage(client, rows), { connectTimeoutMs: 3000 });
       }).catch((err) => {
-        c.get('log')?.error('usage rows could not be written', { rows: batch.rows.length, error: err as Error });
+        c.get('log')?.error('usage rows could not be written', {
+          rows: batch.rows.length,
+          error: err as Error,
+        });
       });
     });
     open = batch;
@@ -83,7 +86,21 @@ const COLUMNS = [
   'cache_hit',
   'correlation_id',
 ] as const;
-const TYPES = ['text', 'text', 'text', 'text', 'text', 'text', 'text', 'int8', 'int8', 'int8', 'numeric', 'bool', 'text'];
+const TYPES = [
+  'text',
+  'text',
+  'text',
+  'text',
+  'text',
+  'text',
+  'text',
+  'int8',
+  'int8',
+  'int8',
+  'numeric',
+  'bool',
+  'text',
+];
 
 /** One statement for the whole batch: arrays unnested column by column. */
 export async function insertUsage(

@@ -59,7 +59,11 @@ export const modelsConfigSchema = z
         z
           .object({
             /** How long an answer is served from the cache. */
-            ttl_seconds: z.number().int().positive().max(30 * 86_400),
+            ttl_seconds: z
+              .number()
+              .int()
+              .positive()
+              .max(30 * 86_400),
             /** One cache for every principal (else each key has its own). */
             shared: z.boolean().default(false),
             /** Also cache sampled answers (`temperature` > 0): replays one sample. */
