@@ -35,9 +35,9 @@ describe('agent clients against npm start', () => {
       RATE_LIMIT_REQUESTS: '1000000',
     };
     // One after the other's migrations: two first runs against a fresh database would race.
-    open = await startNpmStart({ ...env, APPROVAL_REQUIRED: 'false' });
+    open = startNpmStart({ ...env, APPROVAL_REQUIRED: 'false' });
     await open.migrated;
-    gated = await startNpmStart({ ...env, APPROVAL_REQUIRED: 'true' });
+    gated = startNpmStart({ ...env, APPROVAL_REQUIRED: 'true' });
     await Promise.all([open.ready, gated.ready]);
   }, 240_000);
 

@@ -5,7 +5,8 @@ import { delimiter, join, resolve } from 'node:path';
 import { freePort } from '../../local/ports.ts';
 
 export interface NpmStart {
-  url: string;
+  /** http://127.0.0.1:<port> once `ready` resolved. */
+  readonly url: string;
   output(): string;
   /** Resolves once its migrations ran (so a second instance on the same database can start). */
   migrated: Promise<void>;
@@ -14,23 +15,74 @@ export interface NpmStart {
   stop(): Promise<void>;
 }
 
+const ROOT = resolve(import.meta.dirname, '../..');
+const ATTEMPTS = 3;
+
 /**
  * The product as `npm start` runs it (local/start.ts: the stack, a local admin key, the demo LLM
  * upstream, every function under `wrangler dev`), on a free port with its own data dir. `env` is
  * what a user would export first; DATABASE_URL / REDIS_URL pass through when set, as they would.
+ * The free port can be taken by someone else before wrangler binds it (a busy shared machine):
+ * then it starts again on another, up to 3 times.
  */
-export async function startNpmStart(env: Record<string, string>): Promise<NpmStart> {
-  const port = await freePort();
+export function startNpmStart(env: Record<string, string>): NpmStart {
   const dataDir = mkdtempSync(join(tmpdir(), 'mas-npm-start-'));
-  const root = resolve(import.meta.dirname, '../..');
+  let current: Launched | undefined;
+  let url = '';
+  const stop = async () => {
+    await current?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  let markMigrated: () => void = () => undefined;
+  const migrated = new Promise<void>((r) => {
+    markMigrated = r;
+  });
+  const ready = (async () => {
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      url = `http://127.0.0.1:${port}`;
+      current = launch(port, dataDir, env);
+      const launched = current;
+      const served = await until(launched, async () => {
+        if (/\[mas\] postgres /.test(launched.output())) markMigrated();
+        return /\[mas\] serving/.test(launched.output()) && (await fetch(`${url}/health`)).ok;
+      });
+      if (served) return;
+      await launched.stop();
+      const lostPort = /address already in use/i.test(launched.output());
+      if (!lostPort || attempt >= ATTEMPTS) {
+        rmSync(dataDir, { recursive: true, force: true });
+        throw new Error(`npm start on ${url} did not come up:\n${launched.output()}`);
+      }
+    }
+  })();
+  ready.catch(() => markMigrated()); // a failed start must not leave the next instance waiting
+  return {
+    get url() {
+      return url;
+    },
+    output: () => current?.output() ?? '',
+    migrated,
+    ready,
+    stop,
+  };
+}
+
+interface Launched {
+  child: ChildProcess;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+function launch(port: number, dataDir: string, env: Record<string, string>): Launched {
   const pass = (name: string) => (process.env[name] ? { [name]: process.env[name] as string } : {});
   let output = '';
-  const child: ChildProcess = spawn(process.execPath, ['local/start.ts'], {
-    cwd: root,
+  const child = spawn(process.execPath, ['local/start.ts'], {
+    cwd: ROOT,
     detached: true, // its own process group: a failed test can still take wrangler and workerd down
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
-      PATH: [join(root, 'node_modules/.bin'), process.env.PATH].join(delimiter),
+      PATH: [join(ROOT, 'node_modules/.bin'), process.env.PATH].join(delimiter),
       HOME: process.env.HOME ?? tmpdir(),
       ...pass('DATABASE_URL'),
       ...pass('REDIS_URL'),
@@ -39,6 +91,7 @@ export async function startNpmStart(env: Record<string, string>): Promise<NpmSta
       // A developer's .env must not point the test at real models: empty values win over it.
       OPENAI_API_KEY: '',
       GOOGLE_API_KEY: '',
+      ANTHROPIC_API_KEY: '',
       LLM_BASE_URL: '',
       WRANGLER_LOG_LEVEL: 'warn',
       NO_COLOR: '1',
@@ -50,38 +103,31 @@ export async function startNpmStart(env: Record<string, string>): Promise<NpmSta
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
-  const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGINT'); // start.ts stops wrangler and the stack it started
-      const clean = await Promise.race([exited.then(() => true), sleep(20_000).then(() => false)]);
-      if (!clean && child.pid) {
-        try {
-          process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGINT'); // start.ts stops wrangler and the stack it started
+    const clean = await Promise.race([exited.then(() => true), sleep(20_000).then(() => false)]);
+    if (!clean && child.pid) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
       }
     }
-    rmSync(dataDir, { recursive: true, force: true });
   };
-  const until = async (what: string, done: () => Promise<boolean>) => {
-    const deadline = Date.now() + 180_000;
-    while (!(await done().catch(() => false))) {
-      if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
-        await stop();
-        throw new Error(`npm start on ${url} stopped before ${what}:\n${output}`);
-      }
-      await sleep(200);
-    }
-  };
-  const migrated = until('its migrations', async () => /\[mas\] postgres /.test(output));
-  const ready = migrated.then(() =>
-    until('serving', async () => /\[mas\] serving/.test(output) && (await fetch(`${url}/health`)).ok),
-  );
-  ready.catch(() => undefined);
-  return { url, output: () => output, migrated, ready, stop };
+  return { child, output: () => output, stop };
+}
+
+/** Polls `done` until true (resolves true), or the process exits or 180 s pass (resolves false). */
+async function until(launched: Launched, done: () => Promise<boolean>): Promise<boolean> {
+  const deadline = Date.now() + 180_000;
+  while (!(await done().catch(() => false))) {
+    const { child } = launched;
+    if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) return false;
+    await sleep(200);
+  }
+  return true;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
