@@ -6,6 +6,7 @@ import { chatFunction } from './chat/routes.ts';
 import { docsFunction } from './docs/routes.tsx';
 import { embedFunction } from './embed/routes.ts';
 import { healthFunction } from './health/routes.ts';
+import { mcpFunction } from './mcp/routes.ts';
 import { proxyFunction } from './proxy/routes.ts';
 import { readyFunction } from './ready/routes.ts';
 import { usageFunction } from './usage/routes.ts';
@@ -20,6 +21,7 @@ const app = createApp('all', [
   approvalFunction,
   proxyFunction,
   usageFunction,
+  mcpFunction,
   docsFunction,
 ]);
 

@@ -17,6 +17,7 @@ export const DEPLOYMENTS = [
   'approval',
   'proxy',
   'usage',
+  'mcp',
 ] as const;
 
 export interface BundleSize {

@@ -13,6 +13,7 @@ import { policySchema } from '../shared/config/policy-schema.ts';
 import { gatewayConfigSchema } from '../shared/config/schema.ts';
 import { integrationsConfigSchema } from '../shared/integrations/integrations-schema.ts';
 import { modelsConfigSchema } from '../shared/llm/models-schema.ts';
+import { mcpConfigSchema } from '../shared/mcp/mcp-schema.ts';
 
 export const COMPILED_PATH = 'shared/config/compiled.ts';
 
@@ -52,6 +53,13 @@ const ENTRIES: Entry[] = [
     exportName: 'integrationsConfig',
     type: 'IntegrationsConfig',
     typeFrom: '../integrations/integrations-schema.ts',
+  },
+  {
+    file: 'config/mcp.yaml',
+    schema: mcpConfigSchema,
+    exportName: 'bundledMcp',
+    type: 'McpConfig',
+    typeFrom: '../mcp/mcp-schema.ts',
   },
 ];
 

@@ -350,6 +350,36 @@ export const OPERATIONS: Operation[] = [
     auth: false,
     responses: { 200: { description: 'HTML (no JavaScript).', html: true } },
   },
+  ...(['/mcp', '/mcp/{server}'] as const).map(
+    (path): Operation => ({
+      id: path === '/mcp' ? 'mcp' : 'mcpServer',
+      method: 'post',
+      path,
+      tag: 'mcp',
+      summary:
+        path === '/mcp'
+          ? 'MCP (Streamable HTTP, stateless): every server of config/mcp.yaml, tools named `<server>__<tool>`'
+          : 'MCP (Streamable HTTP, stateless): one server of config/mcp.yaml under its own tool names',
+      description:
+        'A JSON-RPC 2.0 message (initialize, tools/list, tools/call, resources/*, prompts/*), answered as ' +
+        'JSON. tools/call is validated against the tool schema, audited, and gated by config/policies.yaml; ' +
+        'a gated call waits up to `wait_seconds` and then answers an `isError` result naming the approval. ' +
+        'GET and DELETE answer 405 (no sessions). docs/MCP.md.',
+      auth: ['agent', 'admin'],
+      ...(path === '/mcp' ? {} : { pathParams: { server: z.string() } }),
+      body: z.looseObject({
+        jsonrpc: z.literal('2.0'),
+        method: z.string(),
+        id: z.union([z.string(), z.number()]).optional(),
+      }),
+      headers: { accept: 'Must accept application/json and text/event-stream (MCP clients do).' },
+      responses: {
+        200: { description: 'The JSON-RPC response.', schema: z.looseObject({ jsonrpc: z.literal('2.0') }) },
+        202: { description: 'A notification or response was accepted.' },
+      },
+      errors: [401, 403, 404, 413, 415, 429],
+    }),
+  ),
   ...(['get', 'post', 'put', 'patch', 'delete'] as const).map(
     (method): Operation => ({
       id: `integration_${method}`,

@@ -6,6 +6,7 @@ import { startAnthropicFake } from './fakes/anthropic-fake.ts';
 import { startGeminiFake } from './fakes/gemini-fake.ts';
 import { startIntegrationsFake } from './fakes/integrations-fake.ts';
 import { listenOnLoopback } from './fakes/listen.ts';
+import { startMcpFake } from './fakes/mcp-fake.ts';
 import { startOpenAIFake } from './fakes/openai-fake.ts';
 import { startQdrantFake } from './fakes/qdrant-fake.ts';
 
@@ -30,6 +31,8 @@ declare module 'vitest' {
     qdrantFakeUrl: string;
     /** MINDEX / NatureOS / Website fake (test/fakes/integrations-fake.ts). */
     integrationsFakeUrl: string;
+    /** A real MCP server built with the SDK (test/fakes/mcp-fake.ts). */
+    mcpFakeUrl: string;
   }
 }
 
@@ -63,6 +66,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('qdrantFakeUrl', qdrantFake.url);
   const integrationsFake = await startIntegrationsFake();
   project.provide('integrationsFakeUrl', integrationsFake.url);
+  const mcpFake = await startMcpFake();
+  project.provide('mcpFakeUrl', mcpFake.url);
   project.provide('webhookSinkUrl', sink.url);
   project.provide('stackSettings', stack.settings);
   project.provide('pgvectorDatabaseUrl', stack.pgvectorDatabaseUrl!);
@@ -75,6 +80,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await anthropicFake.close();
     await qdrantFake.close();
     await integrationsFake.close();
+    await mcpFake.close();
     await stack?.stop();
   };
 }

@@ -4,6 +4,7 @@ import type { GatewayConfig } from './schema.ts';
 import type { Policy } from './policy-schema.ts';
 import type { ModelsConfig } from '../llm/models-schema.ts';
 import type { IntegrationsConfig } from '../integrations/integrations-schema.ts';
+import type { McpConfig } from '../mcp/mcp-schema.ts';
 
 /** config/gateway.yaml, parsed and validated. */
 export const gatewayConfig: GatewayConfig = {
@@ -502,4 +503,11 @@ export const integrationsConfig: IntegrationsConfig = {
       ]
     }
   }
+};
+
+/** config/mcp.yaml, parsed and validated. */
+export const bundledMcp: McpConfig = {
+  "wait_seconds": 25,
+  "tools_cache_seconds": 60,
+  "servers": {}
 };

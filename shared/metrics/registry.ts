@@ -96,6 +96,21 @@ export const integrationRequestDuration = new Histogram({
   registers: [registry],
 });
 
+export const mcpToolCallsTotal = new Counter({
+  name: 'mcp_tool_calls_total',
+  help: 'MCP tools/call through the gateway, by configured server, upstream tool and outcome.',
+  labelNames: ['server', 'tool', 'outcome'] as const,
+  registers: [registry],
+});
+
+export const mcpToolCallDuration = new Histogram({
+  name: 'mcp_tool_call_duration_seconds',
+  help: 'MCP tools/call duration through the gateway (approval wait included), by server and tool.',
+  labelNames: ['server', 'tool'] as const,
+  buckets: LATENCY_BUCKETS,
+  registers: [registry],
+});
+
 export const pushFailuresTotal = new Counter({
   name: 'metrics_push_failures_total',
   help: 'Failed pushes to the Pushgateway from this isolate.',

@@ -1,0 +1,78 @@
+import { makeReceipt } from '../approvals/receipts.ts';
+import type { Principal } from '../auth/api-keys.ts';
+import type { Client } from '../db/postgres.ts';
+import { redeemProxyReceipt } from '../integrations/gate.ts';
+
+/**
+ * Ties an MCP tool call to its approval. The approval is bound to the hash of the call's
+ * canonical inputs (server, tool, arguments and the SHA-256 of the unredacted call), so a retry
+ * finds the approval of exactly the same call, and any other arguments never do.
+ *
+ * TODO(safety #17): when shared/approvals exposes a lookup by (principal, action type, input
+ * hash) and a receipt-free redeem, call those instead of this read and the proxy's redeem.
+ */
+export interface LinkedApproval {
+  action_id: string;
+  approval_id: string;
+  status: 'pending' | 'approved' | 'rejected' | 'expired';
+  used: boolean;
+  reason: string | null;
+}
+
+/** The newest approval of this principal's call with these inputs, if any. */
+export async function findCallApproval(
+  client: Client,
+  key: { principal: string; actionType: string; inputHash: string },
+): Promise<LinkedApproval | undefined> {
+  const { rows } = await client.query<{
+    action_id: string;
+    approval_id: string;
+    status: 'pending' | 'approved' | 'rejected';
+    expired: boolean;
+    used: boolean;
+    reason: string | null;
+  }>(
+    `select a.action_id, a.approval_id, ap.status, (ap.status = 'pending' and ap.expires_at <= now()) as expired,
+            ap.receipt_used_at is not null as used, ap.reason
+       from audit.actions a join audit.approvals ap on ap.id = a.approval_id
+      where a.principal = $1 and a.input_hash = $2 and a.action_type = $3
+      order by a.created_at desc limit 1`,
+    [key.principal, key.inputHash, key.actionType],
+  );
+  const row = rows[0];
+  if (!row) return undefined;
+  return {
+    action_id: row.action_id,
+    approval_id: row.approval_id,
+    status: row.expired ? 'expired' : row.status,
+    used: row.used,
+    reason: row.reason,
+  };
+}
+
+/**
+ * Redeems the approval's receipt for this exact call, once (row-locked; a concurrent second
+ * redeem gets 409 `receipt_used`). The gateway holds the receipt on the agent's behalf: an MCP
+ * client only ever retries the same call.
+ */
+export async function redeemCallApproval(
+  client: Client,
+  args: {
+    link: LinkedApproval;
+    redactedInputs: Record<string, unknown>;
+    inputHash: string;
+    principal: Principal;
+    secret: string | undefined;
+  },
+): Promise<void> {
+  const receipt = args.secret
+    ? await makeReceipt(args.secret, args.link.approval_id, args.link.action_id, args.inputHash)
+    : '';
+  await redeemProxyReceipt(client, {
+    actionId: args.link.action_id,
+    receipt,
+    summary: args.redactedInputs,
+    principal: args.principal,
+    secret: args.secret,
+  });
+}

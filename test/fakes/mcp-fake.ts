@@ -1,0 +1,168 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import * as z from 'zod';
+import { listenOnLoopback, readBody } from './listen.ts';
+
+export interface FakeCall {
+  tool: string;
+  arguments: unknown;
+  headers: Record<string, unknown>;
+  transport: 'streamable_http' | 'sse';
+}
+
+/**
+ * A real MCP server built with the official SDK (`McpServer`), standing in for the upstream MCP
+ * servers the gateway fronts. Tools:
+ *   read_file {path}            a file's text (a read)
+ *   delete_file {path}          "deleted" (destructive: gated)
+ *   transfer_funds {to, amount} "transferred" (financial: gated over the threshold)
+ *   stall {}                    never answers (until the caller gives up)
+ *   fail {}                     an error result (isError), as a tool that failed
+ *   explode {}                  a JSON-RPC error from the server
+ * plus a resource `file:///readme.txt` and a prompt `summarize`.
+ * Endpoints:
+ *   POST /mcp                   Streamable HTTP, stateless (a new McpServer per request)
+ *   GET  /sse, POST /messages   the older HTTP+SSE transport
+ *   POST /garbage/mcp           200 with a body that is not JSON-RPC
+ *   GET  /__calls               every tools/call received (tool, arguments, headers)
+ *   GET  /__requests            how many HTTP requests each endpoint received
+ */
+export async function startMcpFake(): Promise<{ url: string; close(): Promise<void> }> {
+  const calls: FakeCall[] = [];
+  const hits: Record<string, number> = {};
+  const sse = new Map<string, SSEServerTransport>();
+
+  function build(headers: Record<string, unknown>, transport: FakeCall['transport']): McpServer {
+    const server = new McpServer(
+      { name: 'mcp-fake', version: '1.0.0' },
+      { capabilities: { tools: {}, resources: {}, prompts: {} } },
+    );
+    const record = (tool: string, args: unknown) => calls.push({ tool, arguments: args, headers, transport });
+    server.registerTool(
+      'read_file',
+      {
+        description: 'Reads a file and returns its text.',
+        inputSchema: { path: z.string().min(1).describe('absolute path') },
+        annotations: { readOnlyHint: true },
+      },
+      async (args) => {
+        record('read_file', args);
+        return { content: [{ type: 'text', text: `contents of ${args.path}: hello from the fake` }] };
+      },
+    );
+    server.registerTool(
+      'delete_file',
+      { description: 'Deletes a file.', inputSchema: { path: z.string().min(1) } },
+      async (args) => {
+        record('delete_file', args);
+        return { content: [{ type: 'text', text: `deleted ${args.path}` }] };
+      },
+    );
+    server.registerTool(
+      'transfer_funds',
+      {
+        description: 'Moves money to an account.',
+        inputSchema: { to: z.string().min(1), amount: z.number().positive(), memo: z.string().optional() },
+      },
+      async (args) => {
+        record('transfer_funds', args);
+        return {
+          content: [{ type: 'text', text: `transferred ${args.amount} to ${args.to}` }],
+          structuredContent: undefined,
+        };
+      },
+    );
+    server.registerTool('stall', { description: 'Never answers.', inputSchema: {} }, async (_args, extra) => {
+      record('stall', {});
+      await new Promise<void>((resolve) => extra.signal.addEventListener('abort', () => resolve()));
+      return { content: [{ type: 'text', text: 'too late' }] };
+    });
+    server.registerTool('fail', { description: 'Always fails.', inputSchema: {} }, async () => {
+      record('fail', {});
+      return { isError: true, content: [{ type: 'text', text: 'disk on fire' }] };
+    });
+    server.registerTool(
+      'explode',
+      { description: 'Answers with a JSON-RPC error.', inputSchema: {} },
+      async () => {
+        record('explode', {});
+        throw new Error('kaboom');
+      },
+    );
+    server.registerResource(
+      'readme',
+      'file:///readme.txt',
+      { description: 'The read-me', mimeType: 'text/plain' },
+      async (uri) => ({ contents: [{ uri: uri.href, text: 'read me first' }] }),
+    );
+    server.registerPrompt(
+      'summarize',
+      { description: 'Summarize a text', argsSchema: { text: z.string() } },
+      ({ text }) => ({ messages: [{ role: 'user', content: { type: 'text', text: `Summarize: ${text}` } }] }),
+    );
+    return server;
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse) {
+    const url = new URL(req.url ?? '/', 'http://fake');
+    hits[`${req.method} ${url.pathname}`] = (hits[`${req.method} ${url.pathname}`] ?? 0) + 1;
+    if (url.pathname === '/__calls') return json(res, 200, calls);
+    if (url.pathname === '/__requests') return json(res, 200, hits);
+    if (url.pathname === '/garbage/mcp') {
+      await readBody(req);
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"this is": not json-rpc');
+      return;
+    }
+    if (url.pathname === '/mcp') {
+      if (req.method !== 'POST') {
+        res.writeHead(405, { allow: 'POST' }).end();
+        return;
+      }
+      const body = JSON.parse((await readBody(req)) || 'null');
+      const server = build(req.headers, 'streamable_http');
+      const transport = new StreamableHTTPServerTransport({
+        sessionIdGenerator: undefined,
+        enableJsonResponse: true,
+      });
+      res.on('close', () => {
+        void transport.close();
+        void server.close();
+      });
+      await server.connect(transport);
+      await transport.handleRequest(req, res, body);
+      return;
+    }
+    if (url.pathname === '/sse' && req.method === 'GET') {
+      const transport = new SSEServerTransport('/messages', res);
+      sse.set(transport.sessionId, transport);
+      res.on('close', () => sse.delete(transport.sessionId));
+      await build(req.headers, 'sse').connect(transport);
+      return;
+    }
+    if (url.pathname === '/messages' && req.method === 'POST') {
+      const transport = sse.get(url.searchParams.get('sessionId') ?? '');
+      if (!transport) return json(res, 404, { error: 'no such session' });
+      const body = JSON.parse((await readBody(req)) || 'null');
+      await transport.handlePostMessage(req, res, body);
+      return;
+    }
+    json(res, 404, { error: 'not found' });
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch(() => {
+      if (!res.headersSent) res.writeHead(500).end();
+      else res.destroy();
+    });
+  });
+  return listenOnLoopback(server);
+}
+
+function json(res: ServerResponse, status: number, body: unknown) {
+  const text = JSON.stringify(body);
+  res
+    .writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
+    .end(text);
+}
