@@ -1,6 +1,7 @@
 import { Client, neonConfig } from '@neondatabase/serverless';
 import type { Settings } from '../env.ts';
 import { AppError, serviceUnavailable } from '../errors/index.ts';
+import { backoffDelay, sleep } from '../resilience/backoff.ts';
 
 export type { Client } from '@neondatabase/serverless';
 
@@ -98,7 +99,7 @@ async function connect(
         throw serviceUnavailable('Postgres is unreachable.', 'database_unavailable', err);
       }
       // Full jitter up to 50, 100, 200 ms: a burst of refused clients does not come back at once.
-      await new Promise((r) => setTimeout(r, Math.random() * 50 * 2 ** attempt));
+      await sleep(backoffDelay({ base_ms: 50, max_ms: 200 }, attempt));
     }
   }
 }

@@ -1,4 +1,5 @@
-import { parseRetryAfter } from '../llm/provider-error.ts';
+import { backoffDelay, parseRetryAfter, sleep as sleepFor } from '../resilience/backoff.ts';
+import { deadline as attemptDeadline } from '../resilience/deadline.ts';
 
 /** Why an integration call failed; `status` is the upstream's when it answered. */
 export class IntegrationError extends Error {
@@ -64,7 +65,7 @@ export class IntegrationClient {
   ): Promise<{ response: Response; attempts: number }> {
     const { retry } = this.options;
     const doFetch = this.options.fetch ?? fetch;
-    const sleep = this.options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    const sleep = this.options.sleep ?? ((ms: number) => sleepFor(ms, options.signal));
     const retryable = IDEMPOTENT.has(method) || Boolean(options.idempotencyKey);
     const deadline = Date.now() + retry.deadline_ms;
     const url = `${this.options.baseURL.replace(/\/+$/, '')}${path}`;
@@ -77,8 +78,10 @@ export class IntegrationClient {
         : options.body;
     for (let attempt = 1; ; attempt++) {
       const remaining = deadline - Date.now();
-      const timeout = AbortSignal.timeout(Math.max(1, Math.min(this.options.timeoutMs, remaining)));
-      const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+      const attemptLimit = attemptDeadline(
+        Math.max(1, Math.min(this.options.timeoutMs, remaining)),
+        options.signal,
+      );
       let response: Response | undefined;
       let failure: IntegrationError | undefined;
       try {
@@ -86,12 +89,12 @@ export class IntegrationClient {
           method,
           headers,
           body: method === 'GET' || method === 'HEAD' ? undefined : body,
-          signal,
+          signal: attemptLimit.signal,
           redirect: 'manual',
         });
       } catch (err) {
         if (options.signal?.aborted) throw err;
-        failure = timeout.aborted
+        failure = attemptLimit.timedOut
           ? new IntegrationError(
               this.options.name,
               'timeout',
@@ -113,14 +116,14 @@ export class IntegrationClient {
         if (failure) throw failure;
         return { response: response!, attempts: attempt };
       }
-      const wait =
-        parseRetryAfter(response?.headers.get('retry-after')) ??
-        Math.floor(Math.random() * Math.min(retry.max_ms, retry.base_ms * 2 ** (attempt - 1)));
+      const wait = backoffDelay(retry, attempt - 1, parseRetryAfter(response?.headers.get('retry-after')));
       if (Date.now() + wait >= deadline) {
         if (failure) throw failure;
         return { response: response!, attempts: attempt };
       }
       await response?.body?.cancel();
+      // A discarded attempt lets go of its timer now; the returned one keeps it, bounding the body.
+      attemptLimit.dispose();
       await sleep(wait);
     }
   }

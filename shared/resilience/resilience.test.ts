@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { backoffDelay, parseRetryAfter, retryAfterSeconds, sleep } from './backoff.ts';
+import { deadline, withTimeout } from './deadline.ts';
+
+describe('deadline', () => {
+  it('aborts with a TimeoutError when the timer fires, and says so', async () => {
+    const d = deadline(20);
+    await new Promise((r) => d.signal.addEventListener('abort', r));
+    expect(d.timedOut).toBe(true);
+    expect((d.signal.reason as DOMException).name).toBe('TimeoutError');
+  });
+
+  it('follows its parent, without calling that a timeout', () => {
+    const parent = new AbortController();
+    const d = deadline(10_000, parent.signal);
+    parent.abort(new Error('caller left'));
+    expect(d.signal.aborted).toBe(true);
+    expect(d.timedOut).toBe(false);
+    expect((d.signal.reason as Error).message).toBe('caller left');
+    d.dispose();
+  });
+
+  it('starts aborted when the parent already is', () => {
+    const parent = new AbortController();
+    parent.abort();
+    expect(deadline(10_000, parent.signal).signal.aborted).toBe(true);
+  });
+
+  it('stopTimer keeps the parent link; dispose drops it', async () => {
+    const parent = new AbortController();
+    const streaming = deadline(10, parent.signal);
+    streaming.stopTimer();
+    const done = deadline(10_000, parent.signal);
+    done.dispose();
+    await new Promise((r) => setTimeout(r, 40));
+    expect(streaming.signal.aborted).toBe(false); // the timer did not fire
+    parent.abort();
+    expect(streaming.signal.aborted).toBe(true);
+    expect(done.signal.aborted).toBe(false);
+  });
+
+  it('withTimeout rejects with the given error, or passes the value through', async () => {
+    await expect(withTimeout(new Promise(() => undefined), 10, () => new Error('idle'))).rejects.toThrow(
+      'idle',
+    );
+    await expect(withTimeout(Promise.resolve(7), 1000, () => new Error('x'))).resolves.toBe(7);
+  });
+});
+
+describe('backoff', () => {
+  it('full jitter: between 0 and min(max, base * 2^retry)', () => {
+    const policy = { base_ms: 100, max_ms: 1000 };
+    expect(backoffDelay(policy, 0, undefined, () => 0.999)).toBe(99);
+    expect(backoffDelay(policy, 2, undefined, () => 0.5)).toBe(200);
+    expect(backoffDelay(policy, 10, undefined, () => 0.999)).toBe(999);
+    expect(backoffDelay(policy, 3, undefined, () => 0)).toBe(0);
+    for (let i = 0; i < 100; i++) {
+      const wait = backoffDelay(policy, 1);
+      expect(wait).toBeGreaterThanOrEqual(0);
+      expect(wait).toBeLessThan(200);
+    }
+  });
+
+  it('honours Retry-After over the computed wait', () => {
+    expect(backoffDelay({ base_ms: 100, max_ms: 1000 }, 0, 7000)).toBe(7000);
+  });
+
+  it('parses Retry-After as seconds or an HTTP date', () => {
+    expect(parseRetryAfter('2')).toBe(2000);
+    expect(parseRetryAfter('0.5')).toBe(500);
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    expect(parseRetryAfter('Thu, 01 Jan 2026 00:00:03 GMT', now)).toBe(3000);
+    expect(parseRetryAfter('soon')).toBeUndefined();
+    expect(parseRetryAfter(null)).toBeUndefined();
+    expect(retryAfterSeconds(1)).toBe('1');
+    expect(retryAfterSeconds(1001)).toBe('2');
+  });
+
+  it('sleep ends early, clearing its timer, when the signal aborts', async () => {
+    const controller = new AbortController();
+    const started = Date.now();
+    const pending = sleep(10_000, controller.signal);
+    controller.abort(new Error('gone'));
+    await expect(pending).rejects.toThrow('gone');
+    expect(Date.now() - started).toBeLessThan(1000);
+    await expect(sleep(1)).resolves.toBeUndefined();
+  });
+});
