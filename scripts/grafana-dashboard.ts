@@ -125,7 +125,7 @@ function panels(models: PricedModel[]): Array<{ row: string; panels: PanelSpec[]
         {
           title: 'LLM calls by provider, model, role and outcome',
           description:
-            'Upstream attempts per second (llm_requests_total): status is `ok`, an upstream HTTP status, an error code (upstream_timeout...) or client_closed.',
+            'Upstream attempts per second (llm_requests_total): status is `ok`, an upstream HTTP status, an error code (upstream_timeout...) or cancelled (the caller left).',
           type: 'timeseries',
           unit: 'reqps',
           w: 12,
@@ -147,7 +147,7 @@ function panels(models: PricedModel[]): Array<{ row: string; panels: PanelSpec[]
           h: 8,
           targets: [
             {
-              expr: `sum by (provider, model, role, status) (rate(llm_requests_total{status!~"ok|client_closed"}${RATE}))`,
+              expr: `sum by (provider, model, role, status) (rate(llm_requests_total{status!~"ok|cancelled"}${RATE}))`,
               legend: '{{role}} {{provider}}/{{model}} {{status}}',
             },
           ],

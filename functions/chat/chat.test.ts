@@ -19,6 +19,7 @@ models:
   - { id: limited, provider: fake, upstream: rate429, capabilities: [chat], context_window: 8192 }
   - { id: picky, provider: fake, upstream: bad400, capabilities: [chat], context_window: 8192 }
   - { id: small, provider: fake, upstream: ctx-too-long, capabilities: [chat], context_window: 8192 }
+  - { id: big, provider: fake, upstream: ok, capabilities: [chat], context_window: 128000 }
   - { id: stalled, provider: fake, upstream: stall, capabilities: [chat], context_window: 8192 }
   - { id: cut, provider: fake, upstream: midstream, capabilities: [chat], context_window: 8192 }
   - { id: no-key, provider: keyless, upstream: ok, capabilities: [chat], context_window: 8192 }
@@ -29,7 +30,7 @@ roles:
   planning: [good]
   execution: [broken, good]
   fast: [no-key, good]
-  fallback: [small, good]
+  fallback: [small, good, big]
   lonely: [no-key]
   flaky: [scripted, good]
   trip: [tripping, good]
@@ -152,10 +153,11 @@ describe('POST /v1/chat/completions', () => {
     expect((await requestsFor('bad400')).length).toBe(before + 1);
   });
 
-  it('falls back when the context is too long for the first model', async () => {
+  it('falls back when the context is too long, to a model with a larger window only', async () => {
     const res = await chat({ model: 'fallback' });
     expect(res.status).toBe(200);
-    expect(res.headers.get('x-mas-model')).toBe('good');
+    // `good` has the same 8192-token window as `small`: it is skipped, `big` answers.
+    expect(res.headers.get('x-mas-model')).toBe('big');
     expect(res.headers.get('x-mas-attempts')).toBe('2');
   });
 
@@ -275,14 +277,23 @@ describe.skipIf(inject('stackInfo').redis !== 'ok')('circuit state shared throug
     const { getSettings } = await import('../../shared/env.ts');
     const redis = getRedis(getSettings(await testEnv()))!;
     const key = `test:${crypto.randomUUID()}`;
-    const policy = { failure_threshold: 2, window_ms: 60_000, open_ms: 60_000 };
+    const policy = {
+      window_ms: 10_000,
+      buckets: 10,
+      min_calls: 2,
+      failure_rate: 0.5,
+      open_ms: 60_000,
+      max_open_ms: 60_000,
+    };
     const isolateA = new CircuitBreaker(policy, redis);
-    await isolateA.onFailure(key);
-    await isolateA.onFailure(key);
+    for (let i = 0; i < 2; i++) {
+      const admission = await isolateA.admit(key, 1000);
+      if (admission.allowed) await admission.permit.failure();
+    }
     resetLocalCircuits(); // isolate B starts with nothing local
     const isolateB = new CircuitBreaker(policy, redis);
-    expect(await isolateB.isOpen(key)).toBe(true);
-    await redis.del(`mas:cb:open:${key}`);
+    expect(await isolateB.admit(key, 1000)).toMatchObject({ allowed: false, reason: 'open' });
+    await redis.del(`mas:cb:${key}:state`);
   });
 });
 

@@ -148,7 +148,7 @@ export const bundledModels: ModelsConfig = {
       "base_url_env": "LLM_BASE_URL",
       "api_key_env": "LLM_API_KEY",
       "api_key_optional": true,
-      "timeout_ms": 120000
+      "timeout_ms": 60000
     }
   },
   "models": [
@@ -366,10 +366,18 @@ export const bundledModels: ModelsConfig = {
     },
     "retry_after_cap_ms": 10000,
     "deadline_ms": 120000,
+    "retry_budget": {
+      "ratio": 0.2,
+      "min_retries": 10,
+      "window_ms": 10000
+    },
     "circuit_breaker": {
-      "failure_threshold": 5,
-      "window_ms": 60000,
-      "open_ms": 30000
+      "window_ms": 10000,
+      "buckets": 10,
+      "min_calls": 10,
+      "failure_rate": 0.5,
+      "open_ms": 5000,
+      "max_open_ms": 60000
     }
   }
 };

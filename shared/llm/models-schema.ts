@@ -47,6 +47,58 @@ export const modelSchema = z
   })
   .strict();
 
+/**
+ * The breaker of shared/llm/circuit-breaker.ts. `failure_threshold` (the old "N failures in the
+ * window" setting) is still read, as `min_calls`, so registries written for it keep loading.
+ */
+const circuitBreakerSchema = z.preprocess(
+  (value) => {
+    if (!value || typeof value !== 'object' || !('failure_threshold' in value)) return value;
+    const { failure_threshold, ...rest } = value as Record<string, unknown>;
+    return { min_calls: failure_threshold, ...rest };
+  },
+  z
+    .object({
+      window_ms: z.number().int().positive().default(10_000),
+      buckets: z.number().int().min(1).max(60).default(10),
+      min_calls: z.number().int().positive().default(10),
+      failure_rate: z.number().gt(0).max(1).default(0.5),
+      open_ms: z.number().int().positive().default(5_000),
+      max_open_ms: z.number().int().positive().default(60_000),
+    })
+    .strict(),
+);
+
+const policySchema = z
+  .object({
+    /** Retries per model on retryable failures (network, 408, 409, 429, 5xx), then the next model. */
+    retries: z.number().int().min(0).max(10).default(2),
+    backoff: z
+      .object({ base_ms: z.number().int().positive(), max_ms: z.number().int().positive() })
+      .strict()
+      .default({ base_ms: 250, max_ms: 4000 }),
+    retry_after_cap_ms: z.number().int().positive().default(10_000),
+    /** Whole request, every attempt and fallback included; each attempt has its provider's timeout_ms. */
+    deadline_ms: z.number().int().positive().default(120_000),
+    retry_budget: z
+      .object({
+        ratio: z.number().min(0).max(10).default(0.2),
+        min_retries: z.number().int().min(0).default(10),
+        window_ms: z.number().int().positive().default(10_000),
+      })
+      .strict()
+      .default({ ratio: 0.2, min_retries: 10, window_ms: 10_000 }),
+    circuit_breaker: circuitBreakerSchema.default({
+      window_ms: 10_000,
+      buckets: 10,
+      min_calls: 10,
+      failure_rate: 0.5,
+      open_ms: 5_000,
+      max_open_ms: 60_000,
+    }),
+  })
+  .strict();
+
 export const modelsConfigSchema = z
   .object({
     providers: z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/), providerSchema),
@@ -72,32 +124,7 @@ export const modelsConfigSchema = z
           .strict(),
       )
       .default({}),
-    policy: z
-      .object({
-        retries: z.number().int().min(0).max(10).default(2),
-        backoff: z
-          .object({ base_ms: z.number().int().positive(), max_ms: z.number().int().positive() })
-          .strict()
-          .default({ base_ms: 250, max_ms: 4000 }),
-        retry_after_cap_ms: z.number().int().positive().default(10_000),
-        deadline_ms: z.number().int().positive().default(120_000),
-        circuit_breaker: z
-          .object({
-            failure_threshold: z.number().int().positive(),
-            window_ms: z.number().int().positive(),
-            open_ms: z.number().int().positive(),
-          })
-          .strict()
-          .default({ failure_threshold: 5, window_ms: 60_000, open_ms: 30_000 }),
-      })
-      .strict()
-      .default({
-        retries: 2,
-        backoff: { base_ms: 250, max_ms: 4000 },
-        retry_after_cap_ms: 10_000,
-        deadline_ms: 120_000,
-        circuit_breaker: { failure_threshold: 5, window_ms: 60_000, open_ms: 30_000 },
-      }),
+    policy: policySchema.default(policySchema.parse({})),
   })
   .strict()
   .superRefine((config, ctx) => {

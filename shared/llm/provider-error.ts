@@ -13,6 +13,11 @@ export class ProviderError extends Error {
   readonly fallback: boolean;
   readonly retryAfterMs: number | undefined;
   readonly code: string;
+  /**
+   * The upstream's own error, as it sent it, for errors that are the caller's (a 4xx): returned
+   * to the caller with the upstream's status, message, type, code and param unchanged.
+   */
+  readonly upstream: UpstreamErrorBody | undefined;
 
   constructor(
     provider: string,
@@ -23,6 +28,7 @@ export class ProviderError extends Error {
       retryAfterMs?: number;
       fallback?: boolean;
       retryable?: boolean;
+      upstream?: UpstreamErrorBody;
       cause?: unknown;
     },
   ) {
@@ -33,7 +39,27 @@ export class ProviderError extends Error {
     this.retryable = options.retryable ?? isRetryableStatus(options.status);
     this.fallback = options.fallback ?? this.retryable;
     this.retryAfterMs = options.retryAfterMs;
+    this.upstream = options.upstream;
   }
+
+  /** A 4xx that is the caller's doing (not 408/409/429, not a credential or missing model). */
+  get callerFault(): boolean {
+    return (
+      this.status !== undefined &&
+      this.status >= 400 &&
+      this.status < 500 &&
+      !this.retryable &&
+      (this.code === 'context_length_exceeded' || !this.fallback)
+    );
+  }
+}
+
+/** OpenAI's error object: `{ message, type, code, param }`. */
+export interface UpstreamErrorBody {
+  message: string;
+  type?: string | undefined;
+  code?: string | null | undefined;
+  param?: string | null | undefined;
 }
 
 export function isRetryableStatus(status: number | undefined): boolean {
@@ -41,11 +67,9 @@ export function isRetryableStatus(status: number | undefined): boolean {
   return status === 408 || status === 409 || status === 429 || status >= 500;
 }
 
-/** Retry-After as seconds or an HTTP date, in ms; undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
-  if (!value) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+/** A stream that went quiet for `ms`: the same error for every provider's stream. */
+export function idleError(provider: string, ms: number): ProviderError {
+  return new ProviderError(provider, `upstream sent nothing for ${ms} ms`, { code: 'upstream_timeout' });
 }
+
+export { parseRetryAfter } from '../resilience/backoff.ts';

@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import { getSettings } from '../env.ts';
+import { runInBackground } from '../http/background.ts';
 import type { AppEnv } from '../http/create-app.ts';
 import { outgoingTraceHeaders } from '../middleware/correlation/index.ts';
 import { getRedis } from '../redis/client.ts';
@@ -18,7 +19,9 @@ export function createRouteContext(
   return {
     target,
     policy: registry.policy,
-    breaker: new CircuitBreaker(registry.policy.circuit_breaker, getRedis(getSettings(c.env))),
+    breaker: new CircuitBreaker(registry.policy.circuit_breaker, getRedis(getSettings(c.env)), {
+      waitUntil: (work) => runInBackground(c, work),
+    }),
     log: c.get('log'),
     signal: c.req.raw.signal,
     headers: () => outgoingTraceHeaders(trace),

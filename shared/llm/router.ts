@@ -1,12 +1,15 @@
-import { AppError } from '../errors/index.ts';
+import { AppError, type ErrorType } from '../errors/index.ts';
 import type { Logger } from '../log/logger.ts';
 import { llmRequestDuration, llmRequestsTotal, llmTokensTotal } from '../metrics/registry.ts';
 import { redactString } from '../redact/index.ts';
+import { backoffDelay, retryAfterSeconds, sleep as sleepFor } from '../resilience/backoff.ts';
+import { deadline } from '../resilience/deadline.ts';
 import type { CircuitBreaker } from './circuit-breaker.ts';
 import type { ModelsConfig } from './models-schema.ts';
 import { ProviderError } from './provider-error.ts';
 import type { ChatChunk, ChatCompletion, ChatRequest, Usage } from './providers/types.ts';
 import type { ResolvedModel, ResolvedTarget } from './registry.ts';
+import { retryBudget } from './retry-budget.ts';
 
 export interface RouteContext {
   target: ResolvedTarget;
@@ -17,7 +20,11 @@ export interface RouteContext {
   signal: AbortSignal;
   headers: () => Record<string, string>;
   sleep?: (ms: number) => Promise<void>;
-  /** Streams time out per chunk inside the provider, not per whole attempt. */
+  /**
+   * The attempt resolves once the stream is open (its first chunk read): the per-attempt timeout
+   * stops there, and the provider times each later chunk instead. The caller's abort still
+   * reaches the upstream for the whole stream.
+   */
   streaming?: boolean;
 }
 
@@ -29,129 +36,242 @@ export interface Routed<T> {
   upstreamMs: number;
 }
 
+/** `provider:model`: the circuit, cool-down and retry budget of one model. */
+export const circuitKey = (model: ResolvedModel) => `${model.providerId}:${model.model.id}`;
+
+interface Walk {
+  attempts: number;
+  upstreamMs: number;
+  skipped: string[];
+  /** The last model an attempt went to, and how it failed. */
+  lastModel?: ResolvedModel;
+  lastError?: ProviderError;
+  /** Earliest moment (ms from now) a model skipped as open or rate limited can be tried again. */
+  soonestMs?: number;
+  skippedCooling: boolean;
+  skippedOpen: boolean;
+  /** A context too long for this window: only larger windows are worth trying. */
+  minContext: number;
+}
+
 /**
- * Walks the chain: skips models without a credential or with an open circuit, retries retryable
- * failures with exponential backoff and full jitter (honouring Retry-After up to a cap), falls
- * back to the next model when retries run out or another model could do better, and returns a
- * caller's 400 at once. One deadline bounds the whole walk.
+ * Walks the chain. Each model: skipped without a credential, with an open circuit, while an
+ * upstream 429 cools it down, or when a context was too long for a window at least as large.
+ * Each attempt has its provider's `timeout_ms` (within what is left of `deadline_ms`). Retryable
+ * failures (network, timeout, 408, 409, 429, 5xx) retry with full-jitter backoff or the
+ * upstream's Retry-After, within `retries` and the retry budget; then the next model. A caller's
+ * 4xx is returned at once, as the upstream sent it. A caller who leaves cancels the attempt.
+ * Every answer, error or not, names the last model tried and the attempts made.
  */
 export async function routeCall<T>(
   ctx: RouteContext,
   call: (model: ResolvedModel, signal: AbortSignal) => Promise<T>,
 ): Promise<Routed<T>> {
   const { policy } = ctx;
-  const deadline = Date.now() + policy.deadline_ms;
-  const sleep = ctx.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const skipped: string[] = [];
-  let attempts = 0;
-  let upstreamMs = 0;
-  let lastError: ProviderError | undefined;
+  const deadlineAt = Date.now() + policy.deadline_ms;
+  const sleep = ctx.sleep ?? ((ms: number) => sleepFor(ms, ctx.signal));
+  const walk: Walk = {
+    attempts: 0,
+    upstreamMs: 0,
+    skipped: [],
+    skippedCooling: false,
+    skippedOpen: false,
+    minContext: 0,
+  };
   for (const model of ctx.target.chain) {
     if (model.unavailable) {
-      skipped.push(`${model.model.id}: ${model.unavailable}`);
+      walk.skipped.push(`${model.model.id}: ${model.unavailable}`);
       continue;
     }
-    const circuitKey = `${model.providerId}:${model.model.id}`;
-    if (await ctx.breaker.isOpen(circuitKey)) {
-      skipped.push(`${model.model.id}: circuit open`);
+    if (model.model.context_window <= walk.minContext) {
+      walk.skipped.push(`${model.model.id}: context window no larger`);
       continue;
     }
-    for (let retry = 0; retry <= policy.retries; retry++) {
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) throw deadlineError(attempts, policy.deadline_ms);
-      attempts++;
-      const started = performance.now();
+    const key = circuitKey(model);
+    for (let retry = 0; ; retry++) {
+      const remaining = deadlineAt - Date.now();
+      if (remaining <= 0) throw withRouteHeaders(deadlineError(walk, policy.deadline_ms), walk);
+      const timeoutMs = Math.min(model.provider.timeout_ms, remaining);
+      const admission = await ctx.breaker.admit(key, timeoutMs);
+      if (!admission.allowed) {
+        const cooling = admission.reason === 'cooling';
+        walk.skipped.push(`${model.model.id}: ${cooling ? 'rate limited upstream' : 'circuit open'}`);
+        if (cooling) walk.skippedCooling = true;
+        else walk.skippedOpen = true;
+        walk.soonestMs = Math.min(walk.soonestMs ?? Number.POSITIVE_INFINITY, admission.retryAfterMs);
+        break;
+      }
+      const { permit } = admission;
+      if (retry === 0) retryBudget.request(key, policy.retry_budget);
+      walk.attempts++;
+      walk.lastModel = model;
       const labels = { provider: model.providerId, model: model.model.id, role: ctx.target.role };
-      const attemptSignal = ctx.streaming
-        ? ctx.signal
-        : AbortSignal.any([ctx.signal, AbortSignal.timeout(Math.min(model.provider.timeout_ms, remaining))]);
+      const attempt = deadline(timeoutMs, ctx.signal);
+      const started = performance.now();
       try {
-        const result = await call(model, attemptSignal);
+        const result = await call(model, attempt.signal);
+        if (ctx.streaming) attempt.stopTimer();
+        else attempt.dispose();
         const elapsed = performance.now() - started;
-        upstreamMs += elapsed;
+        walk.upstreamMs += elapsed;
         llmRequestDuration.observe(labels, elapsed / 1000);
         llmRequestsTotal.inc({ ...labels, status: 'ok' });
-        await ctx.breaker.onSuccess(circuitKey);
-        return { result, model, attempts, upstreamMs };
+        await permit.success();
+        return { result, model, attempts: walk.attempts, upstreamMs: walk.upstreamMs };
       } catch (err) {
+        attempt.dispose();
         const elapsed = performance.now() - started;
-        upstreamMs += elapsed;
+        walk.upstreamMs += elapsed;
         llmRequestDuration.observe(labels, elapsed / 1000);
         if (ctx.signal.aborted) {
-          llmRequestsTotal.inc({ ...labels, status: 'client_closed' });
-          throw new AppError(499, 'client_closed_request', 'The client closed the request.');
+          // The caller left: not the upstream's fault, and nothing to retry for.
+          llmRequestsTotal.inc({ ...labels, status: 'cancelled' });
+          await permit.release();
+          throw cancelled(walk);
         }
-        const error = err instanceof ProviderError ? err : timeoutOrUnknown(model, err, attemptSignal);
+        const error = err instanceof ProviderError ? err : timeoutOrUnknown(model, err, attempt.timedOut);
         llmRequestsTotal.inc({ ...labels, status: error.status ? String(error.status) : error.code });
         ctx.log.warn('llm attempt failed', {
           provider: model.providerId,
           model: model.model.id,
-          attempt: attempts,
+          attempt: walk.attempts,
           status: error.status ?? null,
           code: error.code,
           retryable: error.retryable,
         });
-        lastError = error;
-        if (!error.retryable && !error.fallback) throw callerError(error);
-        if (error.retryable) await ctx.breaker.onFailure(circuitKey);
-        if (!error.retryable || retry === policy.retries) break;
-        const wait = error.retryAfterMs ?? fullJitter(policy.backoff.base_ms, policy.backoff.max_ms, retry);
+        walk.lastError = error;
+        const coolDown = error.status === 429 && error.retryAfterMs !== undefined;
+        if (coolDown) {
+          // The upstream said when it has room again: a cool-down, not a sign it is broken.
+          await ctx.breaker.coolDown(key, error.retryAfterMs!);
+          await permit.release();
+        } else if (error.retryable) await permit.failure();
+        else await permit.release();
+        if (!error.retryable) {
+          if (error.code === 'context_length_exceeded') {
+            walk.minContext = Math.max(walk.minContext, model.model.context_window);
+            break;
+          }
+          if (error.fallback) break;
+          throw withRouteHeaders(callerError(error), walk);
+        }
+        // A failed probe has just reopened the circuit.
+        if (permit.probe || retry >= policy.retries) break;
         // A long Retry-After is better spent on the next model.
-        if (error.retryAfterMs !== undefined && error.retryAfterMs > policy.retry_after_cap_ms) break;
-        if (Date.now() + wait >= deadline) break;
-        await sleep(wait);
+        if (coolDown && error.retryAfterMs! > policy.retry_after_cap_ms) break;
+        const wait = backoffDelay(policy.backoff, retry, error.retryAfterMs);
+        if (Date.now() + wait >= deadlineAt) break;
+        if (!retryBudget.tryRetry(key, policy.retry_budget)) {
+          walk.skipped.push(`${model.model.id}: retry budget spent`);
+          break;
+        }
+        try {
+          await sleep(wait);
+        } catch {
+          throw cancelled(walk);
+        }
       }
     }
   }
-  throw exhausted(lastError, skipped, attempts);
+  throw withRouteHeaders(exhausted(walk), walk);
 }
 
-function fullJitter(base: number, max: number, retry: number): number {
-  return Math.floor(Math.random() * Math.min(max, base * 2 ** retry));
-}
-
-function timeoutOrUnknown(model: ResolvedModel, err: unknown, signal: AbortSignal): ProviderError {
-  if (signal.aborted)
+function timeoutOrUnknown(model: ResolvedModel, err: unknown, timedOut: boolean): ProviderError {
+  if (timedOut) {
     return new ProviderError(model.providerId, 'upstream timed out', {
       code: 'upstream_timeout',
       cause: err,
     });
+  }
   return new ProviderError(model.providerId, 'upstream failed', { cause: err });
 }
 
-/** An upstream 400 that no other model would fix: the caller's request is at fault. */
+/** The upstream's own 4xx, status, message, type, code and param as it sent them. */
 function callerError(error: ProviderError): AppError {
   const status = error.status && error.status >= 400 && error.status < 500 ? error.status : 400;
-  return new AppError(
-    status,
-    error.code === `upstream_${status}` ? 'invalid_request' : error.code,
-    redactString(error.message).value,
-    {
-      cause: error,
-    },
-  );
+  const upstream = error.upstream;
+  const message = upstream?.message ?? error.message;
+  const code = upstream?.code ?? (error.code === `upstream_${status}` ? 'invalid_request' : error.code);
+  return new AppError(status, code, redactString(message).value, {
+    ...(upstream?.type ? { type: upstream.type as ErrorType } : {}),
+    param: upstream?.param ?? null,
+    cause: error,
+  });
 }
 
-function deadlineError(attempts: number, deadlineMs: number): AppError {
+function cancelled(walk: Walk): AppError {
+  return withRouteHeaders(new AppError(499, 'client_closed_request', 'The client closed the request.'), walk);
+}
+
+function deadlineError(walk: Walk, deadlineMs: number): AppError {
   return new AppError(
     504,
     'upstream_timeout',
-    `No model answered within the ${deadlineMs} ms deadline (${attempts} attempts).`,
+    `No model answered within the ${deadlineMs} ms deadline (${walk.attempts} attempts).`,
   );
 }
 
-function exhausted(last: ProviderError | undefined, skipped: string[], attempts: number): AppError {
-  const tried = skipped.length ? ` Skipped: ${skipped.join('; ')}.` : '';
+function exhausted(walk: Walk): AppError {
+  const last = walk.lastError;
+  const tried = walk.skipped.length ? ` Skipped: ${walk.skipped.join('; ')}.` : '';
+  const retryAfter = (ms: number | undefined): Record<string, string> =>
+    ms === undefined ? {} : { 'retry-after': retryAfterSeconds(ms) };
+  // Nothing would help but another model with a larger window, and there was none.
+  if (last?.code === 'context_length_exceeded') return callerError(last);
+  const rateLimited = last?.status === 429 || (!last && walk.skippedCooling);
+  if (rateLimited) {
+    const ms = Math.min(
+      last?.retryAfterMs ?? Number.POSITIVE_INFINITY,
+      walk.soonestMs ?? Number.POSITIVE_INFINITY,
+    );
+    return new AppError(
+      429,
+      'rate_limit_exceeded',
+      `Rate limited by the upstream${last ? ` (${last.provider})` : ''}; retry after the time given.${tried}`,
+      { headers: retryAfter(Number.isFinite(ms) ? ms : 1000) },
+    );
+  }
   if (!last) {
+    if (walk.skippedOpen) {
+      return new AppError(
+        503,
+        'circuit_open',
+        `Every model in the chain is failing upstream right now.${tried}`,
+        {
+          headers: retryAfter(walk.soonestMs),
+        },
+      );
+    }
     return new AppError(503, 'no_model_available', `No model in the chain could be called.${tried}`);
   }
   const timeout = last.code === 'upstream_timeout';
   return new AppError(
     timeout ? 504 : 502,
     timeout ? 'upstream_timeout' : 'upstream_error',
-    `All models failed after ${attempts} attempts; last: ${last.provider} ${last.status ?? last.code}: ${redactString(last.message).value}.${tried}`,
-    { cause: last },
+    `All models failed after ${walk.attempts} attempts; last: ${last.provider} ${last.status ?? last.code}: ${redactString(last.message).value}.${tried}`,
+    { cause: last, headers: retryAfter(walk.soonestMs) },
   );
+}
+
+/**
+ * `x-mas-provider`/`-model` (the last model tried) and `x-mas-attempts` on errors too; and,
+ * when the gateway already retried a 5xx/timeout, `x-should-retry: false`, which the official
+ * SDKs obey, so one caller request does not reach the upstream (1 + retries) x 3 times.
+ */
+function withRouteHeaders(error: AppError, walk: Walk): AppError {
+  const headers: Record<string, string> = { ...error.headers, 'x-mas-attempts': String(walk.attempts) };
+  if (walk.lastModel) {
+    headers['x-mas-provider'] = walk.lastModel.providerId;
+    headers['x-mas-model'] = walk.lastModel.model.id;
+  }
+  if (walk.attempts > 1 && (error.status === 502 || error.status === 504))
+    headers['x-should-retry'] = 'false';
+  return new AppError(error.status, error.code, error.message, {
+    type: error.type,
+    param: error.param,
+    headers,
+    cause: error.cause,
+  });
 }
 
 /** Counts tokens from a completion's (or a stream's last chunk's) usage. */

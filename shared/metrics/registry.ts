@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
  * One prom-client registry per isolate, holding every metric named in CONTRACT.md. Label values
@@ -64,6 +64,13 @@ export const llmCacheHitsTotal = new Counter({
   name: 'llm_cache_hits_total',
   help: 'Answers served from the response cache (priced at zero), by endpoint and role.',
   labelNames: ['endpoint', 'role'] as const,
+  registers: [registry],
+});
+
+export const llmCircuitState = new Gauge({
+  name: 'llm_circuit_state',
+  help: 'Circuit breaker state per provider and model, as this isolate sees it: 0 closed, 1 open, 2 half-open.',
+  labelNames: ['provider', 'model'] as const,
   registers: [registry],
 });
 

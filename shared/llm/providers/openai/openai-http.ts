@@ -4,9 +4,8 @@ import type { CallOptions, ProviderSettings } from '../types.ts';
 /**
  * POSTs a JSON body to `<baseURL><path>` and returns the response once its headers are in and
  * its status is 2xx; anything else becomes a ProviderError the router can act on. A caller abort
- * (or the router's per-attempt timeout) is rethrown as is: the router reads its signal to tell
- * the two apart. Streams get their own timeout until the headers arrive, since the router gives
- * them no per-attempt timeout (chunks are timed one by one instead).
+ * (or the router's per-attempt timeout, which for a stream lasts until its first chunk) is
+ * rethrown as is: the router tells the two apart.
  */
 export async function upstreamRequest(
   settings: ProviderSettings,
@@ -22,24 +21,17 @@ export async function upstreamRequest(
     ...options.headers,
   };
   if (settings.apiKey) headers.authorization = `Bearer ${settings.apiKey}`;
-  const headersTimeout = new AbortController();
-  const timer = setTimeout(() => headersTimeout.abort(), settings.timeoutMs);
   let res: Response;
   try {
     res = await (settings.fetch ?? fetch)(`${settings.baseURL.replace(/\/+$/, '')}${path}`, {
       method: 'POST',
       headers,
       body: JSON.stringify(body),
-      signal: AbortSignal.any([options.signal, headersTimeout.signal]),
+      signal: options.signal,
     });
   } catch (err) {
     if (options.signal.aborted) throw err;
-    if (headersTimeout.signal.aborted) {
-      throw new ProviderError(provider, 'upstream timed out', { code: 'upstream_timeout', cause: err });
-    }
     throw new ProviderError(provider, 'upstream unreachable', { code: 'upstream_unreachable', cause: err });
-  } finally {
-    clearTimeout(timer);
   }
   if (!res.ok) throw await errorFromResponse(provider, res, options.signal);
   return res;
@@ -81,15 +73,19 @@ async function errorFromResponse(provider: string, res: Response, signal: AbortS
   }
   let message = '';
   let code = '';
+  let type: string | undefined;
+  let param: string | null = null;
   try {
     const json = JSON.parse(text) as {
-      error?: { message?: unknown; code?: unknown } | string;
+      error?: { message?: unknown; code?: unknown; type?: unknown; param?: unknown } | string;
       message?: unknown;
     };
     const error = typeof json.error === 'object' && json.error ? json.error : undefined;
     const candidate = error?.message ?? (typeof json.error === 'string' ? json.error : json.message);
     if (typeof candidate === 'string') message = candidate;
     if (error?.code !== undefined && error.code !== null) code = String(error.code);
+    if (typeof error?.type === 'string') type = error.type;
+    if (typeof error?.param === 'string') param = error.param;
   } catch {
     message = text;
   }
@@ -100,6 +96,12 @@ async function errorFromResponse(provider: string, res: Response, signal: AbortS
     code: contextTooLong ? 'context_length_exceeded' : undefined,
     retryAfterMs: parseRetryAfter(res.headers.get('retry-after')),
     fallback: contextTooLong || status === 401 || status === 403 || status === 404 || undefined,
+    upstream: {
+      message: message.slice(0, 2000) || `${status} status code (no body)`,
+      type,
+      code: code || null,
+      param,
+    },
   });
 }
 

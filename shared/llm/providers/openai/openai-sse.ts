@@ -1,5 +1,6 @@
 import { EventSourceParserStream } from 'eventsource-parser/stream';
-import { ProviderError } from '../../provider-error.ts';
+import { withTimeout } from '../../../resilience/deadline.ts';
+import { idleError, ProviderError } from '../../provider-error.ts';
 import type { ChatChunk } from '../types.ts';
 import { bodyReadError } from './openai-http.ts';
 
@@ -62,17 +63,7 @@ export async function* sseChunks(
     reader.cancel().catch(() => undefined);
   }
 }
-
+/** Every stream read must come within `ms` (OpenAI and Anthropic streams alike). */
 export function withIdleTimeout<T>(promise: Promise<T>, ms: number, provider: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new ProviderError(provider, `upstream sent nothing for ${ms} ms`, { code: 'upstream_timeout' }),
-        ),
-      ms,
-    );
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  return withTimeout(promise, ms, () => idleError(provider, ms));
 }
