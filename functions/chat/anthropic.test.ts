@@ -28,7 +28,7 @@ models:
   - { id: c-stall, provider: claude, upstream: stallstream, capabilities: [chat], context_window: 200000 }
   - { id: c-seq, provider: claude, upstream: "seq:chat-flaky", capabilities: [chat], context_window: 200000 }
   - { id: g-ok, provider: google, upstream: ok, capabilities: [chat], context_window: 1000000 }
-  - { id: o-ok, provider: oai, upstream: ok, capabilities: [chat], context_window: 128000 }
+  - { id: o-ok, provider: oai, upstream: ok, capabilities: [chat], context_window: 1047576 }
 roles:
   to-gemini: [c-over, g-ok]
   to-openai: [c-auth, o-ok]

@@ -1,5 +1,6 @@
 import type { Redis } from '@upstash/redis/cloudflare';
 import { llmCircuitState } from '../metrics/registry.ts';
+import { retryBudget } from './retry-budget.ts';
 import { SlidingWindow } from './sliding-window.ts';
 
 export interface BreakerPolicy {
@@ -336,7 +337,8 @@ export function openCircuits(
   return out;
 }
 
-/** Test hook: forget every local circuit. */
+/** Test hook: forget every local circuit, and the retry budgets. */
 export function resetLocalCircuits(): void {
   circuits.clear();
+  retryBudget.reset();
 }
