@@ -1,8 +1,10 @@
 /**
  * `npm run keys -- create --role approver --id alice` prints a new key once.
  * `npm run keys -- list` and `npm run keys -- revoke --id alice`.
+ * `npm run keys -- budget set --id alice --daily-usd 5` (local/budget-command.ts).
  */
 import { parseArgs } from 'node:util';
+import { BUDGET_OPTIONS, runBudgetCommand } from './budget-command.ts';
 import { loadDotEnv } from './dotenv.ts';
 import { createApiKey, listApiKeys, revokeApiKey } from './keys.ts';
 import { applyMigrations, MIGRATIONS_DIR, readMigrations, resolveLocalDatabase } from './local-database.ts';
@@ -11,7 +13,7 @@ import { connectNodePostgres } from './node-postgres.ts';
 loadDotEnv();
 const { positionals, values } = parseArgs({
   allowPositionals: true,
-  options: { id: { type: 'string' }, role: { type: 'string', default: 'agent' } },
+  options: { id: { type: 'string' }, role: { type: 'string', default: 'agent' }, ...BUDGET_OPTIONS },
 });
 const command = positionals[0];
 
@@ -32,6 +34,8 @@ try {
     console.log(
       (await revokeApiKey(db.client, values.id)) ? `revoked ${values.id}` : `no active key for ${values.id}`,
     );
+  } else if (command === 'budget') {
+    await runBudgetCommand(db.client, positionals[1], values);
   } else if (command === 'list') {
     for (const row of await listApiKeys(db.client)) {
       console.log(

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { gatewayConfig } from '../../shared/config/index.ts';
 import { getSettings } from '../../shared/env.ts';
+import { budgetEnforcement } from '../../shared/governance/budgets.ts';
 import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
 import { runReadyChecks } from '../../shared/ready/checks.ts';
 import { redactString } from '../../shared/redact/index.ts';
@@ -8,7 +9,8 @@ import { redactString } from '../../shared/redact/index.ts';
 const routes = new Hono<AppEnv>();
 
 routes.get('/ready', async (c) => {
-  const { ready, checks } = await runReadyChecks(getSettings(c.env), {
+  const settings = getSettings(c.env);
+  const { ready, checks } = await runReadyChecks(settings, {
     timeoutMs: gatewayConfig.ready.timeout_ms,
     required: gatewayConfig.ready.required,
   });
@@ -16,7 +18,10 @@ routes.get('/ready', async (c) => {
     if (check.error) check.error = redactString(check.error).value;
   }
   c.header('cache-control', 'no-store');
-  return c.json({ status: ready ? 'ready' : 'not_ready', checks }, ready ? 200 : 503);
+  const budgets = budgetEnforcement(
+    Boolean(settings.UPSTASH_REDIS_REST_URL && settings.UPSTASH_REDIS_REST_TOKEN),
+  );
+  return c.json({ status: ready ? 'ready' : 'not_ready', checks, budgets }, ready ? 200 : 503);
 });
 
 export const readyFunction = defineFunction('ready', routes);

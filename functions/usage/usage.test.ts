@@ -319,5 +319,40 @@ describe('response cache', () => {
     const second = await call(app, '/v1/embeddings', { method: 'POST', headers: auth(keys.b!), body, env });
     expect(second.headers.get('x-mas-cache')).toBe('hit');
     expect(await upstreamCount(`emb-${run}-8`)).toBe(before + 1);
+    // The hit reserved nothing and settled nothing on b's spent budget: no reservation is left.
+    const settings = getSettings(env);
+    const redis = new Redis({ url: settings.UPSTASH_REDIS_REST_URL!, token: settings.UPSTASH_REDIS_REST_TOKEN! });
+    const day = new Date().toISOString().slice(0, 10);
+    const counter = await redis.hgetall<Record<string, string>>(`mas:budget:principal:${ids.b}:usd:d:${day}`);
+    expect(Object.keys(counter ?? {}).filter((k) => k.startsWith('r:'))).toEqual([]);
+    expect(Number(counter?.s)).toBe(10 * 5_000_000);
+    expect(Number(counter?.reserved)).toBe(0);
+  });
+});
+
+describe('without Redis', () => {
+  it('enforces budgets per isolate, and /ready says it is approximate', async () => {
+    const noRedis = { ...env, UPSTASH_REDIS_REST_URL: undefined, UPSTASH_REDIS_REST_TOKEN: undefined };
+    await setBudget('agent', `local-agent-${run}`, { rpm: 2 });
+    const statuses = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await call(app, '/v1/chat/completions', {
+        method: 'POST',
+        headers: { ...auth(keys.a!), 'x-mas-agent-id': `local-agent-${run}` },
+        body: JSON.stringify({ model: 'planning', messages: [{ role: 'user', content: 'hi' }] }),
+        env: noRedis,
+      });
+      statuses.push(res.status);
+    }
+    expect(statuses).toEqual([200, 200, 429]);
+    const ready = (await (await call(app, '/ready', { env: noRedis })).json()) as {
+      budgets: { enforcement: string; note?: string };
+    };
+    expect(ready.budgets.enforcement).toBe('per_isolate');
+    expect(ready.budgets.note).toMatch(/approximate/);
+    const shared = (await (await call(app, '/ready', { env })).json()) as {
+      budgets: { enforcement: string };
+    };
+    expect(shared.budgets.enforcement).toBe('shared');
   });
 });

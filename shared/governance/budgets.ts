@@ -158,3 +158,13 @@ export async function spentSince(
   );
   return Number(rows[0]?.nano ?? 0);
 }
+
+/** How budgets are enforced here, for /ready: shared through Redis, or per isolate (approximate). */
+export function budgetEnforcement(redisConfigured: boolean): { enforcement: string; note?: string } {
+  return redisConfigured
+    ? { enforcement: 'shared' }
+    : {
+        enforcement: 'per_isolate',
+        note: 'approximate: without Redis each isolate enforces the whole budget on its own (set UPSTASH_REDIS_REST_URL)',
+      };
+}

@@ -52,7 +52,7 @@ const ttlSeconds = (c: LimitCheck, now: number) =>
 const RESERVE = `
 local now = tonumber(ARGV[1])
 local rid = ARGV[2]
-local rexp = tonumber(ARGV[3])
+local rexp = ARGV[3]
 local n = (#KEYS) / 2
 for i = 1, n do
   local h, z = KEYS[2*i-1], KEYS[2*i]
@@ -61,10 +61,8 @@ for i = 1, n do
   local stale = redis.call('ZRANGEBYSCORE', z, '-inf', now)
   for _, id in ipairs(stale) do
     local a = redis.call('HGET', h, 'r:' .. id)
-    if a then
-      redis.call('HINCRBY', h, 'reserved', -tonumber(a))
-      redis.call('HDEL', h, 'r:' .. id)
-    end
+    if a and a ~= '0' then redis.call('HINCRBY', h, 'reserved', '-' .. a) end
+    redis.call('HDEL', h, 'r:' .. id)
     redis.call('ZREM', z, id)
   end
   local used = tonumber(redis.call('HGET', h, 's') or '0') + tonumber(redis.call('HGET', h, 'reserved') or '0')
@@ -73,12 +71,12 @@ end
 for i = 1, n do
   local h, z = KEYS[2*i-1], KEYS[2*i]
   local b = 3 + (i-1)*4
-  local amount = tonumber(ARGV[b+2])
-  redis.call('HINCRBY', h, 'reserved', amount)
-  redis.call('HSET', h, 'r:' .. rid, amount)
+  -- Amounts stay the decimal strings JavaScript sent: Lua would print big numbers as 1e+15.
+  redis.call('HINCRBY', h, 'reserved', ARGV[b+2])
+  redis.call('HSET', h, 'r:' .. rid, ARGV[b+2])
   redis.call('ZADD', z, rexp, rid)
-  redis.call('EXPIRE', h, tonumber(ARGV[b+3]))
-  redis.call('EXPIRE', z, tonumber(ARGV[b+3]))
+  redis.call('EXPIRE', h, ARGV[b+3])
+  redis.call('EXPIRE', z, ARGV[b+3])
 end
 return {1}
 `;
@@ -91,12 +89,12 @@ for i = 1, n do
   local h, z = KEYS[2*i-1], KEYS[2*i]
   local a = redis.call('HGET', h, 'r:' .. rid)
   if a then
-    redis.call('HINCRBY', h, 'reserved', -tonumber(a))
+    if a ~= '0' then redis.call('HINCRBY', h, 'reserved', '-' .. a) end
     redis.call('HDEL', h, 'r:' .. rid)
     redis.call('ZREM', z, rid)
   end
-  redis.call('HINCRBY', h, 's', tonumber(ARGV[2*i]))
-  redis.call('EXPIRE', h, tonumber(ARGV[2*i+1]))
+  redis.call('HINCRBY', h, 's', ARGV[2*i])
+  redis.call('EXPIRE', h, ARGV[2*i+1])
 end
 return 1
 `;
@@ -105,6 +103,9 @@ const SEED = `
 if redis.call('HSETNX', KEYS[1], 's', ARGV[1]) == 1 then redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2])) end
 return 1
 `;
+
+/** A whole, non-negative, safe integer as Redis reads it (never an exponent). */
+const int = (n: number) => String(Math.min(Number.MAX_SAFE_INTEGER, Math.max(0, Math.round(n))));
 
 const keysOf = (checks: LimitCheck[]) => checks.flatMap((c) => [c.key, `${c.key}:z`]);
 
@@ -118,7 +119,7 @@ export function redisReservations(redis: Redis): Reservations {
       const now = Date.now();
       const args = [String(now), rid, String(expiresAt)];
       for (const c of checks) {
-        args.push(String(c.limit), String(c.amount), String(ttlSeconds(c, now)), c.rebuildable ? '1' : '0');
+        args.push(int(c.limit), int(c.amount), String(ttlSeconds(c, now)), c.rebuildable ? '1' : '0');
       }
       const result = await reserve.exec(keysOf(checks), args);
       return outcome(result, checks);
@@ -128,12 +129,12 @@ export function redisReservations(redis: Redis): Reservations {
       const now = Date.now();
       const args = [rid];
       checks.forEach((c, i) => {
-        args.push(String(Math.max(0, Math.round(actual[i] ?? 0))), String(ttlSeconds(c, now)));
+        args.push(int(actual[i] ?? 0), String(ttlSeconds(c, now)));
       });
       await settle.exec(keysOf(checks), args);
     },
     async seed(check, settled) {
-      await seed.exec([check.key], [String(Math.round(settled)), String(ttlSeconds(check, Date.now()))]);
+      await seed.exec([check.key], [int(settled), String(ttlSeconds(check, Date.now()))]);
     },
   };
 }
