@@ -1,8 +1,10 @@
 /**
  * `npm run migrate` applies new files in migrations/. `npm run migrate -- --reset` (what
  * `make reset-db` runs) drops and re-applies everything, and refuses any non-local database.
+ * With MAS_APP_PASSWORD set it then lets the application role `mas_app` log in with it.
  */
 import { parseArgs } from 'node:util';
+import { setAppRolePassword } from './app-role.ts';
 import { loadDotEnv } from './dotenv.ts';
 import { applyMigrations, MIGRATIONS_DIR, readMigrations, resolveLocalDatabase } from './local-database.ts';
 import { dropMigratedSchemas } from './migrations.ts';
@@ -27,6 +29,10 @@ try {
       console.log(`migrate: ${line}`),
     );
     console.log(`migrate: ${applied.length ? `${applied.length} applied` : 'up to date'}`);
+    if (process.env.MAS_APP_PASSWORD) {
+      await setAppRolePassword(db.client, process.env.MAS_APP_PASSWORD);
+      console.log('migrate: mas_app can log in with MAS_APP_PASSWORD');
+    }
   } finally {
     await db.close();
     await database.close();

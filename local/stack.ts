@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { appRoleUrl, setAppRolePassword } from './app-role.ts';
 import { applyMigrations, readMigrations } from './migrations.ts';
 import { startNeonWsProxy } from './neon-ws-proxy.ts';
 import { connectNodePostgres, parseDatabaseUrl } from './node-postgres.ts';
@@ -26,14 +27,23 @@ export interface StackOptions {
    * in-memory PGlite (the tests' pgvector path, where the machine's Postgres has no pgvector).
    */
   pgvectorDatabase?: boolean;
+  /**
+   * Connect the functions as the application role `mas_app` (given this password), not as the
+   * owner that ran the migrations, so a missing grant fails. Real Postgres only: PGlite is
+   * single-user and would not enforce it.
+   */
+  appRolePassword?: string;
   log?: (service: string, message: string) => void;
 }
 
 export interface Stack {
   /** Settings for the functions (what wrangler gets as vars). */
   settings: Record<string, string>;
+  /** The owner's URL (migrations ran as it); `settings.DATABASE_URL` may be mas_app's. */
   databaseUrl: string;
   embeddedPostgres: boolean;
+  /** Whether the functions connect as mas_app. */
+  appRole: boolean;
   /** With `pgvectorDatabase`: a DATABASE_URL with pgvector, reachable through NEON_WS_PROXY. */
   pgvectorDatabaseUrl?: string;
   redis: ServiceState;
@@ -83,6 +93,17 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       }; migrations: ${applied.length ? `applied ${applied.join(', ')}` : 'up to date'}`,
     );
     settings.DATABASE_URL = databaseUrl;
+    const appRole = Boolean(options.appRolePassword) && !embeddedPostgres;
+    if (appRole) {
+      const db = await connectNodePostgres(databaseUrl);
+      try {
+        await setAppRolePassword(db.client, options.appRolePassword!);
+      } finally {
+        await db.close();
+      }
+      settings.DATABASE_URL = appRoleUrl(databaseUrl, options.appRolePassword!);
+      log('postgres', 'functions connect as mas_app (the application role)');
+    }
     const proxyTargets = [`${target.host}:${target.port}`];
 
     let pgvectorDatabaseUrl: string | undefined;
@@ -169,7 +190,16 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       }
     }
 
-    return { settings, databaseUrl, embeddedPostgres, pgvectorDatabaseUrl, redis, pushgateway, stop };
+    return {
+      settings,
+      databaseUrl,
+      embeddedPostgres,
+      appRole,
+      pgvectorDatabaseUrl,
+      redis,
+      pushgateway,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;

@@ -14,7 +14,9 @@ declare module 'vitest' {
   export interface ProvidedContext {
     /** Settings for workers under test: DATABASE_URL, NEON_WS_PROXY, UPSTASH_REDIS_REST_*. */
     stackSettings: Record<string, string>;
-    stackInfo: { embeddedPostgres: boolean; redis: 'ok' | 'off' };
+    stackInfo: { embeddedPostgres: boolean; redis: 'ok' | 'off'; appRole: boolean };
+    /** The migrations' owner: for tests that set up or tamper with rows the app may not touch. */
+    adminDatabaseUrl: string;
     /** A DATABASE_URL with pgvector (embedded PGlite when the main Postgres is not). */
     pgvectorDatabaseUrl: string;
     /** http://127.0.0.1:<port> of a listener that accepts connections and never answers. */
@@ -49,6 +51,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     migrationsDir: 'migrations',
     noPushgateway: true,
     pgvectorDatabase: true,
+    // The functions run as the application role, as in production, so a missing GRANT fails.
+    // One fixed password: the role is cluster-wide and concurrent runs share it.
+    appRolePassword: 'mas-app-test-password',
     log: (service, message) => {
       if (process.env.MAS_TEST_VERBOSE) console.log(`[stack] ${service} ${message}`);
     },
@@ -71,7 +76,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('webhookSinkUrl', sink.url);
   project.provide('stackSettings', stack.settings);
   project.provide('pgvectorDatabaseUrl', stack.pgvectorDatabaseUrl!);
-  project.provide('stackInfo', { embeddedPostgres: stack.embeddedPostgres, redis: stack.redis });
+  project.provide('adminDatabaseUrl', stack.databaseUrl);
+  project.provide('stackInfo', {
+    embeddedPostgres: stack.embeddedPostgres,
+    redis: stack.redis,
+    appRole: stack.appRole,
+  });
   return async () => {
     await blackhole.close();
     await sink.close();

@@ -1,7 +1,7 @@
 import { describe, expect, inject, it } from 'vitest';
 import { withPostgres } from '../../shared/db/postgres.ts';
 import { getSettings } from '../../shared/env.ts';
-import { bearer, call, type KEYS, testEnv } from '../../test/workers/helpers.ts';
+import { adminSql, bearer, call, type KEYS, testEnv } from '../../test/workers/helpers.ts';
 import auditApp from './index.ts';
 
 const post = (body: unknown, role: keyof typeof KEYS = 'agent', env?: Awaited<ReturnType<typeof testEnv>>) =>
@@ -29,10 +29,8 @@ const action = (over: Record<string, unknown> = {}) => ({
   ...over,
 });
 
-async function sql<T = Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> {
-  const env = await testEnv();
-  return withPostgres(getSettings(env), async (client) => (await client.query(text, params)).rows as T[]);
-}
+/** As the migrations' owner: the functions themselves run as mas_app. */
+const sql = adminSql;
 
 const ledgerCount = async () =>
   Number((await sql<{ n: string }>('select count(*) as n from audit.action_logs'))[0]!.n);
@@ -275,7 +273,7 @@ describe('the hash chain', () => {
 
   /** What an attacker with superuser rights could do: bypass the trigger and rewrite history. */
   async function tamper(statements: string[]): Promise<void> {
-    const env = await testEnv();
+    const env = await testEnv({ DATABASE_URL: inject('adminDatabaseUrl') });
     await withPostgres(getSettings(env), async (client) => {
       await client.query('begin');
       await client.query('set local session_replication_role = replica');

@@ -1,7 +1,9 @@
 import { env as baseEnv, createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import type { Hono } from 'hono';
+import { inject } from 'vitest';
 import { sha256Hex } from '../../shared/auth/api-keys.ts';
-import type { Env } from '../../shared/env.ts';
+import { withPostgres } from '../../shared/db/postgres.ts';
+import { type Env, getSettings } from '../../shared/env.ts';
 import type { AppEnv } from '../../shared/http/create-app.ts';
 
 export const KEYS = {
@@ -53,3 +55,12 @@ export async function call(
 }
 
 export const bearer = (role: keyof typeof KEYS) => ({ authorization: `Bearer ${KEYS[role]}` });
+
+/**
+ * A query as the migrations' owner, not as the application role the functions run as: for
+ * fixtures (keys in auth.api_keys) and for tampering the app itself could never do.
+ */
+export async function adminSql<T>(text: string, params: unknown[] = []): Promise<T[]> {
+  const settings = getSettings(await testEnv({ DATABASE_URL: inject('adminDatabaseUrl') }));
+  return withPostgres(settings, async (client) => (await client.query(text, params)).rows as T[]);
+}
