@@ -321,7 +321,10 @@ describe('response cache', () => {
     expect(await upstreamCount(`emb-${run}-8`)).toBe(before + 1);
     // The hit reserved nothing and settled nothing on b's spent budget: no reservation is left.
     const settings = getSettings(env);
-    const redis = new Redis({ url: settings.UPSTASH_REDIS_REST_URL!, token: settings.UPSTASH_REDIS_REST_TOKEN! });
+    const redis = new Redis({
+      url: settings.UPSTASH_REDIS_REST_URL!,
+      token: settings.UPSTASH_REDIS_REST_TOKEN!,
+    });
     const day = new Date().toISOString().slice(0, 10);
     const counter = await redis.hgetall<Record<string, string>>(`mas:budget:principal:${ids.b}:usd:d:${day}`);
     expect(Object.keys(counter ?? {}).filter((k) => k.startsWith('r:'))).toEqual([]);
