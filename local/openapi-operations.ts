@@ -4,6 +4,7 @@
  * open-ended). Read by local/openapi.ts; nothing here ships in a function bundle.
  */
 import * as z from 'zod';
+import { inputItemsQuerySchema, responsesRequestSchema } from '../functions/chat/responses.ts';
 import { chatRequestSchema } from '../functions/chat/routes.ts';
 import { embeddingsSchema, searchSchema, upsertSchema } from '../functions/embed/routes.ts';
 import { decisionSchema, listApprovalsQuerySchema, waitQuerySchema } from '../shared/approvals/approvals.ts';
@@ -82,6 +83,19 @@ const model = z.looseObject({
   created: z.number(),
   owned_by: z.string(),
   chain: z.array(z.string()).optional(),
+});
+const responseObject = z.looseObject({
+  id: z.string(),
+  object: z.literal('response'),
+  created_at: z.number(),
+  status: z.enum(['completed', 'incomplete', 'failed', 'in_progress']),
+  model: z.string(),
+  output: z.array(z.looseObject({ type: z.string() })),
+  usage: z
+    .looseObject({ input_tokens: z.number(), output_tokens: z.number(), total_tokens: z.number() })
+    .optional(),
+  store: z.boolean(),
+  previous_response_id: z.string().nullable(),
 });
 const models = z.object({
   object: z.literal('list'),
@@ -184,6 +198,75 @@ export const OPERATIONS: Operation[] = [
     auth: true,
     responses: { 200: { description: 'OpenAI model object.', schema: model } },
     errors: [401, 404, 429],
+  },
+  {
+    id: 'createResponse',
+    method: 'post',
+    path: '/v1/responses',
+    tag: 'chat',
+    summary: 'OpenAI Responses API through the router (native for openai models, translated for the rest)',
+    description:
+      'Input as a string or items (messages with text and image parts, function_call, function_call_output), ' +
+      'instructions, function tools and tool_choice, text.format, max_output_tokens, temperature/top_p, ' +
+      'metadata, parallel_tool_calls, reasoning, store (default true) and previous_response_id. `openai` ' +
+      'models get the request on their own /responses; Gemini and OpenAI-compatible models get it translated ' +
+      'to Chat Completions and back (built-in tools, reasoning items and file inputs need an openai model: 400 ' +
+      "otherwise). `stream: true` answers with OpenAI's event sequence, ending in response.completed, " +
+      'response.incomplete or response.failed.',
+    auth: ['agent', 'admin'],
+    body: responsesRequestSchema,
+    headers: routing,
+    responses: {
+      200: { description: 'A Response object, or its SSE event stream.', schema: responseObject, sse: true },
+    },
+    errors: [400, 401, 403, 404, 413, 415, 429, 502, 503, 504],
+  },
+  {
+    id: 'getResponse',
+    method: 'get',
+    path: '/v1/responses/{id}',
+    tag: 'chat',
+    summary: 'A stored response (store: true), for the principal that created it',
+    auth: ['agent', 'admin'],
+    responses: { 200: { description: 'The Response object.', schema: responseObject } },
+    errors: [401, 403, 404, 429, 503],
+  },
+  {
+    id: 'deleteResponse',
+    method: 'delete',
+    path: '/v1/responses/{id}',
+    tag: 'chat',
+    summary: 'Deletes a stored response',
+    auth: ['agent', 'admin'],
+    responses: {
+      200: {
+        description: 'Deleted.',
+        schema: z.object({ id: z.string(), object: z.literal('response'), deleted: z.literal(true) }),
+      },
+    },
+    errors: [401, 403, 404, 429, 503],
+  },
+  {
+    id: 'listResponseInputItems',
+    method: 'get',
+    path: '/v1/responses/{id}/input_items',
+    tag: 'chat',
+    summary: "A stored response's own input items, with ids (paged by after/before, newest first by default)",
+    auth: ['agent', 'admin'],
+    query: inputItemsQuerySchema,
+    responses: {
+      200: {
+        description: 'OpenAI list of items.',
+        schema: z.object({
+          object: z.literal('list'),
+          data: z.array(z.looseObject({ id: z.string(), type: z.string() })),
+          first_id: z.string().nullable(),
+          last_id: z.string().nullable(),
+          has_more: z.boolean(),
+        }),
+      },
+    },
+    errors: [400, 401, 403, 404, 429, 503],
   },
   {
     id: 'createEmbeddings',

@@ -14,6 +14,7 @@ import { auth } from '../../shared/middleware/auth/index.ts';
 import { maxBodyBytes, readJson } from '../../shared/middleware/json-body/index.ts';
 import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
 import { redactString } from '../../shared/redact/index.ts';
+import { responsesRoutes } from './responses.ts';
 
 const routes = new Hono<AppEnv>();
 
@@ -183,5 +184,7 @@ routes.post('/v1/chat/completions', async (c) => {
 function isUsageOnly(chunk: ChatChunk): boolean {
   return Array.isArray(chunk.choices) && chunk.choices.length === 0 && chunk.usage != null;
 }
+
+routes.route('/', responsesRoutes);
 
 export const chatFunction = defineFunction('chat', routes);

@@ -16,6 +16,8 @@ import { listenOnLoopback, readBody } from './listen.ts';
  * Embeddings take every OpenAI input form (text, texts, token ids, token-id arrays), `dimensions`
  * (else the trailing number of the model name, else 8) and `encoding_format: "base64"`
  * (little-endian float32, as OpenAI).
+ * POST /v1/responses speaks the Responses API (JSON and its SSE event sequence) for `ok`, `tools`
+ * (a function call, then text once its output comes back), `midstream` and the failures.
  * Every request is recorded: GET /__requests/<model> returns the bodies received for that model.
  */
 export async function startOpenAIFake(): Promise<{ url: string; close(): Promise<void> }> {
@@ -87,6 +89,7 @@ export async function startOpenAIFake(): Promise<{ url: string; close(): Promise
         usage: { prompt_tokens: tokens, total_tokens: tokens },
       });
     }
+    if (req.method === 'POST' && url.pathname === '/v1/responses') return responses(req, res, body);
     if (req.method !== 'POST' || url.pathname !== '/v1/chat/completions') {
       return send(res, 404, {
         error: { message: 'Unknown path', type: 'invalid_request_error', code: null, param: null },
@@ -167,7 +170,7 @@ export async function startOpenAIFake(): Promise<{ url: string; close(): Promise
       if (!res.destroyed) res.end('data: [DONE]\n\n');
       return;
     }
-    const chunks = streamChunks(request.model);
+    const chunks = streamChunks(request.model, tools);
     for (const [i, chunk] of chunks.entries()) {
       if (behaviour === 'midstream' && i === 2) {
         res.destroy();
@@ -177,6 +180,137 @@ export async function startOpenAIFake(): Promise<{ url: string; close(): Promise
       await new Promise((r) => setTimeout(r, 5));
     }
     res.end('data: [DONE]\n\n');
+  }
+
+  /**
+   * OpenAI's Responses API: `ok` answers "Hello from the fake." (message item), `tools` a
+   * get_weather function call (call_id `call_fake_1`), or, when the input ends with that call's
+   * output, "It is sunny in Paris."; failures as for chat. Streams follow OpenAI's event order.
+   */
+  async function responses(req: IncomingMessage, res: ServerResponse, body: string) {
+    const request = JSON.parse(body) as { model: string; stream?: boolean; input: unknown };
+    const list = received.get(request.model) ?? [];
+    list.push({ body: request, headers: req.headers });
+    received.set(request.model, list);
+    let behaviour = request.model;
+    if (behaviour.startsWith('seq:')) behaviour = scripts.get(behaviour.slice(4))?.shift() ?? 'ok';
+    if (behaviour === '500' || behaviour === 'fail500')
+      return send(
+        res,
+        500,
+        apiError('The server had an error while processing your request.', 'server_error'),
+      );
+    if (behaviour === '429' || behaviour === 'rate429') {
+      res.setHeader('retry-after', '1');
+      return send(res, 429, apiError('Rate limit reached for requests', 'requests', 'rate_limit_exceeded'));
+    }
+    if (behaviour === 'stall') return;
+    const input = Array.isArray(request.input) ? (request.input as Array<{ type?: string }>) : [];
+    const answered = input.at(-1)?.type === 'function_call_output';
+    const call = behaviour === 'tools' && !answered;
+    const id = `resp_fake${crypto.randomUUID().replaceAll('-', '')}`;
+    const item = call
+      ? {
+          id: 'fc_fake_1',
+          type: 'function_call',
+          status: 'completed',
+          call_id: 'call_fake_1',
+          name: 'get_weather',
+          arguments: '{"city":"Paris"}',
+        }
+      : {
+          id: 'msg_fake_1',
+          type: 'message',
+          status: 'completed',
+          role: 'assistant',
+          content: [
+            {
+              type: 'output_text',
+              text: answered ? 'It is sunny in Paris.' : 'Hello from the fake.',
+              annotations: [],
+              logprobs: [],
+            },
+          ],
+        };
+    const response = (status: string, output: unknown[]) => ({
+      id,
+      object: 'response',
+      created_at: CREATED,
+      status,
+      background: false,
+      error: null,
+      incomplete_details: null,
+      instructions: null,
+      max_output_tokens: null,
+      model: request.model,
+      output,
+      parallel_tool_calls: true,
+      previous_response_id: null,
+      reasoning: { effort: null, summary: null },
+      store: false,
+      temperature: 1,
+      text: { format: { type: 'text' } },
+      tool_choice: 'auto',
+      tools: [],
+      top_p: 1,
+      truncation: 'disabled',
+      ...(status === 'completed'
+        ? {
+            usage: {
+              input_tokens: 9,
+              input_tokens_details: { cached_tokens: 0, cache_write_tokens: 0 },
+              output_tokens: 5,
+              output_tokens_details: { reasoning_tokens: 0 },
+              total_tokens: 14,
+            },
+          }
+        : {}),
+      metadata: {},
+    });
+    if (!request.stream) return send(res, 200, response('completed', [item]));
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    let seq = 0;
+    const write = (type: string, fields: Record<string, unknown>) =>
+      res.write(`event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq++, ...fields })}\n\n`);
+    write('response.created', { response: response('in_progress', []) });
+    write('response.in_progress', { response: response('in_progress', []) });
+    if (item.type === 'function_call') {
+      write('response.output_item.added', {
+        output_index: 0,
+        item: { ...item, status: 'in_progress', arguments: '' },
+      });
+      for (const delta of ['{"city":', '"Paris"}']) {
+        write('response.function_call_arguments.delta', { item_id: item.id, output_index: 0, delta });
+      }
+      write('response.function_call_arguments.done', {
+        item_id: item.id,
+        output_index: 0,
+        name: 'get_weather',
+        arguments: '{"city":"Paris"}',
+      });
+    } else {
+      const text = (item.content as Array<{ text: string }>)[0]!.text;
+      const ref = { item_id: item.id, output_index: 0, content_index: 0 };
+      write('response.output_item.added', {
+        output_index: 0,
+        item: { ...item, status: 'in_progress', content: [] },
+      });
+      write('response.content_part.added', {
+        ...ref,
+        part: { type: 'output_text', text: '', annotations: [], logprobs: [] },
+      });
+      const [head, ...rest] = text.split(' ');
+      for (const [i, delta] of [head!, ...rest.map((w) => ` ${w}`)].entries()) {
+        if (behaviour === 'midstream' && i === 2) return void res.destroy();
+        write('response.output_text.delta', { ...ref, delta, logprobs: [] });
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      write('response.output_text.done', { ...ref, text, logprobs: [] });
+      write('response.content_part.done', { ...ref, part: (item as { content: unknown[] }).content[0] });
+    }
+    write('response.output_item.done', { output_index: 0, item });
+    write('response.completed', { response: response('completed', [item]) });
+    res.end();
   }
 
   return listenOnLoopback(server);
@@ -216,7 +350,7 @@ function completion(model: string, tools: boolean) {
   };
 }
 
-function streamChunks(model: string) {
+function streamChunks(model: string, tools = false) {
   const base = {
     id: 'chatcmpl-fake0002',
     object: 'chat.completion.chunk',
@@ -228,6 +362,19 @@ function streamChunks(model: string) {
     ...base,
     choices: [{ index: 0, delta: d, logprobs: null, finish_reason: finish }],
   });
+  const usage = { prompt_tokens: 9, completion_tokens: 5, total_tokens: 14 };
+  if (tools) {
+    // As OpenAI streams a call: id and name first, then the arguments in pieces.
+    const call = (d: Record<string, unknown>) => delta({ tool_calls: [{ index: 0, ...d }] });
+    return [
+      delta({ role: 'assistant', content: null }),
+      call({ id: 'call_fake_1', type: 'function', function: { name: 'get_weather', arguments: '' } }),
+      call({ function: { arguments: '{"city":' } }),
+      call({ function: { arguments: '"Paris"}' } }),
+      delta({}, 'tool_calls'),
+      { ...base, choices: [], usage },
+    ];
+  }
   return [
     delta({ role: 'assistant', content: '' }),
     delta({ content: 'Hello' }),

@@ -27,6 +27,18 @@ export interface ChatProvider {
     request: ChatRequest,
     options: CallOptions,
   ): Promise<AsyncIterable<ChatChunk>>;
+  /**
+   * A JSON body POSTed as is to one of the upstream's own OpenAI endpoints (`/responses`,
+   * `/completions`), for the endpoints that are forwarded rather than translated. Only
+   * OpenAI-type providers have it; the routes translate through `chat` for the others.
+   */
+  forward?(path: ForwardPath, body: Record<string, unknown>, options: CallOptions): Promise<unknown>;
+  /** The same, streamed: the SSE events' JSON, opened (first event read) before it resolves. */
+  forwardStream?(
+    path: ForwardPath,
+    body: Record<string, unknown>,
+    options: CallOptions,
+  ): Promise<AsyncIterable<Record<string, unknown>>>;
   /** One vector per input, in order. */
   embed(
     upstreamModel: string,
@@ -42,6 +54,8 @@ export interface ChatProvider {
  */
 export type EmbedInputs = { texts: string[] } | { tokens: number[][]; single?: boolean };
 // `single`: the caller sent one flat token array (`[1, 2, 3]`), forwarded in that form.
+
+export type ForwardPath = '/responses' | '/completions';
 
 export interface EmbedResult {
   vectors: number[][];

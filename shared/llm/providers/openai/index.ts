@@ -42,6 +42,20 @@ export function createOpenAIProvider(
       parseUpstream(provider, completionSchema, json);
       return json as ChatCompletion;
     },
+    async forward(path, body, options) {
+      const res = await upstreamRequest(settings, path, { ...body, stream: false }, options);
+      const json = await readJson(provider, res, options.signal);
+      if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+        throw new ProviderError(provider, 'upstream sent an unexpected body (root: not an object)', {
+          status: 502,
+        });
+      }
+      return json;
+    },
+    async forwardStream(path, body, options) {
+      const res = await upstreamRequest(settings, path, { ...body, stream: true }, options, { stream: true });
+      return primed(sseChunks(provider, res, settings.timeoutMs, options.signal));
+    },
     async chatStream(upstreamModel, request, options) {
       const body = {
         ...request,

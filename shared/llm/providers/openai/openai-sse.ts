@@ -51,7 +51,8 @@ export async function* sseChunks(
         });
       }
       if (next.value.event === 'error' || (chunk.error && typeof chunk.error === 'object')) {
-        const message = (chunk.error as { message?: unknown } | undefined)?.message;
+        // Chat streams nest it (`{error: {message}}`); Responses streams' error event is flat.
+        const message = (chunk.error as { message?: unknown } | undefined)?.message ?? chunk.message;
         throw new ProviderError(provider, typeof message === 'string' ? message : 'upstream stream error', {
           status: 502,
         });

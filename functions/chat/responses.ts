@@ -1,0 +1,310 @@
+import { type Context, Hono } from 'hono';
+import * as z from 'zod';
+import { getSettings } from '../../shared/env.ts';
+import { AppError, badRequest } from '../../shared/errors/index.ts';
+import type { AppEnv } from '../../shared/http/create-app.ts';
+import { providerFor, rawChunkText } from '../../shared/llm/providers/index.ts';
+import type { ChatRequest } from '../../shared/llm/providers/types.ts';
+import type { ResolvedModel } from '../../shared/llm/registry.ts';
+import { resolveTarget } from '../../shared/llm/registry.ts';
+import { canStore, deleteResponse, loadResponse, saveResponse } from '../../shared/llm/responses/store.ts';
+import { ChatToResponseEvents, isTerminalEvent } from '../../shared/llm/responses/stream.ts';
+import {
+  continuation,
+  fromChatCompletion,
+  newId,
+  normalizeInput,
+  responseShell,
+  toChatRequest,
+  toChatUsage,
+  upstreamItems,
+} from '../../shared/llm/responses/translate.ts';
+import type {
+  InputItem,
+  ResponseEvent,
+  ResponseObject,
+  ResponsesRequest,
+} from '../../shared/llm/responses/types.ts';
+import { createRouteContext, setRouteHeaders } from '../../shared/llm/route-context.ts';
+import { countTokens, routeCall } from '../../shared/llm/router.ts';
+import { auth } from '../../shared/middleware/auth/index.ts';
+import { maxBodyBytes, readJson } from '../../shared/middleware/json-body/index.ts';
+import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
+import { redactString } from '../../shared/redact/index.ts';
+
+/**
+ * OpenAI's Responses API. `openai`-type models get the request natively on their `/responses`;
+ * every other model (Gemini, OpenAI-compatible servers) gets it translated to Chat Completions
+ * and back (shared/llm/responses/), streams included. Either way the router walks the chain as
+ * for chat, and `store` (default true) keeps the response in Postgres for GET, input_items and
+ * previous_response_id, under the principal that made it.
+ */
+export const responsesRoutes = new Hono<AppEnv>();
+
+responsesRoutes.use('/v1/responses', auth({ roles: ['agent', 'admin'] }), rateLimit());
+responsesRoutes.use('/v1/responses/*', auth({ roles: ['agent', 'admin'] }), rateLimit());
+
+const item = z
+  .looseObject({ type: z.string().optional(), role: z.string().optional() })
+  .refine((i) => i.type !== undefined || i.role !== undefined, {
+    message: 'each input item needs a type (or a role, for a message)',
+  });
+
+/** What we check ourselves; the rest goes to native upstreams as sent. */
+export const responsesRequestSchema = z
+  .object({
+    model: z.string().max(200).optional(),
+    input: z.union([z.string(), z.array(item).max(10_000)]).optional(),
+    instructions: z.string().nullish(),
+    tools: z
+      .array(z.looseObject({ type: z.string(), name: z.string().max(128).optional() }))
+      .max(512)
+      .optional(),
+    tool_choice: z
+      .union([
+        z.enum(['none', 'auto', 'required']),
+        z.looseObject({ type: z.string(), name: z.string().optional() }),
+      ])
+      .optional(),
+    text: z
+      .looseObject({
+        format: z
+          .looseObject({ type: z.enum(['text', 'json_object', 'json_schema']), name: z.string().optional() })
+          .optional(),
+      })
+      .optional(),
+    max_output_tokens: z.number().int().positive().max(1_000_000).nullish(),
+    temperature: z.number().min(0).max(2).nullish(),
+    top_p: z.number().min(0).max(1).nullish(),
+    metadata: z.record(z.string().max(64), z.string().max(512)).nullish(),
+    parallel_tool_calls: z.boolean().nullish(),
+    reasoning: z.looseObject({ effort: z.string().nullish(), summary: z.string().nullish() }).nullish(),
+    store: z.boolean().nullish(),
+    previous_response_id: z.string().max(200).nullish(),
+    stream: z.boolean().nullish(),
+    background: z.literal(false).nullish(),
+  })
+  .loose()
+  .refine((r) => !r.metadata || Object.keys(r.metadata).length <= 16, {
+    message: 'metadata holds at most 16 keys',
+    path: ['metadata'],
+  });
+
+export const inputItemsQuerySchema = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+    order: z.enum(['asc', 'desc']).default('desc'),
+    after: z.string().max(200).optional(),
+    before: z.string().max(200).optional(),
+  })
+  .loose();
+
+const isNative = (model: ResolvedModel) => model.provider.type === 'openai';
+
+responsesRoutes.post('/v1/responses', async (c) => {
+  const body = (await readJson(c, responsesRequestSchema, maxBodyBytes('chat'))) as ResponsesRequest;
+  const settings = getSettings(c.env);
+  const principal = c.get('principal').id;
+  const store = body.store !== false && canStore(settings);
+  if (body.store !== false && !store) c.get('log').debug('responses: not stored (no DATABASE_URL)');
+
+  const inputItems = normalizeInput(body.input);
+  const history = body.previous_response_id
+    ? continuation(await loadResponse(settings, principal, body.previous_response_id))
+    : [];
+  const items = [...history, ...inputItems];
+  if (items.length === 0) throw badRequest('Give `input` (a string or items).', 'input');
+
+  let target = resolveTarget(c.env, body.model, c.req.header('x-mas-role'), 'chat');
+  // Translate once, up front: what chat cannot carry is refused now (or left to native models).
+  let chat: ChatRequest | undefined;
+  try {
+    chat = toChatRequest(body, upstreamItems(items));
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+    const native = target.chain.filter(isNative);
+    if (native.length === 0) throw err;
+    target = { ...target, chain: native };
+  }
+  const streaming = body.stream === true;
+  const ctx = createRouteContext(c, target, streaming);
+  const createdAt = Math.floor(Date.now() / 1000);
+  const patch = (response: ResponseObject): ResponseObject => ({
+    ...response,
+    store,
+    previous_response_id: body.previous_response_id ?? null,
+    metadata: body.metadata ?? {},
+  });
+  const nativeBody = (model: ResolvedModel) => {
+    const { model: _m, stream: _s, previous_response_id: _p, store: _st, ...rest } = body;
+    return { ...rest, model: model.model.upstream, input: upstreamItems(items), store: false };
+  };
+  const shellFor = (model: ResolvedModel) =>
+    responseShell(body, { id: newId('resp'), model: model.model.upstream, createdAt, store });
+  const persist = async (response: ResponseObject) => {
+    if (!store || response.status === 'in_progress') return;
+    await saveResponse(settings, principal, { response, inputItems, history });
+  };
+
+  if (!streaming) {
+    const routed = await routeCall(ctx, async (model, signal) => {
+      const options = { signal, headers: ctx.headers() };
+      const provider = providerFor(model);
+      if (isNative(model) && provider.forward) {
+        return patch((await provider.forward('/responses', nativeBody(model), options)) as ResponseObject);
+      }
+      const completion = await provider.chat(model.model.upstream, chat!, options);
+      return fromChatCompletion(completion, shellFor(model));
+    });
+    countTokens(routed.model, toChatUsage(routed.result.usage));
+    await persist(routed.result);
+    setRouteHeaders(c, routed);
+    return c.json(routed.result);
+  }
+
+  const routed = await routeCall(ctx, async (model, signal) => {
+    const options = { signal, headers: ctx.headers() };
+    const provider = providerFor(model);
+    if (isNative(model) && provider.forwardStream) {
+      return nativeEvents(await provider.forwardStream('/responses', nativeBody(model), options), patch);
+    }
+    const chunks = await provider.chatStream(model.model.upstream, chat!, options);
+    return translatedEvents(chunks, new ChatToResponseEvents(shellFor(model)));
+  });
+  setRouteHeaders(c, routed);
+  return sse(c, routed.result, async (final) => {
+    countTokens(routed.model, toChatUsage(final.usage));
+    await persist(final);
+  });
+});
+
+/** A stream of events, each with its SSE text (raw where it can be forwarded byte for byte). */
+type Outgoing = AsyncIterable<{ event: ResponseEvent; text?: string }> & {
+  /** Events that end the stream after an upstream failure mid-way. */
+  fail(code: string, message: string): ResponseEvent[];
+};
+
+/**
+ * A native stream: events go out as OpenAI sent them, except the lifecycle events carrying the
+ * response, whose `store` / `previous_response_id` / `metadata` say what this gateway did.
+ */
+function nativeEvents(
+  upstream: AsyncIterable<Record<string, unknown>>,
+  patch: (r: ResponseObject) => ResponseObject,
+): Outgoing {
+  let snapshot: ResponseObject | undefined;
+  let seq = 0;
+  return {
+    async *[Symbol.asyncIterator]() {
+      for await (const raw of upstream) {
+        const event = raw as ResponseEvent;
+        seq = Math.max(seq, (event.sequence_number ?? seq) + 1);
+        if (event.response && typeof event.response === 'object') {
+          snapshot = patch(event.response as ResponseObject);
+          yield { event: { ...event, response: snapshot } };
+        } else {
+          yield { event, text: rawChunkText(raw) };
+        }
+      }
+    },
+    fail(code, message) {
+      const response = { ...(snapshot as ResponseObject), status: 'failed', error: { code, message } };
+      return [{ type: 'response.failed', sequence_number: seq, response }];
+    },
+  };
+}
+
+function translatedEvents(
+  chunks: AsyncIterable<Record<string, unknown>>,
+  events: ChatToResponseEvents,
+): Outgoing {
+  return {
+    async *[Symbol.asyncIterator]() {
+      for (const event of events.start()) yield { event };
+      for await (const chunk of chunks) for (const event of events.push(chunk)) yield { event };
+      for (const event of events.end()) yield { event };
+    },
+    fail: (code, message) => events.fail(code, message),
+  };
+}
+
+/**
+ * Writes the events as SSE (`event: <type>` and its JSON). An upstream failing after the first
+ * byte ends the stream with `response.failed`, never a silent cut; the finished (or failed)
+ * response is handed to `onEnd` to be counted and stored before the stream closes.
+ */
+function sse(
+  c: Context<AppEnv>,
+  events: Outgoing,
+  onEnd: (final: ResponseObject) => Promise<void>,
+): Response {
+  const encoder = new TextEncoder();
+  const log = c.get('log');
+  const stream = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      const write = (event: ResponseEvent, text?: string) =>
+        controller.enqueue(
+          encoder.encode(`event: ${event.type}\ndata: ${text ?? JSON.stringify(event)}\n\n`),
+        );
+      let final: ResponseObject | undefined;
+      try {
+        for await (const { event, text } of events) {
+          write(event, text);
+          if (isTerminalEvent(event.type)) final = event.response as ResponseObject;
+        }
+        if (!final) throw new Error('upstream stream ended before the response completed');
+      } catch (err) {
+        const message = redactString(err instanceof Error ? err.message : 'upstream stream failed').value;
+        log.warn('responses stream failed mid-way', { error: err instanceof Error ? err : String(err) });
+        for (const event of events.fail('server_error', `Upstream stream failed: ${message}`)) {
+          write(event);
+          final = event.response as ResponseObject;
+        }
+      }
+      try {
+        if (final) await onEnd(final);
+      } catch (err) {
+        log.error('responses: could not store the streamed response', { error: err as Error });
+      } finally {
+        controller.close();
+      }
+    },
+  });
+  c.header('content-type', 'text/event-stream; charset=utf-8');
+  c.header('cache-control', 'no-cache');
+  return c.body(stream);
+}
+
+responsesRoutes.get('/v1/responses/:id', async (c) => {
+  const stored = await loadResponse(getSettings(c.env), c.get('principal').id, c.req.param('id'));
+  return c.json(stored.response);
+});
+
+responsesRoutes.delete('/v1/responses/:id', async (c) => {
+  const id = c.req.param('id');
+  await deleteResponse(getSettings(c.env), c.get('principal').id, id);
+  return c.json({ id, object: 'response', deleted: true });
+});
+
+responsesRoutes.get('/v1/responses/:id/input_items', async (c) => {
+  const query = inputItemsQuerySchema.parse(c.req.query());
+  const stored = await loadResponse(getSettings(c.env), c.get('principal').id, c.req.param('id'));
+  let list: InputItem[] = query.order === 'asc' ? stored.inputItems : [...stored.inputItems].reverse();
+  const cursor = (id: string | undefined, param: string) => {
+    if (id === undefined) return undefined;
+    const at = list.findIndex((i) => i.id === id);
+    if (at < 0) throw badRequest(`No input item '${id}' in this response.`, param);
+    return at;
+  };
+  const after = cursor(query.after, 'after');
+  const before = cursor(query.before, 'before');
+  list = list.slice(after === undefined ? 0 : after + 1, before);
+  const page = list.slice(0, query.limit);
+  return c.json({
+    object: 'list',
+    data: page,
+    first_id: page[0]?.id ?? null,
+    last_id: page[page.length - 1]?.id ?? null,
+    has_more: list.length > page.length,
+  });
+});
