@@ -2,6 +2,7 @@ import { type Context, Hono } from 'hono';
 import * as z from 'zod';
 import { getSettings } from '../../shared/env.ts';
 import { AppError, badRequest } from '../../shared/errors/index.ts';
+import { beginSpend, estimatePromptTokens, setCostHeader } from '../../shared/governance/spend.ts';
 import type { AppEnv } from '../../shared/http/create-app.ts';
 import { providerFor, rawChunkText } from '../../shared/llm/providers/index.ts';
 import type { ChatRequest } from '../../shared/llm/providers/types.ts';
@@ -128,6 +129,17 @@ responsesRoutes.post('/v1/responses', async (c) => {
   }
   const streaming = body.stream === true;
   const ctx = createRouteContext(c, target, streaming);
+  // Budgets and pricing as for chat: reserved before the upstream call, settled from its usage.
+  const spend = await beginSpend(c, {
+    endpoint: 'responses',
+    target,
+    promptTokens: estimatePromptTokens([body.instructions, items, body.tools]),
+    maxOutputTokens: body.max_output_tokens ?? undefined,
+  });
+  const released = (err: unknown) => {
+    spend.release();
+    throw err;
+  };
   const createdAt = Math.floor(Date.now() / 1000);
   const patch = (response: ResponseObject): ResponseObject => ({
     ...response,
@@ -155,10 +167,11 @@ responsesRoutes.post('/v1/responses', async (c) => {
       }
       const completion = await provider.chat(model.model.upstream, chat!, options);
       return fromChatCompletion(completion, shellFor(model));
-    });
+    }).catch(released);
     countTokens(routed.model, toChatUsage(routed.result.usage));
-    await persist(routed.result);
     setRouteHeaders(c, routed);
+    setCostHeader(c, spend.settle(routed.model, routed.result.usage));
+    await persist(routed.result);
     return c.json(routed.result);
   }
 
@@ -170,10 +183,11 @@ responsesRoutes.post('/v1/responses', async (c) => {
     }
     const chunks = await provider.chatStream(model.model.upstream, chat!, options);
     return translatedEvents(chunks, new ChatToResponseEvents(shellFor(model)));
-  });
+  }).catch(released);
   setRouteHeaders(c, routed);
   return sse(c, routed.result, async (final) => {
     countTokens(routed.model, toChatUsage(final.usage));
+    spend.settle(routed.model, final.usage);
     await persist(final);
   });
 });
