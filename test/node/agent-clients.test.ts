@@ -7,7 +7,9 @@ import { type NpmStart, startNpmStart } from './npm-start.ts';
 
 const AGENT_KEY = 'mas_sdk_test_agent_key_0123456789abcdef';
 const APPROVER_KEY = 'mas_sdk_test_approver_key_0123456789abcdef';
-const PYTHON_DIR = resolve(import.meta.dirname, '../../clients/python');
+const ROOT = resolve(import.meta.dirname, '../..');
+const PYTHON_DIR = resolve(ROOT, 'clients/python');
+const DENO = resolve(ROOT, 'node_modules/.bin/deno'); // the `deno` devDependency
 // The Python suite's size: fewer tests ran means some were not found or not collected.
 const MIN_PYTHON_TESTS = 20;
 
@@ -46,7 +48,7 @@ describe('agent clients against npm start', () => {
     await fake?.close();
   }, 60_000);
 
-  it('python3 -m unittest: the snippet, the gate, the wait, a rejection, integrations (nothing skipped)', async () => {
+  it('Python: python3 -m unittest: the snippet, the gate, the wait, a rejection, integrations (nothing skipped)', async () => {
     const run = await runPython(['-m', 'unittest', 'discover', '-s', 'tests', '-t', '.', '-v'], {
       MAS_TEST_OPEN_URL: open!.url,
       MAS_TEST_GATED_URL: gated!.url,
@@ -62,14 +64,52 @@ describe('agent clients against npm start', () => {
     expect(run.output, summary).toMatch(/^OK$/m); // "OK (skipped=n)" would not match
     expect(run.output, summary).not.toMatch(/\bskipped\b|expected failure|unexpected success/i);
   }, 240_000);
+
+  it.each([
+    ['Node', process.execPath, ['test/node/ts-client-smoke.ts']],
+    ['Deno', DENO, ['run', '--allow-net', '--allow-env', '--allow-read', 'test/node/ts-client-smoke.ts']],
+  ])(
+    'the TypeScript client on %s, configured by MAS_BASE_URL / MAS_API_KEY only',
+    async (runtime, command, args) => {
+      const run = await runCommand(command, args, ROOT, {
+        MAS_BASE_URL: gated!.url,
+        MAS_API_KEY: AGENT_KEY,
+        NO_COLOR: '1',
+      });
+      expect(run.code, run.output).toBe(0);
+      const printed = JSON.parse(run.output.trim().split('\n').at(-1)!);
+      expect(printed).toMatchObject({
+        runtime: runtime.toLowerCase(),
+        baseUrl: gated!.url,
+        actionStatus: 'completed',
+        reply: { role: 'assistant', content: 'Hello from the fake.' },
+        member: 'members',
+        held: { approvalId: expect.stringMatching(/^[0-9a-f-]{36}$/) },
+      });
+    },
+    120_000,
+  );
 });
 
-/** Runs python3 in clients/python; a missing python3 fails the test (it is required, not optional). */
-function runPython(args: string[], env: Record<string, string>): Promise<{ code: number; output: string }> {
+function runPython(args: string[], env: Record<string, string>) {
+  return runCommand('python3', args, PYTHON_DIR, {
+    ...env,
+    PYTHONDONTWRITEBYTECODE: '1',
+    PYTHONUNBUFFERED: '1',
+  });
+}
+
+/** Runs a command; one that cannot start (python3 missing) fails the test: it is required, not optional. */
+function runCommand(
+  command: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string>,
+): Promise<{ code: number; output: string }> {
   return new Promise((done, fail) => {
-    const child = spawn('python3', args, {
-      cwd: PYTHON_DIR,
-      env: { ...process.env, ...env, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' },
+    const child = spawn(command, args, {
+      cwd,
+      env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -80,7 +120,7 @@ function runPython(args: string[], env: Record<string, string>): Promise<{ code:
       output += d;
     });
     child.once('error', (err) =>
-      fail(new Error(`python3 could not be started (${err.message}); the Python client's tests need it`)),
+      fail(new Error(`${command} could not be started (${err.message}); these tests need it`)),
     );
     child.once('close', (code) => done({ code: code ?? -1, output }));
   });
