@@ -7,6 +7,7 @@ import { docsFunction } from './docs/routes.tsx';
 import { embedFunction } from './embed/routes.ts';
 import { healthFunction } from './health/routes.ts';
 import { mcpFunction } from './mcp/routes.ts';
+import { messagesFunction } from './messages/routes.ts';
 import { proxyFunction } from './proxy/routes.ts';
 import { readyFunction } from './ready/routes.ts';
 import { usageFunction } from './usage/routes.ts';
@@ -16,6 +17,7 @@ const app = createApp('all', [
   healthFunction,
   readyFunction,
   chatFunction,
+  messagesFunction,
   embedFunction,
   auditFunction,
   approvalFunction,

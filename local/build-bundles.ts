@@ -12,6 +12,7 @@ export const DEPLOYMENTS = [
   'health',
   'ready',
   'chat',
+  'messages',
   'embed',
   'audit',
   'approval',

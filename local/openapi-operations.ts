@@ -9,6 +9,7 @@ import { chatRequestSchema } from '../functions/chat/routes.ts';
 import { embeddingsSchema, searchSchema, upsertSchema } from '../functions/embed/routes.ts';
 import { decisionSchema, listApprovalsQuerySchema, waitQuerySchema } from '../shared/approvals/approvals.ts';
 import { listQuerySchema, recordActionSchema, updateActionSchema } from '../shared/audit/actions.ts';
+import { countTokensRequestSchema, messagesRequestSchema } from '../shared/llm/messages/messages-schema.ts';
 import { USAGE_OPERATIONS } from './openapi-usage.ts';
 
 export interface Operation {
@@ -26,6 +27,8 @@ export interface Operation {
   headers?: Record<string, string>;
   responses: Record<string, { description: string; schema?: z.ZodType; sse?: boolean; html?: boolean }>;
   errors?: Array<keyof typeof RESPONSES>;
+  /** Anthropic's Messages API: its error shape and status codes, and `x-api-key` accepted. */
+  anthropic?: true;
 }
 
 export const RESPONSES = {
@@ -42,6 +45,32 @@ export const RESPONSES = {
   503: 'A dependency is unavailable, or no model could be called.',
   504: 'No upstream answered within the deadline.',
 } as const;
+
+/** The same failures as Anthropic reports them (shared/errors/on-error.ts `anthropicErrorBody`). */
+export const ANTHROPIC_RESPONSES: Record<keyof typeof RESPONSES, string> = {
+  ...RESPONSES,
+  400: 'invalid_request_error (also for 409, 413 request_too_large is its own, 415).',
+  401: 'authentication_error: missing or unknown key (`x-api-key` or Bearer).',
+  403: 'permission_error: the key’s role may not call models.',
+  404: 'not_found_error: unknown model or role.',
+  429: 'rate_limit_error (Retry-After says when to retry).',
+  502: 'Sent as 500 api_error: every upstream failed.',
+  503: 'Sent as 529 overloaded_error: no model could be called.',
+  504: 'timeout_error: no upstream answered within the deadline.',
+};
+
+const anthropicMessage = z
+  .object({
+    id: z.string(),
+    type: z.literal('message'),
+    role: z.literal('assistant'),
+    model: z.string(),
+    content: z.array(z.looseObject({ type: z.string() })),
+    stop_reason: z.string().nullable(),
+    stop_sequence: z.string().nullable(),
+    usage: z.looseObject({ input_tokens: z.number(), output_tokens: z.number() }),
+  })
+  .loose();
 
 const uuid = z.uuid();
 const collection = z.string().regex(/^[a-z0-9_]{1,48}$/);
@@ -178,6 +207,48 @@ export const OPERATIONS: Operation[] = [
       200: { description: 'A completion, or an SSE stream of chunks.', schema: completion, sse: true },
     },
     errors: [400, 401, 403, 404, 413, 415, 429, 502, 503, 504],
+  },
+  {
+    id: 'createMessage',
+    method: 'post',
+    path: '/v1/messages',
+    tag: 'messages',
+    summary: 'Anthropic Messages API, routed by model id or role over the same chains as chat',
+    description:
+      'Anthropic models get the request as sent (`anthropic-beta` passed through); OpenAI, Gemini ' +
+      'and OpenAI-compatible models get it translated to Chat Completions and back. Streaming ' +
+      '(`stream: true`) answers with Anthropic SSE events (`message_start` … `message_stop`). ' +
+      'Errors use Anthropic’s shape and status codes. See docs/LLM.md for what is translated.',
+    auth: ['agent', 'admin'],
+    anthropic: true,
+    body: messagesRequestSchema,
+    headers: {
+      ...routing,
+      'anthropic-version': 'Accepted (and passed to Anthropic upstreams).',
+      'anthropic-beta': 'Passed to Anthropic upstreams.',
+    },
+    responses: {
+      200: {
+        description: 'A message, or an SSE stream of Messages events.',
+        schema: anthropicMessage,
+        sse: true,
+      },
+    },
+    errors: [400, 401, 403, 404, 413, 429, 502, 503, 504],
+  },
+  {
+    id: 'countMessageTokens',
+    method: 'post',
+    path: '/v1/messages/count_tokens',
+    tag: 'messages',
+    summary: 'Input tokens of a Messages request: Anthropic’s count, or an estimate for other models',
+    description: '`x-mas-token-count: upstream | estimate` says which (docs/LLM.md describes the estimate).',
+    auth: ['agent', 'admin'],
+    anthropic: true,
+    body: countTokensRequestSchema,
+    headers: routing,
+    responses: { 200: { description: 'The count.', schema: z.object({ input_tokens: z.number() }) } },
+    errors: [400, 401, 403, 404, 413, 429, 502, 503, 504],
   },
   {
     id: 'listModels',

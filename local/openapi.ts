@@ -7,7 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as z from 'zod';
 import { VERSION } from '../shared/version.ts';
-import { OPERATIONS, type Operation, RESPONSES } from './openapi-operations.ts';
+import { ANTHROPIC_RESPONSES, OPERATIONS, type Operation, RESPONSES } from './openapi-operations.ts';
 
 export const OPENAPI_PATH = 'docs/openapi.json';
 
@@ -44,9 +44,9 @@ function parametersOf(op: Operation): JsonSchema[] {
   return params;
 }
 
-const errorResponse = (description: string) => ({
+const errorResponse = (description: string, schema = 'Error') => ({
   description,
-  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+  content: { 'application/json': { schema: { $ref: `#/components/schemas/${schema}` } } },
 });
 
 export function buildOpenApi(): JsonSchema {
@@ -63,13 +63,16 @@ export function buildOpenApi(): JsonSchema {
         ...(Object.keys(content).length ? { content } : {}),
       };
     }
-    for (const status of op.errors ?? []) responses[String(status)] = errorResponse(RESPONSES[status]);
+    for (const status of op.errors ?? [])
+      responses[String(status)] = op.anthropic
+        ? errorResponse(ANTHROPIC_RESPONSES[status], 'AnthropicError')
+        : errorResponse(RESPONSES[status]);
     const operation: JsonSchema = {
       operationId: op.id,
       summary: op.summary,
       ...(op.description ? { description: op.description } : {}),
       tags: [op.tag],
-      security: op.auth ? [{ bearer: [] }] : [],
+      security: op.auth ? [{ bearer: [] }, ...(op.anthropic ? [{ apiKey: [] }] : [])] : [],
       ...(op.auth && op.auth !== true ? { 'x-mas-roles': op.auth } : {}),
       parameters: parametersOf(op),
       ...(op.body
@@ -100,9 +103,16 @@ export function buildOpenApi(): JsonSchema {
     components: {
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'An API key (agent, approver or admin).' },
+        apiKey: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'x-api-key',
+          description: 'The same API key, as Anthropic clients send it (Messages API only).',
+        },
       },
       schemas: {
         Error: schemaOf(RESPONSES_ERROR_SCHEMA, 'output'),
+        AnthropicError: schemaOf(ANTHROPIC_ERROR_SCHEMA, 'output'),
       },
     },
     paths,
@@ -116,6 +126,12 @@ const RESPONSES_ERROR_SCHEMA = z.object({
     code: z.string().nullable(),
     param: z.string().nullable(),
   }),
+});
+
+const ANTHROPIC_ERROR_SCHEMA = z.object({
+  type: z.literal('error'),
+  error: z.object({ type: z.string(), message: z.string() }),
+  request_id: z.string(),
 });
 
 export function renderOpenApi(): string {

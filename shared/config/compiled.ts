@@ -12,6 +12,7 @@ export const gatewayConfig: GatewayConfig = {
     "max_body_bytes": {
       "default": 262144,
       "chat": 1048576,
+      "messages": 1048576,
       "embed": 1048576,
       "proxy": 1048576
     }

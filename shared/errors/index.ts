@@ -1,2 +1,2 @@
 export * from './app-error.ts';
-export { errorBody, toAppError } from './on-error.ts';
+export { anthropicErrorBody, errorBody, toAppError } from './on-error.ts';

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import type { Env } from '../env.ts';
 import { getSettings } from '../env.ts';
-import { errorBody, notFound, toAppError } from '../errors/index.ts';
+import { anthropicErrorBody, errorBody, notFound, toAppError } from '../errors/index.ts';
 import { describeError } from '../log/logger.ts';
 import { registry } from '../metrics/registry.ts';
 import { accessLog } from '../middleware/access-log/index.ts';
@@ -10,6 +10,13 @@ import { cors } from '../middleware/cors/index.ts';
 import { VERSION } from '../version.ts';
 
 export type AppEnv = { Bindings: Env };
+
+declare module 'hono' {
+  interface ContextVariableMap {
+    /** Set by routes that speak another API's error shape (the Messages API: `anthropic`). */
+    errorShape: 'anthropic';
+  }
+}
 export type FunctionRoutes = Hono<AppEnv>;
 
 /** A capability: its name (metric/log label) and its routes, without any pipeline of its own. */
@@ -72,6 +79,12 @@ export function createApp(deployName: string, functions: readonly FunctionDef[])
       log?.debug('request rejected', { code: err.code, status: err.status, param: err.param });
     }
     for (const [name, value] of Object.entries(err.headers)) c.header(name, value);
+    if (c.get('errorShape') === 'anthropic') {
+      const requestId = trace?.correlationId ?? 'unknown';
+      const { status, body } = anthropicErrorBody(err, requestId);
+      c.header('request-id', requestId);
+      return c.json(body, status as 400);
+    }
     return c.json(errorBody(err), err.status as 400);
   });
 

@@ -15,19 +15,26 @@ const BEARER = /^Bearer\s+(\S{8,512})$/i;
 export interface AuthOptions {
   /** Roles allowed through; any authenticated principal when absent. */
   roles?: readonly Role[];
+  /** Also accept the key bare in this header (Anthropic's clients send `x-api-key`). */
+  apiKeyHeader?: string;
 }
 
+const BARE_KEY = /^\S{8,512}$/;
+
 /**
- * Resolves `Authorization: Bearer <key>` to a principal: first the `MAS_API_KEYS` secret, then
+ * Resolves `Authorization: Bearer <key>` (or, where allowed, the key in `apiKeyHeader`) to a principal: first the `MAS_API_KEYS` secret, then
  * the `auth.api_keys` table when Postgres is configured. 401 without a valid key, 403 when the
  * role is not allowed.
  */
 export function auth(options: AuthOptions = {}): MiddlewareHandler {
   return async function authMiddleware(c, next) {
     if (!c.get('principal')) {
-      const match = BEARER.exec(c.req.header('authorization') ?? '');
-      if (!match) throw unauthorized();
-      const principal = await resolveApiKey(getSettings(c.env), match[1]!);
+      const authorization = c.req.header('authorization');
+      const bare =
+        options.apiKeyHeader && !authorization ? c.req.header(options.apiKeyHeader)?.trim() : undefined;
+      const key = bare && BARE_KEY.test(bare) ? bare : BEARER.exec(authorization ?? '')?.[1];
+      if (!key) throw unauthorized();
+      const principal = await resolveApiKey(getSettings(c.env), key);
       if (!principal) throw unauthorized();
       c.set('principal', principal);
       c.set('log', c.get('log').child({ principal: principal.id }));

@@ -1,0 +1,4 @@
+import { createApp } from '../../shared/http/create-app.ts';
+import { messagesFunction } from './routes.ts';
+
+export default createApp('messages', [messagesFunction]);

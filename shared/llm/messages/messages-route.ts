@@ -1,0 +1,168 @@
+import type { Context } from 'hono';
+import type { AppEnv } from '../../http/create-app.ts';
+import { maxBodyBytes, readJson } from '../../middleware/json-body/index.ts';
+import { redactString } from '../../redact/index.ts';
+import { ProviderError } from '../provider-error.ts';
+import { mapAnthropicUsage } from '../providers/anthropic/anthropic-chat-response.ts';
+import { anthropicErrorType } from '../providers/anthropic/anthropic-errors.ts';
+import { PASS_THROUGH_HEADERS } from '../providers/anthropic/anthropic-http.ts';
+import type { AnthropicRequest, AnthropicUsage } from '../providers/anthropic/anthropic-wire.ts';
+import { anthropicProviderFor, providerFor } from '../providers/index.ts';
+import type { ResolvedModel } from '../registry.ts';
+import { resolveTarget } from '../registry.ts';
+import { createRouteContext, setRouteHeaders } from '../route-context.ts';
+import { countTokens, routeCall } from '../router.ts';
+import { chatChunksToEvents, chatToMessage, type MessagesEvent } from './chat-to-messages.ts';
+import { estimateInputTokens } from './estimate-tokens.ts';
+import { countTokensRequestSchema, messagesRequestSchema } from './messages-schema.ts';
+import { messagesToChat } from './messages-to-chat.ts';
+
+/** A stream event and the exact `data` text it goes out as. */
+interface OutEvent {
+  event: MessagesEvent;
+  data: string;
+}
+
+const isAnthropic = (model: ResolvedModel) => model.provider.type === 'anthropic';
+
+/** `anthropic-beta` (and the caller's `anthropic-version`) go to Anthropic upstreams untouched. */
+function passThrough(c: Context<AppEnv>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of PASS_THROUGH_HEADERS) {
+    const value = c.req.header(name);
+    if (value) out[name] = value;
+  }
+  return out;
+}
+
+/**
+ * `POST /v1/messages`: Anthropic's Messages API over the same chains, retries, fallback, circuits
+ * and metrics as chat. An `anthropic` model gets the request as sent (model name replaced, beta
+ * headers passed through); any other model gets it translated to Chat Completions and its
+ * answer translated back, streams included, so the caller always sees Anthropic's shapes.
+ */
+export async function createMessage(c: Context<AppEnv>): Promise<Response> {
+  const body = (await readJson(c, messagesRequestSchema, maxBodyBytes('messages'))) as AnthropicRequest;
+  const target = resolveTarget(c.env, body.model, c.req.header('x-mas-role'), 'chat');
+  const stream = body.stream === true;
+  const ctx = createRouteContext(c, target, stream);
+  const native = (model: ResolvedModel) => ({ ...body, model: model.model.upstream });
+  const options = (signal: AbortSignal, model: ResolvedModel) => ({
+    signal,
+    headers: isAnthropic(model) ? { ...ctx.headers(), ...passThrough(c) } : ctx.headers(),
+  });
+
+  if (!stream) {
+    const routed = await routeCall(ctx, async (model, signal) => {
+      if (isAnthropic(model))
+        return anthropicProviderFor(model).messages(native(model), options(signal, model));
+      const completion = await providerFor(model).chat(
+        model.model.upstream,
+        messagesToChat(body),
+        options(signal, model),
+      );
+      return chatToMessage(completion, model.model.id);
+    });
+    countTokens(routed.model, mapAnthropicUsage(routed.result.usage));
+    setRouteHeaders(c, routed);
+    return c.json(routed.result);
+  }
+
+  const routed = await routeCall(ctx, async (model, signal): Promise<AsyncIterable<OutEvent>> => {
+    if (isAnthropic(model))
+      return anthropicProviderFor(model).messagesStream(native(model), options(signal, model));
+    const chunks = await providerFor(model).chatStream(
+      model.model.upstream,
+      messagesToChat(body),
+      options(signal, model),
+    );
+    return serialised(chatChunksToEvents(chunks, model.model.id));
+  });
+  setRouteHeaders(c, routed);
+  const encoder = new TextEncoder();
+  const log = c.get('log');
+  const sse = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      const usage: AnthropicUsage = {};
+      const send = (type: string, data: string) =>
+        controller.enqueue(encoder.encode(`event: ${type}\ndata: ${data}\n\n`));
+      try {
+        for await (const { event, data } of routed.result) {
+          collectUsage(usage, event);
+          send(event.type, data);
+          if (event.type === 'error') {
+            log.warn('llm stream failed mid-way', {
+              model: routed.model.model.id,
+              error: data.slice(0, 300),
+            });
+            break;
+          }
+        }
+      } catch (err) {
+        // After the first byte there is no fallback: end with Anthropic's error event, never a cut.
+        log.warn('llm stream failed mid-way', {
+          model: routed.model.model.id,
+          error: err instanceof Error ? err : String(err),
+        });
+        send('error', JSON.stringify(streamErrorEvent(err)));
+      } finally {
+        countTokens(routed.model, mapAnthropicUsage(usage));
+        controller.close();
+      }
+    },
+  });
+  c.header('content-type', 'text/event-stream; charset=utf-8');
+  c.header('cache-control', 'no-cache');
+  return c.body(sse);
+}
+
+/**
+ * `POST /v1/messages/count_tokens`: Anthropic's own count for an Anthropic model, an estimate
+ * (estimate-tokens.ts) for any other; `x-mas-token-count` says which.
+ */
+export async function countMessageTokens(c: Context<AppEnv>): Promise<Response> {
+  const body = (await readJson(c, countTokensRequestSchema, maxBodyBytes('messages'))) as Pick<
+    AnthropicRequest,
+    'model' | 'messages' | 'system' | 'tools'
+  > &
+    Record<string, unknown>;
+  const target = resolveTarget(c.env, body.model, c.req.header('x-mas-role'), 'chat');
+  const ctx = createRouteContext(c, target);
+  const routed = await routeCall(ctx, async (model, signal) => {
+    if (!isAnthropic(model)) return { input_tokens: estimateInputTokens(body), source: 'estimate' };
+    const { stream: _stream, max_tokens: _max, ...rest } = body;
+    const tokens = await anthropicProviderFor(model).countTokens(
+      { ...rest, model: model.model.upstream },
+      { signal, headers: { ...ctx.headers(), ...passThrough(c) } },
+    );
+    return { input_tokens: tokens, source: 'upstream' };
+  });
+  setRouteHeaders(c, routed);
+  c.header('x-mas-token-count', routed.result.source);
+  return c.json({ input_tokens: routed.result.input_tokens });
+}
+
+async function* serialised(events: AsyncIterable<MessagesEvent>): AsyncGenerator<OutEvent> {
+  for await (const event of events) yield { event, data: JSON.stringify(event) };
+}
+
+function collectUsage(usage: AnthropicUsage, event: MessagesEvent): void {
+  const from =
+    event.type === 'message_start'
+      ? (event.message as { usage?: AnthropicUsage } | undefined)?.usage
+      : event.type === 'message_delta'
+        ? (event.usage as AnthropicUsage | undefined)
+        : undefined;
+  for (const [key, value] of Object.entries(from ?? {})) {
+    if (typeof value === 'number') (usage as Record<string, number>)[key] = value;
+  }
+}
+
+function streamErrorEvent(err: unknown) {
+  const upstreamType = err instanceof ProviderError ? anthropicErrorType(err) : undefined;
+  const type =
+    upstreamType ??
+    (err instanceof ProviderError && err.code === 'upstream_timeout' ? 'timeout_error' : 'api_error');
+  const message = redactString(err instanceof Error ? err.message : 'upstream stream failed').value;
+  return { type: 'error', error: { type, message: `Upstream stream failed: ${message}` } };
+}
