@@ -1,8 +1,6 @@
 import { beforeEach, describe, expect, inject, it } from 'vitest';
-import { withPostgres } from '../../shared/db/postgres.ts';
-import { getSettings } from '../../shared/env.ts';
 import { resetLocalCircuits } from '../../shared/llm/circuit-breaker.ts';
-import { bearer, call, testEnv } from '../../test/workers/helpers.ts';
+import { adminSql, bearer, call, testEnv } from '../../test/workers/helpers.ts';
 import { assertOpenAI, responseEvents } from '../../test/workers/openai-spec.ts';
 import app from './index.ts';
 
@@ -384,12 +382,10 @@ describe('stored responses', () => {
     expect(r.store).toBe(false);
     expect((await get(`/v1/responses/${r.id}`)).status).toBe(404);
     const kept = await created({ model: 'c-ok', input: 'hi' });
-    const settings = getSettings(await env());
-    await withPostgres(settings, (client) =>
-      client.query("update llm.responses set expires_at = now() - interval '1 second' where id = $1", [
-        kept.id,
-      ]),
-    );
+    // Time passing, as the table owner (the app's role may not update stored responses).
+    await adminSql("update llm.responses set expires_at = now() - interval '1 second' where id = $1", [
+      kept.id,
+    ]);
     const gone = await get(`/v1/responses/${kept.id}`);
     expect(gone.status).toBe(404);
     expect(((await gone.json()) as Json).error.code).toBe('response_not_found');
@@ -398,14 +394,11 @@ describe('stored responses', () => {
   it('retention follows RESPONSES_RETENTION_DAYS', async () => {
     const res = await create({ model: 'c-ok', input: 'hi' }, 'agent', { RESPONSES_RETENTION_DAYS: '2' });
     const { id } = (await res.json()) as Json;
-    const settings = getSettings(await env());
-    const days = await withPostgres(settings, async (client) => {
-      const { rows } = await client.query(
-        'select extract(epoch from expires_at - created_at) / 86400 as days from llm.responses where id = $1',
-        [id],
-      );
-      return Number(rows[0].days);
-    });
+    const [row] = await adminSql<{ days: string }>(
+      'select extract(epoch from expires_at - created_at) / 86400 as days from llm.responses where id = $1',
+      [id],
+    );
+    const days = Number(row!.days);
     expect(days).toBeCloseTo(2, 2);
   });
 
