@@ -290,6 +290,39 @@ function panels(models: PricedModel[]): Array<{ row: string; panels: PanelSpec[]
       ],
     },
     {
+      row: 'MCP tools',
+      panels: [
+        {
+          title: 'MCP tool calls by server, tool and outcome',
+          description:
+            'tools/call through the MCP gateway (mcp_tool_calls_total), per minute. Outcomes: ok, tool_error (the tool said it failed), upstream_error and timeout (the MCP server), pending / rejected / expired (the approval gate), already_executed (an approval spent), invalid (arguments broke the schema; nothing forwarded).',
+          type: 'timeseries',
+          unit: 'short',
+          w: 12,
+          h: 8,
+          targets: [
+            {
+              expr: `sum by (server, tool, outcome) (rate(mcp_tool_calls_total${RATE})) * 60`,
+              legend: '{{server}}__{{tool}} {{outcome}}',
+            },
+          ],
+        },
+        {
+          title: 'MCP tool call latency p50 / p95 by server and tool',
+          description:
+            'mcp_tool_call_duration_seconds: the whole call through the gateway, approval wait included (a gated call can take up to wait_seconds).',
+          type: 'timeseries',
+          unit: 's',
+          w: 12,
+          h: 8,
+          targets: ([0.5, 0.95] as const).map((q) => ({
+            expr: `histogram_quantile(${q}, sum by (le, server, tool) (rate(mcp_tool_call_duration_seconds_bucket${RATE})))`,
+            legend: `p${q * 100} {{server}}__{{tool}}`,
+          })),
+        },
+      ],
+    },
+    {
       row: 'Integrations and metrics pipeline',
       panels: [
         {

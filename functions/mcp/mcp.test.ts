@@ -10,6 +10,7 @@ import { bearer, call, KEYS, testEnv } from '../../test/workers/helpers.ts';
 import approvalApp from '../approval/index.ts';
 import auditApp from '../audit/index.ts';
 import all from '../index.ts';
+import readyApp from '../ready/index.ts';
 import mcpApp from './index.ts';
 
 const fake = inject('mcpFakeUrl');
@@ -446,4 +447,28 @@ describe('failing upstreams', () => {
       await agent.close();
     },
   );
+});
+
+describe('/ready', () => {
+  it('reports each MCP server, and a failing one never makes the gateway unready', async () => {
+    const res = await call(readyApp, '/ready', { env: await env() });
+    const body = (await res.json()) as {
+      status: string;
+      checks: Record<string, { status: string; required: boolean; error?: string }>;
+    };
+    expect(body.status).toBe('ready');
+    expect(body.checks['mcp:files']).toMatchObject({ status: 'ok', required: false });
+    expect(body.checks['mcp:legacy']).toMatchObject({ status: 'ok', required: false });
+    expect(body.checks['mcp:down']).toMatchObject({ status: 'fail', required: false });
+    expect(body.checks['mcp:slow']).toMatchObject({ status: 'fail', required: false });
+    expect(body.checks['mcp:garbage']?.status).toBe('fail');
+    expect(JSON.stringify(body)).not.toContain(TOKEN);
+    expect(JSON.stringify(body)).not.toContain('127.0.0.1');
+    const bad = await call(readyApp, '/ready', {
+      env: await env({ MAS_MCP_YAML: 'servers: { files: {} }' }),
+    });
+    expect(((await bad.json()) as { checks: Record<string, { error?: string }> }).checks.mcp?.error).toMatch(
+      /MAS_MCP_YAML: servers.files.url/,
+    );
+  });
 });
