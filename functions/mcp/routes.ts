@@ -58,6 +58,7 @@ async function serve(c: Context<AppEnv>, scope: GatewayScope): Promise<Response>
       trace: c.get('trace'),
       log: c.get('log'),
       waitSeconds: config.wait_seconds,
+      replayWindowSeconds: config.replay_window_seconds,
       signal: c.req.raw.signal,
       background: (work) => runInBackground(c, work),
     },

@@ -517,6 +517,7 @@ export const integrationsConfig: IntegrationsConfig = {
 /** config/mcp.yaml, parsed and validated. */
 export const bundledMcp: McpConfig = {
   "wait_seconds": 25,
+  "replay_window_seconds": 60,
   "tools_cache_seconds": 60,
   "servers": {}
 };

@@ -16,6 +16,8 @@ export interface LinkedApproval {
   approval_id: string;
   status: 'pending' | 'approved' | 'rejected' | 'expired';
   used: boolean;
+  /** Seconds since the receipt was redeemed (the call executed), when it was. */
+  usedSecondsAgo: number | null;
   reason: string | null;
 }
 
@@ -30,10 +32,12 @@ export async function findCallApproval(
     status: 'pending' | 'approved' | 'rejected';
     expired: boolean;
     used: boolean;
+    used_seconds_ago: number | null;
     reason: string | null;
   }>(
     `select a.action_id, a.approval_id, ap.status, (ap.status = 'pending' and ap.expires_at <= now()) as expired,
-            ap.receipt_used_at is not null as used, ap.reason
+            ap.receipt_used_at is not null as used,
+            extract(epoch from now() - ap.receipt_used_at)::float8 as used_seconds_ago, ap.reason
        from audit.actions a join audit.approvals ap on ap.id = a.approval_id
       where a.principal = $1 and a.input_hash = $2 and a.action_type = $3
       order by a.created_at desc limit 1`,
@@ -46,6 +50,7 @@ export async function findCallApproval(
     approval_id: row.approval_id,
     status: row.expired ? 'expired' : row.status,
     used: row.used,
+    usedSecondsAgo: row.used_seconds_ago,
     reason: row.reason,
   };
 }

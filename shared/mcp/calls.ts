@@ -28,6 +28,8 @@ export interface CallContext {
   trace: TraceContext;
   log: Logger;
   waitSeconds: number;
+  /** A retry this soon after its approved call ran is told so, rather than asking anew. */
+  replayWindowSeconds: number;
   signal?: AbortSignal;
   background(work: Promise<unknown>): void;
 }
@@ -135,7 +137,8 @@ async function gatedCall(
     outcome: 'already_executed' as const,
     result: refusal(
       `This approved call to ${toolName} was already executed once (approval ${approved.approval_id}); ` +
-        'its approval does not run it again. Calling it again asks for a new approval.',
+        'its approval does not run it again, and its result went to the call that ran it (the ledger ' +
+        'has it). The same call made later asks for a new approval.',
       { status: 'already_executed', approval_id: approved.approval_id, action_id: approved.action_id },
     ),
   });
@@ -163,14 +166,17 @@ async function gatedCall(
         actionType,
         inputHash: hash,
       });
-      // A call executed under its approval, or one nobody decided in time, starts over.
-      if (previous && !(previous.status === 'approved' && previous.used) && previous.status !== 'expired') {
+      if (previous && previous.status !== 'expired') {
         if (previous.status !== 'approved') return { kind: 'linked' as const, link: previous };
-        return {
-          kind: (await redeem(client, previous)) ? ('redeemed' as const) : ('spent' as const),
-          link: previous,
-        };
+        if (!previous.used) {
+          const won = await redeem(client, previous);
+          return { kind: won ? ('redeemed' as const) : ('spent' as const), link: previous };
+        }
+        // Executed moments ago: a concurrent or repeated retry of the same call, not a new one.
+        if ((previous.usedSecondsAgo ?? 0) < ctx.replayWindowSeconds)
+          return { kind: 'spent' as const, link: previous };
       }
+      // No approval yet, one nobody decided in time, or one spent a while ago: a new call.
     }
     const recorded = await recordAction(
       client,
@@ -190,6 +196,7 @@ async function gatedCall(
       approval_id: recorded.approval.id,
       status: 'pending',
       used: false,
+      usedSecondsAgo: null,
       reason: null,
     };
     return { kind: 'gated' as const, link, expiresAt: recorded.approval.expires_at };

@@ -45,6 +45,11 @@ export const mcpConfigSchema = z
   .object({
     /** How long tools/call waits for a human decision before answering "pending, retry". */
     wait_seconds: z.number().int().min(0).max(120).default(25),
+    /**
+     * For this long after an approved call ran, the same call again is answered "already
+     * executed" (a lost response, concurrent retries); later it asks for a new approval.
+     */
+    replay_window_seconds: z.number().int().min(0).max(86_400).default(60),
     /** How long a server's tools/list is reused before it is asked again. */
     tools_cache_seconds: z.number().int().min(0).max(3600).default(60),
     servers: z.record(serverNameSchema, mcpServerSchema).default({}),
