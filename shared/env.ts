@@ -15,6 +15,10 @@ export interface Env {
   LLM_BASE_URL?: string;
   LLM_HEALTH_URL?: string;
   LLM_DEFAULT_PROVIDER?: string;
+  /** A second OpenAI-compatible server, tried after LLM_BASE_URL's models (same model names). */
+  LLM_FALLBACK_BASE_URL?: string;
+  /** Per-attempt timeout for LLM_BASE_URL / LLM_FALLBACK_BASE_URL (default 60000). */
+  LLM_TIMEOUT_MS?: string;
   PUSHGATEWAY_URL?: string;
   MAS_API_KEYS?: string;
   LOG_LEVEL?: string;
@@ -60,6 +64,7 @@ export const settingsSchema = z.object({
   QDRANT_API_KEY: optionalString,
   LLM_BASE_URL: optionalUrl,
   LLM_HEALTH_URL: optionalUrl,
+  LLM_FALLBACK_BASE_URL: optionalUrl,
   PUSHGATEWAY_URL: optionalUrl,
   MAS_API_KEYS: optionalString,
   LOG_LEVEL: z.pipe(

@@ -32,10 +32,11 @@ export interface ResolvedTarget {
 
 /**
  * The effective registry for an env: `MAS_MODELS_YAML` (a whole registry, for deployments and
- * tests) or the bundled file, then the seed system's overrides: `LLM_BASE_URL` with
- * `LLM_DEFAULT_PROVIDER=openai_compatible` sends every role to that one server (model name:
- * `LLM_MODEL_<ROLE>`, else the role's first model id), and `LLM_MODEL_<ROLE>` alone replaces a
- * role's first model.
+ * tests) or the bundled file, then the environment's overrides: `LLM_BASE_URL` with
+ * `LLM_DEFAULT_PROVIDER=openai_compatible` sends every role to that one server (model names:
+ * `LLM_MODEL_<ROLE>`, a comma-separated chain, else the role's first model id), then to
+ * `LLM_FALLBACK_BASE_URL` under the same names when set; `LLM_MODEL_<ROLE>` alone replaces a
+ * role's first model with that chain.
  */
 export function effectiveRegistry(env: Env): ModelsConfig {
   // Bindings are fixed per isolate: build the registry once per env object, not per request.
@@ -60,9 +61,15 @@ function buildRegistry(env: Env): ModelsConfig {
     }
     base = parsed;
   }
+  // `LLM_MODEL_PLANNING=qwen2.5:14b,llama3.1:8b`: a chain, tried in order.
   const roleOverride = (role: string) => {
     const value = env[`LLM_MODEL_${role.toUpperCase().replace(/-/g, '_')}`];
-    return typeof value === 'string' && value.trim() ? value.trim() : undefined;
+    if (typeof value !== 'string') return undefined;
+    const names = value
+      .split(',')
+      .map((n) => n.trim())
+      .filter(Boolean);
+    return names.length ? names : undefined;
   };
   const roles: Record<string, string[]> = {};
   const providers = { ...base.providers };
@@ -76,45 +83,81 @@ function buildRegistry(env: Env): ModelsConfig {
   const models = allLocal
     ? base.models.map((m) => (m.provider === 'local' ? m : { ...m, provider: 'local', upstream: m.id }))
     : [...base.models];
-  if (allLocal && !providers.local) {
+  const timeoutMs = localTimeout(env);
+  if (allLocal) {
     providers.local = {
+      ...(providers.local ?? {
+        type: 'openai_compatible',
+        base_url: String(env.LLM_BASE_URL),
+        base_url_env: 'LLM_BASE_URL',
+        api_key_env: 'LLM_API_KEY',
+        api_key_optional: true,
+      }),
+      timeout_ms: timeoutMs ?? providers.local?.timeout_ms ?? 60_000,
+    };
+  }
+  const fallbackURL = allLocal && typeof env.LLM_FALLBACK_BASE_URL === 'string' && env.LLM_FALLBACK_BASE_URL;
+  if (fallbackURL) {
+    providers.local_fallback = {
       type: 'openai_compatible',
-      base_url: String(env.LLM_BASE_URL),
-      base_url_env: 'LLM_BASE_URL',
-      api_key_env: 'LLM_API_KEY',
+      base_url: fallbackURL,
+      base_url_env: 'LLM_FALLBACK_BASE_URL',
+      api_key_env: 'LLM_FALLBACK_API_KEY',
       api_key_optional: true,
-      timeout_ms: 120_000,
+      timeout_ms: timeoutMs ?? 60_000,
     };
   }
   for (const [role, chain] of Object.entries(base.roles)) {
     const wanted = roleOverride(role);
     if (allLocal) {
       const first = base.models.find((m) => m.id === chain[0]);
-      const id = `${role}@local`;
-      models.push({
-        id,
-        provider: 'local',
-        upstream: wanted ?? chain[0]!,
-        capabilities: first?.capabilities ?? ['chat'],
-        context_window: first?.context_window ?? 32_768,
-        ...(first?.dimension ? { dimension: first.dimension } : {}),
-      });
-      roles[role] = [id];
-    } else if (wanted) {
-      const known = models.find((m) => m.id === wanted);
-      if (known) {
-        roles[role] = [wanted, ...chain.slice(1)];
-      } else {
-        const first = models.find((m) => m.id === chain[0])!;
-        const id = `${role}@override`;
-        models.push({ ...first, id, upstream: wanted });
-        roles[role] = [id, ...chain.slice(1)];
+      const names = wanted ?? [chain[0]!];
+      const servers = fallbackURL ? (['local', 'local_fallback'] as const) : (['local'] as const);
+      roles[role] = [];
+      for (const provider of servers) {
+        names.forEach((upstream, i) => {
+          // `planning@local`, `planning@local.2`, ..., then `planning@fallback`, ...
+          const id = `${role}@${provider === 'local' ? 'local' : 'fallback'}${i ? `.${i + 1}` : ''}`;
+          models.push({
+            id,
+            provider,
+            upstream,
+            capabilities: first?.capabilities ?? ['chat'],
+            context_window: first?.context_window ?? 32_768,
+            ...(first?.dimension ? { dimension: first.dimension } : {}),
+          });
+          roles[role]!.push(id);
+        });
       }
+    } else if (wanted) {
+      const first = models.find((m) => m.id === chain[0])!;
+      const ids = wanted.map((name, i) => {
+        if (models.some((m) => m.id === name)) return name;
+        const id = `${role}@override${i ? `.${i + 1}` : ''}`;
+        models.push({ ...first, id, upstream: name });
+        return id;
+      });
+      roles[role] = [...ids, ...chain.slice(1).filter((id) => !ids.includes(id))];
     } else {
       roles[role] = chain;
     }
   }
   return { ...base, models, providers, roles };
+}
+
+/** `LLM_TIMEOUT_MS`: the per-attempt timeout of the LLM_BASE_URL servers. */
+function localTimeout(env: Env): number | undefined {
+  const raw = env.LLM_TIMEOUT_MS;
+  if (typeof raw !== 'string' || !raw.trim()) return undefined;
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms <= 0 || ms > 600_000) {
+    throw new AppError(
+      500,
+      'invalid_configuration',
+      'LLM_TIMEOUT_MS must be an integer of milliseconds (1..600000).',
+    );
+  }
+  return ms;
 }
 
 const ROLE_PREFIX = 'role:';

@@ -13,6 +13,11 @@ import { listenOnLoopback, readBody } from './listen.ts';
  *   `reset`         drops the connection before any response byte (a reset, as a crashing proxy does)
  *   `slowstream`    streams for 5 s and records (`aborted`) whether the client left early
  *   `seq:<name>`    the next step of a script set with POST /__scripts/<name> ["500","429","ok"]
+ *   `mode:<name>`   the behaviour last set with POST /__modes/<name> "500" (default `ok`): an
+ *                   upstream that goes down and comes back while the test runs
+ *   `random:<pct>[:<tag>]`  500 for pct % of requests at random, else `ok`
+ *   `429:<s>`       429 with `Retry-After: <s>`   `delay:<ms>`  `ok` after ms
+ *   `stall` and `slowstream` record `closedAt` (epoch ms) when the client's connection closes
  * Embeddings take every OpenAI input form (text, texts, token ids, token-id arrays), `dimensions`
  * (else the trailing number of the model name, else 8) and `encoding_format: "base64"`
  * (little-endian float32, as OpenAI).
@@ -22,6 +27,7 @@ import { listenOnLoopback, readBody } from './listen.ts';
  */
 export async function startOpenAIFake(): Promise<{ url: string; close(): Promise<void> }> {
   const scripts = new Map<string, string[]>();
+  const modes = new Map<string, string>();
   const received = new Map<string, unknown[]>();
   const server = createServer((req, res) => {
     handle(req, res).catch(() => res.destroy());
@@ -32,6 +38,10 @@ export async function startOpenAIFake(): Promise<{ url: string; close(): Promise
     const url = new URL(req.url ?? '/', 'http://fake');
     if (req.method === 'POST' && url.pathname.startsWith('/__scripts/')) {
       scripts.set(decodeURIComponent(url.pathname.slice('/__scripts/'.length)), JSON.parse(body) as string[]);
+      return send(res, 204, null);
+    }
+    if (req.method === 'POST' && url.pathname.startsWith('/__modes/')) {
+      modes.set(decodeURIComponent(url.pathname.slice('/__modes/'.length)), JSON.parse(body) as string);
       return send(res, 204, null);
     }
     if (req.method === 'GET' && url.pathname.startsWith('/__requests/')) {
@@ -101,6 +111,24 @@ export async function startOpenAIFake(): Promise<{ url: string; close(): Promise
     received.set(request.model, list);
     let behaviour = request.model;
     if (behaviour.startsWith('seq:')) behaviour = scripts.get(behaviour.slice(4))?.shift() ?? 'ok';
+    if (behaviour.startsWith('mode:')) behaviour = modes.get(behaviour.slice(5)) ?? 'ok';
+    if (behaviour.startsWith('random:')) {
+      behaviour = Math.random() * 100 < Number(behaviour.split(':')[1]) ? '500' : 'ok';
+    }
+    if (behaviour.startsWith('delay:')) {
+      await new Promise((r) => setTimeout(r, Number(behaviour.slice(6))));
+      behaviour = 'ok';
+    }
+    if (behaviour.startsWith('429:')) {
+      res.setHeader('retry-after', behaviour.slice(4));
+      return send(res, 429, apiError('Rate limit reached for requests', 'requests', 'rate_limit_exceeded'));
+    }
+    if (behaviour === 'stall' || behaviour === 'slowstream') {
+      const record = list[list.length - 1] as Record<string, unknown>;
+      res.on('close', () => {
+        record.closedAt = Date.now();
+      });
+    }
     switch (behaviour) {
       case '500':
       case 'fail500':
