@@ -1,6 +1,6 @@
 import { createApp } from '../shared/http/create-app.ts';
 import { approvalFunction } from './approval/routes.ts';
-import { expireApprovals } from './approval/scheduled.ts';
+import { sweepApprovals } from './approval/scheduled.ts';
 import { auditFunction } from './audit/routes.ts';
 import { chatFunction } from './chat/routes.ts';
 import { docsFunction } from './docs/routes.tsx';
@@ -27,4 +27,4 @@ const app = createApp('all', [
   docsFunction,
 ]);
 
-export default { fetch: app.fetch, scheduled: expireApprovals } satisfies ExportedHandler<never>;
+export default { fetch: app.fetch, scheduled: sweepApprovals } satisfies ExportedHandler<never>;

@@ -7,13 +7,15 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import type * as z from 'zod';
-import { parseConfig } from '../shared/config/parse-config.ts';
+import { ConfigError, parseConfig } from '../shared/config/parse-config.ts';
 import { policySchema } from '../shared/config/policy-schema.ts';
 import { gatewayConfigSchema } from '../shared/config/schema.ts';
 import { integrationsConfigSchema } from '../shared/integrations/integrations-schema.ts';
 import { modelsConfigSchema } from '../shared/llm/models-schema.ts';
 import { mcpConfigSchema } from '../shared/mcp/mcp-schema.ts';
+import { type ActionRegistry, actionRegistrySchema } from '../shared/registry/registry-schema.ts';
 
 export const COMPILED_PATH = 'shared/config/compiled.ts';
 
@@ -61,7 +63,50 @@ const ENTRIES: Entry[] = [
     type: 'McpConfig',
     typeFrom: '../mcp/mcp-schema.ts',
   },
+  {
+    file: 'config/actions.yaml',
+    schema: actionRegistrySchema,
+    exportName: 'actionRegistry',
+    type: 'ActionRegistry',
+    typeFrom: '../registry/registry-schema.ts',
+  },
 ];
+
+/** Files the policy version covers: what decides whether an action waits for a human. */
+const POLICY_FILES = ['config/policies.yaml', 'config/actions.yaml'];
+
+/**
+ * What zod cannot see in config/actions.yaml: every `input_schema` must compile as a strict JSON
+ * Schema 2020-12 (unknown keywords, e.g. a misspelt `requried`, are errors), and every
+ * integration named must exist in config/integrations.yaml.
+ */
+export function checkRegistry(file: string, registry: ActionRegistry, integrations: readonly string[]): void {
+  const ajv = new Ajv2020({ strict: true, strictTypes: false, allErrors: false, validateFormats: false });
+  const entries: Array<[string, unknown]> = [
+    ...Object.entries(registry.tools).map(([k, e]) => [`tools.${k}`, e.input_schema] as [string, unknown]),
+    ...Object.entries(registry.actions).map(
+      ([k, e]) => [`actions.${k}`, e.input_schema] as [string, unknown],
+    ),
+    ...Object.entries(registry.integrations).flatMap(([name, routes]) =>
+      routes.map((r, i) => [`integrations.${name}.${i}`, r.input_schema] as [string, unknown]),
+    ),
+  ];
+  for (const [key, schema] of entries) {
+    if (schema === undefined) continue;
+    try {
+      ajv.compile(schema as object);
+    } catch (err) {
+      throw new ConfigError(
+        `${file}: ${key}.input_schema: not a valid JSON Schema: ${(err as Error).message}`,
+      );
+    }
+  }
+  for (const name of Object.keys(registry.integrations)) {
+    if (!integrations.includes(name)) {
+      throw new ConfigError(`${file}: integrations.${name}: no such integration in config/integrations.yaml`);
+    }
+  }
+}
 
 /** The module text for the config files under `root`; throws a ConfigError naming a bad key. */
 export function compileConfig(root = '.'): string {
@@ -71,18 +116,33 @@ export function compileConfig(root = '.'): string {
     ...ENTRIES.map((e) => `import type { ${e.type} } from '${e.typeFrom}';`),
     '',
   ];
+  const parsed = new Map<string, unknown>();
   for (const entry of ENTRIES) {
     const text = readFileSync(`${root}/${entry.file}`, 'utf8');
     const data = parseConfig(entry.file, text, entry.schema);
+    parsed.set(entry.file, data);
     lines.push(`/** ${entry.file}, parsed and validated. */`);
     lines.push(`export const ${entry.exportName}: ${entry.type} = ${JSON.stringify(data, null, 2)};`, '');
-    if (entry.exportName === 'policy') {
-      // Stored on every ledger row: which policy file decided. First 16 hex of its SHA-256.
-      const version = createHash('sha256').update(text).digest('hex').slice(0, 16);
-      lines.push('/** First 16 hex of the SHA-256 of config/policies.yaml: on every ledger row. */');
-      lines.push(`export const policyVersion = '${version}';`, '');
-    }
   }
+  checkRegistry(
+    'config/actions.yaml',
+    parsed.get('config/actions.yaml') as ActionRegistry,
+    Object.keys((parsed.get('config/integrations.yaml') as { integrations: object }).integrations),
+  );
+  // Stored on every ledger row: which policy and registry decided. Each file's SHA-256 is
+  // hashed in turn, so moving text between the files changes the version too.
+  const version = createHash('sha256');
+  for (const file of POLICY_FILES) {
+    version.update(
+      `${file}\n${createHash('sha256')
+        .update(readFileSync(`${root}/${file}`, 'utf8'))
+        .digest('hex')}\n`,
+    );
+  }
+  lines.push(
+    '/** First 16 hex of the SHA-256 over config/policies.yaml and config/actions.yaml: on every ledger row. */',
+  );
+  lines.push(`export const policyVersion = '${version.digest('hex').slice(0, 16)}';`, '');
   return lines.join('\n');
 }
 

@@ -1,5 +1,7 @@
 /**
  * `npm run keys -- create --role approver --id alice` prints a new key once.
+ * `npm run keys -- create --role agent --id planner-1 --agents billing-agent,ops-agent`: the key
+ * may record actions as planner-1 or as one of those agents (anything else is 403 agent_mismatch).
  * `npm run keys -- list` and `npm run keys -- revoke --id alice`.
  * `npm run keys -- budget set --id alice --daily-usd 5` (local/budget-command.ts).
  */
@@ -13,7 +15,12 @@ import { connectNodePostgres } from './node-postgres.ts';
 loadDotEnv();
 const { positionals, values } = parseArgs({
   allowPositionals: true,
-  options: { id: { type: 'string' }, role: { type: 'string', default: 'agent' }, ...BUDGET_OPTIONS },
+  options: {
+    id: { type: 'string' },
+    role: { type: 'string', default: 'agent' },
+    agents: { type: 'string' },
+    ...BUDGET_OPTIONS,
+  },
 });
 const command = positionals[0];
 
@@ -26,8 +33,13 @@ try {
   await applyMigrations(db.client, readMigrations(MIGRATIONS_DIR));
   if (command === 'create') {
     if (!values.id) throw new Error('create needs --id <principal id>');
-    const created = await createApiKey(db.client, values.id, values.role ?? 'agent');
-    console.log(`created key for ${created.id} (role ${created.role}); it is shown only this once:`);
+    const agents = (values.agents ?? '')
+      .split(',')
+      .map((a) => a.trim())
+      .filter(Boolean);
+    const created = await createApiKey(db.client, values.id, values.role ?? 'agent', agents);
+    const acting = created.agents.length ? `, may act as ${created.agents.join(', ')}` : '';
+    console.log(`created key for ${created.id} (role ${created.role}${acting}); it is shown only this once:`);
     console.log(created.key);
   } else if (command === 'revoke') {
     if (!values.id) throw new Error('revoke needs --id <principal id>');
@@ -39,12 +51,12 @@ try {
   } else if (command === 'list') {
     for (const row of await listApiKeys(db.client)) {
       console.log(
-        `${row.id}\t${row.role}\t${row.revoked_at ? 'revoked' : 'active'}\t${new Date(row.created_at).toISOString()}`,
+        `${row.id}\t${row.role}\t${row.revoked_at ? 'revoked' : 'active'}\t${new Date(row.created_at).toISOString()}\t${row.agents.join(',')}`,
       );
     }
   } else {
     throw new Error(
-      'usage: npm run keys -- create --role agent|approver|admin --id <id> | list | revoke --id <id>',
+      'usage: npm run keys -- create --role agent|approver|admin --id <id> [--agents a,b] | list | revoke --id <id>',
     );
   }
 } catch (err) {

@@ -1,24 +1,38 @@
 import type { Client } from '@neondatabase/serverless';
-import { generateApiKey, type Role, roleSchema, sha256Hex } from '../shared/auth/api-keys.ts';
+import { generateApiKey, PRINCIPAL_ID, type Role, roleSchema, sha256Hex } from '../shared/auth/api-keys.ts';
 
 export interface CreatedKey {
   id: string;
   role: Role;
   key: string;
+  agents: string[];
 }
 
 /** Creates (or replaces) the key of principal `id`. The key is returned once and never stored. */
-export async function createApiKey(client: Client, id: string, role: string): Promise<CreatedKey> {
+/**
+ * Creates (or replaces) the key of principal `id`. The key is returned once and never stored.
+ * `agents`: the agent ids an agent key may record actions as, besides `id` itself.
+ */
+export async function createApiKey(
+  client: Client,
+  id: string,
+  role: string,
+  agents: readonly string[] = [],
+): Promise<CreatedKey> {
   const parsedRole = roleSchema.parse(role);
-  if (!/^[A-Za-z0-9._@-]{1,64}$/.test(id)) throw new Error('id must be 1-64 of A-Z a-z 0-9 . _ @ -');
+  if (!PRINCIPAL_ID.test(id)) throw new Error('id must be 1-64 of A-Z a-z 0-9 . _ @ -');
+  const bad = agents.find((a) => !PRINCIPAL_ID.test(a));
+  if (bad !== undefined) throw new Error('each --agents id must be 1-64 of A-Z a-z 0-9 . _ @ -');
+  if (agents.length && parsedRole !== 'agent')
+    throw new Error('--agents binds agent ids to an agent key only');
   const key = generateApiKey();
   await client.query(
-    `insert into auth.api_keys (id, role, key_hash) values ($1, $2, $3)
+    `insert into auth.api_keys (id, role, key_hash, agents) values ($1, $2, $3, $4::text[])
      on conflict (id) do update set role = excluded.role, key_hash = excluded.key_hash,
-       created_at = now(), revoked_at = null`,
-    [id, parsedRole, await sha256Hex(key)],
+       agents = excluded.agents, created_at = now(), revoked_at = null`,
+    [id, parsedRole, await sha256Hex(key), [...new Set(agents)]],
   );
-  return { id, role: parsedRole, key };
+  return { id, role: parsedRole, key, agents: [...new Set(agents)] };
 }
 
 export async function revokeApiKey(client: Client, id: string): Promise<boolean> {
@@ -31,9 +45,9 @@ export async function revokeApiKey(client: Client, id: string): Promise<boolean>
 
 export async function listApiKeys(
   client: Client,
-): Promise<Array<{ id: string; role: string; created_at: Date; revoked_at: Date | null }>> {
+): Promise<Array<{ id: string; role: string; agents: string[]; created_at: Date; revoked_at: Date | null }>> {
   const { rows } = await client.query(
-    'select id, role, created_at, revoked_at from auth.api_keys order by id',
+    'select id, role, agents, created_at, revoked_at from auth.api_keys order by id',
   );
   return rows;
 }

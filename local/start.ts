@@ -91,6 +91,10 @@ if (!process.env.APPROVAL_SECRET) {
   process.env.APPROVAL_SECRET = readFileSync(secretFile, 'utf8').trim();
 }
 
+// A local webhook receiver (http://127.0.0.1:...) is the usual local setup: allow private targets
+// here, explicitly; deployments keep the default (refused).
+process.env.APPROVAL_WEBHOOK_ALLOW_PRIVATE ??= 'true';
+
 // No key and no LLM_BASE_URL: a newcomer still sees the whole flow against a clearly labelled
 // demo upstream (the OpenAI protocol fake the tests use: canned answers, no real model).
 if (needsDemoUpstream(process.env)) {

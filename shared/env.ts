@@ -31,6 +31,7 @@ export interface Env {
   APPROVAL_SECRET?: string;
   APPROVAL_WEBHOOK_URL?: string;
   APPROVAL_WEBHOOK_SECRET?: string;
+  APPROVAL_WEBHOOK_ALLOW_PRIVATE?: string;
   [key: string]: unknown;
 }
 
@@ -81,6 +82,11 @@ export const settingsSchema = z.object({
   /** Receives a signed POST for every new pending approval and every decision. */
   APPROVAL_WEBHOOK_URL: optionalUrl,
   APPROVAL_WEBHOOK_SECRET: optionalString,
+  /**
+   * Lets the webhook target loopback/link-local/private addresses: local development and tests
+   * only (`npm start` and the test setup set it). Off, such a URL is refused.
+   */
+  APPROVAL_WEBHOOK_ALLOW_PRIVATE: boolFlag(false),
   /** Overrides `rate_limit.requests` of config/gateway.yaml (per principal per window). */
   RATE_LIMIT_REQUESTS: z.pipe(
     optionalString,

@@ -1,6 +1,6 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
 import { describe, expect, inject, it } from 'vitest';
-import { logExpiredApprovals } from '../../shared/approvals/approvals.ts';
+import { expireApprovals } from '../../shared/approvals/index.ts';
 import { hmacHex } from '../../shared/approvals/receipts.ts';
 import { withPostgres } from '../../shared/db/postgres.ts';
 import { getSettings } from '../../shared/env.ts';
@@ -110,7 +110,12 @@ describe('deciding', () => {
     await approvalApp.scheduled(createScheduledController({ cron: '* * * * *' }), await testEnv(), ctx);
     await waitOnExecutionContext(ctx);
     // A second run finds nothing left to log.
-    expect(await withPostgres(getSettings(await testEnv()), (client) => logExpiredApprovals(client))).toBe(0);
+    expect(
+      await withPostgres(
+        getSettings(await testEnv()),
+        async (client) => (await expireApprovals(client)).length,
+      ),
+    ).toBe(0);
     const entries = await sql<{ n: number }>(
       "select count(*)::int as n from audit.action_logs where action_id = $1 and entry_type = 'expired'",
       [actionId],

@@ -1,7 +1,7 @@
 import { createApp } from '../../shared/http/create-app.ts';
 import { approvalFunction } from './routes.ts';
-import { expireApprovals } from './scheduled.ts';
+import { sweepApprovals } from './scheduled.ts';
 
 const app = createApp('approval', [approvalFunction]);
 
-export default { fetch: app.fetch, scheduled: expireApprovals } satisfies ExportedHandler<never>;
+export default { fetch: app.fetch, scheduled: sweepApprovals } satisfies ExportedHandler<never>;

@@ -2,8 +2,12 @@ import { type Context, Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { FC, PropsWithChildren } from 'hono/jsx';
 import * as z from 'zod';
-import { decideApproval, listApprovals } from '../../shared/approvals/approvals.ts';
-import { announceDecision } from '../../shared/approvals/notify.ts';
+import {
+  announceDecision,
+  decideApproval,
+  listApprovals,
+  notifierFor,
+} from '../../shared/approvals/index.ts';
 import { csrfToken, equal, readSession, signSession } from '../../shared/approvals/session.ts';
 import type { Principal } from '../../shared/auth/api-keys.ts';
 import { withPostgres } from '../../shared/db/postgres.ts';
@@ -92,9 +96,9 @@ approvalsPage.get('/approvals', async (c) => {
   }
   const settings = getSettings(c.env);
   const [pending, approved, rejected] = await withPostgres(settings, async (client) => [
-    await listApprovals(client, 'pending', session.principal, 100),
-    await listApprovals(client, 'approved', session.principal, 10),
-    await listApprovals(client, 'rejected', session.principal, 10),
+    (await listApprovals(client, { status: 'pending', limit: 100 }, session.principal)).data,
+    (await listApprovals(client, { status: 'approved', limit: 10 }, session.principal)).data,
+    (await listApprovals(client, { status: 'rejected', limit: 10 }, session.principal)).data,
   ]);
   const decided = [...approved, ...rejected].sort(
     (a, b) => +new Date(b.decided_at ?? 0) - +new Date(a.decided_at ?? 0),
@@ -210,15 +214,13 @@ approvalsPage.post('/approvals/:id/decide', async (c) => {
   const settings = getSettings(c.env);
   const trace = c.get('trace');
   try {
-    const result = await withPostgres(settings, (client) =>
-      decideApproval(
-        client,
-        id,
-        { decision, reason },
-        { principal, correlationId: trace.correlationId, traceId: trace.traceId },
-      ),
+    const result = await decideApproval(
+      settings,
+      id,
+      { decision, reason },
+      { principal, correlationId: trace.correlationId, traceId: trace.traceId },
     );
-    announceDecision(c, settings, result);
+    announceDecision(notifierFor(c), result);
     return c.redirect(
       `/approvals?flash=${encodeURIComponent(`${result.agent_id} ${result.action_type}: ${result.status}.`)}`,
       303,

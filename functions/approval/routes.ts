@@ -1,14 +1,16 @@
 import { Hono } from 'hono';
 import * as z from 'zod';
 import {
+  announceDecision,
   decideApproval,
   decisionSchema,
   getApproval,
   listApprovals,
   listApprovalsQuerySchema,
+  notifierFor,
+  waitForDecision,
   waitQuerySchema,
-} from '../../shared/approvals/approvals.ts';
-import { announceDecision, waitForDecision } from '../../shared/approvals/notify.ts';
+} from '../../shared/approvals/index.ts';
 import { withPostgres } from '../../shared/db/postgres.ts';
 import { getSettings } from '../../shared/env.ts';
 import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
@@ -25,11 +27,10 @@ routes.use('/v1/approvals/*', auth(), rateLimit());
 
 routes.get('/v1/approvals', async (c) => {
   requireRole(c.get('principal'), ['approver', 'admin']);
-  const { status, limit } = listApprovalsQuerySchema.parse(c.req.query());
-  const data = await withPostgres(getSettings(c.env), (client) =>
-    listApprovals(client, status, c.get('principal'), limit),
+  const query = listApprovalsQuerySchema.parse(c.req.query());
+  return c.json(
+    await withPostgres(getSettings(c.env), (client) => listApprovals(client, query, c.get('principal'))),
   );
-  return c.json({ data });
 });
 
 routes.get('/v1/approvals/:id', async (c) => {
@@ -46,16 +47,13 @@ routes.post('/v1/approvals/:id/decision', async (c) => {
   requireRole(c.get('principal'), ['approver', 'admin']);
   const id = approvalId.parse(c.req.param('id'));
   const body = await readJson(c, decisionSchema, maxBodyBytes('approval'));
-  const settings = getSettings(c.env);
   const trace = c.get('trace');
-  const result = await withPostgres(settings, (client) =>
-    decideApproval(client, id, body, {
-      principal: c.get('principal'),
-      correlationId: trace.correlationId,
-      traceId: trace.traceId,
-    }),
-  );
-  announceDecision(c, settings, result);
+  const result = await decideApproval(getSettings(c.env), id, body, {
+    principal: c.get('principal'),
+    correlationId: trace.correlationId,
+    traceId: trace.traceId,
+  });
+  announceDecision(notifierFor(c), result);
   return c.json(result);
 });
 

@@ -1,13 +1,15 @@
-import { logExpiredApprovals } from '../../shared/approvals/approvals.ts';
+import { announce, escalateApprovals, expireApprovals, type Notifier } from '../../shared/approvals/index.ts';
 import { withPostgres } from '../../shared/db/postgres.ts';
 import { type Env, getSettings } from '../../shared/env.ts';
 import { createLogger } from '../../shared/log/logger.ts';
 
 /**
  * Cron trigger (wrangler.toml): writes the `expired` ledger entry for approvals that passed their
- * expiry undecided. Reads say `expired` from the clock already; this records it in history.
+ * expiry undecided (reads say `expired` from the clock already; this records it in history), and
+ * escalates those pending past `escalate_after_seconds`, once each. Both are announced through
+ * the approval webhook.
  */
-export async function expireApprovals(
+export async function sweepApprovals(
   _controller: ScheduledController,
   env: Env,
   ctx: ExecutionContext,
@@ -15,9 +17,20 @@ export async function expireApprovals(
   const settings = getSettings(env);
   if (!settings.DATABASE_URL) return;
   const log = createLogger({ function: 'approval' }, settings.LOG_LEVEL);
+  const notifier: Notifier = {
+    settings,
+    log,
+    background: (work) => ctx.waitUntil(work.catch(() => undefined)),
+  };
   ctx.waitUntil(
-    withPostgres(settings, (client) => logExpiredApprovals(client))
-      .then((n) => n > 0 && log.info('expired approvals logged', { count: n }))
-      .catch((err: Error) => log.error('expiring approvals failed', { error: err })),
+    withPostgres(settings, async (client) => [
+      ...(await expireApprovals(client)),
+      ...(await escalateApprovals(client)),
+    ])
+      .then((events) => {
+        for (const event of events) announce(notifier, event);
+        if (events.length > 0) log.info('approvals swept', { events: events.length });
+      })
+      .catch((err: Error) => log.error('sweeping approvals failed', { error: err })),
   );
 }

@@ -1,5 +1,12 @@
 import { type Context, Hono } from 'hono';
-import { recordAction, updateActionStatus } from '../../shared/audit/actions.ts';
+import type * as z from 'zod';
+import {
+  agentIdField,
+  agentNameField,
+  recordAction,
+  requestContext,
+  updateActionStatus,
+} from '../../shared/audit/actions.ts';
 import { unstorableJson } from '../../shared/audit/storable.ts';
 import { withPostgres } from '../../shared/db/postgres.ts';
 import { getSettings } from '../../shared/env.ts';
@@ -14,6 +21,7 @@ import { auth } from '../../shared/middleware/auth/index.ts';
 import { outgoingTraceHeaders } from '../../shared/middleware/correlation/index.ts';
 import { readBounded } from '../../shared/middleware/json-body/index.ts';
 import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
+import { classifyIntegrationWrite } from '../../shared/registry/index.ts';
 
 const routes = new Hono<AppEnv>();
 
@@ -72,38 +80,43 @@ routes.all('/v1/integrations/:name/*', async (c) => {
     const receipt = c.req.header('x-mas-approval-receipt');
     const retryOf = c.req.header('x-mas-action-id');
     if (receipt && retryOf) {
+      if (receipt.length > 200) {
+        throw new AppError(400, 'invalid_request', 'x-mas-approval-receipt is not a receipt.', {
+          param: 'x-mas-approval-receipt',
+        });
+      }
+      if (!/^[0-9a-f-]{36}$/i.test(retryOf)) {
+        throw new AppError(400, 'invalid_request', 'x-mas-action-id must be an action id (uuid).', {
+          param: 'x-mas-action-id',
+        });
+      }
       await withPostgres(settings, (client) =>
         redeemProxyReceipt(client, {
           actionId: retryOf,
           receipt,
           summary,
-          principal,
+          principal: principal.id,
           secret: settings.APPROVAL_SECRET,
         }),
       );
       actionId = retryOf;
       redeemed = true;
     } else {
-      const category =
-        config.routes.find((r) => r.methods.includes(method as never) && path.startsWith(r.prefix))
-          ?.category ?? 'external_write';
+      // Bounded like their body counterparts of POST /v1/audit/actions, and bound to the key.
+      const agentId = header(c, 'x-mas-agent-id', agentIdField);
+      const agentName = header(c, 'x-mas-agent-name', agentNameField);
       const recorded = await withPostgres(settings, (client) =>
         recordAction(
           client,
           {
-            agent_id: c.req.header('x-mas-agent-id') ?? principal.id,
-            agent_name: c.req.header('x-mas-agent-name') ?? principal.id,
+            agent_id: agentId,
+            agent_name: agentName ?? principal.id,
             action_type: `integration.${name}.${method.toLowerCase()}`,
-            category,
             tool_name: `integration:${name}`,
             inputs: summary,
           },
-          {
-            principal,
-            correlationId: trace.correlationId,
-            traceId: trace.traceId,
-            approvalsEnabled: settings.APPROVAL_REQUIRED,
-          },
+          requestContext(c),
+          { classification: classifyIntegrationWrite(name, method, path), agentParam: 'x-mas-agent-id' },
         ),
       );
       actionId = recorded.action_id;
@@ -194,6 +207,19 @@ routes.all('/v1/integrations/:name/*', async (c) => {
     }
   }
 });
+
+/** An optional header checked like the body field it stands for: 400 naming the header. */
+function header(c: Context<AppEnv>, name: string, schema: z.ZodType<string>): string | undefined {
+  const value = c.req.header(name);
+  if (value === undefined) return undefined;
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    throw new AppError(400, 'invalid_request', `${name}: ${parsed.error.issues[0]?.message ?? 'invalid'}`, {
+      param: name,
+    });
+  }
+  return parsed.data;
+}
 
 /** The body as the audit sees it: JSON when it parses (redacted later), else its size. */
 function describeBody(c: Context<AppEnv>, body: Uint8Array | null): unknown {

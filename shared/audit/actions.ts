@@ -1,13 +1,18 @@
+import type { Context } from 'hono';
 import * as z from 'zod';
-import { receiptMatches } from '../approvals/receipts.ts';
+import { announce, createApproval, type Notifier, notifierFor, redeemReceipt } from '../approvals/index.ts';
 import type { Principal } from '../auth/api-keys.ts';
 import { policy, policyVersion } from '../config/index.ts';
 import { categorySchema } from '../config/policy-schema.ts';
 import type { Client } from '../db/postgres.ts';
+import { getSettings } from '../env.ts';
 import { AppError, forbidden, notFound } from '../errors/index.ts';
+import type { AppEnv } from '../http/create-app.ts';
 import { auditActionsTotal } from '../metrics/registry.ts';
-import { redactSecrets } from '../redact/index.ts';
+import { redactSecrets, redactString } from '../redact/index.ts';
+import { type Classification, checkInputs, classify } from '../registry/index.ts';
 import { evaluateGate } from './audit-policy.ts';
+import { actingAgent } from './identity.ts';
 import { appendLedgerEntry } from './ledger.ts';
 import { type HashedEntry, inputHash } from './ledger-hash.ts';
 import { isStorableText, UNSTORABLE_TEXT, unstorableJson } from './storable.ts';
@@ -18,16 +23,36 @@ const storableJson = (value: unknown, ctx: z.RefinementCtx) => {
   const problem = unstorableJson(value);
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 };
+/**
+ * A JSON object, passed through as parsed: `z.record` rebuilds objects by assignment, which
+ * turns a top-level `"__proto__"` key into a prototype and drops it; this keeps it an own key,
+ * hashed, stored and shown like any other.
+ */
+const jsonObject = z.custom<Record<string, unknown>>(
+  (v) => v !== null && typeof v === 'object' && !Array.isArray(v),
+  'must be a JSON object',
+);
+
+/** Bounds shared by the body fields and the proxy's `x-mas-agent-*` headers. */
+export const agentIdField = text(128);
+export const agentNameField = text(256);
 
 export const recordActionSchema = z
   .object({
-    agent_id: text(128),
-    agent_name: text(256),
+    /** The agent acting: the key's principal id (the default) or an agent id bound to the key. */
+    agent_id: agentIdField.optional(),
+    /** What the agent calls itself; shown to approvers as self-declared only. */
+    agent_name: agentNameField,
     action_type: text(128),
-    /** A CONTRACT.md category; any other name is accepted and gated as unknown. */
-    category: text(64),
-    inputs: z.record(z.string(), z.unknown()).default({}).superRefine(storableJson),
+    /**
+     * The category the caller asks for: kept when stricter than the registry's
+     * (config/actions.yaml), else the registry's applies. Optional.
+     */
+    category: text(64).optional(),
+    inputs: jsonObject.default({}).superRefine(storableJson),
     tool_name: text(256).optional(),
+    /** Why the agent wants this, shown to approvers (redacted like inputs). */
+    justification: text(2000).optional(),
     correlation_id: z
       .string()
       .regex(/^[A-Za-z0-9._:-]{8,128}$/)
@@ -45,7 +70,7 @@ export const updateActionSchema = z
   })
   .strict();
 
-export type RecordActionInput = z.infer<typeof recordActionSchema>;
+export type RecordActionInput = z.input<typeof recordActionSchema>;
 
 export interface RequestContext {
   principal: Principal;
@@ -54,26 +79,63 @@ export interface RequestContext {
   approvalsEnabled: boolean;
   /** APPROVAL_SECRET: signs receipts. */
   receiptSecret?: string;
+  /** Where a new pending approval is announced (webhook); absent: not announced. */
+  notifier?: Notifier;
 }
 
+/** The request context of a Hono request: principal, trace, settings and its notifier. */
+export function requestContext(c: Context<AppEnv>): RequestContext {
+  const trace = c.get('trace');
+  const settings = getSettings(c.env);
+  return {
+    principal: c.get('principal'),
+    correlationId: trace.correlationId,
+    traceId: trace.traceId,
+    approvalsEnabled: settings.APPROVAL_REQUIRED,
+    receiptSecret: settings.APPROVAL_SECRET,
+    notifier: notifierFor(c),
+  };
+}
+
+/** Identifiers: secrets replaced, emails kept (agent ids may be addresses). */
+const redactId = (v: string) => redactString(v).value;
+/** Prose: secrets and emails replaced. */
+const redactProse = (v: string) => redactString(v, { emails: true }).value;
+
 /**
- * Records an action: inputs redacted (emails too) before anything is hashed or stored, the
- * policy decides whether a human must approve, and the ledger entry, the action's state and
- * (when gated) its approval are written.
+ * Records an action. The agent is bound to the key (403 `agent_mismatch`); the registry decides
+ * the category (a claimed one only when stricter) and checks the inputs against the entry's
+ * schema (400 naming the field); nothing is written before those pass. Every caller-supplied
+ * string is redacted (inputs and the justification with emails too) before anything is hashed
+ * or stored; the policy decides whether a human must approve, and the ledger entry, the action's
+ * state and (when gated) its approval are written together, then the approval is announced.
+ * `options.classification`: the proxy and the MCP gateway classify by route or tool themselves.
  */
-export async function recordAction(client: Client, input: RecordActionInput, ctx: RequestContext) {
-  const redacted = redactSecrets<Record<string, unknown>>(input.inputs, { emails: true });
+export async function recordAction(
+  client: Client,
+  input: z.output<typeof recordActionSchema>,
+  ctx: RequestContext,
+  options: { classification?: Classification; agentParam?: string } = {},
+) {
+  const agentId = actingAgent(ctx.principal, input.agent_id, options.agentParam);
+  const classification =
+    options.classification ??
+    classify({ action_type: input.action_type, tool_name: input.tool_name, category: input.category });
+  checkInputs(classification, input.inputs);
   const gate = evaluateGate(
     {
-      category: input.category,
+      category: classification.effective,
       action_type: input.action_type,
       tool_name: input.tool_name,
-      agent_id: input.agent_id,
+      agent_id: agentId,
       inputs: input.inputs,
+      registered: classification.registered,
+      amount_path: classification.amount_path,
     },
     policy,
     ctx.approvalsEnabled,
   );
+  const redacted = redactSecrets<Record<string, unknown>>(input.inputs, { emails: true });
   const actionId = crypto.randomUUID();
   const now = new Date();
   const status = gate.required ? 'pending_approval' : 'recorded';
@@ -84,21 +146,22 @@ export async function recordAction(client: Client, input: RecordActionInput, ctx
         expires_at: new Date(now.getTime() + gate.expiresInSeconds * 1000).toISOString(),
       }
     : undefined;
+  const justification = input.justification ? redactProse(input.justification) : null;
   const entry: HashedEntry = {
     id: crypto.randomUUID(),
     action_id: actionId,
     entry_type: 'action',
     created_at: now.toISOString(),
-    agent_id: input.agent_id,
-    agent_name: input.agent_name,
-    action_type: input.action_type,
-    category: input.category,
-    tool_name: input.tool_name ?? null,
+    agent_id: redactId(agentId),
+    agent_name: redactProse(input.agent_name),
+    action_type: redactId(input.action_type),
+    category: redactId(classification.effective),
+    tool_name: input.tool_name ? redactId(input.tool_name) : null,
     inputs: redacted.value,
     outputs: null,
     error: null,
     status,
-    correlation_id: input.correlation_id ?? ctx.correlationId,
+    correlation_id: redactId(input.correlation_id ?? ctx.correlationId),
     trace_id: ctx.traceId,
     principal: ctx.principal.id,
     policy_version: policyVersion,
@@ -106,7 +169,13 @@ export async function recordAction(client: Client, input: RecordActionInput, ctx
     redaction_rules: redacted.rules,
     detail: {
       policy_rule: gate.rule,
-      known_category: categorySchema.safeParse(input.category).success,
+      claimed_category: classification.claimed === null ? null : redactId(classification.claimed),
+      category_from: classification.decided_by,
+      registered: classification.registered,
+      registry: classification.entries.map((e) => e.key),
+      risk: classification.risk,
+      justification,
+      known_category: categorySchema.safeParse(classification.effective).success,
       ...(approval ? { approval_id: approval.id, expires_at: approval.expires_at, quorum: gate.quorum } : {}),
     },
   };
@@ -119,26 +188,51 @@ export async function recordAction(client: Client, input: RecordActionInput, ctx
       approval_id: approval?.id ?? null,
     });
     if (approval) {
-      await client.query(
-        `insert into audit.approvals (id, action_id, input_hash, quorum, approver_roles, approver_principals,
-           requested_by, created_at, expires_at)
-         values ($1, $2, $3, $4, $5::text[], $6::text[], $7, $8, $9)`,
-        [
-          approval.id,
-          actionId,
-          hash,
-          gate.quorum,
-          gate.approverRoles,
-          gate.approverPrincipals,
-          ctx.principal.id,
-          entry.created_at,
-          approval.expires_at,
-        ],
-      );
+      await createApproval(client, {
+        id: approval.id,
+        actionId,
+        inputHash: hash,
+        quorum: gate.quorum,
+        approverRoles: gate.approverRoles,
+        approverPrincipals: gate.approverPrincipals,
+        requestedBy: ctx.principal.id,
+        createdAt: entry.created_at,
+        expiresAt: approval.expires_at,
+        escalateAt:
+          gate.escalateAfterSeconds === null
+            ? null
+            : new Date(now.getTime() + gate.escalateAfterSeconds * 1000).toISOString(),
+        escalateTo: gate.escalateTo,
+      });
       await client.query('commit');
     }
-    auditActionsTotal.inc({ category: categoryLabel(input.category), status });
-    return { action_id: actionId, status, seq: appended.seq, ...(approval ? { approval } : {}) };
+    auditActionsTotal.inc({ category: categoryLabel(classification.effective), status });
+    if (approval && ctx.notifier) {
+      announce(ctx.notifier, {
+        type: 'approval.pending',
+        approval: {
+          id: approval.id,
+          action_id: actionId,
+          status: 'pending',
+          principal: ctx.principal.id,
+          agent_id: entry.agent_id,
+          action_type: entry.action_type,
+          category: entry.category,
+          claimed_category: (entry.detail as { claimed_category: string | null }).claimed_category,
+          risk: classification.risk,
+          expires_at: approval.expires_at,
+        },
+      });
+    }
+    return {
+      action_id: actionId,
+      status,
+      category: entry.category,
+      claimed_category: classification.claimed,
+      policy_rule: gate.rule,
+      seq: appended.seq,
+      ...(approval ? { approval } : {}),
+    };
   } catch (err) {
     if (approval) await client.query('rollback').catch(() => undefined);
     throw err;
@@ -160,6 +254,7 @@ interface ActionRow {
   created_at: Date;
   updated_at: Date;
   effective_status: string;
+  receipt_used_at?: Date | null;
 }
 
 const EFFECTIVE_STATUS = `case when a.status = 'pending_approval' and ap.expires_at <= now() then 'expired'
@@ -183,7 +278,7 @@ export async function updateActionStatus(
   await client.query('begin');
   try {
     const { rows } = await client.query<ActionRow>(
-      `select a.*, ${EFFECTIVE_STATUS} as effective_status
+      `select a.*, ap.receipt_used_at, ${EFFECTIVE_STATUS} as effective_status
          from audit.actions a left join audit.approvals ap on ap.id = a.approval_id
         where a.action_id = $1 for update of a`,
       [actionId],
@@ -207,8 +302,25 @@ export async function updateActionStatus(
         },
       );
     }
+    // A redeemed receipt means the approved action is being carried out: too late to cancel it
+    // (the redemption and this lock the same action row, so one of them sees the other).
+    if (update.status === 'cancelled' && action.receipt_used_at && !options.receiptRedeemed) {
+      throw new AppError(
+        409,
+        'invalid_transition',
+        'The approved action is being carried out; it cannot be cancelled.',
+        {
+          param: 'status',
+        },
+      );
+    }
     if (action.approval_id && update.status === 'completed' && !options.receiptRedeemed) {
-      await redeemReceipt(client, action, update.receipt, ctx.receiptSecret);
+      await redeemReceipt(client, {
+        actionId,
+        receipt: update.receipt,
+        principal: ctx.principal.role === 'admin' ? undefined : ctx.principal.id,
+        secret: ctx.receiptSecret,
+      });
     }
     const outputs = redactSecrets(update.outputs ?? null, { emails: true });
     const error = update.error ? redactSecrets<string>(update.error, { emails: true }) : undefined;
@@ -226,7 +338,7 @@ export async function updateActionStatus(
       outputs: outputs.value,
       error: error?.value ?? null,
       status: update.status,
-      correlation_id: ctx.correlationId,
+      correlation_id: redactId(ctx.correlationId),
       trace_id: ctx.traceId,
       principal: ctx.principal.id,
       policy_version: policyVersion,
@@ -242,54 +354,6 @@ export async function updateActionStatus(
     await client.query('rollback').catch(() => undefined);
     throw err;
   }
-}
-
-/**
- * A gated action completes only with the receipt of its own approval, once: bound to the approval,
- * the action and the hash of its redacted inputs.
- */
-async function redeemReceipt(
-  client: Client,
-  action: ActionRow,
-  receipt: string | undefined,
-  secret: string | undefined,
-) {
-  if (!receipt) {
-    throw new AppError(
-      409,
-      'receipt_required',
-      'This action was gated: completing it needs the approval receipt.',
-      {
-        param: 'receipt',
-      },
-    );
-  }
-  if (!secret)
-    throw new AppError(
-      503,
-      'receipts_unconfigured',
-      'APPROVAL_SECRET is not set; receipts cannot be checked.',
-    );
-  const { rows } = await client.query<{ receipt_used_at: Date | null }>(
-    'select receipt_used_at from audit.approvals where id = $1 for update',
-    [action.approval_id],
-  );
-  const valid = await receiptMatches(
-    secret,
-    receipt,
-    action.approval_id!,
-    action.action_id,
-    action.input_hash,
-  );
-  if (!valid)
-    throw new AppError(403, 'invalid_receipt', 'The receipt does not belong to this action and its inputs.', {
-      param: 'receipt',
-    });
-  if (rows[0]?.receipt_used_at)
-    throw new AppError(409, 'receipt_used', 'This receipt was already used.', { param: 'receipt' });
-  await client.query('update audit.approvals set receipt_used_at = now() where id = $1', [
-    action.approval_id,
-  ]);
 }
 
 export async function getAction(client: Client, actionId: string, viewer: Principal) {

@@ -6,6 +6,8 @@ export type Role = z.infer<typeof roleSchema>;
 export interface Principal {
   id: string;
   role: Role;
+  /** Agent ids this key may record actions as, besides `id` (`npm run keys -- --agents a,b`). */
+  agents?: readonly string[];
 }
 
 export interface KeyEntry extends Principal {
@@ -14,10 +16,12 @@ export interface KeyEntry extends Principal {
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
-const PRINCIPAL_ID = /^[A-Za-z0-9._@-]{1,64}$/;
+/** Principal and agent ids (as auth.api_keys checks). */
+export const PRINCIPAL_ID = /^[A-Za-z0-9._@-]{1,64}$/;
 
 /**
- * Parses `MAS_API_KEYS`: entries `<id>:<role>:<sha256-hex>` separated by commas or newlines.
+ * Parses `MAS_API_KEYS`: entries `<id>:<role>:<sha256-hex>[:<agent>|<agent>...]` separated by
+ * commas or newlines; the optional last field lists the agent ids the key may act as.
  * Throws naming the entry's position, never its content.
  */
 export function parseApiKeysSecret(secret: string | undefined): KeyEntry[] {
@@ -28,19 +32,25 @@ export function parseApiKeysSecret(secret: string | undefined): KeyEntry[] {
     .map((p) => p.trim())
     .filter(Boolean);
   parts.forEach((part, index) => {
-    const [id, role, hash, ...rest] = part.split(':');
+    const [id, role, hash, agentList, ...rest] = part.split(':');
     const parsedRole = roleSchema.safeParse(role);
+    const agents = agentList === undefined ? [] : agentList.split('|');
     if (
       rest.length > 0 ||
+      !agents.every((a) => PRINCIPAL_ID.test(a)) ||
       !id ||
       !PRINCIPAL_ID.test(id) ||
       !parsedRole.success ||
       !hash ||
       !HEX64.test(hash)
     ) {
-      throw new Error(`MAS_API_KEYS entry #${index + 1} is not <id>:<agent|approver|admin>:<sha256 hex>`);
+      throw new Error(
+        `MAS_API_KEYS entry #${index + 1} is not <id>:<agent|approver|admin>:<sha256 hex>[:<agent>|<agent>...]`,
+      );
     }
-    entries.push({ id, role: parsedRole.data, hash });
+    entries.push(
+      agents.length ? { id, role: parsedRole.data, hash, agents } : { id, role: parsedRole.data, hash },
+    );
   });
   return entries;
 }

@@ -29,13 +29,16 @@ export async function lookupKeyInTable(settings: Settings, hash: string): Promis
   const principal = await withPostgres(
     settings,
     async (client) => {
-      const { rows } = await client.query<{ id: string; role: string }>(
-        'select id, role from auth.api_keys where key_hash = $1 and revoked_at is null',
+      const { rows } = await client.query<{ id: string; role: string; agents: string[] | null }>(
+        'select id, role, agents from auth.api_keys where key_hash = $1 and revoked_at is null',
         [hash],
       );
       const row = rows[0];
       const role = roleSchema.safeParse(row?.role);
-      return row && role.success ? { id: row.id, role: role.data } : null;
+      if (!row || !role.success) return null;
+      return row.agents?.length
+        ? { id: row.id, role: role.data, agents: row.agents }
+        : { id: row.id, role: role.data };
     },
     { connectTimeoutMs: 3000 },
   );

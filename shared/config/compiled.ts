@@ -5,6 +5,7 @@ import type { Policy } from './policy-schema.ts';
 import type { ModelsConfig } from '../llm/models-schema.ts';
 import type { IntegrationsConfig } from '../integrations/integrations-schema.ts';
 import type { McpConfig } from '../mcp/mcp-schema.ts';
+import type { ActionRegistry } from '../registry/registry-schema.ts';
 
 /** config/gateway.yaml, parsed and validated. */
 export const gatewayConfig: GatewayConfig = {
@@ -92,6 +93,9 @@ export const policy: Policy = {
   "unknown_category": {
     "approval": "always"
   },
+  "unknown_tool": {
+    "approval": "always"
+  },
   "rules": [
     {
       "approval": "always",
@@ -110,12 +114,30 @@ export const policy: Policy = {
           "wire_transfer"
         ]
       }
+    },
+    {
+      "approval": "always",
+      "approvers": {
+        "roles": [],
+        "principals": [
+          "security-lead"
+        ]
+      },
+      "escalate_after_seconds": 300,
+      "escalate_to": {
+        "roles": [],
+        "principals": [
+          "security-deputy"
+        ]
+      },
+      "match": {
+        "action_type": [
+          "rotate_credentials"
+        ]
+      }
     }
   ]
 };
-
-/** First 16 hex of the SHA-256 of config/policies.yaml: on every ledger row. */
-export const policyVersion = '92c1329af097f080';
 
 /** config/models.yaml, parsed and validated. */
 export const bundledModels: ModelsConfig = {
@@ -415,25 +437,7 @@ export const integrationsConfig: IntegrationsConfig = {
         "deadline_ms": 20000
       },
       "max_request_bytes": 1048576,
-      "max_response_bytes": 10485760,
-      "routes": [
-        {
-          "methods": [
-            "POST",
-            "PUT",
-            "PATCH"
-          ],
-          "prefix": "/resources/",
-          "category": "internal_write"
-        },
-        {
-          "methods": [
-            "DELETE"
-          ],
-          "prefix": "/resources/",
-          "category": "destructive"
-        }
-      ]
+      "max_response_bytes": 10485760
     },
     "natureos": {
       "base_url": "https://natureos.example.com/api",
@@ -458,23 +462,7 @@ export const integrationsConfig: IntegrationsConfig = {
         "deadline_ms": 20000
       },
       "max_request_bytes": 1048576,
-      "max_response_bytes": 10485760,
-      "routes": [
-        {
-          "methods": [
-            "POST"
-          ],
-          "prefix": "/devices/",
-          "category": "external_write"
-        },
-        {
-          "methods": [
-            "POST"
-          ],
-          "prefix": "/entities/",
-          "category": "internal_write"
-        }
-      ]
+      "max_response_bytes": 10485760
     },
     "website": {
       "base_url": "https://website.example.com/api",
@@ -500,16 +488,7 @@ export const integrationsConfig: IntegrationsConfig = {
         "deadline_ms": 15000
       },
       "max_request_bytes": 1048576,
-      "max_response_bytes": 10485760,
-      "routes": [
-        {
-          "methods": [
-            "POST"
-          ],
-          "prefix": "/posts/",
-          "category": "external_write"
-        }
-      ]
+      "max_response_bytes": 10485760
     }
   }
 };
@@ -521,3 +500,214 @@ export const bundledMcp: McpConfig = {
   "tools_cache_seconds": 60,
   "servers": {}
 };
+
+/** config/actions.yaml, parsed and validated. */
+export const actionRegistry: ActionRegistry = {
+  "tools": {
+    "bank.pay": {
+      "category": "financial",
+      "input_schema": {
+        "type": "object",
+        "required": [
+          "payment"
+        ],
+        "properties": {
+          "payment": {
+            "type": "object",
+            "required": [
+              "amount",
+              "currency",
+              "to"
+            ],
+            "properties": {
+              "amount": {
+                "type": "number",
+                "exclusiveMinimum": 0
+              },
+              "currency": {
+                "type": "string",
+                "pattern": "^[A-Z]{3}$"
+              },
+              "to": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 256
+              },
+              "memo": {
+                "type": "string",
+                "maxLength": 1000
+              }
+            },
+            "additionalProperties": false
+          }
+        }
+      },
+      "amount_path": "payment.amount",
+      "risk": "Moves money out of the company account; a payment cannot be recalled once sent."
+    },
+    "web.search": {
+      "category": "read",
+      "input_schema": {
+        "type": "object",
+        "required": [
+          "q"
+        ],
+        "properties": {
+          "q": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 2000
+          }
+        }
+      }
+    },
+    "email.send": {
+      "category": "external_write",
+      "input_schema": {
+        "type": "object",
+        "required": [
+          "to",
+          "subject"
+        ],
+        "properties": {
+          "to": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 1000
+          },
+          "subject": {
+            "type": "string",
+            "maxLength": 1000
+          },
+          "body": {
+            "type": "string"
+          }
+        }
+      },
+      "risk": "Sends mail outside the company under the company's name."
+    },
+    "shell.exec": {
+      "category": "security",
+      "risk": "Runs a command on a host; it can do anything the host's account can."
+    },
+    "db.drop": {
+      "category": "destructive",
+      "risk": "Drops a database; the data is gone unless a backup exists."
+    },
+    "s3.delete_bucket": {
+      "category": "destructive",
+      "risk": "Deletes a bucket and every object in it."
+    }
+  },
+  "actions": {
+    "search": {
+      "category": "read"
+    },
+    "probe": {
+      "category": "read"
+    },
+    "bench.lookup": {
+      "category": "read"
+    },
+    "summarize": {
+      "category": "read"
+    },
+    "create_note": {
+      "category": "internal_write"
+    },
+    "send_email": {
+      "category": "external_write",
+      "risk": "Sends mail outside the company under the company's name."
+    },
+    "delete_bucket": {
+      "category": "destructive",
+      "risk": "Deletes a bucket and every object in it."
+    },
+    "wipe": {
+      "category": "destructive",
+      "risk": "Erases data irreversibly."
+    },
+    "wire_transfer": {
+      "category": "financial",
+      "amount_path": "amount",
+      "risk": "Money leaves the company; policy asks two approvers."
+    },
+    "rotate_credentials": {
+      "category": "security",
+      "risk": "Replaces live credentials; services using the old ones stop working."
+    },
+    "pay_invoice": {
+      "category": "financial",
+      "amount_path": "amount",
+      "risk": "Pays a supplier invoice."
+    }
+  },
+  "integrations": {
+    "mindex": [
+      {
+        "category": "internal_write",
+        "methods": [
+          "POST",
+          "PUT",
+          "PATCH"
+        ],
+        "prefix": "/resources/"
+      },
+      {
+        "category": "destructive",
+        "risk": "Deletes MINDEX resources.",
+        "methods": [
+          "DELETE"
+        ],
+        "prefix": "/resources/"
+      },
+      {
+        "category": "external_write",
+        "methods": [
+          "POST",
+          "PUT",
+          "PATCH"
+        ],
+        "prefix": "/data/"
+      },
+      {
+        "category": "destructive",
+        "risk": "Deletes MINDEX data.",
+        "methods": [
+          "DELETE"
+        ],
+        "prefix": "/data/"
+      }
+    ],
+    "natureos": [
+      {
+        "category": "external_write",
+        "risk": "Commands a physical device.",
+        "methods": [
+          "POST"
+        ],
+        "prefix": "/devices/"
+      },
+      {
+        "category": "internal_write",
+        "methods": [
+          "POST"
+        ],
+        "prefix": "/entities/"
+      }
+    ],
+    "website": [
+      {
+        "category": "external_write",
+        "risk": "Publishes on the public website.",
+        "methods": [
+          "POST"
+        ],
+        "prefix": "/posts/"
+      }
+    ]
+  }
+};
+
+/** First 16 hex of the SHA-256 over config/policies.yaml and config/actions.yaml: on every ledger row. */
+export const policyVersion = '103efc1a4fa2d4b6';

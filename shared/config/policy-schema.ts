@@ -1,6 +1,9 @@
 import * as z from 'zod';
 
-/** `never`, `always`, or only when `inputs.amount` exceeds a threshold. */
+/**
+ * `never`, `always`, or only when the action's amount exceeds a threshold (the amount is read at
+ * the registry entry's `amount_path`, `amount` by default; an unreadable amount counts as over).
+ */
 const approvalRule = z.union([
   z.literal('never'),
   z.literal('always'),
@@ -26,6 +29,15 @@ const gate = z
       .min(10)
       .max(7 * 24 * 3600)
       .optional(),
+    /** A still-pending approval is announced again (webhook, `escalated: true`) after this long. */
+    escalate_after_seconds: z
+      .number()
+      .int()
+      .min(10)
+      .max(7 * 24 * 3600)
+      .optional(),
+    /** Extra approvers who may decide once the approval has escalated. */
+    escalate_to: approvers.optional(),
   })
   .strict();
 
@@ -56,6 +68,12 @@ export const policySchema = z
     categories: z.partialRecord(categorySchema, gate).default({}),
     /** The rule for a category not listed (default: needs approval). */
     unknown_category: gate.default({ approval: 'always' }),
+    /**
+     * The rule for a tool or action type that config/actions.yaml does not classify (default:
+     * needs approval), so a new tool is gated until someone classifies it. A floor: when a rule
+     * or category is stricter, that one decides.
+     */
+    unknown_tool: gate.default({ approval: 'always' }),
     rules: z
       .array(
         gate.extend({

@@ -29,10 +29,6 @@ export const integrationSchema = z
       .default({ attempts: 3, base_ms: 200, max_ms: 2000, deadline_ms: 20_000 }),
     max_request_bytes: z.number().int().positive().default(1_048_576),
     max_response_bytes: z.number().int().positive().default(10_485_760),
-    /** Audit category per write route; the approval policy decides which categories are gated. */
-    routes: z
-      .array(z.object({ methods: z.array(method).min(1), prefix, category: z.string().min(1) }).strict())
-      .default([]),
   })
   .strict();
 

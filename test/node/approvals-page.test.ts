@@ -21,7 +21,7 @@ describe.skipIf(!CHROMIUM)('approvals page in headless Chromium', () => {
     stack = await startStack({ env: process.env, migrationsDir: 'migrations', noPushgateway: true });
     worker = await startDevWorker(undefined, {
       ...stack.settings,
-      MAS_API_KEYS: `page-agent:agent:${await sha256Hex(AGENT_KEY)},page-approver:approver:${await sha256Hex(APPROVER_KEY)}`,
+      MAS_API_KEYS: `page-agent:agent:${await sha256Hex(AGENT_KEY)}:page-bot,page-approver:approver:${await sha256Hex(APPROVER_KEY)}`,
       APPROVAL_SECRET: 'page-test-secret-0123456789',
     });
     base = `http://${worker.address}:${worker.port}`;

@@ -69,7 +69,8 @@ describe('Postgres stopped and restarted mid-run', () => {
     try {
       const res = await fetch(`${base}/v1/audit/actions`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${AGENT_KEY}` },
+        // Admin: it may record as any agent id, and each write gets its own.
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_KEY}` },
         body: JSON.stringify({
           agent_id: `pg-fault-${n}`,
           agent_name: 'Fault Bot',

@@ -12,16 +12,24 @@ export const KEYS = {
   approver: 'mas_test_approver_key_0123456789abcdef',
   approver2: 'mas_test_approver2_key_0123456789abcdef',
   admin: 'mas_test_admin_key_0123456789abcdef',
+  /** The approvers config/policies.yaml names for rotate_credentials (escalation). */
+  securityLead: 'mas_test_security_lead_key_0123456789abcdef',
+  securityDeputy: 'mas_test_security_deputy_key_0123456789abcdef',
 } as const;
 
-/** MAS_API_KEYS for the three test principals: agent-1, approver-1, admin-1. */
+/** Agent ids the agent-1 key may record actions as (besides agent-1); agent-2 has none. */
+export const AGENT_1_BINDINGS = ['agent-planner', 'agent-ops', 'bad-input-bot', 'faults-bot', 'xss-bot', 'a'];
+
+/** MAS_API_KEYS for the test principals: agent-1 (bound to AGENT_1_BINDINGS), agent-2, approvers, admin. */
 export async function testKeysSecret(): Promise<string> {
   return [
-    `agent-1:agent:${await sha256Hex(KEYS.agent)}`,
+    `agent-1:agent:${await sha256Hex(KEYS.agent)}:${AGENT_1_BINDINGS.join('|')}`,
     `agent-2:agent:${await sha256Hex(KEYS.agent2)}`,
     `approver-1:approver:${await sha256Hex(KEYS.approver)}`,
     `approver-2:approver:${await sha256Hex(KEYS.approver2)}`,
     `admin-1:admin:${await sha256Hex(KEYS.admin)}`,
+    `security-lead:approver:${await sha256Hex(KEYS.securityLead)}`,
+    `security-deputy:approver:${await sha256Hex(KEYS.securityDeputy)}`,
   ].join(',');
 }
 
@@ -31,6 +39,8 @@ export async function testEnv(overrides: Record<string, string | undefined> = {}
     ...(baseEnv as unknown as Env),
     MAS_API_KEYS: await testKeysSecret(),
     APPROVAL_SECRET: 'test-approval-secret-0123456789',
+    // The webhook sink listens on 127.0.0.1: allowed explicitly, as for local development.
+    APPROVAL_WEBHOOK_ALLOW_PRIVATE: 'true',
     // Test files share principals and (in CI) one Redis: only the rate-limit tests, which set
     // their own limits and prefixes, should ever see a 429.
     RATE_LIMIT_REQUESTS: '1000000',

@@ -22,8 +22,8 @@ async function sql<T = Record<string, unknown>>(text: string, params: unknown[] 
   );
 }
 
-async function record(body: Record<string, unknown>) {
-  const res = await call(app, '/v1/audit/actions', json('POST', body, 'agent'));
+async function record(body: Record<string, unknown>, role: Role = 'agent') {
+  const res = await call(app, '/v1/audit/actions', json('POST', body, role));
   expect(res.status, await res.clone().text()).toBe(201);
   return (await res.json()) as { action_id: string; status: string; approval?: { id: string } };
 }
@@ -83,7 +83,8 @@ describe('SQL-looking strings in every stored field', () => {
   };
 
   it('are stored and returned verbatim, never run; only the secret rule fires; the chain verifies', async () => {
-    const recorded = await record({ ...S });
+    // An admin may record on behalf of any agent id (an agent key only as the ids bound to it).
+    const recorded = await record({ ...S }, 'admin');
     // An unknown (SQL-looking) category is gated, so the approvals path stores them too.
     expect(recorded.status).toBe('pending_approval');
 
@@ -129,13 +130,14 @@ describe('SQL-looking strings in every stored field', () => {
     );
     expect(approval).toEqual({ status: 'rejected', reason });
 
-    const plain = await record({ ...S, category: 'read' });
+    const plain = await record({ ...S, category: 'read' }, 'admin');
     const error = "'); DELETE FROM audit.chain_head; --";
     const outputs = { rows: '1; TRUNCATE audit.action_logs CASCADE; --' };
     const patched = await call(
       app,
       `/v1/audit/actions/${plain.action_id}`,
-      json('PATCH', { status: 'failed', error, outputs }, 'agent'),
+      // Unregistered, so gated whatever its claimed category: cancelling is what it may do.
+      json('PATCH', { status: 'cancelled', error, outputs }, 'admin'),
     );
     expect(patched.status).toBe(200);
     const [status] = await sql<{ error: string; outputs: unknown }>(
@@ -198,14 +200,18 @@ describe('XSS payloads on the approvals page', () => {
   }
 
   it('renders every agent-controlled field and the decision reason as escaped text', async () => {
-    const pending = await record({
-      agent_id: `xss-${X.attr}`,
-      agent_name: X.script,
-      action_type: X.img,
-      category: 'external_write',
-      tool_name: X.svg,
-      inputs: { [X.script]: X.img, note: X.attr, list: [X.svg] },
-    });
+    const pending = await record(
+      {
+        agent_id: `xss-${X.attr}`,
+        agent_name: X.script,
+        action_type: X.img,
+        category: 'external_write',
+        tool_name: X.svg,
+        justification: X.script,
+        inputs: { [X.script]: X.img, note: X.attr, list: [X.svg] },
+      },
+      'admin',
+    );
     const rejected = await record({
       agent_id: 'xss-bot',
       agent_name: 'XSS Bot',

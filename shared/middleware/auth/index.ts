@@ -46,9 +46,19 @@ export function auth(options: AuthOptions = {}): MiddlewareHandler {
 
 /** The principal an API key belongs to: the MAS_API_KEYS secret first, then the keys table. */
 export async function resolveApiKey(settings: Settings, key: string): Promise<Principal | null> {
-  const hash = await hashOf(key);
+  return resolveKeyHash(settings, await hashOf(key));
+}
+
+/**
+ * The principal a key digest belongs to, resolved as for a request (the approvals page
+ * re-resolves its session's key this way on every decision, so revocation reaches it).
+ */
+export async function resolveKeyHash(settings: Settings, hash: string): Promise<Principal | null> {
   const fromSecret = findKeyEntry(keysFromSecret(settings), hash);
-  if (fromSecret) return { id: fromSecret.id, role: fromSecret.role };
+  if (fromSecret) {
+    const { hash: _hash, ...principal } = fromSecret;
+    return principal;
+  }
   return settings.DATABASE_URL ? lookupKeyInTable(settings, hash) : null;
 }
 
