@@ -594,6 +594,10 @@ export const actionRegistry: ActionRegistry = {
       "category": "destructive",
       "risk": "Drops a database; the data is gone unless a backup exists."
     },
+    "send_email": {
+      "category": "external_write",
+      "risk": "Sends mail outside the company under the company's name."
+    },
     "s3.delete_bucket": {
       "category": "destructive",
       "risk": "Deletes a bucket and every object in it."
@@ -604,6 +608,9 @@ export const actionRegistry: ActionRegistry = {
       "category": "read"
     },
     "probe": {
+      "category": "read"
+    },
+    "lookup": {
       "category": "read"
     },
     "bench.lookup": {
@@ -710,4 +717,4 @@ export const actionRegistry: ActionRegistry = {
 };
 
 /** First 16 hex of the SHA-256 over config/policies.yaml and config/actions.yaml: on every ledger row. */
-export const policyVersion = '103efc1a4fa2d4b6';
+export const policyVersion = '83d9f762a654e9bc';
