@@ -22,10 +22,18 @@ describe('API keys', () => {
     expect(parseApiKeysSecret(undefined)).toEqual([]);
   });
 
+  it('reads the agent ids bound to a key from an optional last field', async () => {
+    const h = await sha256Hex('k');
+    expect(parseApiKeysSecret(`planner-1:agent:${h}:billing-agent|ops-agent`)).toEqual([
+      { id: 'planner-1', role: 'agent', hash: h, agents: ['billing-agent', 'ops-agent'] },
+    ]);
+  });
+
   it.each([
     ['unknown role', 'alice:root:'],
     ['short hash', 'alice:admin:abcd'],
-    ['extra field', 'alice:admin:HASH:x'],
+    ['extra field', 'alice:admin:HASH:x:y'],
+    ['bad bound agent id', 'alice:agent:HASH:ok|not ok'],
     ['bad id', 'al ice:admin:HASH'],
   ])('refuses an entry with %s, without echoing it', async (_, template) => {
     const entry = template.replace('HASH', await sha256Hex('k'));
