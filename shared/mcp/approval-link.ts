@@ -77,7 +77,7 @@ export async function redeemCallApproval(
     actionId: args.link.action_id,
     receipt,
     summary: args.redactedInputs,
-    principal: args.principal,
+    principal: args.principal.id,
     secret: args.secret,
   });
 }

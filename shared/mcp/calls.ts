@@ -16,6 +16,7 @@ import { mcpToolCallDuration, mcpToolCallsTotal } from '../metrics/registry.ts';
 import type { TraceContext } from '../middleware/correlation/index.ts';
 import { outgoingTraceHeaders } from '../middleware/correlation/index.ts';
 import { redactSecrets } from '../redact/index.ts';
+import { classificationFromEntry } from '../registry/index.ts';
 import { findCallApproval, type LinkedApproval, redeemCallApproval } from './approval-link.ts';
 import { gatewayToolName, type ResolvedServer } from './config.ts';
 import { UpstreamError, withUpstream } from './upstream.ts';
@@ -127,8 +128,22 @@ async function gatedCall(
     approvalsEnabled: settings.APPROVAL_REQUIRED,
     receiptSecret: settings.APPROVAL_SECRET,
   };
+  // The registry's view of this tool (from config/mcp.yaml's entry for now): recordAction gates
+  // with the same classification, so this pre-check and the recorded decision agree.
+  const classification = classificationFromEntry(
+    `mcp.${server.name}.tools.${tool.name}`,
+    entry ? { category: entry.category, ...(entry.risk ? { risk: entry.risk } : {}) } : undefined,
+  );
   const gate = evaluateGate(
-    { category, action_type: actionType, tool_name: toolName, agent_id: principal.id, inputs },
+    {
+      category,
+      action_type: actionType,
+      tool_name: toolName,
+      agent_id: principal.id,
+      inputs,
+      registered: classification.registered,
+      amount_path: classification.amount_path,
+    },
     policy,
     settings.APPROVAL_REQUIRED,
   );
@@ -189,6 +204,7 @@ async function gatedCall(
         inputs,
       },
       requestCtx,
+      { classification },
     );
     if (!recorded.approval) return { kind: 'allowed' as const, actionId: recorded.action_id };
     const link: LinkedApproval = {

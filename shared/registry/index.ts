@@ -9,6 +9,7 @@
  *   is classified: such an action follows `unknown_tool` in config/policies.yaml.
  * - `classifyIntegrationWrite(name, method, path, claimed?)`: the same for a proxy write, from
  *   the integration's routes (first match wins).
+ * - `classificationFromEntry(key, entry?, claimed?)`: the same for one entry kept elsewhere.
  * - `lookupTool(name)` / `lookupActionType(name)`: one entry, own properties only.
  * - `checkInputs(classification, inputs)`: throws a 400 `invalid_inputs` naming the first field
  *   that fails an entry's `input_schema`.
@@ -117,6 +118,18 @@ export function classifyIntegrationWrite(
   const route = routes[index];
   const entries = route ? [{ key: `integrations.${integration}[${index}]`, entry: route }] : [];
   return decide(route !== undefined, entries, claimed);
+}
+
+/**
+ * A classification from an entry kept elsewhere (config/mcp.yaml's per-tool classification,
+ * until those tools are entries of this registry); no entry: unregistered.
+ */
+export function classificationFromEntry(
+  key: string,
+  entry: RegistryEntry | undefined,
+  claimed: string | null = null,
+): Classification {
+  return decide(entry !== undefined, entry ? [{ key, entry }] : [], claimed);
 }
 
 function decide(registered: boolean, entries: MatchedEntry[], claimed: string | null): Classification {
