@@ -56,6 +56,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Anthropic Messages API, routed by model id or role over the same chains as chat
+         * @description Anthropic models get the request as sent (`anthropic-beta` passed through); OpenAI, Gemini and OpenAI-compatible models get it translated to Chat Completions and back. Streaming (`stream: true`) answers with Anthropic SSE events (`message_start` … `message_stop`). Errors use Anthropic’s shape and status codes. See docs/LLM.md for what is translated.
+         */
+        post: operations["createMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/messages/count_tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Input tokens of a Messages request: Anthropic’s count, or an estimate for other models
+         * @description `x-mas-token-count: upstream | estimate` says which (docs/LLM.md describes the estimate).
+         */
+        post: operations["countMessageTokens"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/models": {
         parameters: {
             query?: never;
@@ -464,6 +504,15 @@ export interface components {
                 param: string | null;
             };
         };
+        AnthropicError: {
+            /** @constant */
+            type: "error";
+            error: {
+                type: string;
+                message: string;
+            };
+            request_id: string;
+        };
     };
     responses: never;
     parameters: never;
@@ -709,6 +758,325 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createMessage: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Role to route to when `model` is absent (planning, execution, fast, fallback...). */
+                "x-mas-role"?: string;
+                /** @description Accepted (and passed to Anthropic upstreams). */
+                "anthropic-version"?: string;
+                /** @description Passed to Anthropic upstreams. */
+                "anthropic-beta"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    model?: string;
+                    messages: ({
+                        /** @enum {string} */
+                        role: "user" | "assistant";
+                        content: string | ({
+                            type: string;
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                    } & {
+                        [key: string]: unknown;
+                    })[];
+                    system?: string | ({
+                        /** @constant */
+                        type: "text";
+                        text: string;
+                    } & {
+                        [key: string]: unknown;
+                    })[];
+                    tools?: ({
+                        name: string;
+                    } & {
+                        [key: string]: unknown;
+                    })[];
+                    tool_choice?: {
+                        /** @enum {string} */
+                        type: "auto" | "any" | "tool" | "none";
+                        name?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    max_tokens: number;
+                    stream?: boolean;
+                    temperature?: number;
+                    top_p?: number;
+                    top_k?: number;
+                    stop_sequences?: string[];
+                } & {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description A message, or an SSE stream of Messages events. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        /** @constant */
+                        type: "message";
+                        /** @constant */
+                        role: "assistant";
+                        model: string;
+                        content: ({
+                            type: string;
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                        stop_reason: string | null;
+                        stop_sequence: string | null;
+                        usage: {
+                            input_tokens: number;
+                            output_tokens: number;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    "text/event-stream": string;
+                };
+            };
+            /** @description invalid_request_error (also for 409, 413 request_too_large is its own, 415). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description authentication_error: missing or unknown key (`x-api-key` or Bearer). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description permission_error: the key’s role may not call models. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description not_found_error: unknown model or role. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description Body larger than the function allows. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description rate_limit_error (Retry-After says when to retry). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description Sent as 500 api_error: every upstream failed. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description Sent as 529 overloaded_error: no model could be called. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description timeout_error: no upstream answered within the deadline. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+        };
+    };
+    countMessageTokens: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Role to route to when `model` is absent (planning, execution, fast, fallback...). */
+                "x-mas-role"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    model?: string;
+                    messages: ({
+                        /** @enum {string} */
+                        role: "user" | "assistant";
+                        content: string | ({
+                            type: string;
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                    } & {
+                        [key: string]: unknown;
+                    })[];
+                    system?: string | ({
+                        /** @constant */
+                        type: "text";
+                        text: string;
+                    } & {
+                        [key: string]: unknown;
+                    })[];
+                    tools?: ({
+                        name: string;
+                    } & {
+                        [key: string]: unknown;
+                    })[];
+                    tool_choice?: {
+                        /** @enum {string} */
+                        type: "auto" | "any" | "tool" | "none";
+                        name?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                } & {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description The count. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        input_tokens: number;
+                    };
+                };
+            };
+            /** @description invalid_request_error (also for 409, 413 request_too_large is its own, 415). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description authentication_error: missing or unknown key (`x-api-key` or Bearer). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description permission_error: the key’s role may not call models. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description not_found_error: unknown model or role. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description Body larger than the function allows. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description rate_limit_error (Retry-After says when to retry). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description Sent as 500 api_error: every upstream failed. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description Sent as 529 overloaded_error: no model could be called. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description timeout_error: no upstream answered within the deadline. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
                 };
             };
         };
