@@ -209,6 +209,78 @@ function panels(models: PricedModel[]): Array<{ row: string; panels: PanelSpec[]
       ],
     },
     {
+      row: 'Spend and budgets',
+      panels: [
+        {
+          title: 'Spend (USD) by role and model over the dashboard range',
+          description:
+            'What the LLM calls cost, priced per request from config/models.yaml when the answer (or the end of a stream) reported its usage: llm_cost_usd_total. Cache hits cost nothing; models without a price are counted under "Unpriced calls".',
+          type: 'bargauge',
+          unit: 'currencyUSD',
+          w: 12,
+          h: 8,
+          targets: [
+            {
+              expr: 'sum by (role, provider, model) (increase(llm_cost_usd_total[$__range]))',
+              legend: '{{role}} {{provider}}/{{model}}',
+              instant: true,
+            },
+          ],
+        },
+        {
+          title: 'Spend rate (USD per hour) by role',
+          description: 'The current burn rate per role, from llm_cost_usd_total.',
+          type: 'timeseries',
+          unit: 'currencyUSD',
+          w: 12,
+          h: 8,
+          targets: [{ expr: 'sum by (role) (rate(llm_cost_usd_total[5m])) * 3600', legend: '{{role}}' }],
+        },
+        {
+          title: 'Budget utilisation p95 / max by scope and kind',
+          description:
+            'How full the budgets were when they admitted calls (llm_budget_utilization_ratio: used share of the limit, this call included), by scope (principal, agent, role) and kind (daily_usd, monthly_usd, tpm, rpm). Near 1: that budget is about to refuse calls.',
+          type: 'timeseries',
+          unit: 'percentunit',
+          w: 12,
+          h: 8,
+          targets: [
+            {
+              expr: 'histogram_quantile(0.95, sum by (le, scope, kind) (rate(llm_budget_utilization_ratio_bucket[5m])))',
+              legend: 'p95 {{scope}} {{kind}}',
+            },
+            {
+              expr: 'histogram_quantile(1, sum by (le, scope, kind) (rate(llm_budget_utilization_ratio_bucket[5m])))',
+              legend: 'max {{scope}} {{kind}}',
+            },
+          ],
+        },
+        {
+          title: 'Budget refusals, cache hits and unpriced calls per minute',
+          description:
+            'Calls refused with 429 insufficient_quota by scope and kind; answers served from the response cache; calls to models without a price (recorded with cost null).',
+          type: 'timeseries',
+          unit: 'short',
+          w: 12,
+          h: 8,
+          targets: [
+            {
+              expr: 'sum by (scope, kind) (rate(llm_budget_rejections_total[5m])) * 60',
+              legend: 'refused: {{scope}} {{kind}}',
+            },
+            {
+              expr: 'sum by (endpoint) (rate(llm_cache_hits_total[5m])) * 60',
+              legend: 'cache hit: {{endpoint}}',
+            },
+            {
+              expr: 'sum by (model) (rate(llm_unpriced_requests_total[5m])) * 60',
+              legend: 'unpriced: {{model}}',
+            },
+          ],
+        },
+      ],
+    },
+    {
       row: 'Approvals and audit',
       panels: [
         {

@@ -31,7 +31,8 @@ export interface LimitCheck {
 }
 
 export type ReserveOutcome =
-  | { status: 'ok' }
+  /** `used[i]`: what `checks[i]` had counted before this reservation. */
+  | { status: 'ok'; used: number[] }
   | { status: 'over'; check: LimitCheck; used: number }
   | { status: 'rebuild'; check: LimitCheck };
 
@@ -48,12 +49,13 @@ const ttlSeconds = (c: LimitCheck, now: number) =>
   Math.max(1, Math.ceil((c.resetAt - now) / 1000)) + KEY_GRACE_SECONDS;
 
 // KEYS: per check, the hash then the zset. ARGV: now, reservation id, its expiry, then per check
-// limit, amount, ttl, rebuildable. Returns {1} | {0, i, used} | {-1, i}.
+// limit, amount, ttl, rebuildable. Returns {1, used per check} | {0, i, used} | {-1, i}.
 const RESERVE = `
 local now = tonumber(ARGV[1])
 local rid = ARGV[2]
 local rexp = ARGV[3]
 local n = (#KEYS) / 2
+local seen = {1}
 for i = 1, n do
   local h, z = KEYS[2*i-1], KEYS[2*i]
   local b = 3 + (i-1)*4
@@ -67,6 +69,7 @@ for i = 1, n do
   end
   local used = tonumber(redis.call('HGET', h, 's') or '0') + tonumber(redis.call('HGET', h, 'reserved') or '0')
   if used + tonumber(ARGV[b+2]) > tonumber(ARGV[b+1]) then return {0, i, used} end
+  seen[i + 1] = used
 end
 for i = 1, n do
   local h, z = KEYS[2*i-1], KEYS[2*i]
@@ -78,7 +81,7 @@ for i = 1, n do
   redis.call('EXPIRE', h, ARGV[b+3])
   redis.call('EXPIRE', z, ARGV[b+3])
 end
-return {1}
+return seen
 `;
 
 // KEYS as above; ARGV: reservation id, then per check actual, ttl.
@@ -115,7 +118,7 @@ export function redisReservations(redis: Redis): Reservations {
   const seed = redis.createScript<number>(SEED);
   return {
     async reserve(rid, checks, expiresAt) {
-      if (!checks.length) return { status: 'ok' };
+      if (!checks.length) return { status: 'ok', used: [] };
       const now = Date.now();
       const args = [String(now), rid, String(expiresAt)];
       for (const c of checks) {
@@ -141,7 +144,7 @@ export function redisReservations(redis: Redis): Reservations {
 
 function outcome(result: number[], checks: LimitCheck[]): ReserveOutcome {
   const [code, index, used] = result.map(Number);
-  if (code === 1) return { status: 'ok' };
+  if (code === 1) return { status: 'ok', used: result.slice(1).map(Number) };
   const check = checks[(index ?? 1) - 1] as LimitCheck;
   if (code === -1) return { status: 'rebuild', check };
   return { status: 'over', check, used: used ?? 0 };
@@ -182,12 +185,14 @@ export function localReservations(): Reservations {
   return {
     async reserve(rid, checks, expiresAt) {
       const now = Date.now();
+      const seen: number[] = [];
       for (const c of checks) {
         const u = used(counter(c, now), now);
         if (u + c.amount > c.limit) return { status: 'over', check: c, used: u };
+        seen.push(u);
       }
       for (const c of checks) counter(c, now).reservations.set(rid, { amount: c.amount, expiresAt });
-      return { status: 'ok' };
+      return { status: 'ok', used: seen };
     },
     async settle(rid, checks, actual) {
       const now = Date.now();

@@ -6,7 +6,12 @@ import { AppError } from '../errors/index.ts';
 import { runInBackground } from '../http/background.ts';
 import type { AppEnv } from '../http/create-app.ts';
 import type { ResolvedModel, ResolvedTarget } from '../llm/registry.ts';
-import { llmCostUsdTotal, llmUnpricedRequestsTotal } from '../metrics/registry.ts';
+import {
+  llmBudgetRejectionsTotal,
+  llmBudgetUtilization,
+  llmCostUsdTotal,
+  llmUnpricedRequestsTotal,
+} from '../metrics/registry.ts';
 import { getRedis } from '../redis/client.ts';
 import { type Budget, type BudgetScope, budgetsFor, spentSince } from './budgets.ts';
 import { costUsd, formatUsd, type TokenCounts, tokenCounts, toNanoUsd } from './pricing.ts';
@@ -126,7 +131,17 @@ export async function beginSpend(c: Context<AppEnv>, request: SpendRequest): Pro
         log.info('budgets: counter rebuilt from Postgres', { scope: check.scope, kind: check.kind });
       }
     }
-    if (outcome?.status === 'over') throw overBudget(outcome.check);
+    if (outcome?.status === 'over') {
+      llmBudgetRejectionsTotal.inc({ scope: outcome.check.scope, kind: outcome.check.kind });
+      throw overBudget(outcome.check);
+    }
+    if (outcome?.status === 'ok') {
+      checks.forEach((ch, i) => {
+        const used = outcome.used[i];
+        if (used !== undefined && ch.limit > 0)
+          llmBudgetUtilization.observe({ scope: ch.scope, kind: ch.kind }, (used + ch.amount) / ch.limit);
+      });
+    }
     if (outcome?.status !== 'ok')
       throw new AppError(503, 'budget_unavailable', 'Budgets could not be checked.');
   }

@@ -60,6 +60,21 @@ export const llmUnpricedRequestsTotal = new Counter({
   registers: [registry],
 });
 
+export const llmBudgetRejectionsTotal = new Counter({
+  name: 'llm_budget_rejections_total',
+  help: 'LLM calls refused (429 insufficient_quota) by a budget, by scope (principal|agent|role) and kind.',
+  labelNames: ['scope', 'kind'] as const,
+  registers: [registry],
+});
+
+export const llmBudgetUtilization = new Histogram({
+  name: 'llm_budget_utilization_ratio',
+  help: 'Share of its budget a limit had used (this request reserved included) when a call was admitted, by scope and kind.',
+  labelNames: ['scope', 'kind'] as const,
+  buckets: [0.25, 0.5, 0.75, 0.9, 0.95, 1],
+  registers: [registry],
+});
+
 export const llmCacheHitsTotal = new Counter({
   name: 'llm_cache_hits_total',
   help: 'Answers served from the response cache (priced at zero), by endpoint and role.',
