@@ -2,7 +2,7 @@
  * `npm run bench`: the gateway's overhead over a fast fake upstream, per endpoint and concurrency,
  * on one runtime; bundle sizes and isolate start per deployment. See bench/README.md.
  *   node bench/run.ts [--runtime workerd|workerd-dev|node|deno] [--duration 4] [--quick]
- *                     [--only health,chat,stream,embed,audit] [--concurrency 1,8,32]
+ *                     [--only health,chat,chat-budget,stream,embed,audit] [--concurrency 1,8,32]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,7 +24,7 @@ import { buildBundles, deploymentsOf, setupBench } from './lib/setup.ts';
 import { mergeWindows, Samples, type WindowResult } from './lib/stats.ts';
 import { runStreams } from './lib/stream-client.ts';
 
-const ENDPOINTS = ['health', 'chat', 'stream', 'embed', 'audit'] as const;
+const ENDPOINTS = ['health', 'chat', 'chat-budget', 'stream', 'embed', 'audit'] as const;
 type Endpoint = (typeof ENDPOINTS)[number];
 
 const { values: args } = parseArgs({
@@ -123,6 +123,18 @@ try {
     inputs: { query: 'status of order 42' },
   });
   const agent = { ...json, authorization: bearer('agent') };
+  // The same chat call by a key whose budgets (USD a day, tokens and requests a minute) are set
+  // far above what the bench spends: every request reserves in Redis and settles after.
+  const budgeted = { ...json, authorization: bearer('budgeted') };
+  if (endpoints.includes('chat-budget')) {
+    const res = await fetch(`${fnUrl}/v1/admin/budgets/principal/${BENCH_KEYS.budgeted.id}`, {
+      method: 'PUT',
+      headers: { ...json, authorization: bearer('admin') },
+      body: JSON.stringify({ daily_usd: 1e9, monthly_usd: 1e9, tpm: 1e12, rpm: 1e12 }),
+      signal: AbortSignal.timeout(30_000),
+    });
+    if (!res.ok) throw new Error(`setting the bench budget answered ${res.status}: ${await res.text()}`);
+  }
   const specs: Record<Endpoint, { through: RequestSpec; direct?: RequestSpec }> = {
     health: {
       through: { method: 'GET', url: `${fnUrl}/health` },
@@ -131,6 +143,10 @@ try {
     chat: {
       through: { method: 'POST', url: `${fnUrl}/v1/chat/completions`, headers: agent, body: chatBody },
       direct: { method: 'POST', url: `${upUrl}/v1/chat/completions`, headers: agent, body: chatBody },
+    },
+    'chat-budget': {
+      through: { method: 'POST', url: `${fnUrl}/v1/chat/completions`, headers: budgeted, body: chatBody },
+      direct: { method: 'POST', url: `${upUrl}/v1/chat/completions`, headers: budgeted, body: chatBody },
     },
     stream: {
       through: { method: 'POST', url: `${fnUrl}/v1/chat/completions`, headers: agent, body: streamBody },

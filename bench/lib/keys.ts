@@ -8,6 +8,8 @@ export const BENCH_KEYS = {
   agent: { id: 'bench-agent', role: 'agent', key: 'mas_bench_agent_key_0123456789abcdef' },
   approver: { id: 'bench-approver', role: 'approver', key: 'mas_bench_approver_key_0123456789abcdef' },
   admin: { id: 'bench-admin', role: 'admin', key: 'mas_bench_admin_key_0123456789abcdef' },
+  /** An agent with budgets set (never reached): the chat path with reservation and settlement. */
+  budgeted: { id: 'bench-budgeted', role: 'agent', key: 'mas_bench_budgeted_key_0123456789abcdef' },
 } as const;
 
 export const bearer = (who: keyof typeof BENCH_KEYS) => `Bearer ${BENCH_KEYS[who].key}`;
