@@ -16,7 +16,7 @@ providers:
   oai: { type: openai, base_url: ${openaiFake}/v1, api_key_env: OPENAI_API_KEY, timeout_ms: 2000 }
   google: { type: gemini, base_url: ${geminiFake}, api_key_env: GOOGLE_API_KEY, timeout_ms: 2000 }
 models:
-  - { id: a-ok, provider: claude, upstream: ok, capabilities: [chat, tools, vision], context_window: 200000 }
+  - { id: a-ok, provider: claude, upstream: ok, capabilities: [chat, tools, vision], context_window: 200000, price: { input: 3, output: 15 } }
   - { id: a-tools, provider: claude, upstream: tools, capabilities: [chat, tools], context_window: 200000 }
   - { id: a-over, provider: claude, upstream: overloaded, capabilities: [chat], context_window: 200000 }
   - { id: a-mid, provider: claude, upstream: midstream, capabilities: [chat], context_window: 200000 }
@@ -349,6 +349,17 @@ describe('/v1/messages beyond the SDK cases', () => {
     const seen = await lastSeen(anthropicFake, 'ok');
     expect(seen.headers['anthropic-beta']).toBe('files-api-2025-04-14');
     expect(seen.headers['x-api-key']).toBe('sk-ant-upstream-000000000000000000000');
+  });
+
+  it('prices a message as chat does: x-mas-cost-usd from the upstream usage', async () => {
+    const res = await post('/v1/messages', {
+      model: 'a-ok',
+      max_tokens: 8,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    expect(res.status).toBe(200);
+    // The fake reports 12 input and 6 output tokens: (12 x 3 + 6 x 15) / 1e6 USD.
+    expect(res.headers.get('x-mas-cost-usd')).toBe('0.000126');
   });
 
   it('bad input: Anthropic’s error shape and status', async () => {

@@ -310,7 +310,8 @@ export const bundledModels: ModelsConfig = {
       "context_window": 1000000,
       "price": {
         "input": 2,
-        "output": 10
+        "output": 10,
+        "cached_input": 0.2
       }
     },
     {
@@ -326,7 +327,8 @@ export const bundledModels: ModelsConfig = {
       "context_window": 1000000,
       "price": {
         "input": 0.1,
-        "output": 0.5
+        "output": 0.5,
+        "cached_input": 0.01
       }
     },
     {

@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import { beginSpend, estimatePromptTokens, setCostHeader } from '../../governance/spend.ts';
 import type { AppEnv } from '../../http/create-app.ts';
 import { maxBodyBytes, readJson } from '../../middleware/json-body/index.ts';
 import { redactString } from '../../redact/index.ts';
@@ -47,6 +48,17 @@ export async function createMessage(c: Context<AppEnv>): Promise<Response> {
   const stream = body.stream === true;
   const ctx = createRouteContext(c, target, stream);
   const native = (model: ResolvedModel) => ({ ...body, model: model.model.upstream });
+  // Budgets and pricing as for chat: reserved before the call, settled from its usage.
+  const spend = await beginSpend(c, {
+    endpoint: 'messages',
+    target,
+    promptTokens: estimatePromptTokens([body.system, body.messages, body.tools]),
+    maxOutputTokens: body.max_tokens,
+  });
+  const released = (err: unknown): never => {
+    spend.release();
+    throw err;
+  };
   const options = (signal: AbortSignal, model: ResolvedModel) => ({
     signal,
     headers: isAnthropic(model) ? { ...ctx.headers(), ...passThrough(c) } : ctx.headers(),
@@ -62,9 +74,10 @@ export async function createMessage(c: Context<AppEnv>): Promise<Response> {
         options(signal, model),
       );
       return chatToMessage(completion, model.model.id);
-    });
+    }).catch(released);
     countTokens(routed.model, mapAnthropicUsage(routed.result.usage));
     setRouteHeaders(c, routed);
+    setCostHeader(c, spend.settle(routed.model, routed.result.usage));
     return c.json(routed.result);
   }
 
@@ -77,7 +90,7 @@ export async function createMessage(c: Context<AppEnv>): Promise<Response> {
       options(signal, model),
     );
     return serialised(chatChunksToEvents(chunks, model.model.id));
-  });
+  }).catch(released);
   setRouteHeaders(c, routed);
   const encoder = new TextEncoder();
   const log = c.get('log');
@@ -107,6 +120,8 @@ export async function createMessage(c: Context<AppEnv>): Promise<Response> {
         send('error', JSON.stringify(streamErrorEvent(err)));
       } finally {
         countTokens(routed.model, mapAnthropicUsage(usage));
+        // Priced from the usage the stream reported, even one cut before its end.
+        spend.settle(routed.model, usage);
         controller.close();
       }
     },
