@@ -25,7 +25,7 @@ describe('@mas/client (clients/ts)', () => {
     const current = existsSync(TYPES_PATH) ? readFileSync(TYPES_PATH, 'utf8') : 'missing';
     expect(current, 'stale or missing: npm test regenerates it, or npm run openapi').toBe(types);
     expect(types).toMatch(
-      /recordAction: \{[\s\S]*?agent_id: string;[\s\S]*?status: "recorded" \| "pending_approval"/,
+      /recordAction: \{[\s\S]*?agent_name: string;[\s\S]*?status: "recorded" \| "pending_approval"/,
     );
   });
 

@@ -17,11 +17,8 @@ import type {
 } from './types.ts';
 
 /** An action to record: `agent_id` / `agent_name` default to the client's `agent`. */
-export type ActionInput = Omit<RecordActionRequest, 'agent_id' | 'agent_name'> &
-  Partial<Pick<RecordActionRequest, 'agent_id' | 'agent_name'>> & {
-    /** Why the agent takes this action; shown to the approver (gateways that accept it). */
-    justification?: string;
-  };
+export type ActionInput = Omit<RecordActionRequest, 'agent_name'> &
+  Partial<Pick<RecordActionRequest, 'agent_name'>>;
 
 export class Audit {
   readonly #http: Transport;
@@ -32,9 +29,12 @@ export class Audit {
   /** Records an action before it is taken. Never retried: each call is a new action. */
   async logAction(action: ActionInput): Promise<RecordActionResponse> {
     const agent = this.#http.options.agent;
+    // agent_id: the key's own principal unless named (it must then be an agent bound to the key).
     const agentId = action.agent_id ?? agent?.id;
-    if (!agentId) throw new TypeError('logAction: agent_id is required (or set the client option `agent`)');
-    const body = { ...action, agent_id: agentId, agent_name: action.agent_name ?? agent?.name ?? agentId };
+    const agentName = action.agent_name ?? agent?.name ?? agentId;
+    if (!agentName)
+      throw new TypeError('logAction: agent_name is required (or set the client option `agent`)');
+    const body = { ...action, ...(agentId ? { agent_id: agentId } : {}), agent_name: agentName };
     return (await this.#http.call<RecordActionResponse>('POST', '/v1/audit/actions', { body })).data;
   }
 
