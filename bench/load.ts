@@ -211,11 +211,25 @@ const errorsOf = (p: Phase) => KINDS.reduce((s, k) => s + p.kinds[k].errors, 0) 
 
 let exitCode = 0;
 try {
-  const maxSeq = async () =>
-    Number(
-      (await db.client.query<{ m: string | null }>('select max(seq) as m from audit.action_logs')).rows[0]
-        ?.m ?? 0,
+  // Rows get their seq when the sealer reaches them: drain the queue first (sealing here too,
+  // through the same function, waiting while a gateway's sealer holds the log).
+  const maxSeq = async () => {
+    for (let i = 0; i < 6000; i++) {
+      await db.client.query("select audit.seal('main', 5000)");
+      const q = await db.client.query<{ n: string }>(
+        "select count(*) as n from audit.ledger_queue where log = 'main'",
+      );
+      if (Number(q.rows[0]?.n ?? 0) === 0) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return Number(
+      (
+        await db.client.query<{ m: string | null }>(
+          "select max(seq) as m from audit.ledger_seq where log = 'main'",
+        )
+      ).rows[0]?.m ?? 0,
     );
+  };
   let rate = Number(args.rate ?? 0);
   const findMax = args['find-max'] || args.rate === undefined;
   const ramp: Array<{ rate: number; worstP99: number; errors: number }> = [];
@@ -238,7 +252,8 @@ try {
   const phase = await runPhase(rate, Number(args.duration));
   const seqAfter = await maxSeq();
   const { rows } = await db.client.query<{ entry_type: string; n: string }>(
-    'select entry_type, count(*) as n from audit.action_logs where seq > $1 and seq <= $2 group by entry_type',
+    `select l.entry_type, count(*) as n from audit.ledger_seq s join audit.action_logs l on l.id = s.entry_id
+      where s.log = 'main' and s.seq > $1 and s.seq <= $2 group by l.entry_type`,
     [seqBefore, seqAfter],
   );
   const rowsByType = Object.fromEntries(rows.map((r) => [r.entry_type, Number(r.n)]));
@@ -252,9 +267,11 @@ try {
   // Per request, by correlation id: every written answer has exactly one row of its type, every
   // refusal none; an unanswered request may have one (the server finished after the client left).
   const perId = await db.client.query<{ correlation_id: string; entry_type: string; n: string }>(
-    `select correlation_id, entry_type, count(*) as n from audit.action_logs
-      where seq > $1 and seq <= $2 and correlation_id like 'load-%' and entry_type in ('action', 'decision')
-      group by correlation_id, entry_type`,
+    `select l.correlation_id, l.entry_type, count(*) as n
+       from audit.ledger_seq s join audit.action_logs l on l.id = s.entry_id
+      where s.log = 'main' and s.seq > $1 and s.seq <= $2 and l.correlation_id like 'load-%'
+        and l.entry_type in ('action', 'decision')
+      group by l.correlation_id, l.entry_type`,
     [seqBefore, seqAfter],
   );
   const rowsOf = new Map(perId.rows.map((r) => [`${r.correlation_id}|${r.entry_type}`, Number(r.n)]));

@@ -1,7 +1,9 @@
+import type { Env } from '../shared/env.ts';
 import { createApp } from '../shared/http/create-app.ts';
 import { approvalFunction } from './approval/routes.ts';
 import { sweepApprovals } from './approval/scheduled.ts';
 import { auditFunction } from './audit/routes.ts';
+import { ledgerCheckpoints } from './audit/scheduled.ts';
 import { chatFunction } from './chat/routes.ts';
 import { docsFunction } from './docs/routes.tsx';
 import { embedFunction } from './embed/routes.ts';
@@ -27,4 +29,9 @@ const app = createApp('all', [
   docsFunction,
 ]);
 
-export default { fetch: app.fetch, scheduled: sweepApprovals } satisfies ExportedHandler<never>;
+/** One cron, every function's periodic work: approval expiry and escalation, ledger checkpoints. */
+async function scheduled(controller: ScheduledController, env: Env, ctx: ExecutionContext): Promise<void> {
+  await Promise.all([sweepApprovals(controller, env, ctx), ledgerCheckpoints(controller, env, ctx)]);
+}
+
+export default { fetch: app.fetch, scheduled } satisfies ExportedHandler<never>;

@@ -32,6 +32,11 @@ export interface Env {
   APPROVAL_WEBHOOK_URL?: string;
   APPROVAL_WEBHOOK_SECRET?: string;
   APPROVAL_WEBHOOK_ALLOW_PRIVATE?: string;
+  LEDGER_SIGNING_KEY?: string;
+  LEDGER_ORIGIN?: string;
+  LEDGER_WITNESS_URL?: string;
+  LEDGER_WITNESS_SECRET?: string;
+  LEDGER_CHECKPOINT_INTERVAL_SECONDS?: string;
   [key: string]: unknown;
 }
 
@@ -106,6 +111,23 @@ export const settingsSchema = z.object({
         .number<string>()
         .check(z.refine(Number.isInteger, { message: 'must be an integer' }), z.positive()),
     ),
+  ),
+  /** Signs ledger checkpoints: PRIVATE+KEY+<name>+<id>+<base64> (`npm run keys -- ledger-keygen`). */
+  LEDGER_SIGNING_KEY: optionalString,
+  /** The checkpoints' origin line; default the signing key's name. */
+  LEDGER_ORIGIN: optionalString,
+  /** Receives every new checkpoint (HMAC-signed with LEDGER_WITNESS_SECRET): a copy outside the database. */
+  LEDGER_WITNESS_URL: optionalUrl,
+  LEDGER_WITNESS_SECRET: optionalString,
+  /** The scheduled handler signs a checkpoint when the log grew and the last is this old (s). */
+  LEDGER_CHECKPOINT_INTERVAL_SECONDS: z.pipe(
+    z.pipe(
+      optionalString,
+      z.transform((v: string | undefined) => v ?? '60'),
+    ),
+    z.coerce
+      .number<string>()
+      .check(z.refine(Number.isInteger, { message: 'must be an integer' }), z.positive()),
   ),
   /** Serve GET /metrics (local runs); deployed isolates push to the Pushgateway instead. */
   EXPOSE_METRICS: boolFlag(false),

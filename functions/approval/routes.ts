@@ -11,6 +11,7 @@ import {
   waitForDecision,
   waitQuerySchema,
 } from '../../shared/approvals/index.ts';
+import { sealAfterWrites } from '../../shared/audit/ledger-seal.ts';
 import { withPostgres } from '../../shared/db/postgres.ts';
 import { getSettings } from '../../shared/env.ts';
 import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
@@ -24,6 +25,9 @@ const approvalId = z.uuid({ message: 'must be an approval id (uuid)' });
 
 routes.use('/v1/approvals', auth(), rateLimit());
 routes.use('/v1/approvals/*', auth(), rateLimit());
+// Decisions (API and page) append to the ledger: wake its sealer once answered.
+routes.use('/v1/approvals/*', sealAfterWrites());
+routes.use('/approvals/*', sealAfterWrites());
 
 routes.get('/v1/approvals', async (c) => {
   requireRole(c.get('principal'), ['approver', 'admin']);

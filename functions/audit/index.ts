@@ -1,4 +1,7 @@
 import { createApp } from '../../shared/http/create-app.ts';
 import { auditFunction } from './routes.ts';
+import { ledgerCheckpoints } from './scheduled.ts';
 
-export default createApp('audit', [auditFunction]);
+const app = createApp('audit', [auditFunction]);
+
+export default { fetch: app.fetch, scheduled: ledgerCheckpoints } satisfies ExportedHandler<never>;

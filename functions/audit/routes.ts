@@ -10,7 +10,7 @@ import {
   updateActionSchema,
   updateActionStatus,
 } from '../../shared/audit/actions.ts';
-import { verifyLedger } from '../../shared/audit/ledger.ts';
+import { sealAfterWrites } from '../../shared/audit/ledger-seal.ts';
 import { withPostgres } from '../../shared/db/postgres.ts';
 import { getSettings } from '../../shared/env.ts';
 import { AppError } from '../../shared/errors/index.ts';
@@ -18,11 +18,13 @@ import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
 import { auth, requireRole } from '../../shared/middleware/auth/index.ts';
 import { maxBodyBytes, readJson } from '../../shared/middleware/json-body/index.ts';
 import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
+import { ledgerRoutes } from './ledger-routes.ts';
 
 const routes = new Hono<AppEnv>();
 const actionId = z.uuid({ message: 'must be an action id (uuid)' });
 
-routes.use('/v1/audit/*', auth(), rateLimit());
+// Every write wakes the ledger's sealer once it has answered.
+routes.use('/v1/audit/*', auth(), rateLimit(), sealAfterWrites());
 
 /** ACTION_AUDIT_ENABLED=false refuses writes loudly rather than dropping them. */
 function assertAuditEnabled(env: AppEnv['Bindings']): void {
@@ -42,8 +44,7 @@ routes.post('/v1/audit/actions', async (c) => {
   const result = await withPostgres(getSettings(c.env), (client) =>
     recordAction(client, body, requestContext(c)),
   );
-  const { seq: _seq, ...response } = result;
-  return c.json(response, 201);
+  return c.json(result, 201);
 });
 
 routes.patch('/v1/audit/actions/:id', async (c) => {
@@ -54,8 +55,7 @@ routes.patch('/v1/audit/actions/:id', async (c) => {
   const result = await withPostgres(getSettings(c.env), (client) =>
     updateActionStatus(client, id, body, requestContext(c)),
   );
-  const { seq: _seq, ...response } = result;
-  return c.json(response);
+  return c.json(result);
 });
 
 routes.get('/v1/audit/actions', async (c) => {
@@ -72,9 +72,6 @@ routes.get('/v1/audit/actions/:id', async (c) => {
   );
 });
 
-routes.get('/v1/audit/verify', async (c) => {
-  requireRole(c.get('principal'), ['approver', 'admin']);
-  return c.json(await withPostgres(getSettings(c.env), (client) => verifyLedger(client)));
-});
+routes.route('/', ledgerRoutes);
 
 export const auditFunction = defineFunction('audit', routes);

@@ -7,6 +7,7 @@ import {
   requestContext,
   updateActionStatus,
 } from '../../shared/audit/actions.ts';
+import { sealAfterWrites } from '../../shared/audit/ledger-seal.ts';
 import { unstorableJson } from '../../shared/audit/storable.ts';
 import { withPostgres } from '../../shared/db/postgres.ts';
 import { getSettings } from '../../shared/env.ts';
@@ -25,7 +26,7 @@ import { classifyIntegrationWrite } from '../../shared/registry/index.ts';
 
 const routes = new Hono<AppEnv>();
 
-routes.use('/v1/integrations/*', auth({ roles: ['agent', 'admin'] }), rateLimit());
+routes.use('/v1/integrations/*', auth({ roles: ['agent', 'admin'] }), rateLimit(), sealAfterWrites({ always: true }));
 
 /** Caller headers passed on; everything else (auth, cookies, hop-by-hop, x-mas-*) is dropped. */
 const FORWARD = [

@@ -409,8 +409,9 @@ export async function approvalHistory(client: Client, approvalId: string, viewer
     principal: string | null;
     detail: Record<string, unknown> | null;
   }>(
-    `select seq::int as seq, entry_type, created_at, status, principal, detail
-       from audit.action_logs where action_id = $1 order by seq`,
+    `select s.seq::int as seq, l.entry_type, l.created_at, l.status, l.principal, l.detail
+       from audit.action_logs l left join audit.ledger_seq s on s.entry_id = l.id
+      where l.action_id = $1 order by s.seq nulls last, l.created_at`,
     [approval.action_id],
   );
   return { approval, entries: rows };

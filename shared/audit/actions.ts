@@ -183,7 +183,7 @@ export async function recordAction(
   // trips, and the chain-head lock is released as the statement commits.
   if (approval) await client.query('begin');
   try {
-    const appended = await appendLedgerEntry(client, entry, {
+    await appendLedgerEntry(client, entry, {
       input_hash: hash,
       approval_id: approval?.id ?? null,
     });
@@ -230,7 +230,6 @@ export async function recordAction(
       category: entry.category,
       claimed_category: classification.claimed,
       policy_rule: gate.rule,
-      seq: appended.seq,
       ...(approval ? { approval } : {}),
     };
   } catch (err) {
@@ -346,10 +345,10 @@ export async function updateActionStatus(
       redaction_rules: [...new Set([...outputs.rules, ...(error?.rules ?? [])])],
       detail: { previous_status: current },
     };
-    const appended = await appendLedgerEntry(client, entry);
+    await appendLedgerEntry(client, entry);
     await client.query('commit');
     auditActionsTotal.inc({ category: categoryLabel(action.category), status: update.status });
-    return { action_id: actionId, status: update.status, previous_status: current, seq: appended.seq };
+    return { action_id: actionId, status: update.status, previous_status: current };
   } catch (err) {
     await client.query('rollback').catch(() => undefined);
     throw err;
@@ -368,9 +367,12 @@ export async function getAction(client: Client, actionId: string, viewer: Princi
     throw notFound(`No action ${actionId}.`, 'action_not_found');
   }
   const { rows: entries } = await client.query(
-    `select seq::int as seq, id, entry_type, created_at, status, inputs, outputs, error, principal,
-            correlation_id, redaction_rules, approval_bypassed, policy_version, detail, row_hash
-       from audit.action_logs where action_id = $1 order by seq`,
+    // seq and row_hash are null until the sealer has reached the entry (normally milliseconds).
+    `select s.seq::int as seq, l.id, l.entry_type, l.created_at, l.status, l.inputs, l.outputs, l.error,
+            l.principal, l.correlation_id, l.redaction_rules, l.approval_bypassed, l.policy_version,
+            l.detail, s.row_hash
+       from audit.action_logs l left join audit.ledger_seq s on s.entry_id = l.id
+      where l.action_id = $1 order by s.seq nulls last, l.created_at`,
     [actionId],
   );
   return { ...presentAction(action), entries };

@@ -1,10 +1,19 @@
+/**
+ * The append path and the sealer. Writers insert concurrently (no shared row lock): the entry,
+ * its place in the sealing queue and the action's state in one statement, durable at commit. The
+ * sealer (`audit.seal`, one per log at a time under an advisory lock) then assigns seq, the chain
+ * hash and the tree nodes in batches; proofs and checkpoints read sealed rows only.
+ */
 import type { Client } from '../db/postgres.ts';
-import { canonicalEntry, chainHash, GENESIS_HASH, type HashedEntry } from './ledger-hash.ts';
+import { canonicalEntry, type HashedEntry } from './ledger-hash.ts';
+import type { Hash } from './ledger-tree.ts';
+
+/** The log every route writes. Other names are for tests that must not touch `main`. */
+export const MAIN_LOG = 'main';
 
 export interface AppendResult {
-  seq: number;
-  row_hash: string;
-  prev_hash: string;
+  /** The entry's id; its seq is assigned when it is sealed. */
+  id: string;
 }
 
 export interface ActionState {
@@ -12,145 +21,142 @@ export interface ActionState {
   approval_id?: string | null;
 }
 
+export interface AppendOptions {
+  log?: string;
+}
+
 /**
- * Appends one entry to the chain in a single statement: the chain head's row lock serialises
- * writers, the database computes `row_hash = sha256(prev_hash || canonical)` from the canonical
- * text given here, and the action's state row is written by the same statement. So the chain can
- * neither fork nor leave an entry without its state, and the lock is held for one statement only.
+ * Appends entries in one statement: each row of `audit.action_logs`, its place in the sealing
+ * queue and its action's state (`audit.actions`). Rows map to columns by name, so a field added
+ * to `HashedEntry` needs only its column. Nothing is locked beyond the rows written.
  */
+export async function appendLedgerEntries(
+  client: Client,
+  items: ReadonlyArray<{ entry: HashedEntry; state?: ActionState }>,
+  options: AppendOptions = {},
+): Promise<AppendResult[]> {
+  if (items.length === 0) return [];
+  const entries = items.map(({ entry }) => ({ ...entry, redaction_rules: entry.redaction_rules ?? [] }));
+  const states = items.map(({ entry, state }) => ({
+    ...entry,
+    input_hash: state?.input_hash ?? '',
+    approval_id: state?.approval_id ?? null,
+    updated_at: entry.created_at,
+  }));
+  const { rows } = await client.query<{ id: string }>(
+    `with entry as (
+       insert into audit.action_logs
+       select * from jsonb_populate_recordset(null::audit.action_logs, $1::jsonb)
+       returning id
+     ), queued as (
+       insert into audit.ledger_queue (log, entry_id, canonical)
+       select $3, c.id, c.canonical
+         from jsonb_to_recordset($2::jsonb) as c(id uuid, canonical text)
+         join entry using (id)
+       returning entry_id
+     ), state as (
+       insert into audit.actions
+       select * from jsonb_populate_recordset(null::audit.actions, $4::jsonb)
+       on conflict (action_id) do update set status = excluded.status, updated_at = excluded.updated_at
+     )
+     select entry_id as id from queued`,
+    [
+      JSON.stringify(entries),
+      JSON.stringify(items.map(({ entry }) => ({ id: entry.id, canonical: canonicalEntry(entry) }))),
+      options.log ?? MAIN_LOG,
+      JSON.stringify(lastStatePerAction(states)),
+    ],
+  );
+  if (rows.length !== items.length) throw new Error('ledger append wrote fewer rows than asked');
+  return items.map(({ entry }) => ({ id: entry.id }));
+}
+
+/** One upsert per action per statement (Postgres refuses to touch a row twice in one). */
+function lastStatePerAction<T extends { action_id: string; status: string; updated_at: string }>(
+  states: T[],
+): T[] {
+  const byAction = new Map<string, T>();
+  for (const s of states) {
+    const first = byAction.get(s.action_id);
+    byAction.set(s.action_id, first ? { ...first, status: s.status, updated_at: s.updated_at } : s);
+  }
+  return [...byAction.values()];
+}
+
+/** Appends one entry (see appendLedgerEntries). */
 export async function appendLedgerEntry(
   client: Client,
   entry: HashedEntry,
   state?: ActionState,
+  options: AppendOptions = {},
 ): Promise<AppendResult> {
-  const canonical = canonicalEntry(entry);
-  const { rows } = await client.query<AppendResult>(
-    `with prev as (
-       select seq, row_hash from audit.chain_head where id = 1 for update
-     ), head as (
-       update audit.chain_head h
-          set seq = prev.seq + 1,
-              row_hash = encode(sha256(convert_to(prev.row_hash || $1::text, 'UTF8')), 'hex')
-         from prev
-        where h.id = 1
-       returning h.seq, h.row_hash, prev.row_hash as prev_hash
-     ), entry as (
-       insert into audit.action_logs (seq, id, action_id, entry_type, created_at, agent_id, agent_name,
-         action_type, category, tool_name, inputs, outputs, error, status, correlation_id, trace_id,
-         principal, policy_version, approval_bypassed, redaction_rules, detail, prev_hash, row_hash)
-       select head.seq, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12::jsonb, $13, $14, $15, $16,
-              $17, $18, $19, $20::text[], $21::jsonb, head.prev_hash, head.row_hash
-         from head
-       returning seq, row_hash, prev_hash, action_id, created_at
-     ), state as (
-       insert into audit.actions (action_id, agent_id, agent_name, action_type, category, tool_name, status,
-         principal, correlation_id, input_hash, approval_id, created_at, updated_at, first_seq, last_seq)
-       select entry.action_id, $6, $7, $8, $9, $10, $14, $17, $15, coalesce($22, ''), $23::uuid,
-              entry.created_at, entry.created_at, entry.seq, entry.seq
-         from entry
-       on conflict (action_id) do update
-          set status = excluded.status, updated_at = excluded.updated_at, last_seq = excluded.last_seq
-     )
-     select seq::int as seq, row_hash, prev_hash from entry`,
-    [
-      canonical,
-      entry.id,
-      entry.action_id,
-      entry.entry_type,
-      entry.created_at,
-      entry.agent_id,
-      entry.agent_name,
-      entry.action_type,
-      entry.category,
-      entry.tool_name,
-      json(entry.inputs),
-      json(entry.outputs),
-      entry.error,
-      entry.status,
-      entry.correlation_id,
-      entry.trace_id,
-      entry.principal,
-      entry.policy_version,
-      entry.approval_bypassed,
-      entry.redaction_rules,
-      json(entry.detail),
-      state?.input_hash ?? null,
-      state?.approval_id ?? null,
-    ],
-  );
-  const row = rows[0];
-  if (!row) throw new Error('ledger append returned no row');
-  return row;
+  const [result] = await appendLedgerEntries(client, [{ entry, ...(state ? { state } : {}) }], options);
+  return result!;
 }
 
-function json(value: unknown): string | null {
-  return value === undefined || value === null ? null : JSON.stringify(value);
-}
-
-interface StoredRow extends Omit<HashedEntry, 'created_at'> {
-  seq: string | number;
-  created_at: Date | string;
-  prev_hash: string;
-  row_hash: string;
-}
-
-export interface VerifyResult {
-  ok: boolean;
-  checked: number;
-  first_bad?: { seq: number; id: string; reason: string };
-}
+const SEAL_BATCH = 1000;
 
 /**
- * Recomputes the chain in pages of `pageSize` by seq (keyset, so memory stays flat on millions
- * of rows). Any edited row (hash mismatch), deleted row (seq gap or broken link) or reordering
- * (broken link) is reported at the first row where it shows.
+ * Seals what is queued in `log` until the queue is empty or another sealer holds the log. The
+ * re-check after each commit closes the gap where a writer queued a row while this sealer still
+ * held the lock (that writer's own attempt then found the lock taken and left it to us).
  */
-export async function verifyLedger(client: Client, pageSize = 1000): Promise<VerifyResult> {
-  let prevHash = GENESIS_HASH;
-  let expectedSeq = 1;
-  let checked = 0;
+export async function sealPending(client: Client, log: string = MAIN_LOG): Promise<number> {
+  let sealed = 0;
   for (;;) {
-    const { rows } = await client.query<StoredRow>(
-      `select seq, id, action_id, entry_type, created_at, agent_id, agent_name, action_type, category,
-              tool_name, inputs, outputs, error, status, correlation_id, trace_id, principal,
-              policy_version, approval_bypassed, redaction_rules, detail, prev_hash, row_hash
-         from audit.action_logs where seq >= $1 order by seq limit $2`,
-      [expectedSeq, pageSize],
+    const { rows } = await client.query<{ n: number }>('select audit.seal($1, $2) as n', [log, SEAL_BATCH]);
+    const n = rows[0]?.n ?? 0;
+    if (n < 0) return sealed;
+    sealed += n;
+    if (n === SEAL_BATCH) continue;
+    const { rows: more } = await client.query<{ queued: boolean }>(
+      'select exists (select 1 from audit.ledger_queue where log = $1) as queued',
+      [log],
     );
-    for (const row of rows) {
-      const seq = Number(row.seq);
-      const bad = (reason: string): VerifyResult => ({
-        ok: false,
-        checked,
-        first_bad: { seq, id: row.id, reason },
-      });
-      if (seq !== expectedSeq) return bad(`seq ${expectedSeq} is missing (next is ${seq})`);
-      if (row.prev_hash !== prevHash) return bad('prev_hash does not link to the previous row');
-      const created =
-        row.created_at instanceof Date
-          ? row.created_at.toISOString()
-          : new Date(row.created_at).toISOString();
-      const recomputed = chainHash(prevHash, canonicalEntry({ ...row, created_at: created }));
-      if (recomputed !== row.row_hash) return bad('row_hash does not match the row content');
-      prevHash = row.row_hash;
-      expectedSeq++;
-      checked++;
-    }
-    if (rows.length < pageSize) break;
+    if (!more[0]?.queued) return sealed;
   }
-  const { rows: head } = await client.query<{ seq: string; row_hash: string }>(
-    'select seq, row_hash from audit.chain_head where id = 1',
+}
+
+/** Seals `log` completely, waiting for a concurrent sealer if there is one (reads that need it all). */
+export async function sealAll(client: Client, log: string = MAIN_LOG, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    await sealPending(client, log);
+    const { rows } = await client.query<{ queued: boolean }>(
+      'select exists (select 1 from audit.ledger_queue where log = $1) as queued',
+      [log],
+    );
+    if (!rows[0]?.queued) return;
+    if (Date.now() > deadline) throw new Error(`the ledger sealer did not drain log ${log}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Logs that have queued entries (the scheduled handler seals each). */
+export async function queuedLogs(client: Client): Promise<string[]> {
+  const { rows } = await client.query<{ log: string }>('select distinct log from audit.ledger_queue');
+  return rows.map((r) => r.log);
+}
+
+export async function treeSize(client: Client, log: string = MAIN_LOG): Promise<number> {
+  const { rows } = await client.query<{ n: string | null }>(
+    'select max(seq) as n from audit.ledger_seq where log = $1',
+    [log],
   );
-  if (head[0] && (Number(head[0].seq) !== checked || head[0].row_hash !== prevHash)) {
-    return {
-      ok: false,
-      checked,
-      first_bad: {
-        seq: checked + 1,
-        id: '',
-        reason: `chain head is at seq ${head[0].seq}: rows after ${checked} are missing`,
-      },
-    };
-  }
-  return { ok: true, checked };
+  return Number(rows[0]?.n ?? 0);
+}
+
+/** Stored tree nodes by (level, idx), in one query. */
+export async function fetchNodes(
+  client: Client,
+  log: string,
+  refs: Array<[number, number]>,
+): Promise<Map<string, Hash>> {
+  const { rows } = await client.query<{ level: number; idx: string; hash: Uint8Array }>(
+    `select n.level, n.idx, n.hash from audit.tree_nodes n
+       join unnest($2::int[], $3::bigint[]) as r(level, idx) on n.level = r.level and n.idx = r.idx
+      where n.log = $1`,
+    [log, refs.map((r) => r[0]), refs.map((r) => String(r[1]))],
+  );
+  return new Map(rows.map((r) => [`${r.level}:${Number(r.idx)}`, new Uint8Array(r.hash)]));
 }

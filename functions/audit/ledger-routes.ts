@@ -1,0 +1,114 @@
+import { Hono } from 'hono';
+import * as z from 'zod';
+import {
+  actionInclusionProofs,
+  consistencyBetween,
+  createCheckpoint,
+  latestCheckpoint,
+  listCheckpoints,
+  originOf,
+  requireSigningKey,
+  sendToWitness,
+  verifyStoredLog,
+} from '../../shared/audit/ledger-checkpoints.ts';
+import { withPostgres } from '../../shared/db/postgres.ts';
+import { getSettings } from '../../shared/env.ts';
+import { notFound } from '../../shared/errors/index.ts';
+import { runInBackground } from '../../shared/http/background.ts';
+import type { AppEnv } from '../../shared/http/create-app.ts';
+import { requireRole } from '../../shared/middleware/auth/index.ts';
+
+/** The verifiable-log routes of the audit function (auth and rate limit come from routes.ts). */
+export const ledgerRoutes = new Hono<AppEnv>();
+
+const size = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const proofQuery = z.object({ size: size.optional() }).strict();
+const consistencyQuery = z.object({ from: size, to: size }).strict();
+const pageQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+    cursor: z
+      .string()
+      .regex(/^\d{1,16}$/, 'must be a cursor this API returned')
+      .optional(),
+  })
+  .strict();
+
+ledgerRoutes.get('/v1/audit/verify', async (c) => {
+  requireRole(c.get('principal'), ['approver', 'admin']);
+  const settings = getSettings(c.env);
+  return c.json(await withPostgres(settings, (client) => verifyStoredLog(client, settings)));
+});
+
+ledgerRoutes.post('/v1/audit/checkpoints', async (c) => {
+  requireRole(c.get('principal'), ['admin']);
+  const settings = getSettings(c.env);
+  await requireSigningKey(settings);
+  const made = await withPostgres(settings, (client) => createCheckpoint(client, settings));
+  if (!made) throw notFound('The log is empty.', 'log_empty');
+  if (made.created) {
+    runInBackground(
+      c,
+      sendToWitness(settings, made.checkpoint.note).then((failed) => {
+        if (failed) c.get('log').warn('ledger witness failed', { error: failed });
+      }),
+    );
+  }
+  return c.json(made.checkpoint, made.created ? 201 : 200);
+});
+
+ledgerRoutes.get('/v1/audit/checkpoints', async (c) => {
+  const query = pageQuery.parse(c.req.query());
+  return c.json(
+    await withPostgres(getSettings(c.env), (client) =>
+      listCheckpoints(client, {
+        limit: query.limit,
+        ...(query.cursor ? { before: Number(query.cursor) } : {}),
+      }),
+    ),
+  );
+});
+
+ledgerRoutes.get('/v1/audit/checkpoint', async (c) => {
+  const latest = await withPostgres(getSettings(c.env), (client) => latestCheckpoint(client));
+  if (!latest) throw notFound('No checkpoint has been signed yet.', 'no_checkpoint');
+  return c.json(latest);
+});
+
+ledgerRoutes.get('/v1/audit/public-key', async (c) => {
+  const settings = getSettings(c.env);
+  const key = await requireSigningKey(settings);
+  return c.json({
+    key: key.text,
+    name: key.name,
+    key_id: key.keyId,
+    algorithm: 'Ed25519',
+    origin: originOf(settings, key, 'main'),
+  });
+});
+
+ledgerRoutes.get('/v1/audit/actions/:id/proof', async (c) => {
+  const id = z.uuid({ message: 'must be an action id (uuid)' }).parse(c.req.param('id'));
+  const query = proofQuery.parse(c.req.query());
+  const viewer = c.get('principal');
+  return c.json(
+    await withPostgres(getSettings(c.env), async (client) => {
+      const { rows } = await client.query<{ principal: string | null }>(
+        'select principal from audit.actions where action_id = $1',
+        [id],
+      );
+      // Agents see their own actions only, as on GET /v1/audit/actions/{id}.
+      if (!rows[0] || (viewer.role === 'agent' && rows[0].principal !== viewer.id)) {
+        throw notFound(`No action ${id}.`, 'action_not_found');
+      }
+      return actionInclusionProofs(client, id, query.size === undefined ? {} : { size: query.size });
+    }),
+  );
+});
+
+ledgerRoutes.get('/v1/audit/consistency', async (c) => {
+  const query = consistencyQuery.parse(c.req.query());
+  return c.json(
+    await withPostgres(getSettings(c.env), (client) => consistencyBetween(client, query.from, query.to)),
+  );
+});

@@ -1,0 +1,409 @@
+/**
+ * Checkpoints, proofs and verification over the stored log: what the audit routes, the scheduled
+ * handler and the ledger CLI call.
+ */
+import { hmacHex } from '../approvals/receipts.ts';
+import type { Client } from '../db/postgres.ts';
+import type { Settings } from '../env.ts';
+import { AppError } from '../errors/index.ts';
+import { fetchNodes, MAIN_LOG, sealAll, treeSize } from './ledger.ts';
+import { type Checkpoint, parseSignerKey, type SignerKey, signCheckpoint } from './ledger-note.ts';
+import {
+  consistencyProof,
+  type Hash,
+  inclusionProof,
+  leafHash,
+  rootHash,
+  toBase64,
+  verifyConsistency,
+  withFetchedNodes,
+} from './ledger-tree.ts';
+import {
+  type CheckpointToCheck,
+  LedgerVerifier,
+  type SealedRow,
+  type VerifyResult,
+} from './ledger-verify.ts';
+
+let cachedKey: { text: string; key: Promise<SignerKey> } | undefined;
+
+/** The signing key from LEDGER_SIGNING_KEY (parsed once per isolate), or null when unset. */
+export async function signingKey(settings: Settings): Promise<SignerKey | null> {
+  const text = settings.LEDGER_SIGNING_KEY;
+  if (!text) return null;
+  if (cachedKey?.text !== text) cachedKey = { text, key: parseSignerKey(text) };
+  try {
+    return await cachedKey.key;
+  } catch (err) {
+    cachedKey = undefined;
+    throw new AppError(500, 'ledger_key_invalid', `LEDGER_SIGNING_KEY is invalid: ${(err as Error).message}`);
+  }
+}
+
+export async function requireSigningKey(settings: Settings): Promise<SignerKey> {
+  const key = await signingKey(settings);
+  if (!key) {
+    throw new AppError(
+      503,
+      'ledger_unsigned',
+      'LEDGER_SIGNING_KEY is not set: the ledger cannot sign or check checkpoints.',
+    );
+  }
+  return key;
+}
+
+/** The checkpoint origin of a log: LEDGER_ORIGIN (or the key's name), `/<log>` for other logs. */
+export function originOf(settings: Settings, key: SignerKey, log: string): string {
+  const base = settings.LEDGER_ORIGIN ?? key.name;
+  return log === MAIN_LOG ? base : `${base}/${log}`;
+}
+
+export interface StoredCheckpoint {
+  tree_size: number;
+  root_hash: string;
+  created_at: string;
+  key_id: string;
+  note: string;
+}
+
+interface CheckpointRow {
+  tree_size: string;
+  root_hash: Uint8Array;
+  created_at: Date;
+  key_id: string;
+  note: string;
+}
+
+const present = (r: CheckpointRow): StoredCheckpoint => ({
+  tree_size: Number(r.tree_size),
+  root_hash: toBase64(new Uint8Array(r.root_hash)),
+  created_at: new Date(r.created_at).toISOString(),
+  key_id: r.key_id,
+  note: r.note,
+});
+
+export async function storedRoot(client: Client, log: string, size: number): Promise<Hash> {
+  return withFetchedNodes(
+    (nodes) => rootHash(nodes, size),
+    (refs) => fetchNodes(client, log, refs),
+  );
+}
+
+/**
+ * Seals what is queued and signs the tree as it now is. `onlyIfGrown`: nothing when the latest
+ * checkpoint already covers every row (the scheduled handler). An existing checkpoint of the same
+ * size is returned as it is (`created: false`).
+ */
+export async function createCheckpoint(
+  client: Client,
+  settings: Settings,
+  options: { log?: string; onlyIfGrown?: boolean } = {},
+): Promise<{ checkpoint: StoredCheckpoint; created: boolean } | null> {
+  const log = options.log ?? MAIN_LOG;
+  const key = await requireSigningKey(settings);
+  await sealAll(client, log);
+  const size = await treeSize(client, log);
+  const latest = await latestCheckpoint(client, log);
+  if (latest && latest.tree_size >= size) {
+    return options.onlyIfGrown ? null : { checkpoint: latest, created: false };
+  }
+  const root = await storedRoot(client, log, size);
+  const checkpoint: Checkpoint = {
+    origin: originOf(settings, key, log),
+    size,
+    root,
+    time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+  };
+  const note = await signCheckpoint(checkpoint, key);
+  const { rows } = await client.query<CheckpointRow>(
+    `insert into audit.checkpoints (log, tree_size, root_hash, created_at, key_name, key_id, note)
+     values ($1, $2, $3, $4, $5, $6, $7) on conflict (log, tree_size) do nothing
+     returning tree_size, root_hash, created_at, key_id, note`,
+    [log, size, Buffer.from(root), checkpoint.time, key.name, key.keyId, note],
+  );
+  if (!rows[0]) {
+    const again = await latestCheckpoint(client, log);
+    return again ? { checkpoint: again, created: false } : null;
+  }
+  return { checkpoint: present(rows[0]), created: true };
+}
+
+/** The scheduled handler's rule: sign when the log grew and the latest is `intervalSeconds` old. */
+export async function checkpointIfDue(
+  client: Client,
+  settings: Settings,
+  log: string = MAIN_LOG,
+): Promise<StoredCheckpoint | null> {
+  if (!settings.LEDGER_SIGNING_KEY) return null;
+  const latest = await latestCheckpoint(client, log);
+  const age = latest ? Date.now() - Date.parse(latest.created_at) : Number.POSITIVE_INFINITY;
+  // A minute-granular cron fires a little early or late: allow a second of slack.
+  if (age < settings.LEDGER_CHECKPOINT_INTERVAL_SECONDS * 1000 - 1000) return null;
+  const made = await createCheckpoint(client, settings, { log, onlyIfGrown: true });
+  return made?.created ? made.checkpoint : null;
+}
+
+export async function latestCheckpoint(
+  client: Client,
+  log: string = MAIN_LOG,
+): Promise<StoredCheckpoint | null> {
+  const { rows } = await client.query<CheckpointRow>(
+    `select tree_size, root_hash, created_at, key_id, note from audit.checkpoints
+      where log = $1 order by tree_size desc limit 1`,
+    [log],
+  );
+  return rows[0] ? present(rows[0]) : null;
+}
+
+/** Newest first, keyset-paged on tree_size (`before` is the last page's smallest size). */
+export async function listCheckpoints(
+  client: Client,
+  options: { log?: string; limit: number; before?: number },
+): Promise<{ data: StoredCheckpoint[]; next_cursor: string | null }> {
+  const { rows } = await client.query<CheckpointRow>(
+    `select tree_size, root_hash, created_at, key_id, note from audit.checkpoints
+      where log = $1 and ($2::bigint is null or tree_size < $2)
+      order by tree_size desc limit $3`,
+    [options.log ?? MAIN_LOG, options.before ?? null, options.limit + 1],
+  );
+  const page = rows.slice(0, options.limit).map(present);
+  return {
+    data: page,
+    next_cursor: rows.length > options.limit ? String(page[page.length - 1]!.tree_size) : null,
+  };
+}
+
+/** Checkpoints in size order, for verification and export. */
+export async function allCheckpoints(client: Client, log: string = MAIN_LOG): Promise<StoredCheckpoint[]> {
+  const { rows } = await client.query<CheckpointRow>(
+    `select tree_size, root_hash, created_at, key_id, note from audit.checkpoints
+      where log = $1 order by tree_size`,
+    [log],
+  );
+  return rows.map(present);
+}
+
+/** The tree size a proof is for: `size` if given, else the latest checkpoint's. */
+async function proofSize(client: Client, log: string, size: number | undefined): Promise<number> {
+  const current = await treeSize(client, log);
+  if (size !== undefined) {
+    if (size > current) {
+      throw new AppError(
+        400,
+        'size_too_large',
+        `The log has ${current} sealed rows; size ${size} is beyond it.`,
+        {
+          param: 'size',
+        },
+      );
+    }
+    return size;
+  }
+  const latest = await latestCheckpoint(client, log);
+  if (!latest) {
+    throw new AppError(409, 'no_checkpoint', 'No checkpoint yet: pass size, or POST /v1/audit/checkpoints.', {
+      param: 'size',
+    });
+  }
+  return latest.tree_size;
+}
+
+const b64 = (h: Hash) => toBase64(h);
+
+/** Inclusion proofs of every sealed row of an action in the tree of `size`. */
+export async function actionInclusionProofs(
+  client: Client,
+  actionId: string,
+  options: { log?: string; size?: number } = {},
+) {
+  const log = options.log ?? MAIN_LOG;
+  await sealAll(client, log);
+  const size = await proofSize(client, log, options.size);
+  const { rows } = await client.query<{
+    seq: string;
+    row_hash: string;
+    entry_id: string;
+    entry_type: string;
+  }>(
+    `select s.seq, s.row_hash, s.entry_id, l.entry_type from audit.ledger_seq s
+       join audit.action_logs l on l.id = s.entry_id
+      where s.log = $1 and l.action_id = $2 order by s.seq`,
+    [log, actionId],
+  );
+  const proofs = await withFetchedNodes(
+    (nodes) => ({
+      root: rootHash(nodes, size),
+      paths: rows
+        .filter((r) => Number(r.seq) <= size)
+        .map((r) => ({ row: r, path: inclusionProof(nodes, Number(r.seq) - 1, size) })),
+    }),
+    (refs) => fetchNodes(client, log, refs),
+  );
+  return {
+    action_id: actionId,
+    tree_size: size,
+    root_hash: b64(proofs.root),
+    checkpoint: (await checkpointAt(client, log, size))?.note ?? null,
+    entries: proofs.paths.map(({ row, path }) => ({
+      entry_id: row.entry_id,
+      entry_type: row.entry_type,
+      seq: Number(row.seq),
+      leaf_index: Number(row.seq) - 1,
+      row_hash: row.row_hash,
+      leaf_hash: b64(leafHash(row.row_hash)),
+      inclusion_proof: path.map(b64),
+    })),
+    // Rows sealed after `size` are not in that tree yet.
+    not_in_tree: rows.filter((r) => Number(r.seq) > size).map((r) => r.entry_id),
+  };
+}
+
+async function checkpointAt(client: Client, log: string, size: number): Promise<StoredCheckpoint | null> {
+  const { rows } = await client.query<CheckpointRow>(
+    'select tree_size, root_hash, created_at, key_id, note from audit.checkpoints where log = $1 and tree_size = $2',
+    [log, size],
+  );
+  return rows[0] ? present(rows[0]) : null;
+}
+
+export async function consistencyBetween(client: Client, from: number, to: number, log: string = MAIN_LOG) {
+  await sealAll(client, log);
+  const current = await treeSize(client, log);
+  if (from > to)
+    throw new AppError(400, 'invalid_range', 'from must not be greater than to.', { param: 'from' });
+  if (to > current) {
+    throw new AppError(400, 'size_too_large', `The log has ${current} sealed rows; to=${to} is beyond it.`, {
+      param: 'to',
+    });
+  }
+  const result = await withFetchedNodes(
+    (nodes) => ({
+      from_root: rootHash(nodes, from),
+      to_root: rootHash(nodes, to),
+      proof: consistencyProof(nodes, from, to),
+    }),
+    (refs) => fetchNodes(client, log, refs),
+  );
+  return {
+    from,
+    to,
+    from_root: b64(result.from_root),
+    to_root: b64(result.to_root),
+    proof: result.proof.map(b64),
+  };
+}
+
+const ROW_COLUMNS = `s.seq, s.prev_hash, s.row_hash, l.*`;
+
+/** Sealed rows in seq order from `fromSeq`, a page at a time (keyset: flat memory at any size). */
+export async function* sealedRows(
+  client: Client,
+  log: string = MAIN_LOG,
+  options: { fromSeq?: number; toSeq?: number; pageSize?: number } = {},
+): AsyncGenerator<SealedRow[]> {
+  const pageSize = options.pageSize ?? 5000;
+  let next = options.fromSeq ?? 1;
+  for (;;) {
+    const { rows } = await client.query<SealedRow>(
+      `select ${ROW_COLUMNS} from audit.ledger_seq s join audit.action_logs l on l.id = s.entry_id
+        where s.log = $1 and s.seq >= $2 and ($4::bigint is null or s.seq <= $4)
+        order by s.seq limit $3`,
+      [log, next, pageSize, options.toSeq ?? null],
+    );
+    if (rows.length) yield rows;
+    if (rows.length < pageSize) return;
+    next = Number(rows[rows.length - 1]!.seq) + 1;
+  }
+}
+
+/**
+ * GET /v1/audit/verify: recomputes the chain and tree from every row and checks every checkpoint
+ * (signature, root at its size), then that the stored tree nodes (what proofs are built from)
+ * give the same roots and consistency proofs between consecutive checkpoints.
+ */
+export async function verifyStoredLog(
+  client: Client,
+  settings: Settings,
+  log: string = MAIN_LOG,
+): Promise<VerifyResult & { tree_size: number }> {
+  const key = await signingKey(settings);
+  await sealAll(client, log).catch(() => undefined);
+  const checkpoints = await allCheckpoints(client, log);
+  const verifier = await LedgerVerifier.create({
+    ...(key ? { key } : {}),
+    ...(key ? { origin: originOf(settings, key, log) } : {}),
+    checkpoints: checkpoints.map(
+      (c): CheckpointToCheck => ({ note: c.note, source: 'log', tree_size: c.tree_size }),
+    ),
+  });
+  for await (const page of sealedRows(client, log)) {
+    for (const row of page) if (!verifier.row(row)) break;
+    if (verifier.done) break;
+  }
+  const result = verifier.finish();
+  const size = await treeSize(client, log);
+  if (!result.ok) return { ...result, tree_size: size };
+  let previous: StoredCheckpoint | undefined;
+  for (const c of checkpoints) {
+    const root = await storedRoot(client, log, c.tree_size).catch(() => undefined);
+    if (!root || toBase64(root) !== c.root_hash) {
+      return badNodes(result, size, c.tree_size, 'the stored tree nodes do not give this checkpoint root');
+    }
+    if (previous) {
+      const p = await consistencyBetween(client, previous.tree_size, c.tree_size, log);
+      const ok = verifyConsistency(
+        previous.tree_size,
+        c.tree_size,
+        p.proof.map((x) => Uint8Array.from(atob(x), (ch) => ch.charCodeAt(0))),
+        Uint8Array.from(atob(previous.root_hash), (ch) => ch.charCodeAt(0)),
+        root,
+      );
+      if (!ok) return badNodes(result, size, c.tree_size, `no consistency proof from ${previous.tree_size}`);
+    }
+    previous = c;
+  }
+  const head = await storedRoot(client, log, size).catch(() => undefined);
+  if (!head) return badNodes(result, size, size, 'the stored tree nodes are incomplete');
+  return { ...result, tree_size: size };
+}
+
+function badNodes(result: VerifyResult, size: number, at: number, reason: string) {
+  return {
+    ...result,
+    ok: false,
+    tree_size: size,
+    first_bad_checkpoint: { tree_size: at, source: 'log' as const, reason },
+  };
+}
+
+/**
+ * POSTs a new checkpoint to LEDGER_WITNESS_URL: the note as text/plain, signed like the approval
+ * webhook (`x-mas-signature: sha256=HMAC("<x-mas-timestamp>.<body>")`). Failures are returned,
+ * never thrown: the checkpoint exists either way and the next one is sent too.
+ */
+export async function sendToWitness(settings: Settings, note: string): Promise<string | null> {
+  const url = settings.LEDGER_WITNESS_URL;
+  if (!url) return null;
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const headers: Record<string, string> = {
+    'content-type': 'text/plain; charset=utf-8',
+    'x-mas-timestamp': timestamp,
+  };
+  if (settings.LEDGER_WITNESS_SECRET) {
+    headers['x-mas-signature'] =
+      `sha256=${await hmacHex(settings.LEDGER_WITNESS_SECRET, `${timestamp}.${note}`)}`;
+  }
+  try {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers,
+      body: note,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(5000),
+    });
+    await res.body?.cancel();
+    return res.ok ? null : `witness answered HTTP ${res.status}`;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}
