@@ -1,5 +1,6 @@
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { type Context, Hono } from 'hono';
+import { sealAfterWrites } from '../../shared/audit/ledger-seal.ts';
 import { getSettings } from '../../shared/env.ts';
 import { notFound } from '../../shared/errors/index.ts';
 import { runInBackground } from '../../shared/http/background.ts';
@@ -12,7 +13,9 @@ import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
 
 const routes = new Hono<AppEnv>();
 
-for (const path of ['/mcp', '/mcp/*']) routes.use(path, auth({ roles: ['agent', 'admin'] }), rateLimit());
+// Tool calls append to the ledger: wake its sealer once answered.
+for (const path of ['/mcp', '/mcp/*'])
+  routes.use(path, auth({ roles: ['agent', 'admin'] }), rateLimit(), sealAfterWrites());
 
 /**
  * Stateless Streamable HTTP: every POST carries its whole exchange and is answered as JSON, so
