@@ -26,7 +26,12 @@ import { classifyIntegrationWrite } from '../../shared/registry/index.ts';
 
 const routes = new Hono<AppEnv>();
 
-routes.use('/v1/integrations/*', auth({ roles: ['agent', 'admin'] }), rateLimit(), sealAfterWrites({ always: true }));
+routes.use(
+  '/v1/integrations/*',
+  auth({ roles: ['agent', 'admin'] }),
+  rateLimit(),
+  sealAfterWrites({ always: true }),
+);
 
 /** Caller headers passed on; everything else (auth, cookies, hop-by-hop, x-mas-*) is dropped. */
 const FORWARD = [
