@@ -35,7 +35,7 @@ const record = async (over: Record<string, unknown> = {}) => {
     method: 'POST',
     role: 'agent',
     body: JSON.stringify({
-      agent_id: 'agent-ledger',
+      agent_id: 'agent-1',
       agent_name: 'Ledger tester',
       action_type: 'search',
       category: 'read',
@@ -52,7 +52,7 @@ const sql = adminSql;
 
 describe('the append path', () => {
   it('1,000 concurrent writes: every one recorded once, sealed gapless, and the log verifies', async () => {
-    const agent = `agent-conc-${crypto.randomUUID().slice(0, 8)}`;
+    const run = `conc-${crypto.randomUUID().slice(0, 8)}`;
     const total = 1000;
     // 32 at once: the machine's Postgres (100 connections) is shared with other suites.
     const concurrency = inject('stackInfo').embeddedPostgres ? 24 : 32;
@@ -67,7 +67,8 @@ describe('the append path', () => {
             method: 'POST',
             headers: { 'content-type': 'application/json', ...bearer('agent') },
             body: JSON.stringify({
-              agent_id: agent,
+              agent_id: 'agent-1',
+              correlation_id: `${run}-${n}`,
               agent_name: 'C',
               action_type: 'search',
               category: 'read',
@@ -88,8 +89,8 @@ describe('the append path', () => {
     expect(verify.ok, JSON.stringify(verify)).toBe(true);
     const [mine] = await sql<{ n: number; sealed: number }>(
       `select count(*)::int as n, count(s.seq)::int as sealed from audit.action_logs l
-         left join audit.ledger_seq s on s.entry_id = l.id where l.agent_id = $1`,
-      [agent],
+         left join audit.ledger_seq s on s.entry_id = l.id where l.correlation_id like $1`,
+      [`${run}-%`],
     );
     expect(mine).toEqual({ n: total, sealed: total });
     const [gaps] = await sql<{ max: number; n: number }>(
