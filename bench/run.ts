@@ -2,7 +2,7 @@
  * `npm run bench`: the gateway's overhead over a fast fake upstream, per endpoint and concurrency,
  * on one runtime; bundle sizes and isolate start per deployment. See bench/README.md.
  *   node bench/run.ts [--runtime workerd|workerd-dev|node|deno] [--duration 4] [--quick]
- *                     [--only health,chat,chat-budget,stream,embed,audit] [--concurrency 1,8,32]
+ *                     [--only health,chat,chat-budget,stream,messages,messages-stream,embed,audit] [--concurrency 1,8,32]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,7 +24,16 @@ import { buildBundles, deploymentsOf, setupBench } from './lib/setup.ts';
 import { mergeWindows, Samples, type WindowResult } from './lib/stats.ts';
 import { runStreams } from './lib/stream-client.ts';
 
-const ENDPOINTS = ['health', 'chat', 'chat-budget', 'stream', 'embed', 'audit'] as const;
+const ENDPOINTS = [
+  'health',
+  'chat',
+  'chat-budget',
+  'stream',
+  'messages',
+  'messages-stream',
+  'embed',
+  'audit',
+] as const;
 type Endpoint = (typeof ENDPOINTS)[number];
 
 const { values: args } = parseArgs({
@@ -114,6 +123,15 @@ try {
     stream: true,
     messages: [{ role: 'user', content: 'Say hello.' }],
   });
+  // The Messages API (functions/messages) on the same role: translated to Chat Completions for the
+  // OpenAI-compatible fake and back, so its floor is the same chat call straight to the fake.
+  const messagesBody = JSON.stringify({
+    model: 'fast',
+    max_tokens: 64,
+    messages: [{ role: 'user', content: 'Say hello.' }],
+  });
+  const messagesStreamBody = JSON.stringify({ ...JSON.parse(messagesBody), stream: true });
+  const anthropicClient = { ...json, 'x-api-key': BENCH_KEYS.agent.key, 'anthropic-version': '2023-06-01' };
   const embedBody = JSON.stringify({ model: 'embedding', input: 'The quick brown fox.' });
   const auditBody = JSON.stringify({
     agent_id: BENCH_KEYS.agent.id,
@@ -150,6 +168,20 @@ try {
     },
     stream: {
       through: { method: 'POST', url: `${fnUrl}/v1/chat/completions`, headers: agent, body: streamBody },
+      direct: { method: 'POST', url: `${upUrl}/v1/chat/completions`, headers: agent, body: streamBody },
+    },
+    messages: {
+      through: { method: 'POST', url: `${fnUrl}/v1/messages`, headers: anthropicClient, body: messagesBody },
+      direct: { method: 'POST', url: `${upUrl}/v1/chat/completions`, headers: agent, body: chatBody },
+    },
+    'messages-stream': {
+      through: {
+        method: 'POST',
+        url: `${fnUrl}/v1/messages`,
+        headers: anthropicClient,
+        body: messagesStreamBody,
+        streamEnd: '"message_stop"',
+      },
       direct: { method: 'POST', url: `${upUrl}/v1/chat/completions`, headers: agent, body: streamBody },
     },
     embed: {
@@ -212,7 +244,8 @@ try {
         measureMs: (duration * 1000) / rounds,
         watch: env.watch,
       };
-      const run = (s: RequestSpec) => (endpoint === 'stream' ? runStreams(s, opts) : runAutocannon(s, opts));
+      const streams = endpoint === 'stream' || endpoint === 'messages-stream';
+      const run = (s: RequestSpec) => (streams ? runStreams(s, opts) : runAutocannon(s, opts));
       for (let r = 0; r < rounds; r++) {
         const order: Array<'direct' | 'through'> =
           r % 2 === 0 ? ['direct', 'through'] : ['through', 'direct'];
@@ -245,7 +278,7 @@ try {
     gatewayP50: number;
     upstreamP50: number;
   }> = [];
-  for (const endpoint of endpoints.filter((e) => e === 'chat' || e === 'embed' || e === 'stream')) {
+  for (const endpoint of endpoints.filter((e) => ['chat', 'messages', 'embed', 'stream'].includes(e))) {
     const s = specs[endpoint].through;
     const client = new Samples();
     const gateway = new Samples();

@@ -13,6 +13,8 @@ export interface RequestSpec {
   url: string;
   headers?: Record<string, string>;
   body?: string;
+  /** Streams: the text a complete stream ends with (default `data: [DONE]`, OpenAI's). */
+  streamEnd?: string;
 }
 
 export interface WindowOptions {

@@ -1,7 +1,8 @@
 /**
  * Streaming load: `concurrency` keep-alive connections, each sending the next request as soon as
  * the previous stream ends, recording per request the time to the first body byte (TTFB) and to
- * the last (TTLB). A stream counts as an error unless it is a 200 that ends with `data: [DONE]`.
+ * the last (TTLB). A stream counts as an error unless it is a 200 that ends with `data: [DONE]`
+ * (or the spec's `streamEnd`: Anthropic's streams end with a `message_stop` event).
  */
 import { Agent, request } from 'node:http';
 import { cpuDelta, cpuSnapshot, type RequestSpec, sleep, type WindowOptions } from './loadgen.ts';
@@ -11,6 +12,7 @@ export async function runStreams(spec: RequestSpec, options: WindowOptions): Pro
   const agent = new Agent({ keepAlive: true, maxSockets: options.concurrency });
   const url = new URL(spec.url);
   const body = Buffer.from(spec.body ?? '');
+  const marker = spec.streamEnd ?? 'data: [DONE]';
   const latency = new Samples();
   const ttfb = new Samples();
   const statuses: Record<string, number> = {};
@@ -44,7 +46,7 @@ export async function runStreams(spec: RequestSpec, options: WindowOptions): Pro
               requests++;
               const status = res.statusCode ?? 0;
               statuses[status] = (statuses[status] ?? 0) + 1;
-              if (status === 200 && tail.includes('data: [DONE]')) {
+              if (status === 200 && tail.includes(marker)) {
                 ttfb.push(first - start);
                 latency.push(end - start);
               } else {

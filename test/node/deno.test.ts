@@ -83,4 +83,24 @@ describe.skipIf(!existsSync(DENO))('Deno runtime (smoke)', () => {
     const body = (await res.json()) as { choices: Array<{ message: { content: string } }> };
     expect(body.choices[0]?.message.content).toBe('Hello from the fake.');
   });
+
+  it('POST /v1/messages answers in Anthropic’s shape from Deno (translated to the fake upstream)', async () => {
+    const res = await fetch(`${base}/v1/messages`, {
+      method: 'POST',
+      headers: {
+        'x-api-key': AGENT_KEY,
+        'anthropic-version': '2023-06-01',
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({
+        model: 'planning',
+        max_tokens: 16,
+        messages: [{ role: 'user', content: 'hi' }],
+      }),
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { type: string; content: Array<{ type: string; text: string }> };
+    expect(body.type).toBe('message');
+    expect(body.content[0]).toEqual({ type: 'text', text: 'Hello from the fake.' });
+  });
 });
