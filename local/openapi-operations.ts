@@ -4,6 +4,7 @@
  * open-ended). Read by local/openapi.ts; nothing here ships in a function bundle.
  */
 import * as z from 'zod';
+import { completionRequestSchema } from '../functions/chat/completions.ts';
 import { inputItemsQuerySchema, responsesRequestSchema } from '../functions/chat/responses.ts';
 import { chatRequestSchema } from '../functions/chat/routes.ts';
 import { embeddingsSchema, searchSchema, upsertSchema } from '../functions/embed/routes.ts';
@@ -289,6 +290,35 @@ export const OPERATIONS: Operation[] = [
     headers: routing,
     responses: {
       200: { description: 'A Response object, or its SSE event stream.', schema: responseObject, sse: true },
+    },
+    errors: [400, 401, 403, 404, 413, 415, 429, 502, 503, 504],
+  },
+  {
+    id: 'createCompletion',
+    method: 'post',
+    path: '/v1/completions',
+    tag: 'chat',
+    summary: 'Legacy Completions: forwarded to OpenAI-type upstreams, one user turn per prompt for Gemini',
+    description:
+      'Prompt as a string, strings, token ids or token-id arrays; max_tokens, stop, stream, suffix and the ' +
+      'rest go as sent to OpenAI and OpenAI-compatible upstreams. Gemini answers each string prompt as one ' +
+      'user turn; token prompts, suffix and several streamed prompts need an OpenAI-type model (400 ' +
+      'unsupported_for_model when only Gemini is left).',
+    auth: ['agent', 'admin'],
+    body: completionRequestSchema,
+    headers: routing,
+    responses: {
+      200: {
+        description: 'A text_completion, or an SSE stream of them ending in [DONE].',
+        schema: z.looseObject({
+          id: z.string(),
+          object: z.literal('text_completion'),
+          created: z.number(),
+          model: z.string(),
+          choices: z.array(z.looseObject({ text: z.string(), index: z.number() })),
+        }),
+        sse: true,
+      },
     },
     errors: [400, 401, 403, 404, 413, 415, 429, 502, 503, 504],
   },

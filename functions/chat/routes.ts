@@ -4,16 +4,16 @@ import { AppError } from '../../shared/errors/index.ts';
 import { cachePut, lookupCache } from '../../shared/governance/response-cache.ts';
 import { beginSpend, estimatePromptTokens, setCostHeader } from '../../shared/governance/spend.ts';
 import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
-import { providerFor, rawChunkText } from '../../shared/llm/providers/index.ts';
-
-import type { ChatChunk, ChatRequest } from '../../shared/llm/providers/types.ts';
+import { providerFor } from '../../shared/llm/providers/index.ts';
+import type { ChatRequest } from '../../shared/llm/providers/types.ts';
 import { listModels, resolveTarget, retrieveModel } from '../../shared/llm/registry.ts';
 import { createRouteContext, setRouteHeaders } from '../../shared/llm/route-context.ts';
 import { countTokens, routeCall } from '../../shared/llm/router.ts';
 import { auth } from '../../shared/middleware/auth/index.ts';
 import { maxBodyBytes, readJson } from '../../shared/middleware/json-body/index.ts';
 import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
-import { redactString } from '../../shared/redact/index.ts';
+import { chunkStream, wantsUsage } from './chunk-stream.ts';
+import { completionsRoutes } from './completions.ts';
 import { responsesRoutes } from './responses.ts';
 
 const routes = new Hono<AppEnv>();
@@ -134,57 +134,18 @@ routes.post('/v1/chat/completions', async (c) => {
     throw err;
   });
   setRouteHeaders(c, routed);
-  // Usage is always requested upstream (tokens are counted on every stream), but the usage-only
-  // chunk (`choices: []`) reaches the caller only if it asked, as OpenAI does.
-  const wantsUsage = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
-  const encoder = new TextEncoder();
-  const log = c.get('log');
-  const stream = new ReadableStream<Uint8Array>({
-    async start(controller) {
-      let last: ChatChunk | undefined;
-      let usage: unknown;
-      try {
-        for await (const chunk of routed.result) {
-          last = chunk;
-          if (chunk.usage) usage = chunk.usage;
-          if (!wantsUsage && isUsageOnly(chunk)) continue;
-          // OpenAI-compatible chunks go out as they came: no second serialisation per chunk.
-          controller.enqueue(encoder.encode(`data: ${rawChunkText(chunk) ?? JSON.stringify(chunk)}\n\n`));
-        }
-        countTokens(routed.model, last?.usage);
-        controller.enqueue(encoder.encode('data: [DONE]\n\n'));
-      } catch (err) {
-        // After the first byte there is no fallback: end with an error event, never a silent cut.
-        const message = redactString(err instanceof Error ? err.message : 'upstream stream failed').value;
-        log.warn('llm stream failed mid-way', {
-          model: routed.model.model.id,
-          error: err instanceof Error ? err : String(err),
-        });
-        const error = {
-          error: {
-            message: `Upstream stream failed: ${message}`,
-            type: 'upstream_error',
-            code: 'stream_interrupted',
-            param: null,
-          },
-        };
-        controller.enqueue(encoder.encode(`event: error\ndata: ${JSON.stringify(error)}\n\n`));
-      } finally {
-        // Priced from the stream's final usage; a stream cut before it still settles what it reported.
-        spend.settle(routed.model, usage);
-        controller.close();
-      }
+  return chunkStream(c, routed.result, {
+    wantsUsage: wantsUsage(body),
+    model: routed.model.model.id,
+    onEnd: (usage) => {
+      countTokens(routed.model, usage);
+      // Priced from the stream's final usage; a stream cut before it still settles what it reported.
+      spend.settle(routed.model, usage);
     },
   });
-  c.header('content-type', 'text/event-stream; charset=utf-8');
-  c.header('cache-control', 'no-cache');
-  return c.body(stream);
 });
 
-function isUsageOnly(chunk: ChatChunk): boolean {
-  return Array.isArray(chunk.choices) && chunk.choices.length === 0 && chunk.usage != null;
-}
-
 routes.route('/', responsesRoutes);
+routes.route('/', completionsRoutes);
 
 export const chatFunction = defineFunction('chat', routes);

@@ -23,6 +23,7 @@ import { listenOnLoopback, readBody } from './listen.ts';
  * (little-endian float32, as OpenAI).
  * POST /v1/responses speaks the Responses API (JSON and its SSE event sequence) for `ok`, `tools`
  * (a function call, then text once its output comes back), `midstream` and the failures.
+ * POST /v1/completions answers legacy Completions (one choice per prompt, streamed too).
  * Every request is recorded: GET /__requests/<model> returns the bodies received for that model.
  */
 export async function startOpenAIFake(): Promise<{ url: string; close(): Promise<void> }> {
@@ -100,6 +101,7 @@ export async function startOpenAIFake(): Promise<{ url: string; close(): Promise
       });
     }
     if (req.method === 'POST' && url.pathname === '/v1/responses') return responses(req, res, body);
+    if (req.method === 'POST' && url.pathname === '/v1/completions') return completions(req, res, body);
     if (req.method !== 'POST' || url.pathname !== '/v1/chat/completions') {
       return send(res, 404, {
         error: { message: 'Unknown path', type: 'invalid_request_error', code: null, param: null },
@@ -339,6 +341,60 @@ export async function startOpenAIFake(): Promise<{ url: string; close(): Promise
     write('response.output_item.done', { output_index: 0, item });
     write('response.completed', { response: response('completed', [item]) });
     res.end();
+  }
+
+  /**
+   * Legacy Completions: one choice per prompt ("Hello from the fake.", or, with a suffix, text
+   * that ends where the suffix begins), streamed as text_completion chunks (usage chunk only with
+   * stream_options.include_usage); `fail500`, `rate429` as for chat.
+   */
+  async function completions(req: IncomingMessage, res: ServerResponse, body: string) {
+    const request = JSON.parse(body) as {
+      model: string;
+      prompt: unknown;
+      suffix?: string;
+      stream?: boolean;
+      stream_options?: { include_usage?: boolean };
+    };
+    const list = received.get(request.model) ?? [];
+    list.push({ body: request, headers: req.headers });
+    received.set(request.model, list);
+    if (request.model === 'fail500')
+      return send(res, 500, apiError('The server had an error.', 'server_error'));
+    if (request.model === 'rate429') {
+      res.setHeader('retry-after', '1');
+      return send(res, 429, apiError('Rate limit reached for requests', 'requests', 'rate_limit_exceeded'));
+    }
+    const prompts =
+      Array.isArray(request.prompt) && request.prompt.some((p) => typeof p !== 'number')
+        ? request.prompt
+        : [request.prompt];
+    const text = request.suffix ? 'Hello from the fake, up to the suffix' : 'Hello from the fake.';
+    const usage = {
+      prompt_tokens: 3 * prompts.length,
+      completion_tokens: 5 * prompts.length,
+      total_tokens: 8 * prompts.length,
+    };
+    const base = { id: 'cmpl-fake0001', object: 'text_completion', created: CREATED, model: request.model };
+    if (!request.stream) {
+      return send(res, 200, {
+        ...base,
+        choices: prompts.map((_, index) => ({ text, index, logprobs: null, finish_reason: 'stop' })),
+        usage,
+      });
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    for (const piece of ['Hello', ' from the fake.']) {
+      res.write(
+        `data: ${JSON.stringify({ ...base, choices: [{ text: piece, index: 0, logprobs: null, finish_reason: null }] })}\n\n`,
+      );
+    }
+    res.write(
+      `data: ${JSON.stringify({ ...base, choices: [{ text: '', index: 0, logprobs: null, finish_reason: 'stop' }] })}\n\n`,
+    );
+    if (request.stream_options?.include_usage)
+      res.write(`data: ${JSON.stringify({ ...base, choices: [], usage })}\n\n`);
+    res.end('data: [DONE]\n\n');
   }
 
   return listenOnLoopback(server);

@@ -1,0 +1,78 @@
+import type { Context } from 'hono';
+import type { AppEnv } from '../../shared/http/create-app.ts';
+import { rawChunkText } from '../../shared/llm/providers/index.ts';
+import type { ChatChunk } from '../../shared/llm/providers/types.ts';
+import { redactString } from '../../shared/redact/index.ts';
+
+export interface ChunkStreamOptions {
+  /** The caller asked for `stream_options.include_usage`: only then does the usage-only chunk go out. */
+  wantsUsage: boolean;
+  /** Model id for the log line of a failed stream. */
+  model: string;
+  /** Rewrites each chunk (translated streams); untouched chunks go out as they came. */
+  map?: (chunk: ChatChunk) => ChatChunk;
+  /** Runs once the stream ends, however it ends, with the last usage seen. */
+  onEnd: (usage: ChatChunk['usage'] | undefined) => void;
+}
+
+/**
+ * OpenAI's chunk streams (chat and legacy completions) as SSE: `data: <chunk>` each, then
+ * `data: [DONE]`. Usage is requested upstream on every stream so it can be counted, but the
+ * usage-only chunk (`choices: []`) reaches the caller only if it asked, as OpenAI does. After the
+ * first byte there is no fallback: an upstream dying mid-way ends the stream with an error event,
+ * never a silent cut.
+ */
+export function chunkStream(
+  c: Context<AppEnv>,
+  chunks: AsyncIterable<ChatChunk>,
+  options: ChunkStreamOptions,
+): Response {
+  const encoder = new TextEncoder();
+  const log = c.get('log');
+  const stream = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      let usage: ChatChunk['usage'] | undefined;
+      try {
+        for await (const chunk of chunks) {
+          if (chunk.usage) usage = chunk.usage;
+          if (!options.wantsUsage && isUsageOnly(chunk)) continue;
+          const out = options.map ? options.map(chunk) : chunk;
+          // Forwarded chunks go out as they came: no second serialisation per chunk.
+          const text = out === chunk ? (rawChunkText(chunk) ?? JSON.stringify(chunk)) : JSON.stringify(out);
+          controller.enqueue(encoder.encode(`data: ${text}\n\n`));
+        }
+        controller.enqueue(encoder.encode('data: [DONE]\n\n'));
+      } catch (err) {
+        const message = redactString(err instanceof Error ? err.message : 'upstream stream failed').value;
+        log.warn('llm stream failed mid-way', {
+          model: options.model,
+          error: err instanceof Error ? err : String(err),
+        });
+        const error = {
+          error: {
+            message: `Upstream stream failed: ${message}`,
+            type: 'upstream_error',
+            code: 'stream_interrupted',
+            param: null,
+          },
+        };
+        controller.enqueue(encoder.encode(`event: error\ndata: ${JSON.stringify(error)}\n\n`));
+      } finally {
+        options.onEnd(usage);
+        controller.close();
+      }
+    },
+  });
+  c.header('content-type', 'text/event-stream; charset=utf-8');
+  c.header('cache-control', 'no-cache');
+  return c.body(stream);
+}
+
+/** `stream_options.include_usage === true` in a request body. */
+export function wantsUsage(body: Record<string, unknown>): boolean {
+  return (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
+}
+
+function isUsageOnly(chunk: ChatChunk): boolean {
+  return Array.isArray(chunk.choices) && chunk.choices.length === 0 && chunk.usage != null;
+}

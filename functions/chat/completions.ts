@@ -1,0 +1,148 @@
+import { Hono } from 'hono';
+import * as z from 'zod';
+import { badRequest } from '../../shared/errors/index.ts';
+import { beginSpend, estimatePromptTokens, setCostHeader } from '../../shared/governance/spend.ts';
+import type { AppEnv } from '../../shared/http/create-app.ts';
+import {
+  type CompletionRequest,
+  chatToCompletion,
+  chunkToCompletion,
+  completionToChat,
+} from '../../shared/llm/completions/translate.ts';
+import { providerFor } from '../../shared/llm/providers/index.ts';
+import type { ChatChunk, ChatCompletion, Usage } from '../../shared/llm/providers/types.ts';
+import { type ResolvedModel, resolveTarget } from '../../shared/llm/registry.ts';
+import { createRouteContext, setRouteHeaders } from '../../shared/llm/route-context.ts';
+import { countTokens, routeCall } from '../../shared/llm/router.ts';
+import { auth } from '../../shared/middleware/auth/index.ts';
+import { maxBodyBytes, readJson } from '../../shared/middleware/json-body/index.ts';
+import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
+import { chunkStream, wantsUsage } from './chunk-stream.ts';
+
+/**
+ * Legacy Completions. OpenAI and OpenAI-compatible upstreams get the request as sent on their
+ * own `/completions` (prompt arrays, token prompts, suffix, echo, logprobs: whatever they take);
+ * Gemini gets each prompt as one user turn through chat. What that cannot carry (token prompts,
+ * suffix, several prompts streamed) is a 400 when only Gemini is left to try.
+ */
+export const completionsRoutes = new Hono<AppEnv>();
+
+completionsRoutes.use('/v1/completions', auth({ roles: ['agent', 'admin'] }), rateLimit());
+
+const text = z.string().max(1_000_000);
+const tokens = z.array(z.number().int().nonnegative()).min(1);
+export const completionRequestSchema = z
+  .object({
+    model: z.string().max(200).optional(),
+    prompt: z.union([text, z.array(text).min(1).max(64), tokens, z.array(tokens).min(1).max(64)]),
+    max_tokens: z.number().int().positive().max(1_000_000).optional(),
+    stop: z.union([z.string(), z.array(z.string()).max(4)]).nullish(),
+    suffix: z.string().nullish(),
+    stream: z.boolean().optional(),
+    temperature: z.number().min(0).max(2).optional(),
+    top_p: z.number().min(0).max(1).optional(),
+    n: z.number().int().min(1).max(16).optional(),
+  })
+  .loose();
+
+const forwards = (model: ResolvedModel) => model.provider.type !== 'gemini';
+
+/** Why this request cannot go through chat, or undefined when it can. */
+function untranslatable(body: CompletionRequest): { message: string; param: string } | undefined {
+  const prompts = Array.isArray(body.prompt) ? body.prompt : [body.prompt];
+  if (prompts.some((p) => typeof p !== 'string')) {
+    return { message: 'Token-id prompts need an OpenAI or OpenAI-compatible model.', param: 'prompt' };
+  }
+  if (body.suffix) return { message: 'suffix needs an OpenAI or OpenAI-compatible model.', param: 'suffix' };
+  if (body.stream && prompts.length > 1) {
+    return {
+      message: 'Streaming several prompts needs an OpenAI or OpenAI-compatible model.',
+      param: 'prompt',
+    };
+  }
+  return undefined;
+}
+
+completionsRoutes.post('/v1/completions', async (c) => {
+  const body = (await readJson(c, completionRequestSchema, maxBodyBytes('chat'))) as CompletionRequest & {
+    model?: string;
+  };
+  let target = resolveTarget(c.env, body.model, c.req.header('x-mas-role'), 'chat');
+  const refusal = untranslatable(body);
+  if (refusal) {
+    const chain = target.chain.filter(forwards);
+    if (chain.length === 0) throw badRequest(refusal.message, refusal.param, 'unsupported_for_model');
+    target = { ...target, chain };
+  }
+  const streaming = body.stream === true;
+  const ctx = createRouteContext(c, target, streaming);
+  const spend = await beginSpend(c, {
+    endpoint: 'completions',
+    target,
+    promptTokens: estimatePromptTokens([body.prompt, body.suffix]),
+    maxOutputTokens: body.max_tokens,
+  });
+  const released = (err: unknown) => {
+    spend.release();
+    throw err;
+  };
+  const { model: _model, ...request } = body;
+  const prompts = (Array.isArray(request.prompt) ? request.prompt : [request.prompt]) as string[];
+
+  if (!streaming) {
+    const routed = await routeCall(ctx, async (model, signal) => {
+      const options = { signal, headers: ctx.headers() };
+      const provider = providerFor(model);
+      if (forwards(model) && provider.forward) {
+        return (await provider.forward(
+          '/completions',
+          { ...request, model: model.model.upstream },
+          options,
+        )) as ChatCompletion;
+      }
+      const answers: ChatCompletion[] = [];
+      for (const prompt of prompts) {
+        answers.push(await provider.chat(model.model.upstream, completionToChat(request, prompt), options));
+      }
+      return chatToCompletion(answers, model.model.upstream) as ChatCompletion;
+    }).catch(released);
+    countTokens(routed.model, routed.result.usage as Usage | undefined);
+    setRouteHeaders(c, routed);
+    setCostHeader(c, spend.settle(routed.model, routed.result.usage));
+    return c.json(routed.result);
+  }
+
+  const routed = await routeCall(ctx, async (model, signal) => {
+    const options = { signal, headers: ctx.headers() };
+    const provider = providerFor(model);
+    if (forwards(model) && provider.forwardStream) {
+      const upstream = {
+        ...request,
+        model: model.model.upstream,
+        // Asked for on every stream so tokens are counted; the usage chunk is shown only if asked.
+        stream_options: { ...((request.stream_options as object) ?? {}), include_usage: true },
+      };
+      return { chunks: await provider.forwardStream('/completions', upstream, options), translate: false };
+    }
+    const chunks = await provider.chatStream(
+      model.model.upstream,
+      completionToChat(request, prompts[0]!),
+      options,
+    );
+    return { chunks, translate: true };
+  }).catch(released);
+  setRouteHeaders(c, routed);
+  const id = `cmpl-${crypto.randomUUID().replaceAll('-', '')}`;
+  const upstreamModel = routed.model.model.upstream;
+  return chunkStream(c, routed.result.chunks as AsyncIterable<ChatChunk>, {
+    wantsUsage: wantsUsage(body),
+    model: routed.model.model.id,
+    ...(routed.result.translate
+      ? { map: (chunk: ChatChunk) => chunkToCompletion(chunk, id, upstreamModel) }
+      : {}),
+    onEnd: (usage) => {
+      countTokens(routed.model, usage);
+      spend.settle(routed.model, usage);
+    },
+  });
+});
