@@ -1,4 +1,6 @@
 import { describe, expect, inject, it } from 'vitest';
+import { withPostgres } from '../../shared/db/postgres.ts';
+import { getSettings } from '../../shared/env.ts';
 import { resetLocalCircuits } from '../../shared/llm/circuit-breaker.ts';
 import { bearer, call, testEnv } from '../../test/workers/helpers.ts';
 import embedApp from './index.ts';
@@ -241,6 +243,44 @@ describe.each(backends)('vector memory on %s', (backend, over) => {
         .status,
     ).toBe(400);
     expect((await post(`/v1/vectors/${name}/search`, { limit: 3 }, over)).status).toBe(400);
+  });
+});
+
+describe('pgvector collections', () => {
+  const over = { QDRANT_URL: undefined, DATABASE_URL: inject('pgvectorDatabaseUrl') };
+  const sql = async (text: string, params: unknown[] = []) =>
+    withPostgres(getSettings(await envWith(over)), async (client) => (await client.query(text, params)).rows);
+
+  it('are created by vectors.ensure_collection with an HNSW index; one upsert, last point per id wins', async () => {
+    const name = `ddl_${crypto.randomUUID().slice(0, 8)}`;
+    const points = Array.from({ length: 300 }, (_, i) => ({ id: i, vector: [1, i, 0, 0], payload: { i } }));
+    points.push({ id: 7, vector: [0, 0, 0, 1], payload: { i: -7 } });
+    const up = await post(`/v1/vectors/${name}/upsert`, { points }, over);
+    expect(up.status).toBe(200);
+    const [collection] = await sql('select table_name, dimension from vectors.collections where name = $1', [
+      name,
+    ]);
+    expect(collection).toMatchObject({ dimension: 4 });
+    const indexes = await sql('select indexdef from pg_indexes where schemaname = $1 and tablename = $2', [
+      'vectors',
+      collection!.table_name,
+    ]);
+    expect(indexes.map((r) => r.indexdef).join('\n')).toMatch(
+      /USING hnsw \(embedding (\w+\.)?vector_cosine_ops\)/,
+    );
+    const [count] = await sql(`select count(*)::int as n from vectors.${collection!.table_name}`);
+    expect(count!.n).toBe(300);
+    const found = (await (
+      await post(`/v1/vectors/${name}/search`, { vector: [0, 0, 0, 1], limit: 1 }, over)
+    ).json()) as { results: Array<{ id: unknown; payload: { i: number } }> };
+    expect(found.results[0]).toMatchObject({ id: 7, payload: { i: -7 } });
+  });
+
+  it('a search of another dimension is a 409, not a database error', async () => {
+    const name = `dim_${crypto.randomUUID().slice(0, 8)}`;
+    await post(`/v1/vectors/${name}/upsert`, { points: [{ id: 1, vector: [1, 0] }] }, over);
+    const res = await post(`/v1/vectors/${name}/search`, { vector: [1, 0, 0] }, over);
+    expect(res.status).toBe(409);
   });
 });
 

@@ -19,6 +19,7 @@ import { maxBodyBytes, readJson } from '../../shared/middleware/json-body/index.
 import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
 import { createPgvectorStore } from '../../shared/vectors/pgvector-store.ts';
 import { createQdrantStore } from '../../shared/vectors/qdrant-store.ts';
+import { SHARED_NAMESPACE } from '../../shared/vectors/tenancy.ts';
 import type { VectorStore } from '../../shared/vectors/types.ts';
 
 const routes = new Hono<AppEnv>();
@@ -171,7 +172,7 @@ async function withStore<T>(c: Context<AppEnv>, fn: (store: VectorStore) => Prom
 }
 
 routes.post('/v1/vectors/:collection/upsert', async (c) => {
-  const name = collection.parse(c.req.param('collection'));
+  const ref = { namespace: SHARED_NAMESPACE, name: collection.parse(c.req.param('collection')) };
   const body = await readJson(c, upsertSchema, maxBodyBytes('embed'));
   const texts = body.points.filter((p) => p.text !== undefined).map((p) => p.text!);
   let embedded: number[][] = [];
@@ -189,17 +190,17 @@ routes.post('/v1/vectors/:collection/upsert', async (c) => {
     });
   }
   const upserted = await withStore(c, async (store) => {
-    await store.ensureCollection(name, dimension);
-    return store.upsert(name, points);
+    await store.ensureCollection(ref, dimension);
+    return store.upsert(ref, points);
   });
   return c.json({ upserted });
 });
 
 routes.post('/v1/vectors/:collection/search', async (c) => {
-  const name = collection.parse(c.req.param('collection'));
+  const ref = { namespace: SHARED_NAMESPACE, name: collection.parse(c.req.param('collection')) };
   const body = await readJson(c, searchSchema, maxBodyBytes('embed'));
   const query = body.vector ?? (await embedTexts(c, { texts: [body.query!] })).result.vectors[0]!;
-  const results = await withStore(c, (store) => store.search(name, query, body.limit, body.filter));
+  const results = await withStore(c, (store) => store.search(ref, query, body.limit, body.filter));
   return c.json({ results });
 });
 

@@ -45,6 +45,20 @@ export const gatewayConfig: GatewayConfig = {
       "role": {}
     }
   },
+  "vectors": {
+    "shared": {
+      "knowledge": {
+        "read": [
+          "agent",
+          "approver",
+          "admin"
+        ],
+        "write": [
+          "admin"
+        ]
+      }
+    }
+  },
   "redaction": {
     "extra_keys": [
       "session_id",

@@ -82,6 +82,26 @@ export const gatewayConfigSchema = z
         cache_seconds: 5,
         defaults: { principal: {}, agent: {}, role: {} },
       }),
+    vectors: z
+      .object({
+        /**
+         * Collections every principal addresses under the same name, with the roles that may read
+         * (search) and write (upsert) them. Any other name is private to the calling principal.
+         */
+        shared: z
+          .record(
+            z.string().regex(/^[a-z0-9_]{1,48}$/),
+            z
+              .object({
+                read: z.array(z.enum(['agent', 'approver', 'admin'])),
+                write: z.array(z.enum(['agent', 'approver', 'admin'])),
+              })
+              .strict(),
+          )
+          .default({}),
+      })
+      .strict()
+      .default({ shared: {} }),
     redaction: z
       .object({
         /** Key names redacted on top of the built-in list. */

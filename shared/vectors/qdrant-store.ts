@@ -1,5 +1,16 @@
+import { sha256Hex } from '../auth/api-keys.ts';
 import { AppError } from '../errors/index.ts';
+import type { CollectionRef } from './tenancy.ts';
 import type { SearchHit, VectorPoint, VectorStore } from './types.ts';
+
+/**
+ * The Qdrant collection behind a namespaced name: `<name>__<first 16 hex of SHA-256(namespace)>`.
+ * Readable in Qdrant's UI, and two namespaces never share a collection (names are `[a-z0-9_]`
+ * and the suffix is fixed-length, so the split is unambiguous).
+ */
+export async function qdrantCollectionName(ref: CollectionRef): Promise<string> {
+  return `${ref.name}__${(await sha256Hex(ref.namespace)).slice(0, 16)}`;
+}
 
 /**
  * Qdrant over its REST API with plain fetch. (`@qdrant/js-client-rest` pulls in undici, which
@@ -34,7 +45,8 @@ export function createQdrantStore(options: {
 
   return {
     backend: 'qdrant',
-    async ensureCollection(name, dimension) {
+    async ensureCollection(ref, dimension) {
+      const name = await qdrantCollectionName(ref);
       if (known.get(name) === dimension) return;
       const existing = await request('GET', `/collections/${encodeURIComponent(name)}`);
       if (existing.status === 200) {
@@ -44,7 +56,7 @@ export function createQdrantStore(options: {
           throw new AppError(
             409,
             'dimension_mismatch',
-            `Collection '${name}' holds vectors of ${size} dimensions, not ${dimension}.`,
+            `Collection '${ref.name}' holds vectors of ${size} dimensions, not ${dimension}.`,
           );
         }
       } else if (existing.status === 404) {
@@ -58,14 +70,16 @@ export function createQdrantStore(options: {
       }
       known.set(name, dimension);
     },
-    async upsert(name, points: VectorPoint[]) {
+    async upsert(ref, points: VectorPoint[]) {
+      const name = await qdrantCollectionName(ref);
       const res = await request('PUT', `/collections/${encodeURIComponent(name)}/points?wait=true`, {
         points,
       });
       if (res.status !== 200) throw qdrantError(res);
       return points.length;
     },
-    async search(name, vector, limit, filter) {
+    async search(ref, vector, limit, filter) {
+      const name = await qdrantCollectionName(ref);
       const must = Object.entries(filter).map(([key, value]) => ({ key, match: { value } }));
       const res = await request('POST', `/collections/${encodeURIComponent(name)}/points/search`, {
         vector,
