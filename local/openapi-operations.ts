@@ -385,19 +385,21 @@ export const OPERATIONS: Operation[] = [
     method: 'post',
     path: '/v1/vectors/{collection}/upsert',
     tag: 'embed',
-    summary: 'Store points (text is embedded first) in Qdrant, or pgvector without Qdrant',
+    summary:
+      "Store points (text is embedded first) in the caller's own collection, or a shared one its role may write (403 otherwise); Qdrant, or pgvector without Qdrant",
     auth: ['agent', 'admin'],
     pathParams: { collection },
     body: upsertSchema,
     responses: { 200: { description: 'Stored.', schema: z.object({ upserted: z.number() }) } },
-    errors: [400, 401, 403, 413, 415, 429, 502, 503],
+    errors: [400, 401, 403, 409, 413, 415, 429, 502, 503],
   },
   {
     id: 'searchVectors',
     method: 'post',
     path: '/v1/vectors/{collection}/search',
     tag: 'embed',
-    summary: 'Nearest points to a query text or vector',
+    summary:
+      "Nearest points to a query text or vector, in the caller's own collection or a shared one its role may read",
     auth: ['agent', 'admin'],
     pathParams: { collection },
     body: searchSchema,
@@ -415,7 +417,7 @@ export const OPERATIONS: Operation[] = [
         }),
       },
     },
-    errors: [400, 401, 403, 404, 413, 415, 429, 502, 503],
+    errors: [400, 401, 403, 404, 409, 413, 415, 429, 502, 503],
   },
   {
     id: 'recordAction',

@@ -40,10 +40,15 @@ const envWith = (over: Record<string, string | undefined> = {}) =>
     ...over,
   });
 
-const post = async (path: string, body: unknown, over: Record<string, string | undefined> = {}) =>
+const post = async (
+  path: string,
+  body: unknown,
+  over: Record<string, string | undefined> = {},
+  as: Parameters<typeof bearer>[0] = 'agent',
+) =>
   call(embedApp, path, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...bearer('agent') },
+    headers: { 'content-type': 'application/json', ...bearer(as) },
     body: JSON.stringify(body),
     env: await envWith(over),
   });
@@ -228,6 +233,49 @@ describe.each(backends)('vector memory on %s', (backend, over) => {
     expect(
       (await post(`/v1/vectors/${texts}/upsert`, { points: [{ id: 12, vector: [1, 2, 3] }] }, over)).status,
     ).toBe(409);
+  });
+
+  it('keeps each principal in its own namespace: the same name is another collection', async () => {
+    const mine = `${name}_own`;
+    expect(
+      (await post(`/v1/vectors/${mine}/upsert`, { points: [{ id: 1, vector: [1, 0] }] }, over)).status,
+    ).toBe(200);
+    const search = async (as: 'agent' | 'agent2') =>
+      (
+        (await (await post(`/v1/vectors/${mine}/search`, { vector: [1, 0] }, over, as)).json()) as {
+          results: unknown[];
+        }
+      ).results.length;
+    expect(await search('agent')).toBe(1);
+    expect(await search('agent2')).toBe(0);
+    // agent-2 writing the same name fills its own collection; agent-1's is untouched.
+    await post(
+      `/v1/vectors/${mine}/upsert`,
+      {
+        points: [
+          { id: 1, vector: [0, 1] },
+          { id: 2, vector: [0, 1] },
+        ],
+      },
+      over,
+      'agent2',
+    );
+    expect(await search('agent')).toBe(1);
+    expect(await search('agent2')).toBe(2);
+  });
+
+  it('a shared collection (config/gateway.yaml) is written by the roles listed, 403 for others', async () => {
+    const points = { points: [{ id: `${crypto.randomUUID()}`, vector: [0.3, 0.7], payload: { run: name } }] };
+    const denied = await post('/v1/vectors/knowledge/upsert', points, over, 'agent');
+    expect(denied.status).toBe(403);
+    expect(((await denied.json()) as { error: { code: string } }).error.code).toBe('collection_forbidden');
+    expect((await post('/v1/vectors/knowledge/upsert', points, over, 'admin')).status).toBe(200);
+    for (const as of ['agent', 'agent2'] as const) {
+      const found = (await (
+        await post('/v1/vectors/knowledge/search', { vector: [0.3, 0.7], filter: { run: name } }, over, as)
+      ).json()) as { results: unknown[] };
+      expect(found.results).toHaveLength(1);
+    }
   });
 
   it('validates collection names and points', async () => {

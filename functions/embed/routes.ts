@@ -1,5 +1,6 @@
 import { type Context, Hono } from 'hono';
 import * as z from 'zod';
+import { gatewayConfig } from '../../shared/config/index.ts';
 import { withPostgres } from '../../shared/db/postgres.ts';
 import { getSettings } from '../../shared/env.ts';
 import { AppError, badRequest } from '../../shared/errors/index.ts';
@@ -19,7 +20,7 @@ import { maxBodyBytes, readJson } from '../../shared/middleware/json-body/index.
 import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
 import { createPgvectorStore } from '../../shared/vectors/pgvector-store.ts';
 import { createQdrantStore } from '../../shared/vectors/qdrant-store.ts';
-import { SHARED_NAMESPACE } from '../../shared/vectors/tenancy.ts';
+import { resolveCollection } from '../../shared/vectors/tenancy.ts';
 import type { VectorStore } from '../../shared/vectors/types.ts';
 
 const routes = new Hono<AppEnv>();
@@ -171,8 +172,17 @@ async function withStore<T>(c: Context<AppEnv>, fn: (store: VectorStore) => Prom
   return withPostgres(settings, (client) => fn(createPgvectorStore(client)));
 }
 
+/** The caller's collection, or a shared one it may use (403 otherwise): before any upstream call. */
+const collectionOf = (c: Context<AppEnv>, access: 'read' | 'write') =>
+  resolveCollection(
+    c.get('principal'),
+    collection.parse(c.req.param('collection')),
+    access,
+    gatewayConfig.vectors.shared,
+  );
+
 routes.post('/v1/vectors/:collection/upsert', async (c) => {
-  const ref = { namespace: SHARED_NAMESPACE, name: collection.parse(c.req.param('collection')) };
+  const ref = collectionOf(c, 'write');
   const body = await readJson(c, upsertSchema, maxBodyBytes('embed'));
   const texts = body.points.filter((p) => p.text !== undefined).map((p) => p.text!);
   let embedded: number[][] = [];
@@ -197,7 +207,7 @@ routes.post('/v1/vectors/:collection/upsert', async (c) => {
 });
 
 routes.post('/v1/vectors/:collection/search', async (c) => {
-  const ref = { namespace: SHARED_NAMESPACE, name: collection.parse(c.req.param('collection')) };
+  const ref = collectionOf(c, 'read');
   const body = await readJson(c, searchSchema, maxBodyBytes('embed'));
   const query = body.vector ?? (await embedTexts(c, { texts: [body.query!] })).result.vectors[0]!;
   const results = await withStore(c, (store) => store.search(ref, query, body.limit, body.filter));

@@ -50,7 +50,6 @@ export const gatewayConfig: GatewayConfig = {
       "knowledge": {
         "read": [
           "agent",
-          "approver",
           "admin"
         ],
         "write": [
