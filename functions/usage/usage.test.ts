@@ -48,6 +48,8 @@ beforeAll(async () => {
   const entries = await Promise.all(
     Object.entries(ids).map(async ([k, id]) => `${id}:agent:${await sha256Hex(keys[k]!)}`),
   );
+  // Key a may act as two more agents (x-mas-agent-id), whose own budgets the tests set.
+  entries[0] += `:rpm-agent-${run}|local-agent-${run}`;
   entries.push(`gov-admin-${run}:admin:${await sha256Hex(ADMIN_KEY)}`);
   env = await testEnv({
     MAS_MODELS_YAML: MODELS_YAML,
@@ -208,6 +210,14 @@ describe('budgets', () => {
       );
     }
     expect(statuses).toEqual([200, 200, 200, 429, 429]);
+  });
+
+  it('an agent id not bound to the key is refused before anything is spent', async () => {
+    const before = await upstreamCount(`quota-${run}`);
+    const res = await chat(keys.a!, { model: 'quota' }, { 'x-mas-agent-id': `billing-agent-${run}` });
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('agent_mismatch');
+    expect(await upstreamCount(`quota-${run}`)).toBe(before);
   });
 
   it('rebuilds lost Redis counters from the usage rows: the budget still holds', async () => {

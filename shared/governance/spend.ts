@@ -1,4 +1,6 @@
 import type { Context } from 'hono';
+import { actingAgent } from '../audit/identity.ts';
+import { PRINCIPAL_ID } from '../auth/api-keys.ts';
 import { gatewayConfig } from '../config/index.ts';
 import { withPostgres } from '../db/postgres.ts';
 import { getSettings } from '../env.ts';
@@ -67,18 +69,21 @@ export function estimatePromptTokens(parts: unknown): number {
   return Math.ceil(new TextEncoder().encode(text).length / 3);
 }
 
-/** The agent a call is made for: `x-mas-agent-id` when sent, else the key's principal. */
+/**
+ * The agent a call is made for: `x-mas-agent-id` when sent (bound to the key like an audit
+ * record's agent_id: the key's own id, an agent bound to it, or any for admins; else 403
+ * `agent_mismatch`), otherwise the key's principal. Its budget is the `agent` scope.
+ */
 export function agentIdOf(c: Context<AppEnv>): string | undefined {
   const header = c.req.header('x-mas-agent-id');
-  if (header !== undefined) {
-    if (!/^[A-Za-z0-9._:@-]{1,128}$/.test(header)) {
-      throw new AppError(400, 'invalid_header', 'x-mas-agent-id must be 1-128 of A-Z a-z 0-9 . _ : @ -.', {
-        param: 'x-mas-agent-id',
-      });
-    }
-    return header;
+  const principal = c.get('principal');
+  if (header === undefined || !principal) return principal?.id;
+  if (!PRINCIPAL_ID.test(header)) {
+    throw new AppError(400, 'invalid_header', 'x-mas-agent-id must be 1-64 of A-Z a-z 0-9 . _ @ -.', {
+      param: 'x-mas-agent-id',
+    });
   }
-  return c.get('principal')?.id;
+  return actingAgent(principal, header, 'x-mas-agent-id');
 }
 
 /**
