@@ -48,22 +48,34 @@ describe('agent clients against npm start', () => {
     await fake?.close();
   }, 60_000);
 
-  it('Python: python3 -m unittest: the snippet, the gate, the wait, a rejection, integrations (nothing skipped)', async () => {
-    const run = await runPython(['-m', 'unittest', 'discover', '-s', 'tests', '-t', '.', '-v'], {
-      MAS_TEST_OPEN_URL: open!.url,
-      MAS_TEST_GATED_URL: gated!.url,
-      MAS_TEST_AGENT_KEY: AGENT_KEY,
-      MAS_TEST_APPROVER_KEY: APPROVER_KEY,
-      MAS_TEST_FAKE_URL: fake.url,
-    });
-    if (process.env.MAS_TEST_VERBOSE) console.log(run.output);
-    const summary = `exit ${run.code}\n${run.output.slice(-6000)}`;
-    expect(run.code, summary).toBe(0);
-    const ran = Number(/^Ran (\d+) tests? in/m.exec(run.output)?.[1] ?? 0);
-    expect(ran, summary).toBeGreaterThanOrEqual(MIN_PYTHON_TESTS);
-    expect(run.output, summary).toMatch(/^OK$/m); // "OK (skipped=n)" would not match
-    expect(run.output, summary).not.toMatch(/\bskipped\b|expected failure|unexpected success/i);
-  }, 240_000);
+  // The standard-library transport, then the httpx one (Debian's python3-httpx, which .ci/run
+  // installs): the same suite, so both paths are held to the same behaviour.
+  it.each([
+    ['urllib', 'python3'],
+    ['httpx', 'a python3 with httpx'],
+  ])(
+    'Python (%s): python3 -m unittest: the snippet, the gate, the wait, a rejection, integrations (nothing skipped)',
+    async (transport, interpreter) => {
+      const python = transport === 'httpx' ? await pythonWithHttpx() : 'python3';
+      expect(python, `no ${interpreter} (apt-get install python3-httpx)`).toBeDefined();
+      const run = await runPython(python!, ['-m', 'unittest', 'discover', '-s', 'tests', '-t', '.', '-v'], {
+        MAS_HTTP_CLIENT: transport,
+        MAS_TEST_OPEN_URL: open!.url,
+        MAS_TEST_GATED_URL: gated!.url,
+        MAS_TEST_AGENT_KEY: AGENT_KEY,
+        MAS_TEST_APPROVER_KEY: APPROVER_KEY,
+        MAS_TEST_FAKE_URL: fake.url,
+      });
+      if (process.env.MAS_TEST_VERBOSE) console.log(run.output);
+      const summary = `exit ${run.code}\n${run.output.slice(-6000)}`;
+      expect(run.code, summary).toBe(0);
+      const ran = Number(/^Ran (\d+) tests? in/m.exec(run.output)?.[1] ?? 0);
+      expect(ran, summary).toBeGreaterThanOrEqual(MIN_PYTHON_TESTS);
+      expect(run.output, summary).toMatch(/^OK$/m); // "OK (skipped=n)" would not match
+      expect(run.output, summary).not.toMatch(/\bskipped\b|expected failure|unexpected success/i);
+    },
+    240_000,
+  );
 
   it.each([
     ['Node', process.execPath, ['test/node/ts-client-smoke.ts']],
@@ -91,12 +103,21 @@ describe('agent clients against npm start', () => {
   );
 });
 
-function runPython(args: string[], env: Record<string, string>) {
-  return runCommand('python3', args, PYTHON_DIR, {
+function runPython(python: string, args: string[], env: Record<string, string>) {
+  return runCommand(python, args, PYTHON_DIR, {
     ...env,
     PYTHONDONTWRITEBYTECODE: '1',
     PYTHONUNBUFFERED: '1',
   });
+}
+
+/** python3 from PATH if it has httpx, else Debian's (/usr/bin/python3 with python3-httpx). */
+async function pythonWithHttpx(): Promise<string | undefined> {
+  for (const python of ['python3', '/usr/bin/python3']) {
+    const probe = await runCommand(python, ['-c', 'import httpx'], PYTHON_DIR, {}).catch(() => undefined);
+    if (probe?.code === 0) return python;
+  }
+  return undefined;
 }
 
 /** Runs a command; one that cannot start (python3 missing) fails the test: it is required, not optional. */

@@ -134,37 +134,41 @@ class UrllibTransport:
 
 
 class HttpxTransport:
-    """``httpx.AsyncClient``: one pooled client between ``open()`` and ``aclose()`` (the async
-    context managers do this), else a short-lived one per call, so an object created outside any
-    event loop (a module-level ``LLMRouter()``) works under any later loop."""
+    """``httpx.AsyncClient``, pooled per event loop: an object created outside any loop (a
+    module-level ``LLMRouter()``) works under each later ``asyncio.run``, and reuses connections
+    within one. ``aclose()`` (the async context managers call it) closes the pool."""
 
     def __init__(self) -> None:
         import httpx  # noqa: PLC0415 - optional dependency
 
         self._httpx = httpx
         self._client: Any = None
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+
+    def _pool(self) -> Any:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            self._client = self._httpx.AsyncClient(follow_redirects=False)
+            self._loop = loop
+        return self._client
 
     async def open(self) -> None:
-        if self._client is None:
-            self._client = self._httpx.AsyncClient(follow_redirects=False)
+        self._pool()
 
     async def send(
         self, method: str, url: str, headers: Dict[str, str], body: Optional[bytes], timeout: float
     ) -> Response:
         try:
-            if self._client is not None:
-                res = await self._client.request(method, url, headers=headers, content=body, timeout=timeout)
-            else:
-                async with self._httpx.AsyncClient(follow_redirects=False) as client:
-                    res = await client.request(method, url, headers=headers, content=body, timeout=timeout)
+            res = await self._pool().request(method, url, headers=headers, content=body, timeout=timeout)
         except self._httpx.TransportError as err:
             raise MASConnectionError(f"{method} {url}: {err!r}") from err
         return Response(res.status_code, dict(res.headers.items()), res.content)
 
     async def aclose(self) -> None:
-        if self._client is not None:
+        if self._client is not None and self._loop is asyncio.get_running_loop():
             await self._client.aclose()
-            self._client = None
+        self._client = None
+        self._loop = None
 
 
 def default_transport() -> Transport:

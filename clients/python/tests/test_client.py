@@ -203,6 +203,20 @@ class ClientBehaviour(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(polls, ["/v1/approvals/ap-slow?wait=25"] * 3)
 
 
+class Transports(unittest.TestCase):
+    def test_the_transport_is_the_one_asked_for(self) -> None:
+        from mas_client._http import HttpxTransport, UrllibTransport
+
+        choice = os.environ.get("MAS_HTTP_CLIENT", "")
+        transport = GatewayClient("http://127.0.0.1:1", "k").transport
+        if choice == "httpx":
+            self.assertIsInstance(transport, HttpxTransport)
+        elif choice == "urllib":
+            self.assertIsInstance(transport, UrllibTransport)
+        else:  # httpx when it is installed, else the standard library
+            self.assertIsInstance(transport, (HttpxTransport, UrllibTransport))
+
+
 class ModelRoles(unittest.TestCase):
     def test_model_role_mirrors_the_roles_of_config_models_yaml(self) -> None:
         text = (REPO / "config" / "models.yaml").read_text()
