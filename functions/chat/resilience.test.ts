@@ -5,12 +5,14 @@ import type { Env } from '../../shared/env.ts';
 import { CircuitBreaker, openCircuits, resetLocalCircuits } from '../../shared/llm/circuit-breaker.ts';
 import { registry } from '../../shared/metrics/registry.ts';
 import { bearer, KEYS, testEnv } from '../../test/workers/helpers.ts';
+import readyApp from '../ready/index.ts';
 import chatApp from './index.ts';
 
 // Router resilience against the OpenAI protocol fake, in workerd, with the real Redis where a
 // test says so. Bounds, not speed: margins are generous for a loaded 2-core machine.
 
 const fake = inject('openaiFakeUrl');
+const gemini = inject('geminiFakeUrl');
 const redisUp = inject('stackInfo').redis === 'ok';
 const DEAD = 'http://127.0.0.1:9/v1'; // nothing listens: connections are refused
 /** Model ids and fake modes unique to this run: circuits in Redis and fake state start empty. */
@@ -19,7 +21,9 @@ const run = crypto.randomUUID().slice(0, 8);
 const MODELS_YAML = `
 providers:
   fake: { type: openai_compatible, base_url: ${fake}/v1, api_key_env: FAKE_KEY, timeout_ms: 2000 }
+  google: { type: gemini, base_url: ${gemini}, api_key_env: FAKE_KEY, timeout_ms: 500 }
 models:
+  - { id: g-stall, provider: google, upstream: stallstream, capabilities: [chat], context_window: 8192 }
   - { id: blips-${run}, provider: fake, upstream: "random:3:${run}", capabilities: [chat], context_window: 8192 }
   - { id: flip-${run}, provider: fake, upstream: "mode:flip-${run}", capabilities: [chat], context_window: 8192 }
   - { id: half-${run}, provider: fake, upstream: "mode:half-${run}", capabilities: [chat], context_window: 8192 }
@@ -39,6 +43,7 @@ roles:
   limited: [limited]
   small: [small]
   picky: [picky]
+  g-stall: [g-stall]
 policy:
   retries: 2
   backoff: { base_ms: 10, max_ms: 50 }
@@ -154,6 +159,12 @@ describe('circuit breaker', () => {
     expect(opened.at - outage).toBeLessThan(2000);
     expect(opened.res.headers.get('retry-after')).toBe('1'); // open_ms 1000
     expect(opened.res.headers.get('x-mas-attempts')).toBe('0');
+    // /ready says so, in its llm_upstream check.
+    const ready = await readyApp.fetch(new Request('http://mas.test/ready'), e, createExecutionContext());
+    const checks = ((await ready.json()) as { checks: Record<string, { circuits?: string[] }> }).checks;
+    expect(checks.llm_upstream?.circuits).toEqual(
+      expect.arrayContaining([expect.stringMatching(new RegExp(`^fake:flip-${run} (open|half-open)`))]),
+    );
     // While open, the upstream is left alone.
     const quiet = await seen('mode:flip-' + run);
     const turnedAway = await chat(e, 'flip');
@@ -219,7 +230,7 @@ describe('circuit breaker', () => {
       min_calls: 2,
       failure_rate: 0.5,
       open_ms: 50,
-      max_open_ms: 50,
+      max_open_ms: 60_000,
     };
     const a = new CircuitBreaker(policy, redis);
     for (let i = 0; i < 2; i++) {
@@ -389,5 +400,39 @@ describe('fallback in the simple setup (LLM_BASE_URL)', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('x-mas-model')).toBe('execution@local.2');
     expect(Date.now() - started).toBeLessThan(10_000);
+  });
+});
+
+describe('Gemini streams', () => {
+  it('get the same per-chunk idle timeout as OpenAI streams, and the upstream request is closed', async () => {
+    const e = await env(NO_REDIS);
+    const started = Date.now();
+    const ctx = createExecutionContext();
+    const res = await chatApp.fetch(
+      new Request('http://mas.test/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...bearer('agent') },
+        body: JSON.stringify({ model: 'g-stall', stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+      }),
+      e,
+      ctx,
+    );
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    await waitOnExecutionContext(ctx);
+    expect(text).toContain('Hello');
+    expect(text).toContain('event: error');
+    expect(text).toContain('sent nothing for 500 ms');
+    expect(text).not.toContain('[DONE]');
+    expect(Date.now() - started).toBeLessThan(5000);
+    let closedAt: number | undefined;
+    await waitFor(async () => {
+      const list = (await (await fetch(`${gemini}/__requests/stallstream`)).json()) as Array<{
+        closedAt?: number;
+      }>;
+      closedAt = list[list.length - 1]?.closedAt;
+      return closedAt !== undefined;
+    }, 5000);
+    expect(closedAt).toBeDefined();
   });
 });

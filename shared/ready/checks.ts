@@ -1,6 +1,7 @@
 import type { ReadyCheckName } from '../config/index.ts';
 import { withPostgres } from '../db/postgres.ts';
 import type { Settings } from '../env.ts';
+import { openCircuits } from '../llm/circuit-breaker.ts';
 import { getRedis } from '../redis/client.ts';
 
 export type CheckStatus = 'ok' | 'fail' | 'disabled';
@@ -14,6 +15,8 @@ export interface CheckResult {
   required: boolean;
   /** What was checked, e.g. `qdrant` or `pgvector`. */
   backend?: string;
+  /** llm_upstream: circuits that are open or half-open (`provider:model open, next probe in 4 s`). */
+  circuits?: string[];
 }
 
 interface Probe {
@@ -125,7 +128,35 @@ export async function runReadyChecks(
   );
   const checks = Object.fromEntries(results) as Record<ReadyCheckName, CheckResult>;
   const ready = results.every(([, r]) => !r.required || r.status !== 'fail');
+  // Reported, never failing readiness: the router already routes around an open circuit.
+  const circuits = await circuitLines(getRedis(settings));
+  if (circuits.length && checks.llm_upstream) checks.llm_upstream.circuits = circuits;
   return { ready, checks };
+}
+
+/** This isolate's open circuits, and (one bounded SCAN) those other isolates opened in Redis. */
+async function circuitLines(redis: ReturnType<typeof getRedis>): Promise<string[]> {
+  const now = Date.now();
+  const lines = new Map<string, string>();
+  const line = (key: string, until: number) =>
+    now < until ? `${key} open, next probe in ${Math.ceil((until - now) / 1000)} s` : `${key} half-open`;
+  if (redis) {
+    try {
+      const [, keys] = await redis.scan(0, { match: 'mas:cb:*:state', count: 1000 });
+      if (keys.length) {
+        const states = await redis.mget<unknown[]>(...keys);
+        keys.forEach((k, i) => {
+          const key = k.slice('mas:cb:'.length, -':state'.length);
+          lines.set(key, line(key, Number(String(states[i] ?? '').split(':')[0])));
+        });
+      }
+    } catch {
+      // Redis unreachable: the redis check says so; report what this isolate knows.
+    }
+  }
+  for (const c of openCircuits(now))
+    if (!lines.has(c.key)) lines.set(c.key, line(c.key, now + c.retryAfterMs));
+  return [...lines.values()].sort();
 }
 
 async function httpProbe(url: string, signal: AbortSignal, headers?: Record<string, string>): Promise<void> {

@@ -13,8 +13,11 @@ export interface Deadline {
   stopTimer(): void;
   /** Stops the timer and lets go of the parent. Safe to call more than once. */
   dispose(): void;
+  /** Ends the work now, for a reason of our own (e.g. a stream gone quiet). */
+  abort(reason?: unknown): void;
 }
 
+/** `ms` may be Infinity: then it only follows the parent (and `abort`). */
 export function deadline(ms: number, parent?: AbortSignal): Deadline {
   const controller = new AbortController();
   let timedOut = false;
@@ -23,13 +26,14 @@ export function deadline(ms: number, parent?: AbortSignal): Deadline {
   if (parent?.aborted) controller.abort(parent.reason);
   else {
     parent?.addEventListener('abort', onParentAbort, { once: true });
-    timer = setTimeout(
-      () => {
-        timedOut = true;
-        controller.abort(new DOMException(`timed out after ${ms} ms`, 'TimeoutError'));
-      },
-      Math.max(0, ms),
-    );
+    if (Number.isFinite(ms))
+      timer = setTimeout(
+        () => {
+          timedOut = true;
+          controller.abort(new DOMException(`timed out after ${ms} ms`, 'TimeoutError'));
+        },
+        Math.max(0, ms),
+      );
   }
   const stopTimer = () => {
     if (timer !== undefined) clearTimeout(timer);
@@ -44,6 +48,10 @@ export function deadline(ms: number, parent?: AbortSignal): Deadline {
     dispose() {
       stopTimer();
       parent?.removeEventListener('abort', onParentAbort);
+    },
+    abort(reason) {
+      stopTimer();
+      controller.abort(reason);
     },
   };
 }

@@ -39,6 +39,15 @@ describe('deadline', () => {
     expect(done.signal.aborted).toBe(false);
   });
 
+  it('Infinity means no timer: only the parent or abort() end it', () => {
+    const parent = new AbortController();
+    const d = deadline(Number.POSITIVE_INFINITY, parent.signal);
+    expect(d.signal.aborted).toBe(false);
+    d.abort(new Error('quiet'));
+    expect((d.signal.reason as Error).message).toBe('quiet');
+    expect(d.timedOut).toBe(false);
+  });
+
   it('withTimeout rejects with the given error, or passes the value through', async () => {
     await expect(withTimeout(new Promise(() => undefined), 10, () => new Error('idle'))).rejects.toThrow(
       'idle',

@@ -9,6 +9,7 @@ import { fakeEmbedding } from './openai-fake.ts';
  *   `tools`    a functionCall `get_weather` with id `fc_gemini_1`
  *   `fail500`  500 INTERNAL     `rate429`  429 RESOURCE_EXHAUSTED with RetryInfo 1s
  *   `blocked`  promptFeedback.blockReason SAFETY
+ *   `stallstream`  streams one response, then stalls (records `closedAt` when the client leaves)
  * GET /__requests/<model> returns the request bodies received for that model.
  */
 export async function startGeminiFake(): Promise<{ url: string; close(): Promise<void> }> {
@@ -66,6 +67,15 @@ export async function startGeminiFake(): Promise<{ url: string; close(): Promise
     const responses = model === 'blocked' ? [blocked()] : model === 'tools' ? [toolCall()] : textResponses();
     if (method === 'generateContent') return json(res, 200, merge(responses));
     res.writeHead(200, { 'content-type': 'text/event-stream' });
+    if (model === 'stallstream') {
+      // One response, then silence; records when the client's connection closes.
+      const record = list[list.length - 1] as Record<string, unknown>;
+      res.on('close', () => {
+        record.closedAt = Date.now();
+      });
+      res.write(`data: ${JSON.stringify(responses[0])}\r\n\r\n`);
+      return;
+    }
     for (const r of responses) {
       res.write(`data: ${JSON.stringify(r)}\r\n\r\n`);
       await new Promise((r2) => setTimeout(r2, 5));

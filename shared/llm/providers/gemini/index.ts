@@ -1,5 +1,6 @@
 import { ApiError, type GenerateContentResponse, GoogleGenAI } from '@google/genai/web';
-import { ProviderError, parseRetryAfter } from '../../provider-error.ts';
+import { type Deadline, deadline, withTimeout } from '../../../resilience/deadline.ts';
+import { idleError, ProviderError, parseRetryAfter } from '../../provider-error.ts';
 import type { ChatProvider, ProviderSettings } from '../types.ts';
 import { toGeminiRequest } from './gemini-chat-request.ts';
 import { toOpenAIChunks, toOpenAICompletion } from './gemini-chat-response.ts';
@@ -12,7 +13,8 @@ export function createGeminiProvider(settings: ProviderSettings): ChatProvider {
       apiKey: settings.apiKey ?? '',
       httpOptions: {
         baseUrl: settings.baseURL,
-        timeout: settings.timeoutMs,
+        // No SDK timeout: it stays armed while a stream is read (cutting long streams) and
+        // outlives the call. The router bounds each attempt; streams are timed per chunk below.
         headers,
         // The router retries; the SDK must not.
         retryOptions: { attempts: 1 },
@@ -62,15 +64,16 @@ export function createGeminiProvider(settings: ProviderSettings): ChatProvider {
     },
     async chatStream(upstreamModel, request, options) {
       const { contents, config } = toGeminiRequest(request);
+      // Our own abort, following the caller's: an idle stream cancels the upstream request too.
+      const link = deadline(Number.POSITIVE_INFINITY, options.signal);
       try {
         const stream = await clientFor(options.headers).models.generateContentStream({
           model: upstreamModel,
           contents,
-          config: { ...config, abortSignal: options.signal },
+          config: { ...config, abortSignal: link.signal },
         });
-        const chunks = toOpenAIChunks(provider, upstreamModel, mapErrors(provider, stream))[
-          Symbol.asyncIterator
-        ]();
+        const quiet = idleLimited(mapErrors(provider, stream), settings.timeoutMs, provider, link);
+        const chunks = toOpenAIChunks(provider, upstreamModel, quiet)[Symbol.asyncIterator]();
         // Read the first chunk before committing, so a failure to start can still fall back.
         const first = await chunks.next();
         return {
@@ -84,6 +87,8 @@ export function createGeminiProvider(settings: ProviderSettings): ChatProvider {
           },
         };
       } catch (err) {
+        link.abort(new DOMException('stream failed to start', 'AbortError'));
+        link.dispose();
         throw mapGeminiError(provider, err);
       }
     },
@@ -97,6 +102,34 @@ export function tokenInputUnsupported(provider: string): ProviderError {
     'Token-id input needs an OpenAI or OpenAI-compatible embedding model; Gemini embeds text only.',
     { status: 400, code: 'token_input_unsupported', retryable: false, fallback: false },
   );
+}
+
+/**
+ * The same per-chunk idle limit as OpenAI and Anthropic streams: each response must come within
+ * `ms`, else the upstream request is aborted and the stream ends with an upstream_timeout.
+ */
+async function* idleLimited<T>(
+  source: AsyncIterable<T>,
+  ms: number,
+  provider: string,
+  link: Deadline,
+): AsyncGenerator<T> {
+  const iterator = source[Symbol.asyncIterator]();
+  let finished = false;
+  try {
+    for (;;) {
+      const next = await withTimeout(iterator.next(), ms, () => idleError(provider, ms));
+      if (next.done) {
+        finished = true;
+        return;
+      }
+      yield next.value;
+    }
+  } finally {
+    // Gone quiet, failed, or its reader stopped early: the upstream request ends here too.
+    if (!finished) link.abort(new DOMException('stream ended early', 'AbortError'));
+    link.dispose();
+  }
 }
 
 async function* mapErrors(provider: string, stream: AsyncIterable<GenerateContentResponse>) {
