@@ -182,14 +182,14 @@ export function resolveTarget(
     role = roleHeader.trim();
   } else if (asked.startsWith(ROLE_PREFIX)) {
     role = asked.slice(ROLE_PREFIX.length);
-  } else if (registry.roles[asked]) {
+  } else if (isRole(registry, asked)) {
     role = asked;
   } else if (registry.models.some((m) => m.id === asked)) {
     ids = [asked];
     role = 'direct';
   }
   if (!ids) {
-    if (!role || !registry.roles[role]) {
+    if (!role || !isRole(registry, role)) {
       throw new AppError(404, 'model_not_found', `The model or role '${asked ?? role}' does not exist.`, {
         param: 'model',
       });
@@ -207,6 +207,14 @@ export function resolveTarget(
     );
   }
   return { role: role ?? 'direct', chain: usable };
+}
+
+/**
+ * Caller-supplied names are looked up as own properties only: `constructor` or `__proto__` is
+ * no role, never Object.prototype's.
+ */
+function isRole(registry: ModelsConfig, name: string): boolean {
+  return Object.hasOwn(registry.roles, name);
 }
 
 function resolveModel(env: Env, registry: ModelsConfig, id: string): ResolvedModel {
@@ -254,7 +262,7 @@ export function listModels(env: Env): { object: 'list'; data: ModelObject[] } {
     object: 'list',
     data: [
       ...registry.models
-        .filter((m) => !registry.roles[m.id])
+        .filter((m) => !isRole(registry, m.id))
         .map(
           (m): ModelObject => ({
             id: m.id,

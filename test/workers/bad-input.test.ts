@@ -165,6 +165,8 @@ function generic(path: string, limitBody: string, method = 'POST', role: Role = 
   ];
 }
 
+const PROTOTYPE_NAMES = ['constructor', '__proto__', 'toString', 'valueOf', 'hasOwnProperty'];
+
 function cases(): Case[] {
   const audit = '/v1/audit/actions';
   const patchPath = () => `/v1/audit/actions/${ids.action}`;
@@ -221,6 +223,38 @@ function cases(): Case[] {
       status: 404,
       code: 'model_not_found',
     },
+    // Names looked up by the caller's string: Object.prototype's members are no model or role.
+    ...PROTOTYPE_NAMES.flatMap((name): Case[] => [
+      {
+        name: `chat: model '${name}'`,
+        path: '/v1/chat/completions',
+        body: chatBody({ model: name }),
+        status: 404,
+        code: 'model_not_found',
+      },
+      {
+        name: `chat: model 'role:${name}'`,
+        path: '/v1/chat/completions',
+        body: chatBody({ model: `role:${name}` }),
+        status: 404,
+        code: 'model_not_found',
+      },
+      {
+        name: `chat: x-mas-role '${name}'`,
+        path: '/v1/chat/completions',
+        body: chatBody({ model: undefined }),
+        headers: { 'x-mas-role': name },
+        status: 404,
+        code: 'model_not_found',
+      },
+      {
+        name: `embeddings: model '${name}'`,
+        path: '/v1/embeddings',
+        body: { input: 'a', model: name },
+        status: 404,
+        code: 'model_not_found',
+      },
+    ]),
     {
       name: 'chat: an unknown x-mas-role',
       path: '/v1/chat/completions',
