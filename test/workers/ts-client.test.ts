@@ -246,6 +246,20 @@ describe('audit, approvals, llm', () => {
     const two = await agent.llm.embed(['a', 'b']);
     expect(two).toHaveLength(2);
   });
+
+  it("LLM calls are made for the client's agent, which must be the key's", async () => {
+    const e = await env();
+    const stranger = createClient({
+      baseUrl: 'http://mas.test',
+      apiKey: KEYS.agent,
+      agent: { id: 'agent-2' }, // another principal's agent, not bound to this key
+      fetch: workerFetch(e),
+    });
+    const err = await stranger.llm
+      .chat({ messages: [{ role: 'user', content: 'hi' }] })
+      .catch((x: unknown) => x);
+    expect(err).toMatchObject({ status: 403, code: 'agent_mismatch' });
+  });
 });
 
 describe('integrations through the proxy', () => {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from enum import Enum
 from typing import Any, Iterable, List, Mapping, Optional, Union
 
@@ -46,8 +47,15 @@ class ChatResponse(dict):
 
 
 class LLMRouter:
-    def __init__(self, client: Optional[GatewayClient] = None, **kwargs: Any) -> None:
+    def __init__(
+        self, client: Optional[GatewayClient] = None, *, agent_id: Optional[str] = None, **kwargs: Any
+    ) -> None:
         self.client = client or GatewayClient(**kwargs)
+        # Whose spend the calls count as (x-mas-agent-id): the key's own agent, or one bound to it.
+        self.agent_id = agent_id or os.environ.get("MAS_AGENT_ID")
+
+    def _headers(self) -> Optional[dict]:
+        return {"x-mas-agent-id": self.agent_id} if self.agent_id else None
 
     async def chat(
         self,
@@ -61,7 +69,7 @@ class LLMRouter:
         if params.get("stream"):
             raise ValueError("stream=True is not supported by LLMRouter.chat; use an OpenAI client on MAS_BASE_URL/v1")
         body = {"model": params.pop("model", None) or _role(role), "messages": list(messages), **params}
-        res = await self.client.request("POST", "/v1/chat/completions", json_body=body)
+        res = await self.client.request("POST", "/v1/chat/completions", json_body=body, headers=self._headers())
         return ChatResponse(res.json(), res.headers.get("x-mas-provider"), res.headers.get("x-mas-model"))
 
     async def embed(
@@ -72,7 +80,7 @@ class LLMRouter:
     ) -> Union[List[float], List[List[float]]]:
         """The embedding of ``text``; a list of embeddings (in order) for a list of texts."""
         body = {"model": params.pop("model", None) or _role(role), "input": text, **params}
-        res = (await self.client.request("POST", "/v1/embeddings", json_body=body)).json()
+        res = (await self.client.request("POST", "/v1/embeddings", json_body=body, headers=self._headers())).json()
         vectors = [d["embedding"] for d in sorted(res["data"], key=lambda d: d.get("index", 0))]
         return vectors[0] if isinstance(text, str) else vectors
 

@@ -31,6 +31,7 @@ from mas_client import (
     ModelRole,
     NatureOSClient,
     NotFoundError,
+    PermissionDeniedError,
     WebsiteClient,
     correlation,
     wait_for_approval,
@@ -212,6 +213,11 @@ class GateOn(unittest.IsolatedAsyncioTestCase):
         vectors = await router.embed(["one", "two"])
         self.assertEqual(len(vectors), 2)
         self.assertNotEqual(vectors[0], vectors[1])
+        mine = await LLMRouter(client=self.agent, agent_id=AGENT).chat([{"role": "user", "content": "hi"}])
+        self.assertEqual(mine.content, "Hello from the fake.")
+        with self.assertRaises(PermissionDeniedError) as stranger:  # not an agent of this key
+            await LLMRouter(client=self.agent, agent_id="someone-else").chat([{"role": "user", "content": "hi"}])
+        self.assertEqual(stranger.exception.code, "agent_mismatch")
 
 
 class Integrations(unittest.IsolatedAsyncioTestCase):

@@ -72,7 +72,8 @@ export class Llm {
     }
     const { role, model, ...rest } = input;
     const body = { ...rest, model: model ?? role ?? 'planning' };
-    return (await this.#http.call<ChatCompletion>('POST', '/v1/chat/completions', { body })).data;
+    const headers = this.#agentHeader();
+    return (await this.#http.call<ChatCompletion>('POST', '/v1/chat/completions', { body, headers })).data;
   }
 
   /** The embedding of `input` (role `embedding` unless `model`/`role` say otherwise). */
@@ -80,9 +81,16 @@ export class Llm {
   embed(input: string[], options?: { role?: string; model?: string }): Promise<number[][]>;
   async embed(input: string | string[], options: { role?: string; model?: string } = {}) {
     const body: EmbeddingsRequest = { input, model: options.model ?? options.role ?? 'embedding' };
-    const { data } = await this.#http.call<EmbeddingsResponse>('POST', '/v1/embeddings', { body });
+    const headers = this.#agentHeader();
+    const { data } = await this.#http.call<EmbeddingsResponse>('POST', '/v1/embeddings', { body, headers });
     const vectors = [...data.data].sort((a, b) => a.index - b.index).map((d) => d.embedding as number[]);
     return typeof input === 'string' ? vectors[0] : vectors;
+  }
+
+  /** Spend is counted for the client's agent (the key's own id or one bound to it). */
+  #agentHeader(): Record<string, string> | undefined {
+    const agent = this.#http.options.agent;
+    return agent ? { 'x-mas-agent-id': agent.id } : undefined;
   }
 }
 
