@@ -1,9 +1,7 @@
-import { EventSourceParserStream } from 'eventsource-parser/stream';
 import { ProviderError } from '../../provider-error.ts';
-import { bodyReadError } from '../openai/openai-http.ts';
-import { withIdleTimeout } from '../openai/openai-sse.ts';
+import { sseMessages } from '../sse.ts';
 import type { CallOptions, ProviderSettings } from '../types.ts';
-import { anthropicErrorFrom } from './anthropic-errors.ts';
+import { anthropicErrorFrom, anthropicStreamError } from './anthropic-errors.ts';
 import { ANTHROPIC_VERSION, type AnthropicEvent, anthropicEventSchema } from './anthropic-wire.ts';
 
 /** Request headers a caller of the native Messages API may pass through to Anthropic. */
@@ -70,10 +68,11 @@ export interface RawEvent {
 }
 
 /**
- * The events of an Anthropic SSE stream until `message_stop` (inclusive) or the end. Every read
- * must complete within `idleMs`, so a stalled upstream ends the stream instead of hanging it;
- * stopping early cancels the body, which releases the upstream connection. An `error` event is
- * yielded like any other: the consumer decides (translate, or forward as is).
+ * The events of an Anthropic SSE stream until `message_stop` (inclusive) or the end, read by
+ * `sseMessages` (idle timeout per read, body cancelled when the consumer stops early). An `error`
+ * event first (Anthropic can answer 200 and then fail) is a failure to start, thrown so another
+ * model can be tried; a later one is yielded like any other: the consumer decides (translate, or
+ * forward as is).
  */
 export async function* anthropicEvents(
   provider: string,
@@ -81,38 +80,24 @@ export async function* anthropicEvents(
   idleMs: number,
   signal: AbortSignal,
 ): AsyncGenerator<RawEvent> {
-  if (!res.body) throw new ProviderError(provider, 'upstream sent no stream', { status: 502 });
-  const reader = res.body
-    .pipeThrough(new TextDecoderStream())
-    .pipeThrough(new EventSourceParserStream())
-    .getReader();
-  try {
-    for (;;) {
-      let next: ReadableStreamReadResult<{ event?: string; data: string }>;
-      try {
-        next = await withIdleTimeout(reader.read(), idleMs, provider);
-      } catch (err) {
-        throw bodyReadError(provider, err, signal);
-      }
-      if (next.done) return;
-      const { data } = next.value;
-      let json: unknown;
-      try {
-        json = JSON.parse(data);
-      } catch (err) {
-        throw new ProviderError(provider, 'upstream sent a stream event that is not JSON', {
-          status: 502,
-          cause: err,
-        });
-      }
-      const parsed = anthropicEventSchema.safeParse(json);
-      if (!parsed.success)
-        throw new ProviderError(provider, 'upstream sent an unexpected stream event', { status: 502 });
-      yield { event: parsed.data, data };
-      if (parsed.data.type === 'message_stop') return;
+  let first = true;
+  for await (const { data } of sseMessages(provider, res, idleMs, signal)) {
+    let json: unknown;
+    try {
+      json = JSON.parse(data);
+    } catch (err) {
+      throw new ProviderError(provider, 'upstream sent a stream event that is not JSON', {
+        status: 502,
+        cause: err,
+      });
     }
-  } finally {
-    reader.cancel().catch(() => undefined);
+    const parsed = anthropicEventSchema.safeParse(json);
+    if (!parsed.success)
+      throw new ProviderError(provider, 'upstream sent an unexpected stream event', { status: 502 });
+    if (first && parsed.data.type === 'error') throw anthropicStreamError(provider, parsed.data);
+    first = false;
+    yield { event: parsed.data, data };
+    if (parsed.data.type === 'message_stop') return;
   }
 }
 

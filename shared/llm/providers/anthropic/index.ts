@@ -1,10 +1,10 @@
 import { ProviderError } from '../../provider-error.ts';
 import { parseUpstream } from '../openai/openai-bodies.ts';
 import { readJson } from '../openai/openai-http.ts';
+import { primed } from '../sse.ts';
 import type { CallOptions, ChatProvider, ProviderSettings } from '../types.ts';
 import { toAnthropicRequest } from './anthropic-chat-request.ts';
 import { toOpenAIChunks, toOpenAICompletion } from './anthropic-chat-response.ts';
-import { anthropicStreamError } from './anthropic-errors.ts';
 import { anthropicEvents, anthropicRequest, eventsOnly, type RawEvent } from './anthropic-http.ts';
 import { type AnthropicResponse, anthropicMessageSchema, countTokensSchema } from './anthropic-wire.ts';
 
@@ -31,7 +31,7 @@ export function createAnthropicProvider(
     const res = await anthropicRequest(settings, '/messages', { ...body, stream: true }, options, {
       stream: true,
     });
-    return primed(provider, anthropicEvents(provider, res, settings.timeoutMs, options.signal));
+    return primed(anthropicEvents(provider, res, settings.timeoutMs, options.signal));
   };
   const self: AnthropicProvider = {
     type: 'anthropic',
@@ -54,7 +54,7 @@ export function createAnthropicProvider(
     async chatStream(upstreamModel, request, options) {
       const body = toAnthropicRequest(request, upstreamModel, defaultMaxTokens);
       const events = await open(body, options);
-      return primedChunks(toOpenAIChunks(provider, eventsOnly(events)));
+      return primed(toOpenAIChunks(provider, eventsOnly(events)));
     },
     async messages(body, options) {
       const res = await anthropicRequest(settings, '/messages', { ...body, stream: false }, options);
@@ -68,31 +68,4 @@ export function createAnthropicProvider(
     },
   };
   return self;
-}
-
-/** Reads the first event now; an `error` event before anything else is a failure to start. */
-async function primed(provider: string, events: AsyncGenerator<RawEvent>): Promise<AsyncIterable<RawEvent>> {
-  const first = await events.next();
-  if (!first.done && first.value.event.type === 'error') {
-    await events.return(undefined);
-    throw anthropicStreamError(provider, first.value.event);
-  }
-  return {
-    async *[Symbol.asyncIterator]() {
-      if (first.done) return;
-      yield first.value;
-      yield* events;
-    },
-  };
-}
-
-async function primedChunks<T>(chunks: AsyncGenerator<T>): Promise<AsyncIterable<T>> {
-  const first = await chunks.next();
-  return {
-    async *[Symbol.asyncIterator]() {
-      if (first.done) return;
-      yield first.value;
-      yield* chunks;
-    },
-  };
 }

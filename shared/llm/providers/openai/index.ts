@@ -1,6 +1,7 @@
 import { decodeFloat32Base64 } from '../../embeddings-base64.ts';
 import { ProviderError } from '../../provider-error.ts';
-import type { ChatChunk, ChatCompletion, ChatProvider, ProviderSettings } from '../types.ts';
+import { primed } from '../sse.ts';
+import type { ChatCompletion, ChatProvider, ProviderSettings } from '../types.ts';
 import { completionSchema, embeddingsSchema, parseUpstream } from './openai-bodies.ts';
 import { readJson, upstreamRequest } from './openai-http.ts';
 import { sseChunks } from './openai-sse.ts';
@@ -78,19 +79,4 @@ function fromBase64(provider: string, text: string): number[] {
       cause: err,
     });
   }
-}
-
-/**
- * Reads the first chunk now, so a failure to start surfaces before any byte reaches the caller
- * (and another model can still be tried).
- */
-async function primed(chunks: AsyncGenerator<ChatChunk>): Promise<AsyncIterable<ChatChunk>> {
-  const first = await chunks.next();
-  return {
-    async *[Symbol.asyncIterator]() {
-      if (first.done) return;
-      yield first.value;
-      yield* chunks;
-    },
-  };
 }
