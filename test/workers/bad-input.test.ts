@@ -521,6 +521,46 @@ function cases(): Case[] {
       param: 'inputs',
     },
     {
+      name: 'audit: amount 1e400 (JSON for Infinity)',
+      path: audit,
+      body: '{"agent_name":"b","action_type":"wire_transfer","inputs":{"amount":1e400}}',
+      status: 400,
+      param: 'inputs',
+    },
+    {
+      name: 'audit: an agent key acting as an agent not bound to it',
+      path: audit,
+      body: action({ agent_id: 'billing-agent' }),
+      status: 403,
+      code: 'agent_mismatch',
+      param: 'agent_id',
+    },
+    {
+      name: 'audit: inputs that fail the registry schema of the tool',
+      path: audit,
+      body: action({
+        tool_name: 'bank.pay',
+        inputs: { payment: { amount: 'lots', currency: 'EUR', to: 'x' } },
+      }),
+      status: 400,
+      code: 'invalid_inputs',
+      param: 'inputs.payment.amount',
+    },
+    {
+      name: 'audit: justification of 2001 chars',
+      path: audit,
+      body: action({ justification: 'j'.repeat(2001) }),
+      status: 400,
+      param: 'justification',
+    },
+    {
+      name: 'audit: a NUL byte in the justification',
+      path: audit,
+      body: action({ justification: 'because\u0000' }),
+      status: 400,
+      param: 'justification',
+    },
+    {
       name: 'audit: inputs nested 200 deep',
       path: audit,
       body: `{"agent_id":"a","agent_name":"b","action_type":"x","category":"read","inputs":{"k":${nested(200)}}}`,
@@ -736,7 +776,33 @@ function cases(): Case[] {
       role: null,
       body: 'decision=approve&csrf=x',
       contentType: 'application/x-www-form-urlencoded',
+      headers: { origin: 'http://mas.test' },
       status: 401,
+    },
+    {
+      name: 'approvals page: a cross-site sign-in (login CSRF)',
+      path: '/approvals/login',
+      role: null,
+      body: 'key=mas_test_approver_key_0123456789abcdef',
+      contentType: 'application/x-www-form-urlencoded',
+      headers: { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
+      status: 403,
+    },
+    {
+      name: 'approvals list: a forged cursor',
+      method: 'GET',
+      path: '/v1/approvals?cursor=Zm9vfGJhcg',
+      role: 'approver',
+      status: 400,
+      param: 'cursor',
+    },
+    {
+      name: 'approvals list: limit 501',
+      method: 'GET',
+      path: '/v1/approvals?limit=501',
+      role: 'approver',
+      status: 400,
+      param: 'limit',
     },
     // integration proxy: traversal and SSRF in writes (reads: functions/proxy/proxy.test.ts)
     { name: 'proxy: unknown integration', path: '/v1/integrations/evil/resources/x', body: {}, status: 404 },
@@ -790,6 +856,51 @@ function cases(): Case[] {
       body: {},
       status: 403,
     },
+    // Headers stored in the ledger are bounded like their body counterparts, and bound to the key.
+    {
+      name: 'proxy: x-mas-agent-id of 129 chars',
+      path: '/v1/integrations/mindex/resources/x',
+      body: {},
+      headers: { 'x-mas-agent-id': 'a'.repeat(129) },
+      status: 400,
+      param: 'x-mas-agent-id',
+    },
+    {
+      name: 'proxy: a blank x-mas-agent-id',
+      path: '/v1/integrations/mindex/resources/x',
+      body: {},
+      headers: { 'x-mas-agent-id': '   ' },
+      status: 400,
+      param: 'x-mas-agent-id',
+    },
+    {
+      name: 'proxy: x-mas-agent-name of 257 chars',
+      path: '/v1/integrations/mindex/resources/x',
+      body: {},
+      headers: { 'x-mas-agent-name': 'n'.repeat(257) },
+      status: 400,
+      param: 'x-mas-agent-name',
+    },
+    {
+      name: 'proxy: x-mas-agent-id of an agent not bound to the key',
+      path: '/v1/integrations/mindex/resources/x',
+      body: {},
+      headers: { 'x-mas-agent-id': 'billing-agent' },
+      status: 403,
+      code: 'agent_mismatch',
+      param: 'x-mas-agent-id',
+    },
+    {
+      name: 'proxy: a receipt header of 201 chars',
+      path: '/v1/integrations/mindex/resources/x',
+      body: {},
+      headers: {
+        'x-mas-approval-receipt': 'r'.repeat(201),
+        'x-mas-action-id': '00000000-0000-4000-8000-000000000000',
+      },
+      status: 400,
+      param: 'x-mas-approval-receipt',
+    },
   ];
 }
 
@@ -804,6 +915,45 @@ beforeAll(async () => {
   const body = (await res.json()) as { action_id: string; approval: { id: string } };
   ids.action = body.action_id;
   ids.approval = body.approval.id;
+});
+
+// Names a caller chooses are looked up as own properties only, and odd but valid JSON is kept
+// faithfully: these are accepted (never a 500), and what is stored is what was sent.
+describe('caller-chosen names and keys', () => {
+  const record = async (body: unknown) => {
+    const res = await call(app, '/v1/audit/actions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...bearer('agent') },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+      env: await env(),
+    });
+    return {
+      status: res.status,
+      body: (await res.json()) as { action_id: string; status: string; category: string },
+    };
+  };
+
+  it.each(['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf'])(
+    'category %s with an amount is gated as an unknown category, not a 500',
+    async (category) => {
+      const { status, body } = await record(action({ category, inputs: { amount: 5 } }));
+      expect(status).toBe(201);
+      expect(body).toMatchObject({ status: 'pending_approval', category });
+    },
+  );
+
+  it('a top-level inputs.__proto__ key is kept as an own property: hashed, stored and shown', async () => {
+    const { status, body } = await record(
+      '{"agent_name":"b","action_type":"search","inputs":{"__proto__":{"isAdmin":true},"q":"x"}}',
+    );
+    expect(status).toBe(201);
+    const [row] = await sql<{ inputs: string }>(
+      "select inputs::text as inputs from audit.action_logs where action_id = $1 and entry_type = 'action'",
+      [body.action_id],
+    );
+    expect(Object.hasOwn(JSON.parse(row!.inputs) as object, '__proto__')).toBe(true);
+    expect(row!.inputs).toContain('"__proto__": {"isAdmin": true}');
+  });
 });
 
 describe('bad input at every endpoint: the documented 4xx, the OpenAI error shape, nothing written', () => {

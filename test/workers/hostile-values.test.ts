@@ -192,7 +192,7 @@ describe('XSS payloads on the approvals page', () => {
   async function signIn(): Promise<string> {
     const res = await call(app, '/approvals/login', {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://mas.test' },
       body: new URLSearchParams({ key: 'mas_test_approver_key_0123456789abcdef' }).toString(),
     });
     expect(res.status).toBe(303);
@@ -229,7 +229,8 @@ describe('XSS payloads on the approvals page', () => {
     const res = await call(app, '/approvals', { headers: { cookie } });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
-    const html = await res.text();
+    // The page's own script (same-origin, CSP 'self') is the only script tag.
+    const html = (await res.text()).replace('<script src="/approvals/assets/page.js" defer=""></script>', '');
     expect(html).toContain(`data-approval="${pending.approval!.id}"`);
     expect(html).toContain(`data-decided="${rejected.approval!.id}"`);
     // No payload survives as markup; each is there as text.
