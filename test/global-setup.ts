@@ -21,7 +21,10 @@ declare module 'vitest' {
     pgvectorDatabaseUrl: string;
     /** http://127.0.0.1:<port> of a listener that accepts connections and never answers. */
     blackholeUrl: string;
-    /** A webhook receiver: POST anything to `/hook/<name>`, GET `/hook/<name>` returns what came. */
+    /**
+     * A webhook receiver: POST anything to `/hook/<name>`, GET `/hook/<name>` returns what came.
+     * `/redirect/<name>` records too, then answers 307 to `/hook/<name>`.
+     */
     webhookSinkUrl: string;
     /** The OpenAI protocol fake (test/fakes/openai-fake.ts). */
     openaiFakeUrl: string;
@@ -128,6 +131,11 @@ async function startWebhookSink(): Promise<{ url: string; close(): Promise<void>
         const list = received.get(path) ?? [];
         list.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
         received.set(path, list);
+        // `/redirect/<name>` answers 307 to `/hook/<name>`: a client that follows it re-POSTs there.
+        if (path.startsWith('/redirect/')) {
+          res.writeHead(307, { location: path.replace('/redirect/', '/hook/') }).end();
+          return;
+        }
         res.writeHead(204).end();
       } else {
         res

@@ -75,7 +75,11 @@ approvalsPage.use('/approvals/*', async (c, next) => {
     // refused below
   }
   if (!passed) {
-    throw new AppError(403, 'csrf_failed', 'Cross-site form posts are refused; use the approvals page itself.');
+    throw new AppError(
+      403,
+      'csrf_failed',
+      'Cross-site form posts are refused; use the approvals page itself.',
+    );
   }
   await next();
 });
