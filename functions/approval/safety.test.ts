@@ -519,16 +519,27 @@ describe('escalation', () => {
       await app.scheduled(createScheduledController({ cron: '* * * * *' }), env, ctx);
       await waitOnExecutionContext(ctx);
     };
-    await sweep();
+    // The sweep serves every due approval in the database; only this one's events count here.
     const escalations = async () =>
       (await hooks(name))
-        .map((h) => JSON.parse(h.body) as { type: string; escalated?: boolean })
-        .filter((e) => e.escalated);
+        .map((h) => JSON.parse(h.body) as { type: string; escalated?: boolean; approval: { id: string } })
+        .filter((e) => e.escalated && e.approval.id === id);
+    await sweep();
     expect(await escalations()).toEqual([]);
     // Its time comes (as the owner: the application may not move escalate_at).
     await adminSql("update audit.approvals set escalate_at = now() - interval '1 second' where id = $1", [
       id,
     ]);
+    // Each sweep takes at most 100 due approvals, oldest first: poll until this one's turn came.
+    await expect
+      .poll(
+        async () => {
+          await sweep();
+          return (await escalations()).length;
+        },
+        { timeout: 30_000, interval: 50 },
+      )
+      .toBe(1);
     await sweep();
     await sweep();
     const fired = await escalations();
