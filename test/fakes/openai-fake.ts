@@ -179,8 +179,14 @@ export async function startOpenAIFake(): Promise<{ url: string; close(): Promise
       default:
         break;
     }
-    const tools = behaviour === 'tools';
-    if (!request.stream) return send(res, 200, completion(request.model, tools));
+    // `tools` calls get_weather, and answers in text once the call's result comes back.
+    const answered = (request.messages.at(-1) as { role?: string } | undefined)?.role === 'tool';
+    const tools = behaviour === 'tools' && !answered;
+    // Structured output: a JSON answer when a JSON response_format is asked for.
+    const json = Boolean(
+      (request as { response_format?: { type?: string } }).response_format?.type?.startsWith('json'),
+    );
+    if (!request.stream) return send(res, 200, completion(request.model, tools, json, answered));
     res.writeHead(200, {
       'content-type': 'text/event-stream',
       'cache-control': 'no-cache',
@@ -237,6 +243,9 @@ export async function startOpenAIFake(): Promise<{ url: string; close(): Promise
     if (behaviour === 'stall') return;
     const input = Array.isArray(request.input) ? (request.input as Array<{ type?: string }>) : [];
     const answered = input.at(-1)?.type === 'function_call_output';
+    const json = Boolean(
+      (request as { text?: { format?: { type?: string } } }).text?.format?.type?.startsWith('json'),
+    );
     const call = behaviour === 'tools' && !answered;
     const id = `resp_fake${crypto.randomUUID().replaceAll('-', '')}`;
     const item = call
@@ -256,7 +265,7 @@ export async function startOpenAIFake(): Promise<{ url: string; close(): Promise
           content: [
             {
               type: 'output_text',
-              text: answered ? 'It is sunny in Paris.' : 'Hello from the fake.',
+              text: answered ? 'It is sunny in Paris.' : json ? JSON_ANSWER : 'Hello from the fake.',
               annotations: [],
               logprobs: [],
             },
@@ -402,7 +411,9 @@ export async function startOpenAIFake(): Promise<{ url: string; close(): Promise
 
 const CREATED = 1_764_000_000;
 
-function completion(model: string, tools: boolean) {
+const JSON_ANSWER = '{"city":"Paris","sky":"sunny"}';
+
+function completion(model: string, tools: boolean, json = false, answered = false) {
   return {
     id: 'chatcmpl-fake0001',
     object: 'chat.completion',
@@ -424,7 +435,11 @@ function completion(model: string, tools: boolean) {
                 },
               ],
             }
-          : { role: 'assistant', content: 'Hello from the fake.', refusal: null },
+          : {
+              role: 'assistant',
+              content: json ? JSON_ANSWER : answered ? 'It is sunny in Paris.' : 'Hello from the fake.',
+              refusal: null,
+            },
         logprobs: null,
         finish_reason: tools ? 'tool_calls' : 'stop',
       },
