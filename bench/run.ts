@@ -2,7 +2,7 @@
  * `npm run bench`: the gateway's overhead over a fast fake upstream, per endpoint and concurrency,
  * on one runtime; bundle sizes and isolate start per deployment. See bench/README.md.
  *   node bench/run.ts [--runtime workerd|workerd-dev|node|deno] [--duration 4] [--quick]
- *                     [--only health,chat,chat-budget,stream,messages,messages-stream,embed,audit] [--concurrency 1,8,32]
+ *                     [--only health,chat,chat-budget,stream,messages,messages-stream,embed,audit,mcp] [--concurrency 1,8,32]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,6 +33,7 @@ const ENDPOINTS = [
   'messages-stream',
   'embed',
   'audit',
+  'mcp',
 ] as const;
 type Endpoint = (typeof ENDPOINTS)[number];
 
@@ -153,6 +154,15 @@ try {
     });
     if (!res.ok) throw new Error(`setting the bench budget answered ${res.status}: ${await res.text()}`);
   }
+  // A tools/call of a read tool (not gated, audited), stateless: no initialize needed.
+  const mcpCall = (name: string) =>
+    JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name, arguments: { path: '/bench/readme.txt' } },
+    });
+  const mcpHeaders = { ...agent, accept: 'application/json, text/event-stream' };
   const specs: Record<Endpoint, { through: RequestSpec; direct?: RequestSpec }> = {
     health: {
       through: { method: 'GET', url: `${fnUrl}/health` },
@@ -189,6 +199,20 @@ try {
       direct: { method: 'POST', url: `${upUrl}/v1/embeddings`, headers: agent, body: embedBody },
     },
     audit: { through: { method: 'POST', url: `${fnUrl}/v1/audit/actions`, headers: agent, body: auditBody } },
+    mcp: {
+      through: {
+        method: 'POST',
+        url: `${fnUrl}/mcp`,
+        headers: mcpHeaders,
+        body: mcpCall('bench__read_file'),
+      },
+      direct: {
+        method: 'POST',
+        url: `${env.mcp.info.url}/mcp`,
+        headers: mcpHeaders,
+        body: mcpCall('read_file'),
+      },
+    },
   };
 
   // One request of each kind first: a misconfiguration should fail loudly, not as 100% errors.
@@ -202,6 +226,10 @@ try {
     });
     const text = await res.text();
     if (!res.ok) throw new Error(`${e}: ${s.method} ${s.url} answered ${res.status}: ${text.slice(0, 300)}`);
+    // A JSON-RPC error or an error result is a 200 too: the mcp cell must measure a real call.
+    if (e === 'mcp' && (!text.includes('"result"') || text.includes('"isError":true'))) {
+      throw new Error(`mcp: tools/call did not succeed: ${text.slice(0, 300)}`);
+    }
   }
 
   // Isolate start per deployment: Miniflare with that bundle, then GET /health twice.

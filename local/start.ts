@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { bundledMcp } from '../shared/config/compiled.ts';
 import { needsDemoUpstream } from './demo-upstream.ts';
 import { loadDotEnv } from './dotenv.ts';
 import { createApiKey, isKeyActive } from './keys.ts';
@@ -39,6 +40,7 @@ mkdirSync(DATA_DIR, { recursive: true });
 
 let stack: Stack | undefined;
 let demoUpstream: { url: string; close(): Promise<void> } | undefined;
+let demoMcp: { url: string; close(): Promise<void> } | undefined;
 let wrangler: ReturnType<typeof spawn> | undefined;
 let stopping = false;
 const shutdown = async (code: number) => {
@@ -47,6 +49,7 @@ const shutdown = async (code: number) => {
   say('stop', 'stopping…');
   if (wrangler) await stopChild(wrangler);
   await demoUpstream?.close();
+  await demoMcp?.close();
   await stack?.stop();
   rmSync(STACK_FILE, { force: true });
   say('stop', 'stopped');
@@ -114,6 +117,22 @@ if (needsDemoUpstream(process.env)) {
     process.env.LLM_BASE_URL
       ? `LLM_BASE_URL ${process.env.LLM_BASE_URL}`
       : 'providers from config/models.yaml with the keys set',
+  );
+}
+
+// No MCP server configured: a clearly labelled demo one (the SDK-built fake the tests use), so
+// the README's gated tool call works on a fresh clone. docs/MCP.md configures real ones.
+if (!process.env.MAS_MCP_YAML && Object.keys(bundledMcp.servers).length === 0) {
+  const { startMcpFake } = await import('../test/fakes/mcp-fake.ts');
+  demoMcp = await startMcpFake();
+  // YAML flow style without double quotes: .dev.vars does not unescape \" inside a value.
+  process.env.MAS_MCP_YAML =
+    `{ wait_seconds: 10, servers: { demo: { url: '${demoMcp.url}/mcp', ` +
+    'allow: [read_file, delete_file, transfer_funds], tools: { read_file: { category: read }, ' +
+    'delete_file: { category: destructive }, transfer_funds: { category: financial } } } } }';
+  say(
+    'mcp',
+    `no MCP servers in config/mcp.yaml: /mcp fronts a DEMO MCP server on ${demoMcp.url} (server "demo")`,
   );
 }
 

@@ -23,6 +23,8 @@ export function benchKeysSecret(): string {
 export interface FunctionVarsOptions {
   stackSettings: Record<string, string>;
   upstreamUrl: string;
+  /** The fake MCP server (test/fakes/mcp-fake.ts), fronted as MCP server `bench`. */
+  mcpUrl: string;
   /** Keep Redis (rate limits through the Upstash bridge) or leave it out (per-isolate limiter). */
   redis: boolean;
   logLevel: string;
@@ -44,5 +46,6 @@ export function functionVars(o: FunctionVarsOptions): Record<string, string> {
     // The limiter still runs (its cost is part of every request) but never says no.
     RATE_LIMIT_REQUESTS: '1000000000',
     LOG_LEVEL: o.logLevel,
+    MAS_MCP_YAML: `servers: { bench: { url: "${o.mcpUrl}/mcp", tools: { read_file: { category: read } } } }`,
   };
 }

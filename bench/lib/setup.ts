@@ -22,6 +22,8 @@ export interface StackInfo {
 export interface BenchEnv {
   stack: Child<StackInfo>;
   upstream: Child<{ url: string }>;
+  /** The fake MCP server (the `mcp` cell's floor and upstream). */
+  mcp: Child<{ url: string }>;
   fn: Child<{ url: string }>;
   /**
    * Process trees to read CPU from: fn is the runtime's whole tree, workerd its workerd processes;
@@ -61,9 +63,13 @@ export async function setupBench(o: SetupOptions): Promise<BenchEnv> {
     ]);
     started.push(upstream);
     o.log(`fake upstream: ${upstream.info.url} ${JSON.stringify(o.upstream)}`);
+    const mcp = await startChild<{ url: string }>('mcp', 'test/fakes/mcp-fake.ts', []);
+    started.push(mcp);
+    o.log(`fake MCP server: ${mcp.info.url}`);
     const vars = functionVars({
       stackSettings: stack.info.settings,
       upstreamUrl: upstream.info.url,
+      mcpUrl: mcp.info.url,
       redis: o.redis,
       logLevel: o.logLevel,
     });
@@ -78,6 +84,7 @@ export async function setupBench(o: SetupOptions): Promise<BenchEnv> {
     return {
       stack,
       upstream,
+      mcp,
       fn,
       watch: {
         fn: fn.pid,

@@ -346,6 +346,7 @@ describe('tools/call', () => {
     expect(mas(repeat).approval_id).not.toBe(pending.approval_id);
     expect(await callsOf('delete_file', (a) => a.path === `/data/${id}`)).toHaveLength(1);
 
+    await agent.settle();
     const history = await ledger(pending.action_id!);
     expect(history.status).toBe('completed');
     expect(history.entries.map((e) => e.status)).toEqual(['pending_approval', 'approved', 'completed']);
@@ -426,6 +427,7 @@ describe('failing upstreams', () => {
     expect(result.isError).toBe(true);
     expect(mas(result).status).toBe('timeout');
     expect(text(result)).toMatch(/did not answer within 3000 ms/);
+    await agent.settle();
     const history = await ledger(mas(result).action_id!);
     expect(history.status).toBe('failed');
     expect(history.entries.at(-1)!.error).toMatch(/did not answer/);

@@ -353,20 +353,24 @@ async function forward(
       ? 'tool_error'
       : 'ok';
   const settings = ctx.settings;
-  await withPostgres(settings, (client) =>
-    updateActionStatus(
-      client,
-      run.actionId,
-      {
-        status: outcome === 'ok' ? 'completed' : 'failed',
-        outputs: { outcome, duration_ms: duration, ...(result ? { result: storableResult(result) } : {}) },
-        ...(failure ? { error: failure.message } : {}),
-      },
-      run.requestCtx,
-      { receiptRedeemed: run.redeemed },
+  // The call is in the ledger already (recorded before it was forwarded); its outcome entry is
+  // written after the response, so the agent does not wait on a second ledger append.
+  ctx.background(
+    withPostgres(settings, (client) =>
+      updateActionStatus(
+        client,
+        run.actionId,
+        {
+          status: outcome === 'ok' ? 'completed' : 'failed',
+          outputs: { outcome, duration_ms: duration, ...(result ? { result: storableResult(result) } : {}) },
+          ...(failure ? { error: failure.message } : {}),
+        },
+        run.requestCtx,
+        { receiptRedeemed: run.redeemed },
+      ),
+    ).catch((err: Error) =>
+      ctx.log.error('mcp tool call outcome not recorded', { error: err, action_id: run.actionId }),
     ),
-  ).catch((err: Error) =>
-    ctx.log.error('mcp tool call outcome not recorded', { error: err, action_id: run.actionId }),
   );
   if (failure) {
     ctx.log.warn('mcp upstream failed', {

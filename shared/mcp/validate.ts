@@ -11,7 +11,7 @@ const validators = new WeakMap<object, Validator>();
 export function argumentProblem(tool: Tool, args: unknown): { field: string; message: string } | null {
   let validator = validators.get(tool.inputSchema);
   if (!validator) {
-    validator = new Validator(tool.inputSchema as never, '2020-12', false);
+    validator = new Validator(tool.inputSchema as never, draftOf(tool.inputSchema.$schema), false);
     validators.set(tool.inputSchema, validator);
   }
   const result = validator.validate(args ?? {});
@@ -37,4 +37,13 @@ function pointerToPath(pointer: string): string {
     .filter(Boolean)
     .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
   return parts.map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
+
+/** The JSON Schema draft a schema declares (the SDK's zod conversion says draft-07); default 2020-12. */
+function draftOf(uri: unknown): '4' | '7' | '2019-09' | '2020-12' {
+  const text = typeof uri === 'string' ? uri : '';
+  if (text.includes('draft-04')) return '4';
+  if (text.includes('draft-07') || text.includes('draft-06')) return '7';
+  if (text.includes('2019-09')) return '2019-09';
+  return '2020-12';
 }

@@ -39,7 +39,11 @@ export async function startMcpFake(): Promise<{ url: string; close(): Promise<vo
       { name: 'mcp-fake', version: '1.0.0' },
       { capabilities: { tools: {}, resources: {}, prompts: {} } },
     );
-    const record = (tool: string, args: unknown) => calls.push({ tool, arguments: args, headers, transport });
+    const record = (tool: string, args: unknown) => {
+      // Bounded: the bench sends this fake thousands of calls.
+      if (calls.length >= 20_000) calls.splice(0, 10_000);
+      calls.push({ tool, arguments: args, headers, transport });
+    };
     server.registerTool(
       'read_file',
       {
@@ -165,4 +169,11 @@ function json(res: ServerResponse, status: number, body: unknown) {
   res
     .writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
     .end(text);
+}
+
+// `node test/fakes/mcp-fake.ts`: the bench's MCP upstream, in its own process.
+if (import.meta.main) {
+  const fake = await startMcpFake();
+  process.stdout.write(`${JSON.stringify({ url: fake.url })}\n`);
+  process.on('SIGTERM', () => void fake.close().then(() => process.exit(0)));
 }
