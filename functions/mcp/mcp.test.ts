@@ -37,7 +37,8 @@ servers:
     url: ${fake}/mcp
     allow: [transfer_funds]
     tools:
-      transfer_funds: { category: financial }
+      # config/actions.yaml registers mcp:bank/transfer_funds as financial: the registry wins.
+      transfer_funds: { category: read }
   legacy:
     url: ${fake}/sse
     transport: sse
@@ -257,7 +258,7 @@ describe('tools/call', () => {
       env: await env(),
     });
     const rows = ((await list.json()) as { data: Array<{ action_id: string; tool_name: string }> }).data;
-    const row = rows.find((r) => r.tool_name === 'files__read_file')!;
+    const row = rows.find((r) => r.tool_name === 'mcp:files/read_file')!;
     const history = await ledger(row.action_id);
     expect(history).toMatchObject({
       status: 'completed',
@@ -273,6 +274,19 @@ describe('tools/call', () => {
     expect(history.entries[1]!.outputs).toMatchObject({ outcome: 'ok', duration_ms: expect.any(Number) });
     expect(JSON.stringify(history)).not.toContain(TOKEN);
     expect(lines.join('\n')).not.toContain(TOKEN);
+    await agent.close();
+  });
+
+  it('the action registry classifies the tool: a small transfer runs, a large one is gated (amount at arguments.amount)', async () => {
+    const id = unique();
+    const agent = await connect();
+    const small = await agent.call('bank__transfer_funds', { to: `small-${id}`, amount: 50 });
+    expect(text(small)).toBe(`transferred 50 to small-${id}`);
+    const large = await agent.call('bank__transfer_funds', { to: `large-${id}`, amount: 5000 });
+    expect(mas(large).status).toBe('pending_approval');
+    expect(await callsOf('transfer_funds', (a) => a.to === `large-${id}`)).toHaveLength(0);
+    const history = await ledger(mas(large).action_id!);
+    expect(history).toMatchObject({ category: 'financial', tool_name: 'mcp:bank/transfer_funds' });
     await agent.close();
   });
 

@@ -1,5 +1,6 @@
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { type Context, Hono } from 'hono';
+import { notifierFor } from '../../shared/approvals/index.ts';
 import { sealAfterWrites } from '../../shared/audit/ledger-seal.ts';
 import { getSettings } from '../../shared/env.ts';
 import { notFound } from '../../shared/errors/index.ts';
@@ -64,6 +65,7 @@ async function serve(c: Context<AppEnv>, scope: GatewayScope): Promise<Response>
       replayWindowSeconds: config.replay_window_seconds,
       signal: c.req.raw.signal,
       background: (work) => runInBackground(c, work),
+      notifier: notifierFor(c),
     },
     scope,
   );

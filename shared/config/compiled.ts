@@ -616,6 +616,16 @@ export const actionRegistry: ActionRegistry = {
     "s3.delete_bucket": {
       "category": "destructive",
       "risk": "Deletes a bucket and every object in it."
+    },
+    "mcp:bank/transfer_funds": {
+      "category": "financial",
+      "amount_path": "arguments.amount",
+      "risk": "Moves money to another account; a transfer cannot be recalled once sent."
+    },
+    "mcp:demo/transfer_funds": {
+      "category": "financial",
+      "amount_path": "arguments.amount",
+      "risk": "Moves money to another account (the npm start demo MCP server)."
     }
   },
   "actions": {
@@ -732,4 +742,4 @@ export const actionRegistry: ActionRegistry = {
 };
 
 /** First 16 hex of the SHA-256 over config/policies.yaml and config/actions.yaml: on every ledger row. */
-export const policyVersion = '83d9f762a654e9bc';
+export const policyVersion = '24d640556b2facb3';

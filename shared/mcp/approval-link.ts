@@ -1,15 +1,14 @@
-import { makeReceipt } from '../approvals/receipts.ts';
+import { makeReceipt, redeemReceipt } from '../approvals/index.ts';
 import type { Principal } from '../auth/api-keys.ts';
 import type { Client } from '../db/postgres.ts';
-import { redeemProxyReceipt } from '../integrations/gate.ts';
 
 /**
  * Ties an MCP tool call to its approval. The approval is bound to the hash of the call's
  * canonical inputs (server, tool, arguments and the SHA-256 of the unredacted call), so a retry
  * finds the approval of exactly the same call, and any other arguments never do.
  *
- * TODO(safety #17): when shared/approvals exposes a lookup by (principal, action type, input
- * hash) and a receipt-free redeem, call those instead of this read and the proxy's redeem.
+ * The lookup is a read of the approval rows (the approvals module has no lookup by input hash
+ * yet); redemption goes through the approvals module.
  */
 export interface LinkedApproval {
   action_id: string;
@@ -56,28 +55,22 @@ export async function findCallApproval(
 }
 
 /**
- * Redeems the approval's receipt for this exact call, once (row-locked; a concurrent second
- * redeem gets 409 `receipt_used`). The gateway holds the receipt on the agent's behalf: an MCP
- * client only ever retries the same call.
+ * Redeems the approval's receipt for this exact call, once, through the approvals module (one
+ * statement; a concurrent second redeem gets 409 `receipt_used`). The gateway holds the receipt
+ * on the agent's behalf: an MCP client only ever retries the same call.
  */
 export async function redeemCallApproval(
   client: Client,
-  args: {
-    link: LinkedApproval;
-    redactedInputs: Record<string, unknown>;
-    inputHash: string;
-    principal: Principal;
-    secret: string | undefined;
-  },
+  args: { link: LinkedApproval; inputHash: string; principal: Principal; secret: string | undefined },
 ): Promise<void> {
   const receipt = args.secret
     ? await makeReceipt(args.secret, args.link.approval_id, args.link.action_id, args.inputHash)
-    : '';
-  await redeemProxyReceipt(client, {
+    : undefined;
+  await redeemReceipt(client, {
     actionId: args.link.action_id,
     receipt,
-    summary: args.redactedInputs,
     principal: args.principal.id,
+    inputHash: args.inputHash,
     secret: args.secret,
   });
 }

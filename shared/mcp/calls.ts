@@ -1,10 +1,11 @@
 import { type CallToolResult, ErrorCode, McpError, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import canonicalize from 'canonicalize';
 import { getApproval } from '../approvals/approvals.ts';
-import { sendApprovalWebhook, waitForDecision } from '../approvals/notify.ts';
+import { type Notifier, waitForDecision } from '../approvals/index.ts';
 import { type RequestContext, recordAction, updateActionStatus } from '../audit/actions.ts';
 import { evaluateGate } from '../audit/audit-policy.ts';
 import { inputHash } from '../audit/ledger-hash.ts';
+import { sealSoon } from '../audit/ledger-seal.ts';
 import { unstorableJson } from '../audit/storable.ts';
 import type { Principal } from '../auth/api-keys.ts';
 import { policy } from '../config/index.ts';
@@ -16,9 +17,9 @@ import { mcpToolCallDuration, mcpToolCallsTotal } from '../metrics/registry.ts';
 import type { TraceContext } from '../middleware/correlation/index.ts';
 import { outgoingTraceHeaders } from '../middleware/correlation/index.ts';
 import { redactSecrets } from '../redact/index.ts';
-import { classificationFromEntry } from '../registry/index.ts';
+import { type Classification, classificationFromEntry, classify } from '../registry/index.ts';
 import { findCallApproval, type LinkedApproval, redeemCallApproval } from './approval-link.ts';
-import { gatewayToolName, type ResolvedServer } from './config.ts';
+import { gatewayToolName, type ResolvedServer, registryToolName } from './config.ts';
 import { UpstreamError, withUpstream } from './upstream.ts';
 import { argumentProblem } from './validate.ts';
 
@@ -28,6 +29,8 @@ export interface CallContext {
   principal: Principal;
   trace: TraceContext;
   log: Logger;
+  /** Where a new pending approval is announced (the approvals module's webhook). */
+  notifier: Notifier;
   waitSeconds: number;
   /** A retry this soon after its approved call ran is told so, rather than asking anew. */
   replayWindowSeconds: number;
@@ -35,8 +38,27 @@ export interface CallContext {
   background(work: Promise<unknown>): void;
 }
 
-/** A tool is `unclassified` until config/mcp.yaml (later the action registry) gives it a category. */
-export const UNCLASSIFIED = 'unclassified';
+/**
+ * What an MCP tool is: its registry entry `mcp:<server>/<tool>` (config/actions.yaml), else its
+ * entry in the server's `tools` of config/mcp.yaml (amount at `arguments.amount`), else
+ * unregistered (`unknown_tool`: approval always).
+ */
+export function mcpClassification(server: ResolvedServer, tool: string): Classification {
+  const name = registryToolName(server.name, tool);
+  const registered = classify({ action_type: `mcp.${server.name}.${tool}`, tool_name: name });
+  if (registered.registered) return registered;
+  const entry = server.config.tools[tool];
+  return classificationFromEntry(
+    `mcp.yaml servers.${server.name}.tools.${tool}`,
+    entry
+      ? {
+          category: entry.category,
+          amount_path: 'arguments.amount',
+          ...(entry.risk ? { risk: entry.risk } : {}),
+        }
+      : undefined,
+  );
+}
 
 type Outcome =
   | 'ok'
@@ -102,10 +124,14 @@ async function gatedCall(
   started: number,
 ): Promise<{ outcome: Outcome; result: CallToolResult }> {
   const { settings, principal } = ctx;
-  const entry = server.config.tools[tool.name];
-  const category = entry?.category ?? UNCLASSIFIED;
   const actionType = `mcp.${server.name}.${tool.name}`;
   const toolName = gatewayToolName(server.name, tool.name);
+  // The registry decides what the tool is: its entry `mcp:<server>/<tool>` in config/actions.yaml,
+  // else (until every MCP tool is registered there) the server's entry in config/mcp.yaml, else
+  // unregistered, which config/policies.yaml's `unknown_tool` gates.
+  const registryName = registryToolName(server.name, tool.name);
+  const classification = mcpClassification(server, tool.name);
+  const category = classification.effective;
   // What the approval binds to: the call itself (SHA-256 of its RFC 8785 form, before redaction,
   // so a redacted secret cannot be swapped after approval) and the redacted parts approvers see.
   const callHash = await sha256Hex(
@@ -117,8 +143,6 @@ async function gatedCall(
     arguments: args,
     call_sha256: callHash,
   };
-  // The policy's financial threshold reads `inputs.amount`.
-  if (typeof args.amount === 'number' || typeof args.amount === 'string') inputs.amount = args.amount;
   const redactedInputs = redactSecrets<Record<string, unknown>>(inputs, { emails: true }).value;
   const hash = inputHash(redactedInputs);
   const requestCtx: RequestContext = {
@@ -127,18 +151,16 @@ async function gatedCall(
     traceId: ctx.trace.traceId,
     approvalsEnabled: settings.APPROVAL_REQUIRED,
     receiptSecret: settings.APPROVAL_SECRET,
+    // recordAction announces a new pending approval (the one webhook sender).
+    notifier: ctx.notifier,
   };
-  // The registry's view of this tool (from config/mcp.yaml's entry for now): recordAction gates
-  // with the same classification, so this pre-check and the recorded decision agree.
-  const classification = classificationFromEntry(
-    `mcp.${server.name}.tools.${tool.name}`,
-    entry ? { category: entry.category, ...(entry.risk ? { risk: entry.risk } : {}) } : undefined,
-  );
+  // recordAction gates with the same classification, so this pre-check and the recorded decision
+  // agree.
   const gate = evaluateGate(
     {
       category,
       action_type: actionType,
-      tool_name: toolName,
+      tool_name: registryName,
       agent_id: principal.id,
       inputs,
       registered: classification.registered,
@@ -160,7 +182,6 @@ async function gatedCall(
   const redeem = (client: Client, approved: LinkedApproval) =>
     redeemCallApproval(client, {
       link: approved,
-      redactedInputs,
       inputHash: hash,
       principal,
       secret: settings.APPROVAL_SECRET,
@@ -200,7 +221,7 @@ async function gatedCall(
         agent_name: principal.id,
         action_type: actionType,
         category,
-        tool_name: toolName,
+        tool_name: registryName,
         inputs,
       },
       requestCtx,
@@ -215,7 +236,7 @@ async function gatedCall(
       usedSecondsAgo: null,
       reason: null,
     };
-    return { kind: 'gated' as const, link, expiresAt: recorded.approval.expires_at };
+    return { kind: 'gated' as const, link };
   });
 
   if (step.kind === 'allowed') {
@@ -235,29 +256,7 @@ async function gatedCall(
     });
   }
   if (step.kind === 'spent') return alreadyExecuted(step.link);
-  let link = step.link;
-  if (step.kind === 'gated') {
-    ctx.background(
-      sendApprovalWebhook(
-        settings,
-        {
-          type: 'approval.pending',
-          approval: {
-            id: link.approval_id,
-            action_id: link.action_id,
-            status: 'pending',
-            agent_id: principal.id,
-            action_type: actionType,
-            category,
-            expires_at: step.expiresAt,
-          },
-        },
-        ctx.log,
-        ctx.trace,
-      ),
-    );
-  }
-
+  let link: LinkedApproval = step.link;
   if (link.status === 'pending' && ctx.waitSeconds > 0) {
     const id = link.approval_id;
     const view = await waitForDecision(
@@ -368,9 +367,12 @@ async function forward(
         run.requestCtx,
         { receiptRedeemed: run.redeemed },
       ),
-    ).catch((err: Error) =>
-      ctx.log.error('mcp tool call outcome not recorded', { error: err, action_id: run.actionId }),
-    ),
+    )
+      // The request's own seal may have run before this append: seal again once it is in.
+      .then(() => sealSoon(settings))
+      .catch((err: Error) =>
+        ctx.log.error('mcp tool call outcome not recorded', { error: err, action_id: run.actionId }),
+      ),
   );
   if (failure) {
     ctx.log.warn('mcp upstream failed', {

@@ -68,6 +68,9 @@ export function splitToolName(name: string): { server: string; tool: string } | 
 
 export const gatewayToolName = (server: string, tool: string) => `${server}${NAME_SEPARATOR}${tool}`;
 
+/** The tool's name in the action registry, the policy's `tool_name` rules and the ledger. */
+export const registryToolName = (server: string, tool: string) => `mcp:${server}/${tool}`;
+
 /** Whether the server's allow-list (default: everything) exposes this upstream tool. */
 export function isExposed(server: ResolvedServer, tool: string): boolean {
   return !server.config.allow || server.config.allow.includes(tool);

@@ -94,9 +94,14 @@ export function gatewayServer(ctx: CallContext, scope: GatewayScope): Server {
       return await callTool({ ...ctx, signal }, upstream, tool, request.params.arguments ?? {});
     } catch (err) {
       if (err instanceof McpError) throw err;
+
+      const status = (err as { status?: number }).status;
+      // Refused by our own checks (the registry's input schema, the agent binding): the caller's fault.
+      if (status && status >= 400 && status < 500 && err instanceof Error) {
+        throw new McpError(ErrorCode.InvalidParams, err.message, { code: (err as { code?: string }).code });
+      }
       // Our own failure (the database, most likely): logged here, as onError logs a 5xx.
       ctx.log.error('mcp tool call failed', { error: err, server: upstream.name, tool: tool.name });
-      const status = (err as { status?: number }).status;
       throw new McpError(
         ErrorCode.InternalError,
         status && status < 600 && err instanceof Error
