@@ -9,6 +9,13 @@ import { LocalLimiter } from './local-limiter.ts';
 
 export { LocalLimiter } from './local-limiter.ts';
 
+declare module 'hono' {
+  interface ContextVariableMap {
+    /** Rate-limit prefixes this request has already spent a token on. */
+    rateLimited: Set<string>;
+  }
+}
+
 export interface RateLimitOptions {
   requests?: number;
   windowSeconds?: number;
@@ -45,6 +52,12 @@ export function rateLimit(options: RateLimitOptions = {}): MiddlewareHandler {
   const verdicts = new Map<string, Verdict & { at: number }>();
 
   return async function rateLimitMiddleware(c, next) {
+    // Hono's `/x/*` also matches `/x`, so routes registering both would count a request twice:
+    // one token per request and prefix, whichever registration runs first.
+    const spent = c.get('rateLimited') ?? new Set<string>();
+    if (spent.has(prefix)) return next();
+    spent.add(prefix);
+    c.set('rateLimited', spent);
     const settings = getSettings(c.env);
     const requests = options.requests ?? settings.RATE_LIMIT_REQUESTS ?? gatewayConfig.rate_limit.requests;
     const principal = c.get('principal');
