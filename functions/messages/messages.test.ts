@@ -451,3 +451,99 @@ describe('/v1/messages beyond the SDK cases', () => {
     expect(estimate.data.input_tokens).toBe(11);
   });
 });
+
+describe('bad input to /v1/messages', () => {
+  const good = { model: 'a-ok', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] };
+  const CASES: Array<{
+    name: string;
+    body: unknown;
+    status: number;
+    type: string;
+    headers?: Record<string, string>;
+  }> = [
+    { name: 'malformed JSON', body: '{"model": [1, 2', status: 400, type: 'invalid_request_error' },
+    { name: 'a bare string', body: '"just text"', status: 400, type: 'invalid_request_error' },
+    { name: 'an array', body: '[1,2,3]', status: 400, type: 'invalid_request_error' },
+    { name: 'an empty body', body: '', status: 400, type: 'invalid_request_error' },
+    { name: 'missing fields', body: {}, status: 400, type: 'invalid_request_error' },
+    {
+      name: 'invalid UTF-8',
+      body: new Uint8Array([0x7b, 0x22, 0xc3, 0x28, 0xff, 0x7d]),
+      status: 400,
+      type: 'invalid_request_error',
+    },
+    {
+      name: 'a body over the limit',
+      body: { ...good, messages: [{ role: 'user', content: 'x'.repeat(1_100_000) }] },
+      status: 413,
+      type: 'request_too_large',
+    },
+    {
+      name: 'text/plain',
+      body: JSON.stringify(good),
+      status: 400,
+      type: 'invalid_request_error',
+      headers: { 'content-type': 'text/plain' },
+    },
+    { name: 'no key', body: good, status: 401, type: 'authentication_error', headers: { 'x-api-key': '' } },
+    {
+      name: 'a wrong key',
+      body: good,
+      status: 401,
+      type: 'authentication_error',
+      headers: { 'x-api-key': 'mas_not_a_key_000000000000000' },
+    },
+    {
+      name: 'an approver key',
+      body: good,
+      status: 403,
+      type: 'permission_error',
+      headers: { 'x-api-key': KEYS.approver },
+    },
+    {
+      name: 'a system role in messages',
+      body: { ...good, messages: [{ role: 'system', content: 'hi' }] },
+      status: 400,
+      type: 'invalid_request_error',
+    },
+    { name: 'no messages', body: { ...good, messages: [] }, status: 400, type: 'invalid_request_error' },
+    { name: 'max_tokens 0', body: { ...good, max_tokens: 0 }, status: 400, type: 'invalid_request_error' },
+    {
+      name: 'temperature above 1',
+      body: { ...good, temperature: 1.5 },
+      status: 400,
+      type: 'invalid_request_error',
+    },
+    { name: 'an unknown role', body: { ...good, model: 'role:nope' }, status: 404, type: 'not_found_error' },
+  ];
+
+  it.each(CASES.map((c) => [c.name, c] as const))('%s', async (_, c) => {
+    const correlationId = `bad-messages-${crypto.randomUUID()}`;
+    const res = await call(messagesApp, '/v1/messages', {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-api-key': KEYS.agent,
+        'anthropic-version': '2023-06-01',
+        'x-correlation-id': correlationId,
+        ...c.headers,
+      },
+      body: typeof c.body === 'string' || c.body instanceof Uint8Array ? c.body : JSON.stringify(c.body),
+      env: await env(),
+    });
+    const text = await res.text();
+    expect(res.status, text).toBe(c.status);
+    const body = JSON.parse(text) as {
+      type: string;
+      error: { type: string; message: string };
+      request_id: string;
+    };
+    expect(Object.keys(body).sort()).toEqual(['error', 'request_id', 'type']);
+    expect(body.type).toBe('error');
+    expect(body.error.type).toBe(c.type);
+    expect(body.error.message.length).toBeGreaterThan(0);
+    expect(text).not.toMatch(/\n\s+at |\.ts:\d+|sk-ant-upstream/);
+    const seen = (await (await fetch(`${anthropicFake}/__requests/ok`)).json()) as Recorded[];
+    expect(seen.filter((r) => r.headers['x-correlation-id'] === correlationId)).toHaveLength(0);
+  });
+});
