@@ -4,6 +4,8 @@
  * may record actions as planner-1 or as one of those agents (anything else is 403 agent_mismatch).
  * `npm run keys -- list` and `npm run keys -- revoke --id alice`.
  * `npm run keys -- budget set --id alice --daily-usd 5` (local/budget-command.ts).
+ * `npm run keys -- ledger-keygen [--name <origin>]` prints a new ledger signing key (for
+ * LEDGER_SIGNING_KEY) and its public key; nothing is stored and no database is needed.
  */
 import { parseArgs } from 'node:util';
 import { BUDGET_OPTIONS, runBudgetCommand } from './budget-command.ts';
@@ -19,10 +21,21 @@ const { positionals, values } = parseArgs({
     id: { type: 'string' },
     role: { type: 'string', default: 'agent' },
     agents: { type: 'string' },
+    name: { type: 'string', default: 'mas-functions/ledger' },
     ...BUDGET_OPTIONS,
   },
 });
 const command = positionals[0];
+
+if (command === 'ledger-keygen') {
+  const { generateSignerKey } = await import('../shared/audit/ledger-note.ts');
+  const key = await generateSignerKey(values.name ?? 'mas-functions/ledger');
+  console.log('LEDGER_SIGNING_KEY (secret: set it with `wrangler secret put LEDGER_SIGNING_KEY`):');
+  console.log(key.signer);
+  console.log('public key (give it to verifiers; GET /v1/audit/public-key serves it too):');
+  console.log(key.verifier);
+  process.exit(0);
+}
 
 const database = await resolveLocalDatabase();
 const db = await connectNodePostgres(database.databaseUrl).catch((err: Error) => {

@@ -25,7 +25,7 @@ const fail = (message: string): never => {
 
 // Settings the functions read, passed through from the environment / .env to wrangler.
 const PASS_THROUGH =
-  /^(LLM_|MAS_|QDRANT_|OPENAI_|GOOGLE_|GEMINI_|ANTHROPIC_|MINDEX_|NATUREOS_|WEBSITE_|APPROVAL_|RATE_LIMIT_|LOG_LEVEL$|ACTION_AUDIT_ENABLED$|EXPOSE_METRICS$)/;
+  /^(LLM_|MAS_|QDRANT_|OPENAI_|GOOGLE_|GEMINI_|ANTHROPIC_|MINDEX_|NATUREOS_|WEBSITE_|APPROVAL_|LEDGER_|RATE_LIMIT_|LOG_LEVEL$|ACTION_AUDIT_ENABLED$|EXPOSE_METRICS$)/;
 
 loadDotEnv();
 const port = Number(process.env.PORT ?? 8001);
@@ -97,6 +97,18 @@ if (!process.env.APPROVAL_SECRET) {
 // A local webhook receiver (http://127.0.0.1:...) is the usual local setup: allow private targets
 // here, explicitly; deployments keep the default (refused).
 process.env.APPROVAL_WEBHOOK_ALLOW_PRIVATE ??= 'true';
+
+// Signs ledger checkpoints; one per local data dir, kept across restarts (like the admin key).
+if (!process.env.LEDGER_SIGNING_KEY) {
+  const keyFile = join(DATA_DIR, 'ledger-signing-key');
+  if (!existsSync(keyFile)) {
+    const { generateSignerKey } = await import('../shared/audit/ledger-note.ts');
+    const key = await generateSignerKey('mas-functions.local/ledger');
+    writeFileSync(keyFile, `${key.signer}\n`, { mode: 0o600 });
+    say('ledger', `created a local ledger signing key in ${keyFile} (public key: ${key.verifier})`);
+  }
+  process.env.LEDGER_SIGNING_KEY = readFileSync(keyFile, 'utf8').trim();
+}
 
 // No key and no LLM_BASE_URL: a newcomer still sees the whole flow against a clearly labelled
 // demo upstream (the OpenAI protocol fake the tests use: canned answers, no real model).
@@ -171,6 +183,8 @@ wrangler = spawn(
     '--env-file',
     varsFile,
     '--show-interactive-dev-session=false',
+    // Exposes /__scheduled, which the timer below calls once a minute like the deployed cron.
+    '--test-scheduled',
     '--log-level',
     process.env.WRANGLER_LOG_LEVEL ?? 'log',
     '--persist-to',
@@ -212,3 +226,12 @@ say(
   `make health | make ready | curl -H "authorization: Bearer $(cat ${adminKeyFile})" ${base}/v1/models`,
 );
 say('stop', 'Ctrl-C stops everything');
+
+// wrangler dev runs no cron: fire the scheduled handler each minute (approval expiry, ledger
+// sealing and checkpoints), as the deployed trigger does.
+setInterval(() => {
+  fetch(`${base}/__scheduled?cron=*+*+*+*+*`).then(
+    (r) => r.body?.cancel(),
+    () => undefined,
+  );
+}, 60_000).unref();

@@ -45,8 +45,14 @@ function verifierText(name: string, publicKey: Uint8Array): string {
   return `${name}+${keyId(name, publicKey)}+${toBase64(new Uint8Array([ED25519, ...publicKey]))}`;
 }
 
-export function parseVerifierKey(text: string): VerifierKey {
+/** Splits at the first `n - 1` pluses: the base64 at the end may hold '+' itself (as Go's note does). */
+function chop(text: string, n: number): string[] {
   const parts = text.trim().split('+');
+  return parts.length < n ? parts : [...parts.slice(0, n - 1), parts.slice(n - 1).join('+')];
+}
+
+export function parseVerifierKey(text: string): VerifierKey {
+  const parts = chop(text, 3);
   if (parts.length !== 3) throw new LedgerKeyError('a public key looks like <name>+<key id>+<base64>');
   const [name, id, b64] = parts as [string, string, string];
   checkName(name);
@@ -65,7 +71,7 @@ export function parseVerifierKey(text: string): VerifierKey {
 
 /** LEDGER_SIGNING_KEY: the signer form above. The public key is derived from it. */
 export async function parseSignerKey(text: string): Promise<SignerKey> {
-  const parts = text.trim().split('+');
+  const parts = chop(text, 5);
   if (parts.length !== 5 || parts[0] !== 'PRIVATE' || parts[1] !== 'KEY') {
     throw new LedgerKeyError('LEDGER_SIGNING_KEY looks like PRIVATE+KEY+<name>+<key id>+<base64>');
   }

@@ -177,6 +177,22 @@ export class CompactTree {
     this.size++;
   }
 
+  /** The tree of `size` leaves from its right-edge perfect subtrees, largest first (stored nodes). */
+  static fromFrontier(frontier: Hash[], size: number): CompactTree {
+    const t = new CompactTree();
+    const sizes = frontierSizes(size);
+    if (sizes.length !== frontier.length)
+      throw new RangeError(`a tree of ${size} has ${sizes.length} edge subtrees`);
+    t.#stack = sizes.map((s, i) => ({ hash: frontier[i]!, size: s }));
+    t.size = size;
+    return t;
+  }
+
+  /** The right-edge perfect subtrees (what fromFrontier takes back). */
+  frontier(): Hash[] {
+    return this.#stack.map((n) => n.hash);
+  }
+
   root(): Hash {
     let r: Hash | undefined;
     for (let i = this.#stack.length - 1; i >= 0; i--) {
@@ -185,6 +201,31 @@ export class CompactTree {
     }
     return r ?? EMPTY_ROOT;
   }
+}
+
+/** Sizes of the perfect subtrees along the right edge of a tree of `size` (its binary digits). */
+function frontierSizes(size: number): number[] {
+  const out: number[] = [];
+  let rest = size;
+  let bit = 1;
+  while (bit * 2 <= rest) bit *= 2;
+  for (; bit >= 1 && rest > 0; bit /= 2) {
+    if (rest >= bit) {
+      out.push(bit);
+      rest -= bit;
+    }
+  }
+  return out;
+}
+
+/** The right-edge perfect subtrees of the tree of `size`, read from stored nodes. */
+export function frontierOf(nodes: NodeSource, size: number): Hash[] {
+  let start = 0;
+  return frontierSizes(size).map((s) => {
+    const h = nodes(Math.log2(s), start / s);
+    start += s;
+    return h;
+  });
 }
 
 /**

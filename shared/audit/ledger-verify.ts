@@ -36,6 +36,14 @@ export interface VerifyResult {
   first_bad_checkpoint?: { tree_size: number; source: CheckpointSource; reason: string };
 }
 
+export interface SegmentStart {
+  /** The first row's seq. */
+  seq: number;
+  /** The row_hash of row seq - 1 (the chain link the segment starts from). */
+  prevHash: string;
+  tree?: CompactTree;
+}
+
 interface Pending {
   size: number;
   note: string;
@@ -56,21 +64,35 @@ export class LedgerVerifier {
   #result: VerifyResult = { ok: true, checked: 0, checkpoints: 0 };
   #done = false;
 
-  private constructor(start: { seq: number; prevHash: string; tree?: CompactTree }) {
+  private constructor(start: SegmentStart) {
     this.#expected = start.seq;
     this.#prev = start.prevHash;
     if (start.tree) this.#tree = start.tree;
   }
 
+  /**
+   * `start`: verify a segment (an export `--since`, or a log whose prefix was archived) from the
+   * tree of seq - 1 rows, given by its right-edge subtrees. Checkpoints below it are checked by
+   * signature only; the one at its size must match that tree's root.
+   */
   static async create(options: {
     key?: VerifierKey;
     origin?: string;
     checkpoints: CheckpointToCheck[];
+    start?: SegmentStart;
   }): Promise<LedgerVerifier> {
-    const v = new LedgerVerifier({ seq: 1, prevHash: GENESIS_HASH });
+    const v = new LedgerVerifier(options.start ?? { seq: 1, prevHash: GENESIS_HASH });
     for (const c of options.checkpoints) v.#pending.push(await open(c, options.key, options.origin));
     // Smallest size first; at one size a bad signature is reported before a good copy.
     v.#pending.sort((a, b) => a.size - b.size || Number(!a.problem) - Number(!b.problem));
+    while (v.#pending[0] && v.#pending[0].size < v.#tree.size) {
+      const c = v.#pending.shift()!;
+      if (c.problem) {
+        v.#fail({ first_bad_checkpoint: { tree_size: c.size, source: c.source, reason: c.problem } });
+        return v;
+      }
+      v.#result.checkpoints++;
+    }
     v.#checkDue();
     return v;
   }
