@@ -51,9 +51,7 @@ async function buildExport(rows: number, every: number) {
   return { key, notes, lines: [JSON.stringify(header), ...lines, ...checkpoints] };
 }
 
-async function verify(
-  args: string[],
-): Promise<{
+async function verify(args: string[]): Promise<{
   code: number;
   result: {
     ok: boolean;
