@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { type Browser, chromium } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Unstable_DevWorker } from 'wrangler';
 import { type Stack, startStack } from '../../local/stack.ts';
@@ -46,6 +46,7 @@ describe.skipIf(!CHROMIUM)('approvals page in headless Chromium', () => {
 
   async function gatedAction(
     inputs: Record<string, unknown>,
+    category = 'external_write',
   ): Promise<{ action_id: string; approval: { id: string } }> {
     const res = await fetch(`${base}/v1/audit/actions`, {
       method: 'POST',
@@ -54,7 +55,7 @@ describe.skipIf(!CHROMIUM)('approvals page in headless Chromium', () => {
         agent_id: 'page-bot',
         agent_name: 'Page Bot',
         action_type: 'send_email',
-        category: 'external_write',
+        category,
         inputs,
       }),
     });
@@ -112,6 +113,64 @@ describe.skipIf(!CHROMIUM)('approvals page in headless Chromium', () => {
       'rejected',
     );
     await page.close();
+  }, 60_000);
+
+  async function signedIn(): Promise<{ context: BrowserContext; page: Page }> {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${base}/approvals`);
+    await page.fill('input[name=key]', APPROVER_KEY);
+    await page.click('button[type=submit]');
+    await page.waitForSelector('[data-signed-in]');
+    return { context, page };
+  }
+
+  it('is live: a new approval appears without a reload, and disappears when a second approver decides it', async () => {
+    const watcher = await signedIn();
+    const violations: string[] = [];
+    watcher.page.on('console', (m) => {
+      if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(m.text());
+    });
+    const marker = `live-${Date.now()}`;
+    const action = await gatedAction({ subject: marker });
+    const card = watcher.page.locator(`[data-approval="${action.approval.id}"]`);
+    // No navigation: the page's own script polls and adds the card.
+    await expect.poll(() => card.count(), { timeout: 20_000 }).toBe(1);
+    expect(await card.locator('[data-principal]').textContent()).toBe('page-agent');
+    expect(await card.textContent()).toContain('acting as page-bot');
+    expect(await card.textContent()).toContain('calls itself “Page Bot”');
+
+    const decider = await signedIn();
+    const theirs = decider.page.locator(`[data-approval="${action.approval.id}"]`);
+    await theirs.locator('textarea[name=reason]').fill('fine by me');
+    await theirs.locator('button[value=approve]').click();
+    await decider.page.waitForURL(/flash=/);
+    expect((await approvalStatus(action.approval.id)).status).toBe('approved');
+    await expect.poll(() => card.count(), { timeout: 20_000 }).toBe(0);
+
+    // The detail view shows the ledger history of the action, decision included.
+    await watcher.page.goto(`${base}/approvals/${action.approval.id}`);
+    const history = await watcher.page.locator('[data-history]').textContent();
+    expect(history).toContain('action');
+    expect(history).toContain('decision');
+    expect(history).toContain('page-approver');
+    expect(violations).toEqual([]);
+    await watcher.context.close();
+    await decider.context.close();
+  }, 90_000);
+
+  it('filters by category and agent', async () => {
+    const email = await gatedAction({ n: 'filter-email' });
+    const wipe = await gatedAction({ n: 'filter-wipe' }, 'destructive');
+    const { context, page } = await signedIn();
+    await page.selectOption('select[name=category]', 'destructive');
+    await page.click('form.filters button[type=submit]');
+    await page.waitForURL(/category=destructive/);
+    expect(await page.locator(`[data-approval="${wipe.approval.id}"]`).count()).toBe(1);
+    expect(await page.locator(`[data-approval="${email.approval.id}"]`).count()).toBe(0);
+    await page.goto(`${base}/approvals?agent_id=nobody-else`);
+    expect(await page.locator('[data-approval]').count()).toBe(0);
+    await context.close();
   }, 60_000);
 
   it('refuses form posts without the session’s CSRF token, and agent keys at sign-in', async () => {
