@@ -129,6 +129,21 @@ const byRule: Record<string, fc.Arbitrary<Planted>> = {
   aws_access_key: fc
     .tuple(fc.constantFrom('AKIA', 'ASIA'), chars('ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 16, 16))
     .map(([p, s]) => plant(`${p}${s}`)),
+  azure_connection_string: fc
+    .tuple(
+      fc.constantFrom('AccountKey', 'accountkey', 'SharedAccessKey', 'SharedAccessSignature'),
+      alnum(20, 60),
+    )
+    .map(([k, s]) => plant(`AccountName=acme;${k}=${s}+/w==`, `${s}+/w==`, false)),
+  azure_sas_signature: alnum(20, 60).map((s) =>
+    plant(`https://acme.blob.core.windows.net/c/f?sv=2022-11-02&sig=${s}%3D`, `${s}%3D`, false),
+  ),
+  gitlab_token: alnum(20, 30).map((s) => plant(`glpat-${s}`)),
+  npm_token: alnum(36, 36).map((s) => plant(`npm_${s}`, `npm_${s}`, false)),
+  sendgrid_key: fc.tuple(alnum(22, 22), alnum(43, 43)).map(([a, b]) => plant(`SG.${a}.${b}`)),
+  digitalocean_token: fc
+    .tuple(fc.constantFrom('dop', 'doo', 'dor'), chars('0123456789abcdef', 64, 64))
+    .map(([p, s]) => plant(`${p}_v1_${s}`)),
   jwt: fc
     .tuple(alnum(10, 30), alnum(10, 40), alnum(20, 43))
     .map(([a, b, c]) => plant(`eyJ${a}.eyJ${b}.${c}`)),

@@ -176,6 +176,24 @@ export const VALUE_RULES: readonly ValueRule[] = [
   { name: 'huggingface_token', pattern: /(?<![A-Za-z0-9])hf_[A-Za-z0-9]{30,}/g, hint: has('hf_') },
   { name: 'aws_access_key', pattern: /(?:AKIA|ASIA)[A-Z0-9]{16}/g, hint: hasAny('AKIA', 'ASIA') },
   {
+    // Azure Storage / Service Bus / Event Hubs connection strings: the key parts, whatever the
+    // case, up to the next `;` or quote. (`AccountKey` is not a secret-looking word on its own.)
+    name: 'azure_connection_string',
+    pattern:
+      /(?<![A-Za-z0-9])(?:AccountKey|SharedAccessKey|SharedAccessSignature)[ \t]*=[ \t]*(?<secret>[^;"'\s]{1,1024})/dgi,
+    hint: (t) => /accountkey|sharedaccess/i.test(t),
+  },
+  {
+    // Azure SAS tokens in URLs: the signature parameter.
+    name: 'azure_sas_signature',
+    pattern: /[?&]sig=(?<secret>[A-Za-z0-9%+/=_-]{16,})/dg,
+    hint: has('sig='),
+  },
+  { name: 'gitlab_token', pattern: /glpat-[A-Za-z0-9_-]{20,}/g, hint: has('glpat-') },
+  { name: 'npm_token', pattern: /(?<![A-Za-z0-9])npm_[A-Za-z0-9]{36}/g, hint: has('npm_') },
+  { name: 'sendgrid_key', pattern: /SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}/g, hint: has('SG.') },
+  { name: 'digitalocean_token', pattern: /do[opr]_v1_[a-f0-9]{64}/g, hint: has('_v1_') },
+  {
     name: 'jwt',
     pattern: /eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+){0,2}/g,
     hint: has('eyJ'),
