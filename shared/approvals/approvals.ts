@@ -9,6 +9,7 @@ import type { Settings } from '../env.ts';
 import { AppError, forbidden, notFound } from '../errors/index.ts';
 import { approvalsTotal } from '../metrics/registry.ts';
 import { redactSecrets } from '../redact/index.ts';
+import { backoffDelay, sleep } from '../resilience/backoff.ts';
 import type { ApprovalEvent } from './notify.ts';
 import { makeReceipt } from './receipts.ts';
 
@@ -222,9 +223,7 @@ export async function decideApproval(
         'Another decision on this approval is being written; retry.',
       );
     }
-    await new Promise((r) =>
-      setTimeout(r, 5 + Math.random() * Math.min(200, 10 * 2 ** Math.min(attempt, 5))),
-    );
+    await sleep(5 + backoffDelay({ base_ms: 10, max_ms: 200 }, attempt));
   }
 }
 

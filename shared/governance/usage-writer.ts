@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import { withPostgres } from '../db/postgres.ts';
 import { getSettings } from '../env.ts';
 import { runInBackground } from '../http/background.ts';
+import { backoffDelay, sleep } from '../resilience/backoff.ts';
 
 /** One priced LLM call, as governance.usage stores it. */
 export interface UsageRow {
@@ -65,7 +66,7 @@ async function insertWithRetry(rows: UsageRow[], insert: (rows: UsageRow[]) => P
       return;
     } catch (err) {
       lastError = err;
-      await new Promise((r) => setTimeout(r, Math.random() * 100 * 2 ** attempt));
+      await sleep(backoffDelay({ base_ms: 100, max_ms: 400 }, attempt));
     }
   }
   throw lastError;

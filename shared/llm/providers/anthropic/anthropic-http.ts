@@ -28,8 +28,7 @@ export async function anthropicRequest(
     ...options.headers,
   };
   if (settings.apiKey) headers['x-api-key'] = settings.apiKey;
-  const headersTimeout = new AbortController();
-  const timer = setTimeout(() => headersTimeout.abort(), settings.timeoutMs);
+  // The router's per-attempt timeout (until the first chunk, for a stream) is in options.signal.
   let res: Response;
   try {
     res = await (settings.fetch ?? fetch)(
@@ -38,16 +37,12 @@ export async function anthropicRequest(
         method: 'POST',
         headers,
         body: JSON.stringify(body),
-        signal: AbortSignal.any([options.signal, headersTimeout.signal]),
+        signal: options.signal,
       },
     );
   } catch (err) {
     if (options.signal.aborted) throw err;
-    if (headersTimeout.signal.aborted)
-      throw new ProviderError(provider, 'upstream timed out', { code: 'upstream_timeout', cause: err });
     throw new ProviderError(provider, 'upstream unreachable', { code: 'upstream_unreachable', cause: err });
-  } finally {
-    clearTimeout(timer);
   }
   if (!res.ok) {
     let text = '';
