@@ -1,8 +1,9 @@
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { beforeEach, describe, expect, inject, it } from 'vitest';
 import app from '../../functions/index.ts';
-import type { Env } from '../../shared/env.ts';
+import { type Env, getSettings } from '../../shared/env.ts';
 import { resetLocalCircuits } from '../../shared/llm/circuit-breaker.ts';
+import { getRedis, redisIsDown } from '../../shared/redis/client.ts';
 import { bearer, type KEYS, testEnv } from './helpers.ts';
 
 // Failing dependencies, with the real functions in workerd: Redis that hangs or refuses, a
@@ -109,6 +110,14 @@ describe.each([
     const r = await audit(await redisEnv());
     expect(r.res.status, r.text).toBe(201);
     expect(r.elapsed).toBeLessThan(4000);
+  });
+
+  it('after the first failed commands Redis counts as down: requests stop waiting for it', async () => {
+    const e = await redisEnv();
+    for (let i = 0; i < 5 && !redisIsDown(getSettings(e)); i++) await audit(e);
+    expect(redisIsDown(getSettings(e))).toBe(true);
+    expect(getRedis(getSettings(e))).toBeUndefined(); // callers take their per-isolate path at once
+    expect((await audit(e)).res.status).toBe(201);
   });
 
   it('rate limiting degrades to the per-isolate limit: still enforced', async () => {
