@@ -2,7 +2,7 @@
  * `npm run bench`: the gateway's overhead over a fast fake upstream, per endpoint and concurrency,
  * on one runtime; bundle sizes and isolate start per deployment. See bench/README.md.
  *   node bench/run.ts [--runtime workerd|workerd-dev|node|deno] [--duration 4] [--quick]
- *                     [--only health,chat,chat-budget,stream,messages,messages-stream,embed,audit,mcp] [--concurrency 1,8,32]
+ *                     [--only health,chat,chat-budget,stream,messages,messages-stream,responses,responses-native,responses-stream,embed,audit,mcp] [--concurrency 1,8,32]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,6 +31,9 @@ const ENDPOINTS = [
   'stream',
   'messages',
   'messages-stream',
+  'responses',
+  'responses-native',
+  'responses-stream',
   'embed',
   'audit',
   'mcp',
@@ -133,6 +136,18 @@ try {
   });
   const messagesStreamBody = JSON.stringify({ ...JSON.parse(messagesBody), stream: true });
   const anthropicClient = { ...json, 'x-api-key': BENCH_KEYS.agent.key, 'anthropic-version': '2023-06-01' };
+  // The Responses API: on the `fast` role (an OpenAI-compatible model: translated to Chat
+  // Completions and back, floor the same chat call to the fake), and on gpt-4.1-nano, an `openai`
+  // model sent natively to the fake's /responses (floor: that same call). store:false keeps
+  // Postgres out of these cells (the cell measures the translation and the router).
+  const responsesBody = JSON.stringify({ model: 'fast', input: 'Say hello.', store: false });
+  const responsesNativeBody = JSON.stringify({ model: 'gpt-4.1-nano', input: 'Say hello.', store: false });
+  const responsesStreamBody = JSON.stringify({
+    model: 'fast',
+    input: 'Say hello.',
+    store: false,
+    stream: true,
+  });
   const embedBody = JSON.stringify({ model: 'embedding', input: 'The quick brown fox.' });
   const auditBody = JSON.stringify({
     agent_id: BENCH_KEYS.agent.id,
@@ -191,6 +206,24 @@ try {
         headers: anthropicClient,
         body: messagesStreamBody,
         streamEnd: '"message_stop"',
+      },
+      direct: { method: 'POST', url: `${upUrl}/v1/chat/completions`, headers: agent, body: streamBody },
+    },
+    responses: {
+      through: { method: 'POST', url: `${fnUrl}/v1/responses`, headers: agent, body: responsesBody },
+      direct: { method: 'POST', url: `${upUrl}/v1/chat/completions`, headers: agent, body: chatBody },
+    },
+    'responses-native': {
+      through: { method: 'POST', url: `${fnUrl}/v1/responses`, headers: agent, body: responsesNativeBody },
+      direct: { method: 'POST', url: `${upUrl}/v1/responses`, headers: agent, body: responsesNativeBody },
+    },
+    'responses-stream': {
+      through: {
+        method: 'POST',
+        url: `${fnUrl}/v1/responses`,
+        headers: agent,
+        body: responsesStreamBody,
+        streamEnd: '"response.completed"',
       },
       direct: { method: 'POST', url: `${upUrl}/v1/chat/completions`, headers: agent, body: streamBody },
     },
@@ -272,7 +305,8 @@ try {
         measureMs: (duration * 1000) / rounds,
         watch: env.watch,
       };
-      const streams = endpoint === 'stream' || endpoint === 'messages-stream';
+      const streams =
+        endpoint === 'stream' || endpoint === 'messages-stream' || endpoint === 'responses-stream';
       const run = (s: RequestSpec) => (streams ? runStreams(s, opts) : runAutocannon(s, opts));
       for (let r = 0; r < rounds; r++) {
         const order: Array<'direct' | 'through'> =

@@ -74,6 +74,43 @@ export function precompute(options: FakeUpstreamOptions) {
     h = Math.imul(h ^ (i + 1), 2654435761) >>> 0;
     return Math.round(((h % 2000) / 1000 - 1) * 1e6) / 1e6;
   });
+  // A Responses API answer (non-streamed: the native Responses cell).
+  const response = Buffer.from(
+    JSON.stringify({
+      id: 'resp_bench',
+      object: 'response',
+      created_at: CREATED,
+      status: 'completed',
+      error: null,
+      incomplete_details: null,
+      instructions: null,
+      model: 'bench',
+      output: [
+        {
+          id: 'msg_bench',
+          type: 'message',
+          status: 'completed',
+          role: 'assistant',
+          content: [
+            { type: 'output_text', text: 'Hello from the bench upstream.', annotations: [], logprobs: [] },
+          ],
+        },
+      ],
+      parallel_tool_calls: true,
+      tool_choice: 'auto',
+      tools: [],
+      temperature: 1,
+      top_p: 1,
+      metadata: {},
+      usage: {
+        input_tokens: 9,
+        input_tokens_details: { cached_tokens: 0, cache_write_tokens: 0 },
+        output_tokens: 7,
+        output_tokens_details: { reasoning_tokens: 0 },
+        total_tokens: 16,
+      },
+    }),
+  );
   const embeddings = Buffer.from(
     JSON.stringify({
       object: 'list',
@@ -82,7 +119,7 @@ export function precompute(options: FakeUpstreamOptions) {
       usage: { prompt_tokens: 4, total_tokens: 4 },
     }),
   );
-  return { completion, stream, embeddings, health: Buffer.from('{"status":"ok"}') };
+  return { completion, stream, response, embeddings, health: Buffer.from('{"status":"ok"}') };
 }
 
 export async function startFakeUpstream(
@@ -103,6 +140,8 @@ export async function startFakeUpstream(
     req.on('end', () => {
       if (req.method === 'POST' && url === '/v1/embeddings')
         return later(() => sendJson(res, 200, bodies.embeddings));
+      if (req.method === 'POST' && url === '/v1/responses')
+        return later(() => sendJson(res, 200, bodies.response));
       if (req.method !== 'POST' || url !== '/v1/chat/completions') {
         return sendJson(
           res,

@@ -41,6 +41,10 @@ export function functionVars(o: FunctionVarsOptions): Record<string, string> {
     ...vars,
     LLM_BASE_URL: `${o.upstreamUrl}/v1`,
     LLM_DEFAULT_PROVIDER: 'openai_compatible',
+    // The openai provider on the same fake, so the Responses API is measured native as well as
+    // translated (registry id gpt-4.1-nano keeps its provider: its base URL was set on purpose).
+    OPENAI_BASE_URL: `${o.upstreamUrl}/v1`,
+    OPENAI_API_KEY: 'sk-bench-0000000000000000000000000000',
     MAS_API_KEYS: benchKeysSecret(),
     APPROVAL_SECRET: 'bench-approval-secret-0123456789abcdef',
     // The limiter still runs (its cost is part of every request) but never says no.

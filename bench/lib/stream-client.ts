@@ -36,9 +36,15 @@ export async function runStreams(spec: RequestSpec, options: WindowOptions): Pro
           headers: { ...spec.headers, 'content-length': body.byteLength },
         },
         (res) => {
+          // The end marker may sit at the start of a long last event (response.completed carries
+          // the whole response): look for it in each chunk, with the previous tail for markers
+          // split across chunks.
+          let ended = false;
           res.on('data', (chunk: Buffer) => {
             if (!first) first = performance.now();
-            tail = (tail + chunk.toString('latin1')).slice(-64);
+            const text = tail + chunk.toString('latin1');
+            if (!ended && text.includes(marker)) ended = true;
+            tail = text.slice(-64);
           });
           res.on('end', () => {
             const end = performance.now();
@@ -46,7 +52,7 @@ export async function runStreams(spec: RequestSpec, options: WindowOptions): Pro
               requests++;
               const status = res.statusCode ?? 0;
               statuses[status] = (statuses[status] ?? 0) + 1;
-              if (status === 200 && tail.includes(marker)) {
+              if (status === 200 && ended) {
                 ttfb.push(first - start);
                 latency.push(end - start);
               } else {

@@ -7,7 +7,7 @@ const fake = inject('openaiFakeUrl');
 const MODELS_YAML = `
 providers:
   fake: { type: openai_compatible, base_url: ${fake}/v1, api_key_env: FAKE_KEY, timeout_ms: 1500 }
-  other: { type: openai, base_url: ${fake}/v1, api_key_env: FAKE_KEY, timeout_ms: 1500 }
+  other: { type: openai, base_url: http://127.0.0.1:9/v1, base_url_env: OTHER_BASE_URL, api_key_env: FAKE_KEY, timeout_ms: 1500 }
   local: { type: openai_compatible, base_url: http://127.0.0.1:9/v1, base_url_env: LLM_BASE_URL, api_key_env: LLM_API_KEY, api_key_optional: true }
 models:
   - { id: good, provider: fake, upstream: ok, capabilities: [chat, tools], context_window: 8192 }
@@ -105,6 +105,15 @@ describe('models', () => {
     expect(after.length).toBe(before.length + 1);
     const listed = (await (await get('/v1/models/far-away', over)).json()) as { owned_by: string };
     expect(listed.owned_by).toBe('local');
+    // A provider whose own base URL variable is set was pointed somewhere on purpose: it stays.
+    const pointed = { ...over, OTHER_BASE_URL: `${fake}/v1` };
+    const kept = await post(
+      '/v1/chat/completions',
+      { model: 'far-away', messages: [{ role: 'user', content: 'hi' }] },
+      pointed,
+    );
+    expect(kept.status).toBe(200);
+    expect(kept.headers.get('x-mas-provider')).toBe('other');
   });
 });
 

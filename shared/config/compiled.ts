@@ -158,6 +158,7 @@ export const bundledModels: ModelsConfig = {
     "openai": {
       "type": "openai",
       "base_url": "https://api.openai.com/v1",
+      "base_url_env": "OPENAI_BASE_URL",
       "api_key_env": "OPENAI_API_KEY",
       "api_key_optional": false,
       "timeout_ms": 60000

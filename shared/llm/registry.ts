@@ -79,9 +79,18 @@ function buildRegistry(env: Env): ModelsConfig {
     env.LLM_BASE_URL;
   // One server for everything means one server for everything: a registry id that names another
   // provider (`gpt-4.1`) goes to that server under its own id (LiteLLM's model_name), never to
-  // that provider's real API behind the operator's back.
+  // that provider's real API behind the operator's back. A provider whose own base URL variable
+  // is set (OPENAI_BASE_URL...) was pointed somewhere on purpose, and keeps its models.
+  const pointed = (provider: string) => {
+    const variable = base.providers[provider]?.base_url_env;
+    return Boolean(
+      variable && variable !== 'LLM_BASE_URL' && typeof env[variable] === 'string' && env[variable],
+    );
+  };
   const models = allLocal
-    ? base.models.map((m) => (m.provider === 'local' ? m : { ...m, provider: 'local', upstream: m.id }))
+    ? base.models.map((m) =>
+        m.provider === 'local' || pointed(m.provider) ? m : { ...m, provider: 'local', upstream: m.id },
+      )
     : [...base.models];
   const timeoutMs = localTimeout(env);
   if (allLocal) {
