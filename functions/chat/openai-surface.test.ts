@@ -17,6 +17,7 @@ roles:
   planning: [good]
   fast: [far-away, good]
   embedding: [embed-small]
+  metered: [good]
 `;
 
 const env = (over: Record<string, string | undefined> = {}) =>
@@ -132,6 +133,34 @@ describe('headers OpenAI clients read', () => {
     expect(res.headers.get('x-ratelimit-limit-requests')).toBe('777');
     expect(Number(res.headers.get('x-ratelimit-remaining-requests'))).toBeLessThan(777);
     expect(res.headers.get('x-ratelimit-reset-requests')).toMatch(/^(\d+ms|(\d+h)?(\d+m)?\d+(\.\d)?s)$/);
+  });
+});
+
+describe('token rate-limit headers', () => {
+  it('x-ratelimit-*-tokens where a tokens-per-minute budget applies, and only there', async () => {
+    const e = await env();
+    const set = await call(app, '/v1/admin/budgets/role/metered', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', ...bearer('admin') },
+      body: JSON.stringify({ tpm: 100000 }),
+      env: e,
+    });
+    expect(set.status).toBe(200);
+    const messages = [{ role: 'user', content: 'hi' }];
+    const metered = await call(app, '/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...bearer('agent') },
+      body: JSON.stringify({ model: 'metered', max_tokens: 100, messages }),
+      env: e,
+    });
+    expect(metered.status).toBe(200);
+    expect(metered.headers.get('x-ratelimit-limit-tokens')).toBe('100000');
+    const remaining = Number(metered.headers.get('x-ratelimit-remaining-tokens'));
+    expect(remaining).toBeLessThanOrEqual(100000 - 100);
+    expect(remaining).toBeGreaterThan(0);
+    expect(metered.headers.get('x-ratelimit-reset-tokens')).toMatch(/^(\d+ms|(\d+m)?\d+(\.\d)?s)$/);
+    const plain = await post('/v1/chat/completions', { model: 'planning', messages });
+    expect(plain.headers.get('x-ratelimit-limit-tokens')).toBeNull();
   });
 });
 

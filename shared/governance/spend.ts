@@ -14,6 +14,7 @@ import {
   llmCostUsdTotal,
   llmUnpricedRequestsTotal,
 } from '../metrics/registry.ts';
+import { openaiDuration } from '../middleware/rate-limit/index.ts';
 import { getRedis } from '../redis/client.ts';
 import { type Budget, type BudgetScope, budgetsFor, spentSince } from './budgets.ts';
 import { costUsd, formatUsd, type TokenCounts, tokenCounts, toNanoUsd } from './pricing.ts';
@@ -146,6 +147,7 @@ export async function beginSpend(c: Context<AppEnv>, request: SpendRequest): Pro
         if (used !== undefined && ch.limit > 0)
           llmBudgetUtilization.observe({ scope: ch.scope, kind: ch.kind }, (used + ch.amount) / ch.limit);
       });
+      setTokenLimitHeaders(c, checks, outcome.used, now);
     }
     if (outcome?.status !== 'ok')
       throw new AppError(503, 'budget_unavailable', 'Budgets could not be checked.');
@@ -194,6 +196,24 @@ export async function beginSpend(c: Context<AppEnv>, request: SpendRequest): Pro
       finish(checks.map((ch) => actualFor(ch.kind, 0, 0)));
     },
   };
+}
+
+/**
+ * OpenAI's `x-ratelimit-*-tokens` where a tokens-per-minute budget applies: the tightest one
+ * (key, agent or role), its remaining tokens counting this request's worst-case reservation.
+ */
+function setTokenLimitHeaders(c: Context, checks: LimitCheck[], used: number[], now: number): void {
+  let tightest: { limit: number; remaining: number; resetAt: number } | undefined;
+  checks.forEach((ch, i) => {
+    if (ch.kind !== 'tpm' || used[i] === undefined) return;
+    const remaining = Math.max(0, ch.limit - used[i]! - ch.amount);
+    if (!tightest || remaining < tightest.remaining)
+      tightest = { limit: ch.limit, remaining, resetAt: ch.resetAt };
+  });
+  if (!tightest) return;
+  c.header('x-ratelimit-limit-tokens', String(tightest.limit));
+  c.header('x-ratelimit-remaining-tokens', String(tightest.remaining));
+  c.header('x-ratelimit-reset-tokens', openaiDuration(Math.max(0, tightest.resetAt - now)));
 }
 
 /** `x-mas-cost-usd` on a non-streamed answer (absent when the model has no price). */

@@ -36,7 +36,8 @@ const minHeadroom = (limit: number) => Math.max(10, Math.ceil(limit * 0.1));
 /**
  * Limits requests per principal (run it after `auth`). Shared across isolates through Redis with
  * `@upstash/ratelimit`; when Redis is not configured or fails, a per-isolate limiter takes over
- * so requests are still served. Sets `x-ratelimit-*` headers; 429 with `Retry-After` when over.
+ * so requests are still served. Sets `x-ratelimit-*` headers (also under OpenAI's -requests names);
+ * 429 with `Retry-After` when over.
  *
  * Far from the limit, the Redis round trip leaves the hot path (as LiteLLM's and Cloudflare's
  * limiters do): a principal whose last shared verdict is under a second old and has headroom is
