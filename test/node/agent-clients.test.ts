@@ -1,6 +1,10 @@
-import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type * as Client from '../../clients/ts/src/index.ts';
 import { sha256Hex } from '../../shared/auth/api-keys.ts';
 import { startIntegrationsFake } from '../fakes/integrations-fake.ts';
 import { type NpmStart, startNpmStart } from './npm-start.ts';
@@ -10,6 +14,7 @@ const APPROVER_KEY = 'mas_sdk_test_approver_key_0123456789abcdef';
 const ROOT = resolve(import.meta.dirname, '../..');
 const PYTHON_DIR = resolve(ROOT, 'clients/python');
 const DENO = resolve(ROOT, 'node_modules/.bin/deno'); // the `deno` devDependency
+const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 // The Python suite's size: fewer tests ran means some were not found or not collected.
 const MIN_PYTHON_TESTS = 20;
 
@@ -101,6 +106,71 @@ describe('agent clients against npm start', () => {
     },
     120_000,
   );
+
+  it('the TypeScript client in headless Chromium: its build, loaded as ES modules by a page of the gateway', async () => {
+    expect(CHROMIUM, 'chromium is needed (apt-get install chromium)').toBeDefined();
+    // The package exactly as it ships (tsc's output), served to the page from the gateway's
+    // origin, so the browser's own fetch, URL and AbortSignal do the work (no CORS involved).
+    const dist = mkdtempSync(join(tmpdir(), 'mas-client-browser-'));
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
+    });
+    try {
+      execFileSync(
+        process.execPath,
+        [
+          join(ROOT, 'node_modules/typescript/bin/tsc'),
+          '-p',
+          'clients/ts/tsconfig.build.json',
+          '--outDir',
+          dist,
+        ],
+        { cwd: ROOT, stdio: 'pipe' },
+      );
+      const page = await browser.newPage();
+      await page.route('**/__mas_client/**', (route) =>
+        route.fulfill({
+          contentType: 'text/javascript',
+          body: readFileSync(
+            join(dist, new URL(route.request().url()).pathname.replace('/__mas_client/', '')),
+          ),
+        }),
+      );
+      await page.goto(`${gated!.url}/health`);
+      // A module script, as a web app would load it (a string: the test runner rewrites import()).
+      await page.addScriptTag({
+        type: 'module',
+        content: "import * as client from '/__mas_client/index.js'; globalThis.MasClient = client;",
+      });
+      await page.waitForFunction(() => 'MasClient' in globalThis);
+      const result = await page.evaluate(
+        async ({ key }) => {
+          const origin = (globalThis as unknown as { location: { origin: string } }).location.origin;
+          const { createClient, ApprovalPending } = (globalThis as unknown as { MasClient: typeof Client })
+            .MasClient;
+          const mas = createClient({ baseUrl: origin, apiKey: key, agent: { id: 'agent-1' } });
+          const done = await mas.gated({ action_type: 'lookup', category: 'read', inputs: {} }, () => 'ran');
+          const reply = await mas.llm.chat({ messages: [{ role: 'user', content: 'hi' }] });
+          const held = await mas.integrations.mindex
+            .deleteResource('projects', 'browser')
+            .catch((e: unknown) => e);
+          return {
+            done,
+            content: reply.choices[0]?.message.content,
+            held: held instanceof ApprovalPending,
+            userAgent: navigator.userAgent,
+          };
+        },
+        { key: AGENT_KEY },
+      );
+      expect(result).toMatchObject({ done: 'ran', content: 'Hello from the fake.', held: true });
+      expect(result.userAgent).toMatch(/HeadlessChrome|Chrome/);
+    } finally {
+      await browser.close();
+      rmSync(dist, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
 
 function runPython(python: string, args: string[], env: Record<string, string>) {
