@@ -340,6 +340,53 @@ function cases(): Case[] {
     },
     // models
     { name: 'models: no key', method: 'GET', path: '/v1/models', role: null, status: 401 },
+    {
+      name: 'models: an unknown id',
+      method: 'GET',
+      path: '/v1/models/gpt-9',
+      status: 404,
+      code: 'model_not_found',
+    },
+    // responses and legacy completions
+    ...generic('/v1/responses', OVER_1M).map((c) => ({ ...c, name: `responses: ${c.name}` })),
+    {
+      name: 'responses: input a number',
+      path: '/v1/responses',
+      body: { model: 'planning', input: 42 },
+      status: 400,
+      param: 'input',
+    },
+    {
+      name: 'responses: an unknown previous_response_id',
+      path: '/v1/responses',
+      body: { model: 'planning', input: 'hi', previous_response_id: 'resp_nope' },
+      status: 404,
+      code: 'response_not_found',
+    },
+    {
+      name: 'responses: a built-in tool for a chat-only model',
+      path: '/v1/responses',
+      body: { model: 'planning', input: 'hi', tools: [{ type: 'web_search' }] },
+      status: 400,
+      code: 'unsupported_tool',
+      param: 'tools[0]',
+    },
+    {
+      name: 'responses: background mode',
+      path: '/v1/responses',
+      body: { model: 'planning', input: 'hi', background: true },
+      status: 400,
+      param: 'background',
+    },
+    { name: 'responses: an unknown id', method: 'GET', path: '/v1/responses/resp_nope', status: 404 },
+    ...generic('/v1/completions', OVER_1M).map((c) => ({ ...c, name: `completions: ${c.name}` })),
+    {
+      name: 'completions: prompt an object',
+      path: '/v1/completions',
+      body: { model: 'planning', prompt: { text: 'hi' } },
+      status: 400,
+      param: 'prompt',
+    },
     // embeddings and vectors
     ...generic('/v1/embeddings', OVER_1M).map((c) => ({ ...c, name: `embeddings: ${c.name}` })),
     {
