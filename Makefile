@@ -1,4 +1,4 @@
-# Targets of the seed system. `make up` uses Docker Compose when a Docker engine answers,
+# Make targets. `make up` uses Docker Compose when a Docker engine answers,
 # else the Docker-free `npm start`.
 PORT ?= 8001
 BASE ?= http://localhost:$(PORT)

@@ -14,7 +14,7 @@ import { proxyFunction } from './proxy/routes.ts';
 import { readyFunction } from './ready/routes.ts';
 import { usageFunction } from './usage/routes.ts';
 
-/** Every function on one origin (locally :8001), each on its CONTRACT.md paths. */
+/** Every function on one origin (locally :8001), each on its docs/API.md paths. */
 const app = createApp('all', [
   healthFunction,
   readyFunction,

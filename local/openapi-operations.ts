@@ -1,5 +1,5 @@
 /**
- * Every operation of CONTRACT.md with the zod schemas its route validates requests with. The
+ * Every operation of docs/API.md with the zod schemas its route validates requests with. The
  * response schemas describe what the handlers return (loose where the body is an upstream's or
  * open-ended). Read by local/openapi.ts; nothing here ships in a function bundle.
  */

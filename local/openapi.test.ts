@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { buildOpenApi, OPENAPI_PATH, renderOpenApi } from './openapi.ts';
+import { API_DOC_PATH, buildOpenApi, OPENAPI_PATH, renderApiDoc, renderOpenApi } from './openapi.ts';
 
 interface Schema {
   required?: string[];
@@ -10,6 +10,12 @@ interface Schema {
 describe('docs/openapi.json', () => {
   it('is what the route schemas generate today (run npm run openapi)', () => {
     expect(readFileSync(OPENAPI_PATH, 'utf8')).toBe(renderOpenApi());
+  });
+
+  it('and the operations table of docs/API.md are what the route list generates today', () => {
+    const doc = readFileSync(API_DOC_PATH, 'utf8');
+    expect(doc).toBe(renderApiDoc(doc));
+    expect(doc).toContain('`POST /v1/chat/completions`');
   });
 
   it('carries the request schemas the routes validate with', () => {

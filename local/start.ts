@@ -32,9 +32,7 @@ const port = Number(process.env.PORT ?? 8001);
 if (!Number.isInteger(port) || port <= 0 || port > 65535)
   fail(`PORT=${process.env.PORT} is not a port number`);
 if (await isPortTaken(port)) {
-  fail(
-    `port ${port} is already in use (another \`npm start\`, or the old MAS API?). Stop it, or run with PORT=<free port>.`,
-  );
+  fail(`port ${port} is already in use (another \`npm start\`?). Stop it, or run with PORT=<free port>.`);
 }
 mkdirSync(DATA_DIR, { recursive: true });
 

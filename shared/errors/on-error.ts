@@ -7,7 +7,7 @@ export interface ErrorBody {
   error: { message: string; type: string; code: string; param: string | null };
 }
 
-/** The one JSON error shape (CONTRACT.md), with secrets scrubbed from the message as a backstop. */
+/** The one JSON error shape (docs/API.md), with secrets scrubbed from the message as a backstop. */
 export function errorBody(err: AppError): ErrorBody {
   return {
     error: {

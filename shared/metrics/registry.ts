@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
- * One prom-client registry per isolate, holding every metric named in CONTRACT.md. Label values
+ * One prom-client registry per isolate, holding every metric named in docs/API.md. Label values
  * come from bounded sets (route patterns, provider ids, categories): never from caller input, so
  * no secret and no unbounded cardinality can reach a label.
  */

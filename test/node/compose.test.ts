@@ -33,7 +33,7 @@ describe('docker-compose.local.yml', () => {
     expect(composeSchemaErrors(broken).length).toBeGreaterThanOrEqual(2);
   });
 
-  it('runs every service the issue lists', () => {
+  it('runs every service of the full stack', () => {
     expect(Object.keys(compose.services ?? {}).sort()).toEqual(
       [
         'functions',

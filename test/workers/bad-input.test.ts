@@ -4,7 +4,7 @@ import { withPostgres } from '../../shared/db/postgres.ts';
 import { getSettings } from '../../shared/env.ts';
 import { bearer, call, type KEYS, testEnv } from './helpers.ts';
 
-// Bad input at every CONTRACT.md endpoint, through the combined deployment: each case gets its
+// Bad input at every docs/API.md endpoint, through the combined deployment: each case gets its
 // documented 4xx in the OpenAI error shape, and nothing is written (no ledger row, no action, no
 // approval) and no upstream (LLM, integration) receives a request. Each request carries its own
 // correlation id, which every ledger row and every upstream call would carry, so "nothing" is
