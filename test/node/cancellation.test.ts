@@ -114,6 +114,10 @@ describe.each(RUNTIMES)('cancellation on %s', (runtime) => {
             LLM_MODEL_EXECUTION: 'slowstream',
             EXPOSE_METRICS: 'true',
             LOG_LEVEL: 'error',
+            // Deno's child inherits the test's environment: keep it off any database or Redis.
+            DATABASE_URL: '',
+            UPSTASH_REDIS_REST_URL: '',
+            UPSTASH_REDIS_REST_TOKEN: '',
           }),
         },
         quiet: true,

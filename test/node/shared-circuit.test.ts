@@ -76,7 +76,7 @@ describe('circuit state shared by two isolates through Redis', () => {
     expect((await chat(b)).status).toBe(200);
 
     await setMode('500');
-    await until(async () => (await chat(a)).status === 503, 10_000);
+    await until(async () => (await chat(a)).status === 503, 30_000);
     const quiet = await seen();
     // B never saw a failure itself, yet turns callers away without calling the upstream.
     const refused = await chat(b);
@@ -86,9 +86,9 @@ describe('circuit state shared by two isolates through Redis', () => {
     expect(await seen()).toBe(quiet);
 
     await setMode('ok');
-    const closedAt = await until(async () => (await chat(a)).status === 200, 10_000);
-    // B follows within its one-second sync.
-    const followedAt = await until(async () => (await chat(b)).status === 200, 5_000);
-    expect(followedAt - closedAt).toBeLessThan(2500);
-  }, 60_000);
+    const closedAt = await until(async () => (await chat(a)).status === 200, 30_000);
+    // B follows within its one-second sync (plus room for a loaded machine).
+    const followedAt = await until(async () => (await chat(b)).status === 200, 10_000);
+    expect(followedAt - closedAt).toBeLessThan(5000);
+  }, 120_000);
 });
