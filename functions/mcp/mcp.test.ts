@@ -218,6 +218,56 @@ describe('tools/list', () => {
     ).toBe(405);
   });
 
+  it('malformed JSON-RPC, a wrong content type and a body over the limit are clean 4xx, never 500', async () => {
+    const post = async (body: string, headers: Record<string, string> = {}) =>
+      call(mcpApp, '/mcp', {
+        method: 'POST',
+        headers: {
+          ...bearer('agent'),
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          ...headers,
+        },
+        body,
+        env: await env(),
+      });
+    const broken = await post('{"jsonrpc":"2.0","id":1,"method":');
+    expect(broken.status).toBe(400);
+    expect(((await broken.json()) as { error: { code: number } }).error.code).toBe(-32700);
+    expect((await post('{"not":"json-rpc"}')).status).toBe(400);
+    expect(
+      (await post('{"jsonrpc":"2.0","id":1,"method":"tools/list"}', { 'content-type': 'text/plain' })).status,
+    ).toBe(415);
+    const huge = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/list',
+      params: { pad: 'x'.repeat(1_100_000) },
+    });
+    expect((await post(huge)).status).toBe(413);
+  });
+
+  it('is rate-limited per principal like every route (429 with Retry-After)', async () => {
+    const limited = await env({ RATE_LIMIT_REQUESTS: '1' });
+    const statuses: number[] = [];
+    let last: Response | undefined;
+    for (let i = 0; i < 3; i++) {
+      last = await call(mcpApp, '/mcp', {
+        method: 'POST',
+        headers: {
+          ...bearer('agent2'),
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+        },
+        body: JSON.stringify({ jsonrpc: '2.0', id: i, method: 'ping' }),
+        env: limited,
+      });
+      statuses.push(last.status);
+    }
+    expect(statuses.at(-1)).toBe(429);
+    expect(last!.headers.get('retry-after')).toMatch(/^\d+$/);
+  });
+
   it('is served by the combined deployment too, and resources and prompts pass through read-only', async () => {
     const agent = await connect('/mcp/files', { app: all });
     const { resources } = await agent.client.listResources();
