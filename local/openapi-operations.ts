@@ -147,6 +147,9 @@ const approvalRef = z.object({ id: uuid, expires_at: isoTime });
 const actionCreated = z.object({
   action_id: uuid,
   status: z.enum(['recorded', 'pending_approval']),
+  category: z.string().describe('Effective category (config/actions.yaml; a stricter claim is kept).'),
+  claimed_category: z.string().nullable(),
+  policy_rule: z.string().describe('The config/policies.yaml rule that decided.'),
   approval: approvalRef.optional(),
 });
 const action = z.looseObject({
@@ -161,9 +164,21 @@ const approval = z.looseObject({
   id: uuid,
   action_id: uuid,
   status: z.enum(['pending', 'approved', 'rejected', 'expired']),
+  principal: z.string().nullable().describe('The key that asked (authenticated).'),
+  agent_id: z.string().describe('The agent it acted as (bound to the key).'),
+  agent_name: z.string().nullable().describe('What the agent calls itself: self-declared only.'),
+  action_type: z.string(),
+  tool_name: z.string().nullable(),
+  category: z.string().describe('Effective category: the registry’s, or a stricter claimed one.'),
+  claimed_category: z.string().nullable(),
+  risk: z.string().nullable().describe('The registry’s risk note.'),
+  policy_rule: z.string().nullable().describe('The config/policies.yaml rule that gated it.'),
+  justification: z.string().nullable().describe('The agent’s stated reason (redacted).'),
   quorum: z.number(),
   approvals: z.number(),
   expires_at: isoTime,
+  expires_in_seconds: z.number(),
+  escalated: z.boolean(),
   receipt: z
     .string()
     .optional()
@@ -425,7 +440,11 @@ export const OPERATIONS: Operation[] = [
     path: '/v1/audit/actions',
     tag: 'audit',
     summary: 'Record an agent action in the ledger; gated categories wait for approval',
-    description: '`inputs` are redacted before they are stored or hashed.',
+    description:
+      '`agent_id` must be the key’s own id or one bound to it (else 403 `agent_mismatch`; admins may act as any). ' +
+      'The registry (config/actions.yaml) decides the category: a claimed `category` is kept only when stricter, ' +
+      'an unregistered tool or action type follows `unknown_tool` (gated), and `inputs` must satisfy the entry’s ' +
+      'input schema (400 `invalid_inputs` naming the field). Every caller string is redacted before it is stored or hashed.',
     auth: ['agent', 'admin'],
     body: recordActionSchema,
     responses: { 201: { description: 'Recorded, or pending approval.', schema: actionCreated } },
@@ -497,10 +516,15 @@ export const OPERATIONS: Operation[] = [
     method: 'get',
     path: '/v1/approvals',
     tag: 'approval',
-    summary: 'Approvals, by status',
+    summary: 'The approver’s queue: filtered to what the caller may decide, newest first, cursor-paginated',
     auth: ['approver', 'admin'],
     query: listApprovalsQuerySchema,
-    responses: { 200: { description: 'Approvals.', schema: z.object({ data: z.array(approval) }) } },
+    responses: {
+      200: {
+        description: 'Approvals; `next_cursor` is null on the last page.',
+        schema: z.object({ data: z.array(approval), next_cursor: z.string().nullable() }),
+      },
+    },
     errors: [400, 401, 403, 429, 503],
   },
   {
@@ -534,7 +558,12 @@ export const OPERATIONS: Operation[] = [
     tag: 'approval',
     summary: 'Web page where approvers log in with their key and decide pending actions',
     auth: false,
-    responses: { 200: { description: 'HTML (no JavaScript).', html: true } },
+    responses: {
+      200: {
+        description: 'HTML; one same-origin script refreshes the pending list (CSP allows nothing else).',
+        html: true,
+      },
+    },
   },
   ...(['/mcp', '/mcp/{server}'] as const).map(
     (path): Operation => ({

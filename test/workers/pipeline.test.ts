@@ -12,7 +12,7 @@ import {
 } from '../../shared/middleware/correlation/index.ts';
 import { readJson } from '../../shared/middleware/json-body/index.ts';
 import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
-import { adminSql, bearer, call, KEYS, testEnv } from './helpers.ts';
+import { AGENT_1_BINDINGS, adminSql, bearer, call, KEYS, testEnv } from './helpers.ts';
 
 // A small function built on the kernel, so the pipeline is tested through a real app in workerd.
 const routes = new Hono<AppEnv>();
@@ -214,6 +214,7 @@ describe('auth', () => {
     expect(((await res.json()) as { principal: unknown }).principal).toEqual({
       id: 'agent-1',
       role: 'agent',
+      agents: AGENT_1_BINDINGS,
     });
   });
 
