@@ -743,4 +743,4 @@ export const actionRegistry: ActionRegistry = {
 };
 
 /** First 16 hex of the SHA-256 over config/policies.yaml and config/actions.yaml: on every ledger row. */
-export const policyVersion = '24d640556b2facb3';
+export const policyVersion = 'e415cd7e9e54772c';
