@@ -7,12 +7,16 @@
 import { canonicalEntry, chainHash, GENESIS_HASH, type HashedEntry } from '../shared/audit/ledger-hash.ts';
 import type { Client } from '../shared/db/postgres.ts';
 
-export function syntheticEntry(log: string, i: number, actionId = crypto.randomUUID()): HashedEntry {
+export function syntheticEntry(
+  log: string,
+  i: number,
+  createdAt = new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString(),
+): HashedEntry {
   return {
     id: crypto.randomUUID(),
-    action_id: actionId,
+    action_id: crypto.randomUUID(),
     entry_type: 'action',
-    created_at: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString(),
+    created_at: createdAt,
     agent_id: `bulk-${log}`,
     agent_name: 'Bulk',
     action_type: 'search',
