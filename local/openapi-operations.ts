@@ -32,6 +32,14 @@ export interface Operation {
   anthropic?: true;
 }
 
+const checkpoint = z.object({
+  tree_size: z.number(),
+  root_hash: z.string(),
+  created_at: z.string(),
+  key_id: z.string(),
+  note: z.string(),
+});
+
 export const RESPONSES = {
   400: 'Invalid request (OpenAI error shape, `param` names the field).',
   401: 'Missing or unknown API key.',
@@ -501,15 +509,116 @@ export const OPERATIONS: Operation[] = [
     method: 'get',
     path: '/v1/audit/verify',
     tag: 'audit',
-    summary: 'Recompute the hash chain over the whole ledger',
+    summary: 'Recompute the chain and Merkle tree from every row and check every signed checkpoint',
     auth: ['approver', 'admin'],
     responses: {
       200: {
-        description: 'ok, or the first row that does not verify.',
-        schema: z.object({ ok: z.boolean(), checked: z.number(), first_bad: z.looseObject({}).optional() }),
+        description: 'ok, or the first row or checkpoint that does not verify.',
+        schema: z.object({
+          ok: z.boolean(),
+          checked: z.number(),
+          checkpoints: z.number(),
+          tree_size: z.number(),
+          first_bad: z.looseObject({}).optional(),
+          first_bad_checkpoint: z.looseObject({}).optional(),
+        }),
       },
     },
     errors: [401, 403, 429, 503],
+  },
+  {
+    id: 'createCheckpoint',
+    method: 'post',
+    path: '/v1/audit/checkpoints',
+    tag: 'audit',
+    summary: 'Seal what is queued and sign a checkpoint (C2SP signed note) of the tree now',
+    auth: ['admin'],
+    responses: {
+      201: { description: 'The new checkpoint.', schema: checkpoint },
+      200: { description: 'Nothing was added since the latest checkpoint: that one.', schema: checkpoint },
+    },
+    errors: [401, 403, 404, 429, 503],
+  },
+  {
+    id: 'listCheckpoints',
+    method: 'get',
+    path: '/v1/audit/checkpoints',
+    tag: 'audit',
+    summary: 'Signed checkpoints, newest first',
+    auth: true,
+    query: z.object({ limit: z.number().int().min(1).max(200).optional(), cursor: z.string().optional() }),
+    responses: {
+      200: {
+        description: 'A page; next_cursor when there is more.',
+        schema: z.object({ data: z.array(checkpoint), next_cursor: z.string().nullable() }),
+      },
+    },
+    errors: [400, 401, 429, 503],
+  },
+  {
+    id: 'latestCheckpoint',
+    method: 'get',
+    path: '/v1/audit/checkpoint',
+    tag: 'audit',
+    summary: 'The latest signed checkpoint',
+    auth: true,
+    responses: { 200: { description: 'The checkpoint.', schema: checkpoint } },
+    errors: [401, 404, 429, 503],
+  },
+  {
+    id: 'ledgerPublicKey',
+    method: 'get',
+    path: '/v1/audit/public-key',
+    tag: 'audit',
+    summary: 'The Ed25519 key checkpoints are signed with (signed-note verifier key)',
+    auth: true,
+    responses: {
+      200: {
+        description: 'The key.',
+        schema: z.object({
+          key: z.string(),
+          name: z.string(),
+          key_id: z.string(),
+          algorithm: z.string(),
+          origin: z.string(),
+        }),
+      },
+    },
+    errors: [401, 429, 503],
+  },
+  {
+    id: 'actionInclusionProof',
+    method: 'get',
+    path: '/v1/audit/actions/{id}/proof',
+    tag: 'audit',
+    summary: "Inclusion proofs (RFC 6962) of an action's rows in the tree of a size",
+    auth: true,
+    pathParams: { id: uuid },
+    query: z.object({ size: z.number().int().min(0).optional() }),
+    responses: { 200: { description: 'The proofs.', schema: z.looseObject({}) } },
+    errors: [400, 401, 404, 409, 429, 503],
+  },
+  {
+    id: 'consistencyProof',
+    method: 'get',
+    path: '/v1/audit/consistency',
+    tag: 'audit',
+    summary: 'Consistency proof (RFC 6962) between two tree sizes',
+    auth: true,
+    query: z.object({ from: z.number().int().min(0), to: z.number().int().min(0) }),
+    responses: {
+      200: {
+        description: 'The proof and both roots.',
+        schema: z.object({
+          from: z.number(),
+          to: z.number(),
+          from_root: z.string(),
+          to_root: z.string(),
+          proof: z.array(z.string()),
+        }),
+      },
+    },
+    errors: [400, 401, 429, 503],
   },
   {
     id: 'listApprovals',
