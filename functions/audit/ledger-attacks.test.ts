@@ -240,7 +240,7 @@ describe('proofs over a 100,000-row log (bulk inserted)', () => {
   it('1,000 random inclusion proofs and 50 random consistency proofs verify; a tampered row’s does not', async () => {
     const log = newLog('big');
     const size = 100_000;
-    await db(async (client, settings) => {
+    await db(async (client) => {
       const rows = await bulkAppend(client, log, size);
       // Checkpoints at 12 random sizes (and the full size), signed as the sealer would.
       const signer = await parseSignerKey(KEY.signer);
@@ -291,9 +291,6 @@ describe('proofs over a 100,000-row log (bulk inserted)', () => {
         const p = await consistencyBetween(client, a.size, b.size, log);
         expect(verifyConsistency(a.size, b.size, p.proof.map(fromBase64), a.root, b.root)).toBe(true);
       }
-
-      const verified = await verifyStoredLog(client, settings, log);
-      expect(verified).toMatchObject({ ok: true, checked: size, checkpoints: checkpoints.length });
     });
   }, 300_000);
 });
