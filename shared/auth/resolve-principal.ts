@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { withPostgres } from '../db/postgres.ts';
 import type { Settings } from '../env.ts';
 import { type KeyEntry, type Principal, parseApiKeysSecret, roleSchema } from './api-keys.ts';
@@ -5,7 +6,11 @@ import { type KeyEntry, type Principal, parseApiKeysSecret, roleSchema } from '.
 const CACHE_TTL_MS = 60_000;
 const MISS_TTL_MS = 5_000;
 const secretCache = new Map<string, KeyEntry[]>();
-const tableCache = new Map<string, { principal: Principal | null; expires: number }>();
+/**
+ * Key hash -> principal (or a miss), least recently used out: a flood of random keys evicts only
+ * the oldest entries, never every legitimate principal at once.
+ */
+const tableCache = new LRUCache<string, { principal: Principal | null; expires: number }>({ max: 10_000 });
 
 export function keysFromSecret(settings: Settings): KeyEntry[] {
   const secret = settings.MAS_API_KEYS ?? '';
@@ -42,7 +47,6 @@ export async function lookupKeyInTable(settings: Settings, hash: string): Promis
     },
     { connectTimeoutMs: 3000 },
   );
-  if (tableCache.size > 10_000) tableCache.clear();
   tableCache.set(hash, { principal, expires: now + (principal ? CACHE_TTL_MS : MISS_TTL_MS) });
   return principal;
 }

@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
+import { LRUCache } from 'lru-cache';
 import { findKeyEntry, type Principal, type Role, sha256Hex } from '../../auth/api-keys.ts';
 import { keysFromSecret, lookupKeyInTable } from '../../auth/resolve-principal.ts';
 import { getSettings, type Settings } from '../../env.ts';
@@ -67,12 +68,11 @@ export async function resolveKeyHash(settings: Settings, hash: string): Promise<
  * pay a digest per request. Only the lookup is cached: which principal a hash belongs to (and
  * whether it was revoked) is still decided per request.
  */
-const digests = new Map<string, string>();
+const digests = new LRUCache<string, string>({ max: 512 });
 async function hashOf(key: string): Promise<string> {
   let hash = digests.get(key);
   if (!hash) {
     hash = await sha256Hex(key);
-    if (digests.size >= 512) digests.clear();
     digests.set(key, hash);
   }
   return hash;
