@@ -29,6 +29,7 @@ import type { AppEnv } from '../../shared/http/create-app.ts';
 import { resolveKeyHash } from '../../shared/middleware/auth/index.ts';
 import { CATEGORY_ORDER } from '../../shared/registry/index.ts';
 import { PAGE_CSS, PAGE_JS } from './assets.ts';
+import { usageView } from './usage-view.tsx';
 
 /**
  * The approvals page: server-rendered HTML; one same-origin script refreshes the pending list
@@ -269,6 +270,12 @@ approvalsPage.get('/approvals', async (c) => {
             {session.principal.id}
           </span>{' '}
           ({session.principal.role}) <button type="submit">Sign out</button>
+          {session.principal.role === 'admin' ? (
+            <>
+              {' '}
+              · <a href="/approvals/usage">Usage</a>
+            </>
+          ) : null}
         </form>
       </header>
       {flash ? <p class="flash">{flash}</p> : null}
@@ -383,6 +390,9 @@ approvalsPage.post('/approvals/logout', async (c) => {
 });
 
 const approvalId = z.uuid({ message: 'must be an approval id (uuid)' });
+
+// Before /approvals/:id, which would take `usage` for an id.
+approvalsPage.get('/approvals/usage', async (c) => usageView(c, await sessionOf(c), Layout));
 
 approvalsPage.get('/approvals/:id', async (c) => {
   const id = approvalId.parse(c.req.param('id'));

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { sha256Hex } from '../../shared/auth/api-keys.ts';
 import { withPostgres } from '../../shared/db/postgres.ts';
 import { getSettings } from '../../shared/env.ts';
-import { call, testEnv } from '../../test/workers/helpers.ts';
+import { call, KEYS, testEnv, testKeysSecret } from '../../test/workers/helpers.ts';
 import app from '../index.ts';
 
 const fake = inject('openaiFakeUrl');
@@ -367,5 +367,39 @@ describe('without Redis', () => {
       budgets: { enforcement: string };
     };
     expect(shared.budgets.enforcement).toBe('shared');
+  });
+});
+
+describe('usage page for admins', () => {
+  async function signIn(key: string): Promise<string> {
+    const res = await call(app, '/approvals/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://mas.test' },
+      body: new URLSearchParams({ key }).toString(),
+      env: { ...env, MAS_API_KEYS: `${env.MAS_API_KEYS},${await testKeysSecret()}` },
+    });
+    expect(res.status).toBe(303);
+    return res.headers.get('set-cookie')!.split(';')[0]!;
+  }
+
+  it('shows spend per agent per day to an admin, linked from the approvals page; not to an approver', async () => {
+    const pageEnv = { ...env, MAS_API_KEYS: `${env.MAS_API_KEYS},${await testKeysSecret()}` };
+    const admin = await signIn(ADMIN_KEY);
+    const list = await call(app, '/approvals', { headers: { cookie: admin }, env: pageEnv });
+    expect(await list.text()).toContain('href="/approvals/usage"');
+    const res = await call(app, '/approvals/usage', { headers: { cookie: admin }, env: pageEnv });
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    const today = new Date().toISOString().slice(0, 10);
+    // Principal b's ten $0.005 calls of the budget test and its free cache hit, one row of today.
+    expect(html).toContain(`<td>${today}</td><td>${ids.b}</td><td>11</td><td>$0.0500</td>`);
+    expect(html).toContain('<svg');
+    expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
+    const approver = await signIn(KEYS.approver);
+    const refused = await call(app, '/approvals/usage', { headers: { cookie: approver }, env: pageEnv });
+    expect(refused.status).toBe(403);
+    expect(await refused.text()).not.toContain(ids.b);
+    const anonymous = await call(app, '/approvals/usage', { env: pageEnv });
+    expect(anonymous.status).toBe(303);
   });
 });

@@ -426,8 +426,11 @@ export async function listApprovals(
   query: z.infer<typeof listApprovalsQuerySchema>,
   viewer: Principal,
 ) {
-  const params: unknown[] = [viewer.role, viewer.id];
-  const where: string[] = [viewer.role === 'admin' ? 'true' : `(${MAY_DECIDE_SQL})`];
+  // Admins see everything: MAY_DECIDE_SQL's $1/$2 are then absent (an unused parameter has no
+  // type Postgres can infer, 42P18).
+  const admin = viewer.role === 'admin';
+  const params: unknown[] = admin ? [] : [viewer.role, viewer.id];
+  const where: string[] = [admin ? 'true' : `(${MAY_DECIDE_SQL})`];
   const add = (sql: string, value: unknown) => {
     params.push(value);
     where.push(sql.replaceAll('?', `$${params.length}`));

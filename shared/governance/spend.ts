@@ -1,3 +1,4 @@
+import { Redis } from '@upstash/redis/cloudflare';
 import type { Context } from 'hono';
 import { actingAgent } from '../audit/identity.ts';
 import { PRINCIPAL_ID } from '../auth/api-keys.ts';
@@ -15,7 +16,7 @@ import {
   llmUnpricedRequestsTotal,
 } from '../metrics/registry.ts';
 import { openaiDuration } from '../middleware/rate-limit/index.ts';
-import { getRedis } from '../redis/client.ts';
+import { redisIsDown } from '../redis/client.ts';
 import { type Budget, type BudgetScope, budgetsFor, spentSince } from './budgets.ts';
 import { costUsd, formatUsd, type TokenCounts, tokenCounts, toNanoUsd } from './pricing.ts';
 import {
@@ -47,18 +48,46 @@ export interface Spend {
 }
 
 const local = localReservations();
-const reservationsByClient = new WeakMap<object, Reservations>();
+const shared = new Map<string, Reservations>();
+/** Budgets are worth a longer wait than a cache hint: a slow answer is not taken as "no Redis". */
+const BUDGET_COMMAND_TIMEOUT_MS = 5000;
 
-function reservationsFor(c: Context<AppEnv>): { store: Reservations } {
-  const redis = getRedis(getSettings(c.env));
-  if (!redis) return { store: local };
-  let store = reservationsByClient.get(redis);
+/**
+ * Where budgets are counted: Redis when configured (its own client, with a longer deadline than
+ * the hint-grade callers'), per isolate only when no Redis is configured at all. A configured
+ * Redis that is down or fails is never replaced by per-isolate counting, which would let every
+ * isolate spend the whole budget again: budgeted calls then get 503 (fail closed).
+ */
+function reservationsFor(c: Context<AppEnv>): Reservations {
+  const settings = getSettings(c.env);
+  const url = settings.UPSTASH_REDIS_REST_URL;
+  const token = settings.UPSTASH_REDIS_REST_TOKEN;
+  if (!url || !token) return local;
+  let store = shared.get(url);
   if (!store) {
-    store = redisReservations(redis);
-    reservationsByClient.set(redis, store);
+    store = redisReservations(
+      new Redis({
+        url,
+        token,
+        retry: { retries: 1, backoff: () => 50 },
+        signal: () => AbortSignal.timeout(BUDGET_COMMAND_TIMEOUT_MS),
+      }),
+    );
+    shared.set(url, store);
   }
-  return { store };
+  return store;
 }
+
+const budgetsUnavailable = (cause: unknown) =>
+  new AppError(
+    503,
+    'budget_unavailable',
+    'Budgets cannot be checked right now (Redis is unavailable); retry shortly.',
+    {
+      headers: { 'retry-after': '1' },
+      cause,
+    },
+  );
 
 /**
  * The rough token count of a request body: UTF-8 bytes of its text / 3, rounded up. Tokenisers
@@ -115,17 +144,17 @@ export async function beginSpend(c: Context<AppEnv>, request: SpendRequest): Pro
   const now = Date.now();
   const checks = budgets.flatMap((b) => checksFor(b, now, worstNano, worst.prompt + worst.completion));
   const rid = crypto.randomUUID();
-  let { store } = reservationsFor(c);
+  const store = reservationsFor(c);
   if (checks.length) {
+    if (store !== local && redisIsDown(settings)) throw budgetsUnavailable(undefined);
     const expiresAt = now + gatewayConfig.budgets.reservation_ttl_seconds * 1000;
     let outcome: Awaited<ReturnType<Reservations['reserve']>> | undefined;
     for (let round = 0; round < 4 && outcome?.status !== 'ok' && outcome?.status !== 'over'; round++) {
       try {
         outcome = await store.reserve(rid, checks, expiresAt);
       } catch (err) {
-        log.warn('budgets: Redis unavailable, enforcing per isolate', { error: err as Error });
-        store = local;
-        outcome = await store.reserve(rid, checks, expiresAt);
+        log.warn('budgets: Redis unavailable, refusing budgeted calls', { error: err as Error });
+        throw budgetsUnavailable(err);
       }
       if (outcome.status === 'rebuild') {
         // Redis lost this dollar counter: restart it from the spend Postgres recorded.
