@@ -7,6 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { type Child, startChild } from './lib/children.ts';
 import { BENCH_KEYS, bearer } from './lib/keys.ts';
 import { type RequestSpec, runAutocannon, type WindowOptions } from './lib/loadgen.ts';
 import {
@@ -57,6 +58,7 @@ const { values: args } = parseArgs({
     'no-start': { type: 'boolean', default: false },
     out: { type: 'string', default: 'bench/results' },
     'max-seconds': { type: 'string', default: '600' },
+    peers: { type: 'string' },
   },
 });
 
@@ -72,6 +74,11 @@ const endpoints = (args.only ?? ENDPOINTS.join(',')).split(',') as Endpoint[];
 for (const e of endpoints) if (!ENDPOINTS.includes(e)) throw new Error(`--only: unknown endpoint ${e}`);
 const withBundles = !quick && !args['no-bundles'];
 const withStart = !quick && !args['no-start'];
+/** The floors beside the gateway (bench/lib/peer-process.ts); --peers off skips them (off in --quick). */
+const PEERS = ['passthrough-workerd', 'passthrough-node'] as const;
+type Peer = (typeof PEERS)[number];
+const PEER_ENDPOINTS: readonly string[] = ['chat', 'stream', 'embed'];
+const peersOn = (args.peers ?? (quick ? 'off' : 'on')) !== 'off';
 const upstreamOptions = { chunks: Number(args.chunks), delayMs: Number(args.delay), dim: 1536 };
 const log = (line: string) => console.log(`[bench] ${line}`);
 const maxSeconds = Number(args['max-seconds']);
@@ -117,7 +124,22 @@ const env = await setupBench({
 });
 
 let exitCode = 0;
+const peerChildren: Array<Child<{ url: string }>> = [];
 try {
+  const peerUrl: Partial<Record<Peer, string>> = {};
+  const watch: Record<string, number | number[]> = { ...env.watch };
+  if (peersOn && endpoints.some((e) => PEER_ENDPOINTS.includes(e))) {
+    for (const peer of PEERS) {
+      const child = await startChild<{ url: string }>(peer, 'bench/lib/peer-process.ts', [
+        peer,
+        env.upstream.info.url,
+      ]);
+      peerChildren.push(child);
+      peerUrl[peer] = child.info.url;
+      watch[peer] = child.pid;
+      log(`floor ${peer}: ${child.info.url}`);
+    }
+  }
   const fnUrl = env.fn.info.url;
   const upUrl = env.upstream.info.url;
   const json = { 'content-type': 'application/json' };
@@ -293,32 +315,71 @@ try {
     }
   }
 
-  // The cells: for each endpoint and concurrency, direct and through alternate (A B, then B A).
+  // The cells: for each endpoint and concurrency, direct, through and the floors alternate
+  // (A B C D, then D C B A).
   const rows: OverheadReport[] = [];
+  const peerRows: Array<{
+    endpoint: string;
+    concurrency: number;
+    peer: Peer;
+    cell: CellReport;
+    /** CPU ms per request of the peer's own process tree. */
+    cpuMsPerRequest: number;
+    /** ours / floor: the gateway's process-tree CPU per request over the floor's, and p50 latency. */
+    ratio: { cpu: number; p50: number };
+  }> = [];
   for (const endpoint of endpoints) {
     for (const concurrency of concurrencies) {
       const spec = specs[endpoint];
-      const windows: { direct: WindowResult[]; through: WindowResult[] } = { direct: [], through: [] };
+      const peerSpecs: Array<[Peer, RequestSpec]> = PEER_ENDPOINTS.includes(endpoint)
+        ? PEERS.filter((p) => peerUrl[p]).map((p) => [
+            p,
+            { ...spec.direct!, url: spec.direct!.url.replace(upUrl, peerUrl[p]!) },
+          ])
+        : [];
+      const windows: Record<string, WindowResult[]> = { direct: [], through: [] };
+      for (const [p] of peerSpecs) windows[p] = [];
       const opts: WindowOptions = {
         concurrency,
         warmupMs,
         measureMs: (duration * 1000) / rounds,
-        watch: env.watch,
+        watch,
       };
       const streams =
         endpoint === 'stream' || endpoint === 'messages-stream' || endpoint === 'responses-stream';
       const run = (s: RequestSpec) => (streams ? runStreams(s, opts) : runAutocannon(s, opts));
+      const targets: Array<[string, RequestSpec | undefined]> = [
+        ['direct', spec.direct],
+        ['through', spec.through],
+        ...peerSpecs,
+      ];
       for (let r = 0; r < rounds; r++) {
-        const order: Array<'direct' | 'through'> =
-          r % 2 === 0 ? ['direct', 'through'] : ['through', 'direct'];
-        for (const target of order) {
-          const s = spec[target];
-          if (s) windows[target].push(await run(s));
-        }
+        const order = r % 2 === 0 ? targets : [...targets].reverse();
+        for (const [target, s] of order) if (s) windows[target]!.push(await run(s));
       }
-      const through = cellReport(mergeWindows(windows.through));
+      const through = cellReport(mergeWindows(windows.through!));
+      for (const [peer] of peerSpecs) {
+        const cell = cellReport(mergeWindows(windows[peer]!));
+        const cpu = cell.cpuMsPerRequest[peer]!;
+        peerRows.push({
+          endpoint,
+          concurrency,
+          peer,
+          cell,
+          cpuMsPerRequest: cpu,
+          ratio: {
+            cpu: round(through.cpuMsPerRequest.fn! / cpu, 2),
+            p50: round(through.latency.p50 / cell.latency.p50, 2),
+          },
+        });
+        log(
+          `${endpoint} c=${concurrency} ${peer}: p50 ${cell.latency.p50} ms, cpu ${cpu} ms/req;` +
+            ` ours/floor cpu ${peerRows.at(-1)!.ratio.cpu}` +
+            (cell.errors ? `; errors ${cell.errors}` : ''),
+        );
+      }
       const direct: CellReport | undefined = spec.direct
-        ? cellReport(mergeWindows(windows.direct))
+        ? cellReport(mergeWindows(windows.direct!))
         : undefined;
       const row = compare(endpoint, concurrency, through, direct);
       rows.push(row);
@@ -393,6 +454,7 @@ try {
     })),
     isolateStart,
     cells: rows,
+    peers: peerRows,
     serverTiming,
     targets,
     totalSeconds: round((performance.now() - started) / 1000, 1),
@@ -417,6 +479,33 @@ try {
           s.startMs.toFixed(1),
           s.firstRequestMs.toFixed(2),
           s.warmRequestMs.toFixed(2),
+        ]),
+      )}`,
+    );
+  }
+  if (peerRows.length) {
+    const ours = (e: string, c: number) => rows.find((r) => r.endpoint === e && r.concurrency === c)!.through;
+    console.log(
+      `\n${formatTable(
+        [
+          'floor (cpu = process tree)',
+          'c',
+          'ours cpu ms/req',
+          'floor cpu ms/req',
+          'ours/floor cpu',
+          'ours p50',
+          'floor p50',
+          'ours/floor p50',
+        ],
+        peerRows.map((p) => [
+          `${p.endpoint} ${p.peer}`,
+          String(p.concurrency),
+          String(ours(p.endpoint, p.concurrency).cpuMsPerRequest.fn),
+          String(p.cpuMsPerRequest),
+          String(p.ratio.cpu),
+          String(ours(p.endpoint, p.concurrency).latency.p50),
+          String(p.cell.latency.p50),
+          String(p.ratio.p50),
         ]),
       )}`,
     );
@@ -450,6 +539,7 @@ try {
   console.error(`[bench] failed: ${(err as Error).stack ?? err}`);
   exitCode = 1;
 } finally {
+  for (const c of peerChildren) await c.stop();
   await env.stop();
 }
 process.exit(exitCode);
