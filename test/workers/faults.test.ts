@@ -76,7 +76,7 @@ const audit = (e: Env, role: keyof typeof KEYS = 'agent') =>
     {
       method: 'POST',
       body: JSON.stringify({
-        agent_id: 'faults-bot',
+        // No agent_id: each key records as its own principal (agent2 has no bound agents).
         agent_name: 'Faults Bot',
         action_type: 'probe',
         category: 'read',
@@ -134,7 +134,7 @@ describe.each([
     const gated = await timed('/v1/audit/actions', {
       method: 'POST',
       body: JSON.stringify({
-        agent_id: 'faults-bot',
+        // No agent_id: each key records as its own principal (agent2 has no bound agents).
         agent_name: 'Faults Bot',
         action_type: 'wipe',
         category: 'destructive',
