@@ -4,6 +4,7 @@ import type { HashedEntry } from '../audit/ledger-hash.ts';
 import { isStorableText, UNSTORABLE_TEXT } from '../audit/storable.ts';
 import type { Principal } from '../auth/api-keys.ts';
 import { policyVersion } from '../config/index.ts';
+import { decodeCursor, encodeCursor } from '../db/keyset-cursor.ts';
 import { type Client, withPostgres } from '../db/postgres.ts';
 import type { Settings } from '../env.ts';
 import { AppError, forbidden, notFound } from '../errors/index.ts';
@@ -457,20 +458,6 @@ export async function listApprovals(
     data: page.map((r) => ({ ...present(r), inputs: r.inputs })),
     next_cursor: rows.length > query.limit && last ? encodeCursor(last.created_at, last.id) : null,
   };
-}
-
-function encodeCursor(at: Date, id: string): string {
-  return btoa(`${new Date(at).toISOString()}|${id}`).replace(/=+$/, '');
-}
-
-function decodeCursor(cursor: string): [string, string] {
-  try {
-    const [at, id] = atob(cursor).split('|');
-    if (at && id && !Number.isNaN(Date.parse(at)) && /^[0-9a-f-]{36}$/.test(id)) return [at, id];
-  } catch {
-    // fall through
-  }
-  throw new AppError(400, 'invalid_cursor', 'cursor is not one this API returned.', { param: 'cursor' });
 }
 
 /** The event for a view, as the webhook receives it. */

@@ -4,6 +4,7 @@ import { announce, createApproval, type Notifier, notifierFor, redeemReceipt } f
 import type { Principal } from '../auth/api-keys.ts';
 import { policy, policyVersion } from '../config/index.ts';
 import { categorySchema } from '../config/policy-schema.ts';
+import { decodeCursor, encodeCursor } from '../db/keyset-cursor.ts';
 import type { Client } from '../db/postgres.ts';
 import { getSettings } from '../env.ts';
 import { AppError, forbidden, notFound } from '../errors/index.ts';
@@ -442,20 +443,6 @@ function presentAction(a: ActionRow & { expires_at?: Date | null }) {
     created_at: a.created_at,
     updated_at: a.updated_at,
   };
-}
-
-function encodeCursor(at: Date, id: string): string {
-  return btoa(`${new Date(at).toISOString()}|${id}`).replace(/=+$/, '');
-}
-
-function decodeCursor(cursor: string): [string, string] {
-  try {
-    const [at, id] = atob(cursor).split('|');
-    if (at && id && !Number.isNaN(Date.parse(at)) && /^[0-9a-f-]{36}$/.test(id)) return [at, id];
-  } catch {
-    // fall through
-  }
-  throw new AppError(400, 'invalid_cursor', 'cursor is not one this API returned.', { param: 'cursor' });
 }
 
 /** Metric label from a closed set: unknown categories are not caller-chosen label values. */
