@@ -1,6 +1,8 @@
 /**
  * `npm run build`: bundles every deployment with `wrangler deploy --dry-run` (exactly what a
- * deploy would upload) and prints each bundle's size, raw and gzip.
+ * deploy would upload) and prints each bundle's size, raw and gzip, and what takes the room: the
+ * top contributors by esbuild's metafile (minified bytes each input left in the bundle, summed
+ * per npm package or per folder of ours).
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -25,12 +27,15 @@ export interface BundleSize {
   deployment: string;
   rawBytes: number;
   gzipBytes: number;
+  /** Minified bytes in the bundle per contributor, largest first. */
+  contributors: Array<{ name: string; bytes: number }>;
 }
 
 export function buildBundle(deployment: string, outRoot = 'dist'): BundleSize {
   const outdir = join(outRoot, deployment);
+  const metafile = join(outRoot, `${deployment}.meta.json`);
   rmSync(outdir, { recursive: true, force: true });
-  const args = ['deploy', '--dry-run', '--outdir', outdir];
+  const args = ['deploy', '--dry-run', '--outdir', outdir, '--metafile', metafile];
   if (deployment !== 'all') args.push('--env', deployment);
   const result = spawnSync('wrangler', args, {
     encoding: 'utf8',
@@ -48,7 +53,35 @@ export function buildBundle(deployment: string, outRoot = 'dist'): BundleSize {
     raw += bytes.byteLength;
     gzip += gzipSync(bytes, { level: 9 }).byteLength;
   }
-  return { deployment, rawBytes: raw, gzipBytes: gzip };
+  return { deployment, rawBytes: raw, gzipBytes: gzip, contributors: contributors(metafile) };
+}
+
+interface Metafile {
+  outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }>;
+}
+
+/** `node_modules/@scope/pkg/...` → `@scope/pkg`; `shared/llm/x.ts` → `shared/llm`. */
+export function contributorOf(input: string): string {
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
+  if (pkg) return pkg[1]!;
+  const parts = input.replace(/^(\.\.\/)+/, '').split('/');
+  return parts.length > 2 ? parts.slice(0, 2).join('/') : parts.join('/');
+}
+
+function contributors(metafile: string): BundleSize['contributors'] {
+  const meta = JSON.parse(readFileSync(metafile, 'utf8')) as Metafile;
+  const sums = new Map<string, number>();
+  for (const [name, output] of Object.entries(meta.outputs)) {
+    if (name.endsWith('.map')) continue;
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+      const key = contributorOf(input);
+      sums.set(key, (sums.get(key) ?? 0) + bytesInOutput);
+    }
+  }
+  return [...sums]
+    .map(([name, bytes]) => ({ name, bytes }))
+    .filter((c) => c.bytes > 0)
+    .sort((a, b) => b.bytes - a.bytes);
 }
 
 const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
@@ -56,12 +89,19 @@ const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
 if (import.meta.main) {
   const only = process.argv.slice(2);
   const targets = only.length ? only : DEPLOYMENTS;
-  console.log('deployment   raw          gzip');
+  const top = Number(process.env.BUILD_TOP ?? 8);
+  console.log('deployment   raw          gzip         top contributors (minified KiB in the bundle)');
   let failed = false;
   for (const deployment of targets) {
     try {
       const size = buildBundle(deployment);
-      console.log(`${deployment.padEnd(12)} ${kib(size.rawBytes).padEnd(12)} ${kib(size.gzipBytes)}`);
+      const list = size.contributors
+        .slice(0, top)
+        .map((c) => `${c.name} ${(c.bytes / 1024).toFixed(1)}`)
+        .join(', ');
+      console.log(
+        `${deployment.padEnd(12)} ${kib(size.rawBytes).padEnd(12)} ${kib(size.gzipBytes).padEnd(12)} ${list}`,
+      );
     } catch (err) {
       failed = true;
       console.error((err as Error).message);

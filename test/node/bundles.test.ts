@@ -26,6 +26,8 @@ describe('each deployment bundles alone', () => {
       const size = buildBundle(deployment, outRoot);
       expect(size.rawBytes).toBeGreaterThan(10_000);
       expect(size.gzipBytes).toBeLessThan(size.rawBytes);
+      // The metafile names what takes the room: our own code is among the contributors.
+      expect(size.contributors.some((c) => c.name.startsWith('shared/'))).toBe(true);
       const bundle = readFileSync(join(outRoot, deployment, 'index.js'), 'utf8');
       // Workers read no files at run time: the config YAML is inside the bundle, compiled.
       expect(Object.keys(limits).length).toBeGreaterThan(1);
