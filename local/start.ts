@@ -16,16 +16,13 @@ import { connectNodePostgres } from './node-postgres.ts';
 import { isPortTaken, waitFor } from './ports.ts';
 import { stopChild } from './processes.ts';
 import { type Stack, startStack } from './stack.ts';
+import { workerSettings } from './worker-settings.ts';
 
 const say = (service: string, message: string) => console.log(`[mas] ${service.padEnd(11)} ${message}`);
 const fail = (message: string): never => {
   console.error(`[mas] error       ${message}`);
   process.exit(1);
 };
-
-// Settings the functions read, passed through from the environment / .env to wrangler.
-const PASS_THROUGH =
-  /^(LLM_|MAS_|QDRANT_|OPENAI_|GOOGLE_|GEMINI_|ANTHROPIC_|MINDEX_|NATUREOS_|WEBSITE_|APPROVAL_|LEDGER_|RATE_LIMIT_|LOG_LEVEL$|ACTION_AUDIT_ENABLED$|EXPOSE_METRICS$)/;
 
 loadDotEnv();
 const port = Number(process.env.PORT ?? 8001);
@@ -146,11 +143,7 @@ if (!process.env.MAS_MCP_YAML && Object.keys(bundledMcp.servers).length === 0) {
   );
 }
 
-const vars: Record<string, string> = { EXPOSE_METRICS: 'true' };
-for (const [key, value] of Object.entries(process.env)) {
-  if (PASS_THROUGH.test(key) && value !== undefined) vars[key] = value;
-}
-Object.assign(vars, running.settings);
+const vars = workerSettings(process.env, running.settings, { EXPOSE_METRICS: 'true' });
 const varsFile = join(DATA_DIR, 'dev.vars');
 writeFileSync(
   varsFile,
