@@ -9,7 +9,12 @@ import { inputItemsQuerySchema, responsesRequestSchema } from '../functions/chat
 import { chatRequestSchema } from '../functions/chat/routes.ts';
 import { embeddingsSchema, searchSchema, upsertSchema } from '../functions/embed/routes.ts';
 import { decisionSchema, listApprovalsQuerySchema, waitQuerySchema } from '../shared/approvals/approvals.ts';
-import { listQuerySchema, recordActionSchema, updateActionSchema } from '../shared/audit/actions.ts';
+import {
+  listQuerySchema,
+  recordActionSchema,
+  recordBatchSchema,
+  updateActionSchema,
+} from '../shared/audit/actions.ts';
 import { countTokensRequestSchema, messagesRequestSchema } from '../shared/llm/messages/messages-schema.ts';
 import { USAGE_OPERATIONS } from './openapi-usage.ts';
 
@@ -456,6 +461,29 @@ export const OPERATIONS: Operation[] = [
     auth: ['agent', 'admin'],
     body: recordActionSchema,
     responses: { 201: { description: 'Recorded, or pending approval.', schema: actionCreated } },
+    errors: [400, 401, 403, 413, 415, 429, 503],
+  },
+  {
+    id: 'recordActions',
+    method: 'post',
+    path: '/v1/audit/actions:batch',
+    tag: 'audit',
+    summary: 'Record up to 500 actions at once, all or none, in one statement',
+    description:
+      'Each item is the body of `POST /v1/audit/actions`, prepared the same way (agent binding, registry, ' +
+      'input schema, redaction, policy). The first item that fails fails the batch, naming its index in `param` ' +
+      '(`actions.3.inputs.payment.amount`) and the message, and nothing is written. An item the policy gates is ' +
+      'refused (400 `approval_required`, `param` `actions.N`): a gated action needs its own approval, wait and ' +
+      'receipt, so record it alone. More than 500 items: 413 `batch_too_large`. Body limit 4 MiB. ' +
+      '`data` lists the results in the order of `actions`.',
+    auth: ['agent', 'admin'],
+    body: recordBatchSchema,
+    responses: {
+      201: {
+        description: 'Every action recorded, results in request order.',
+        schema: z.object({ data: z.array(actionCreated.omit({ approval: true })) }),
+      },
+    },
     errors: [400, 401, 403, 413, 415, 429, 503],
   },
   {

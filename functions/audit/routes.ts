@@ -4,8 +4,11 @@ import {
   getAction,
   listActions,
   listQuerySchema,
+  MAX_BATCH_ACTIONS,
   recordAction,
   recordActionSchema,
+  recordActions,
+  recordBatchSchema,
   requestContext,
   updateActionSchema,
   updateActionStatus,
@@ -22,6 +25,7 @@ import { ledgerRoutes } from './ledger-routes.ts';
 
 const routes = new Hono<AppEnv>();
 const actionId = z.uuid({ message: 'must be an action id (uuid)' });
+const batchEnvelope = z.object({ actions: z.array(z.unknown()) }).loose();
 
 // Every write wakes the ledger's sealer once it has answered.
 routes.use('/v1/audit/*', auth(), rateLimit(), sealAfterWrites());
@@ -43,6 +47,27 @@ routes.post('/v1/audit/actions', async (c) => {
   const body = await readJson(c, recordActionSchema, maxBodyBytes('audit'));
   const result = await withPostgres(getSettings(c.env), (client) =>
     recordAction(client, body, requestContext(c)),
+  );
+  return c.json(result, 201);
+});
+
+// Many actions, all or none, in one statement (Hono reads ':' as a parameter only at the start of
+// a segment). The count is checked before the items, so 501 actions are refused as such.
+routes.post('/v1/audit/actions:batch', async (c) => {
+  requireRole(c.get('principal'), ['agent', 'admin']);
+  assertAuditEnabled(c.env);
+  const body = await readJson(c, batchEnvelope, maxBodyBytes('audit_batch'));
+  if (body.actions.length > MAX_BATCH_ACTIONS) {
+    throw new AppError(
+      413,
+      'batch_too_large',
+      `A batch holds at most ${MAX_BATCH_ACTIONS} actions; this one has ${body.actions.length}. Nothing was recorded.`,
+      { param: 'actions' },
+    );
+  }
+  const { actions } = recordBatchSchema.parse(body);
+  const result = await withPostgres(getSettings(c.env), (client) =>
+    recordActions(client, actions, requestContext(c)),
   );
   return c.json(result, 201);
 });

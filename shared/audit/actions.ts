@@ -14,7 +14,7 @@ import { redactSecrets, redactString } from '../redact/index.ts';
 import { type Classification, checkInputs, classify } from '../registry/index.ts';
 import { evaluateGate } from './audit-policy.ts';
 import { actingAgent } from './identity.ts';
-import { appendLedgerEntry } from './ledger.ts';
+import { appendLedgerEntries, appendLedgerEntry } from './ledger.ts';
 import { type HashedEntry, inputHash } from './ledger-hash.ts';
 import { isStorableText, UNSTORABLE_TEXT, unstorableJson } from './storable.ts';
 
@@ -103,21 +103,38 @@ const redactId = (v: string) => redactString(v).value;
 /** Prose: secrets and emails replaced. */
 const redactProse = (v: string) => redactString(v, { emails: true }).value;
 
+/** An action validated, classified, redacted and gated, ready to write (nothing written yet). */
+export interface PreparedAction {
+  entry: HashedEntry;
+  inputHash: string;
+  gate: ReturnType<typeof evaluateGate>;
+  classification: Classification;
+  /** Present when a human must approve: the approval row to create with the entry. */
+  approval?: { id: string; expires_at: string };
+  /** What the caller gets back (201). */
+  result: {
+    action_id: string;
+    status: string;
+    category: string;
+    claimed_category: string | null;
+    policy_rule: string;
+    approval?: { id: string; expires_at: string };
+  };
+}
+
 /**
- * Records an action. The agent is bound to the key (403 `agent_mismatch`); the registry decides
- * the category (a claimed one only when stricter) and checks the inputs against the entry's
- * schema (400 naming the field); nothing is written before those pass. Every caller-supplied
- * string is redacted (inputs and the justification with emails too) before anything is hashed
- * or stored; the policy decides whether a human must approve, and the ledger entry, the action's
- * state and (when gated) its approval are written together, then the approval is announced.
+ * Everything before the write: the agent is bound to the key (403 `agent_mismatch`); the registry
+ * decides the category (a claimed one only when stricter) and checks the inputs against the
+ * entry's schema (400 naming the field); every caller-supplied string is redacted (inputs and the
+ * justification with emails too) before anything is hashed; the policy decides whether a human
+ * must approve. Pure: it throws before anything is written.
  * `options.classification`: the proxy and the MCP gateway classify by route or tool themselves.
  */
-export async function recordAction(
-  client: Client,
+export function prepareAction(
   input: z.output<typeof recordActionSchema>,
   ctx: RequestContext,
   options: { classification?: Classification; agentParam?: string } = {},
-) {
+): PreparedAction {
   const agentId = actingAgent(ctx.principal, input.agent_id, options.agentParam);
   const classification =
     options.classification ??
@@ -180,19 +197,48 @@ export async function recordAction(
       ...(approval ? { approval_id: approval.id, expires_at: approval.expires_at, quorum: gate.quorum } : {}),
     },
   };
-  // Without an approval the append is one statement, atomic on its own: no begin/commit round
-  // trips, and the chain-head lock is released as the statement commits.
+  return {
+    entry,
+    inputHash: hash,
+    gate,
+    classification,
+    ...(approval ? { approval } : {}),
+    result: {
+      action_id: actionId,
+      status,
+      category: entry.category,
+      claimed_category: classification.claimed,
+      policy_rule: gate.rule,
+      ...(approval ? { approval } : {}),
+    },
+  };
+}
+
+/**
+ * Records an action (prepareAction, then the write): the ledger entry, the action's state and
+ * (when gated) its approval are written together, then the approval is announced.
+ */
+export async function recordAction(
+  client: Client,
+  input: z.output<typeof recordActionSchema>,
+  ctx: RequestContext,
+  options: { classification?: Classification; agentParam?: string } = {},
+) {
+  const prepared = prepareAction(input, ctx, options);
+  const { entry, gate, approval, classification } = prepared;
+  // Without an approval the append is one statement, atomic on its own: no begin/commit round trips.
   if (approval) await client.query('begin');
   try {
     await appendLedgerEntry(client, entry, {
-      input_hash: hash,
+      input_hash: prepared.inputHash,
       approval_id: approval?.id ?? null,
     });
     if (approval) {
+      const createdAt = Date.parse(entry.created_at);
       await createApproval(client, {
         id: approval.id,
-        actionId,
-        inputHash: hash,
+        actionId: entry.action_id,
+        inputHash: prepared.inputHash,
         quorum: gate.quorum,
         approverRoles: gate.approverRoles,
         approverPrincipals: gate.approverPrincipals,
@@ -202,18 +248,18 @@ export async function recordAction(
         escalateAt:
           gate.escalateAfterSeconds === null
             ? null
-            : new Date(now.getTime() + gate.escalateAfterSeconds * 1000).toISOString(),
+            : new Date(createdAt + gate.escalateAfterSeconds * 1000).toISOString(),
         escalateTo: gate.escalateTo,
       });
       await client.query('commit');
     }
-    auditActionsTotal.inc({ category: categoryLabel(classification.effective), status });
+    auditActionsTotal.inc({ category: categoryLabel(classification.effective), status: entry.status });
     if (approval && ctx.notifier) {
       announce(ctx.notifier, {
         type: 'approval.pending',
         approval: {
           id: approval.id,
-          action_id: actionId,
+          action_id: entry.action_id,
           status: 'pending',
           principal: ctx.principal.id,
           agent_id: entry.agent_id,
@@ -225,18 +271,77 @@ export async function recordAction(
         },
       });
     }
-    return {
-      action_id: actionId,
-      status,
-      category: entry.category,
-      claimed_category: classification.claimed,
-      policy_rule: gate.rule,
-      ...(approval ? { approval } : {}),
-    };
+    return prepared.result;
   } catch (err) {
     if (approval) await client.query('rollback').catch(() => undefined);
     throw err;
   }
+}
+
+/** The most actions one `POST /v1/audit/actions:batch` may carry. */
+export const MAX_BATCH_ACTIONS = 500;
+
+export const recordBatchSchema = z
+  .object({
+    /** Up to 500 actions, each as the body of POST /v1/audit/actions; recorded all or none. */
+    actions: z.array(recordActionSchema).min(1).max(MAX_BATCH_ACTIONS),
+  })
+  .strict();
+
+/** Names the batch item at fault: `actions.3.inputs.amount`, and the message says which. */
+function atIndex(err: unknown, index: number): unknown {
+  if (!(err instanceof AppError)) return err;
+  const param = err.param ? `actions.${index}.${err.param}` : `actions.${index}`;
+  return new AppError(
+    err.status,
+    err.code,
+    `actions[${index}]: ${err.message} Nothing in the batch was recorded.`,
+    {
+      type: err.type,
+      param,
+      headers: err.headers,
+      cause: err,
+    },
+  );
+}
+
+/**
+ * Records many actions at once, all or none, in one statement (one round trip). Each is prepared
+ * as recordAction prepares it; the first that fails names its index and nothing is written. An
+ * action the policy gates is refused (400 `approval_required`, naming it): its approval must be
+ * created, waited for and redeemed one by one, so it goes through POST /v1/audit/actions.
+ */
+export async function recordActions(
+  client: Client,
+  inputs: ReadonlyArray<z.output<typeof recordActionSchema>>,
+  ctx: RequestContext,
+) {
+  const prepared = inputs.map((input, i) => {
+    let p: PreparedAction;
+    try {
+      p = prepareAction(input, ctx);
+    } catch (err) {
+      throw atIndex(err, i);
+    }
+    if (p.approval) {
+      const what = p.entry.tool_name ? `tool ${p.entry.tool_name}` : `action type ${p.entry.action_type}`;
+      throw new AppError(
+        400,
+        'approval_required',
+        `actions[${i}] (${what}, category ${p.entry.category}) needs a human approval (policy rule ${p.gate.rule}); record it alone with POST /v1/audit/actions, which creates the approval. Nothing in the batch was recorded.`,
+        { param: `actions.${i}` },
+      );
+    }
+    return p;
+  });
+  await appendLedgerEntries(
+    client,
+    prepared.map((p) => ({ entry: p.entry, state: { input_hash: p.inputHash, approval_id: null } })),
+  );
+  for (const p of prepared) {
+    auditActionsTotal.inc({ category: categoryLabel(p.classification.effective), status: p.entry.status });
+  }
+  return { data: prepared.map((p) => p.result) };
 }
 
 interface ActionRow {

@@ -15,7 +15,8 @@ export const gatewayConfig: GatewayConfig = {
       "chat": 1048576,
       "messages": 1048576,
       "embed": 1048576,
-      "proxy": 1048576
+      "proxy": 1048576,
+      "audit_batch": 4194304
     }
   },
   "rate_limit": {

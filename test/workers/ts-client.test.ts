@@ -163,6 +163,24 @@ describe('gated(action, fn)', () => {
 });
 
 describe('audit, approvals, llm', () => {
+  it('logActions records a batch in order, and a gated item refuses the whole batch', async () => {
+    const { agent } = await clients();
+    const results = await agent.audit.logActions([
+      { action_type: 'lookup', category: 'read', inputs: { n: 1 } },
+      { action_type: 'lookup', category: 'read', inputs: { n: 2 } },
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['recorded', 'recorded']);
+    const got = await agent.audit.getAction(results[1]!.action_id);
+    expect(got.status).toBe('recorded');
+    const refused = await agent.audit
+      .logActions([
+        { action_type: 'lookup', category: 'read', inputs: {} },
+        { action_type: 'tool_call', category: 'external_write', inputs: { tool: 'send_email' } },
+      ])
+      .catch((e: unknown) => e);
+    expect(refused).toMatchObject({ status: 400, code: 'approval_required' });
+  });
+
   it('logAction + approvals.waitFor + updateAction with the receipt, by hand', async () => {
     const { agent, approver } = await clients();
     const recorded = await agent.audit.logAction({

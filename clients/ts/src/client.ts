@@ -12,6 +12,7 @@ import type {
   ListActionsQuery,
   RecordActionRequest,
   RecordActionResponse,
+  RecordActionsResponse,
   UpdateActionRequest,
   UpdateActionResponse,
 } from './types.ts';
@@ -28,14 +29,29 @@ export class Audit {
 
   /** Records an action before it is taken. Never retried: each call is a new action. */
   async logAction(action: ActionInput): Promise<RecordActionResponse> {
-    const agent = this.#http.options.agent;
     // agent_id: the key's own principal unless named (it must then be an agent bound to the key).
+    const body = this.#withAgent(action, 'logAction');
+    return (await this.#http.call<RecordActionResponse>('POST', '/v1/audit/actions', { body })).data;
+  }
+
+  /**
+   * Records up to 500 actions in one request, all or none (`POST /v1/audit/actions:batch`); the
+   * results come back in the same order. Actions the policy gates are refused: log those one at a
+   * time with logAction. Never retried.
+   */
+  async logActions(actions: ActionInput[]): Promise<RecordActionsResponse['data']> {
+    const body = { actions: actions.map((a) => this.#withAgent(a, 'logActions')) };
+    return (await this.#http.call<RecordActionsResponse>('POST', '/v1/audit/actions:batch', { body })).data
+      .data;
+  }
+
+  #withAgent(action: ActionInput, caller: string): RecordActionRequest {
+    const agent = this.#http.options.agent;
     const agentId = action.agent_id ?? agent?.id;
     const agentName = action.agent_name ?? agent?.name ?? agentId;
     if (!agentName)
-      throw new TypeError('logAction: agent_name is required (or set the client option `agent`)');
-    const body = { ...action, ...(agentId ? { agent_id: agentId } : {}), agent_name: agentName };
-    return (await this.#http.call<RecordActionResponse>('POST', '/v1/audit/actions', { body })).data;
+      throw new TypeError(`${caller}: agent_name is required (or set the client option \`agent\`)`);
+    return { ...action, ...(agentId ? { agent_id: agentId } : {}), agent_name: agentName };
   }
 
   /**

@@ -21,6 +21,7 @@ type Query<O extends keyof operations> = operations[O] extends { parameters: { q
 
 export type RecordActionRequest = Body<'recordAction'>;
 export type RecordActionResponse = Ok<'recordAction', 201>;
+export type RecordActionsResponse = Ok<'recordActions', 201>;
 export type UpdateActionRequest = Body<'updateAction'>;
 export type UpdateActionResponse = Ok<'updateAction'>;
 export type Action = Ok<'getAction'>;
