@@ -8,7 +8,7 @@ import vendored from '../fixtures/openai-openapi/schemas.json' with { type: 'jso
  * the event union.
  */
 const ajv = new Ajv2020({ strict: false, validateFormats: false, allErrors: false });
-ajv.addSchema({ $id: 'openai', components: { schemas: vendored.schemas } });
+ajv.addSchema({ $id: 'openai', components: { schemas: normaliseNullable(vendored.schemas) } });
 const cache = new Map<string, ValidateFunction>();
 
 export type OpenAISchema =
@@ -22,6 +22,28 @@ export type OpenAISchema =
   | 'Response'
   | 'ResponseStreamEvent'
   | 'ResponseItemList';
+
+/**
+ * The spec still carries OpenAPI 3.0's `nullable: true` in places (e.g. the chat stream chunk's
+ * `finish_reason`, `logprobs` and `usage`). Ajv accepts `nullable` only beside `type`, and even
+ * there an `enum` without null would refuse the null. Rewrite it as JSON Schema: `null` added to
+ * `type` (and to `enum`), or, with no `type` (a `$ref`), `anyOf: [the schema, {type: null}]`.
+ */
+export function normaliseNullable(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(normaliseNullable);
+  if (node === null || typeof node !== 'object') return node;
+  const { nullable, ...rest } = node as Record<string, unknown>;
+  const out = Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, normaliseNullable(v)]));
+  if (nullable !== true) return out;
+  if (out.type !== undefined) {
+    const types = Array.isArray(out.type) ? out.type : [out.type];
+    out.type = types.includes('null') ? types : [...types, 'null'];
+    if (Array.isArray(out.enum) && !out.enum.includes(null)) out.enum = [...out.enum, null];
+    return out;
+  }
+  const { description, ...schema } = out;
+  return { ...(description === undefined ? {} : { description }), anyOf: [schema, { type: 'null' }] };
+}
 
 type Schema = { anyOf?: Array<{ $ref?: string }>; properties?: { type?: { enum?: string[] } } };
 const schemas = vendored.schemas as unknown as Record<string, Schema>;
@@ -65,4 +87,18 @@ export function responseEvents(text: string): Array<{ type: string; [k: string]:
       if (event !== data.type) throw new Error(`event: ${event} but data.type ${data.type}`);
       return data;
     });
+}
+
+/**
+ * The JSON chunks of a Chat Completions (or legacy Completions) stream; the stream must end with
+ * `data: [DONE]` and carry nothing but `data:` events (an `error` event fails here, loudly).
+ */
+export function chatChunks(text: string): unknown[] {
+  const events = text.split('\n\n').filter((block) => block.trim());
+  if (events.at(-1)?.trim() !== 'data: [DONE]')
+    throw new Error(`stream does not end in [DONE]: ${text.slice(-300)}`);
+  return events.slice(0, -1).map((block) => {
+    if (!block.startsWith('data: ')) throw new Error(`not a data event: ${block.slice(0, 300)}`);
+    return JSON.parse(block.slice('data: '.length));
+  });
 }
