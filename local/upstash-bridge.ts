@@ -1,6 +1,7 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import Redis from 'ioredis';
+import { constantTimeEqual } from '../shared/crypto/constant-time.ts';
 
 export interface UpstashBridge {
   port: number;
@@ -37,7 +38,7 @@ export async function startUpstashBridge(options: {
   });
   redis.on('error', () => undefined);
   await redis.connect().catch(() => undefined);
-  const expected = Buffer.from(`Bearer ${options.token}`);
+  const expected = `Bearer ${options.token}`;
   const scripts = new ScriptFlags();
 
   const server = createServer((req, res) => {
@@ -45,8 +46,7 @@ export async function startUpstashBridge(options: {
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const given = Buffer.from(req.headers.authorization ?? '');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    if (!constantTimeEqual(req.headers.authorization ?? '', expected)) {
       return send(res, 401, { error: 'Unauthorized' });
     }
     const base64 = String(req.headers['upstash-encoding'] ?? '').toLowerCase() === 'base64';

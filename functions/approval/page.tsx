@@ -21,7 +21,8 @@ import {
   revokeSession,
   SESSION_TTL_SECONDS,
 } from '../../shared/approvals/sessions.ts';
-import { constantTimeEqual, sha256Hex } from '../../shared/auth/api-keys.ts';
+import { sha256Hex } from '../../shared/auth/api-keys.ts';
+import { constantTimeEqual } from '../../shared/crypto/constant-time.ts';
 import { withPostgres } from '../../shared/db/postgres.ts';
 import { getSettings } from '../../shared/env.ts';
 import { AppError } from '../../shared/errors/index.ts';

@@ -1,3 +1,5 @@
+import { base64urlEncode } from '../crypto/base64url.ts';
+import { constantTimeEqual } from '../crypto/constant-time.ts';
 import type { Client } from '../db/postgres.ts';
 import { AppError } from '../errors/index.ts';
 
@@ -25,7 +27,7 @@ export async function makeReceipt(
     key,
     new TextEncoder().encode(`receipt:${approvalId}:${actionId}:${inputHash}`),
   );
-  return `rcpt_${base64url(new Uint8Array(mac))}`;
+  return `rcpt_${base64urlEncode(new Uint8Array(mac))}`;
 }
 
 export async function receiptMatches(
@@ -35,11 +37,7 @@ export async function receiptMatches(
   actionId: string,
   inputHash: string,
 ): Promise<boolean> {
-  const expected = await makeReceipt(secret, approvalId, actionId, inputHash);
-  if (expected.length !== receipt.length) return false;
-  let diff = 0;
-  for (let i = 0; i < expected.length; i++) diff |= expected.charCodeAt(i) ^ receipt.charCodeAt(i);
-  return diff === 0;
+  return constantTimeEqual(await makeReceipt(secret, approvalId, actionId, inputHash), receipt);
 }
 
 export async function hmacHex(secret: string, message: string): Promise<string> {
@@ -54,12 +52,6 @@ export async function hmacHex(secret: string, message: string): Promise<string> 
   let out = '';
   for (const b of mac) out += b.toString(16).padStart(2, '0');
   return out;
-}
-
-function base64url(bytes: Uint8Array): string {
-  let bin = '';
-  for (const b of bytes) bin += String.fromCharCode(b);
-  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
 export interface RedeemArgs {

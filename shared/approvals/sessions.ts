@@ -1,4 +1,5 @@
 import { type Principal, sha256Hex } from '../auth/api-keys.ts';
+import { randomBase64url } from '../crypto/base64url.ts';
 import { withPostgres } from '../db/postgres.ts';
 import type { Settings } from '../env.ts';
 import { resolveKeyHash } from '../middleware/auth/index.ts';
@@ -15,11 +16,7 @@ export interface PageSession {
 }
 
 function newSessionId(): string {
-  const bytes = new Uint8Array(32);
-  crypto.getRandomValues(bytes);
-  let bin = '';
-  for (const b of bytes) bin += String.fromCharCode(b);
-  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return randomBase64url(32);
 }
 
 /**

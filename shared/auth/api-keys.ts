@@ -1,4 +1,6 @@
 import * as z from 'zod';
+import { randomBase64url } from '../crypto/base64url.ts';
+import { constantTimeEqual } from '../crypto/constant-time.ts';
 
 export const roleSchema = z.enum(['agent', 'approver', 'admin']);
 export type Role = z.infer<typeof roleSchema>;
@@ -62,14 +64,6 @@ export async function sha256Hex(text: string): Promise<string> {
   return out;
 }
 
-/** Compares two equal-length hex strings without an early exit. */
-export function constantTimeEqual(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
-}
-
 /** Looks a key hash up among configured entries, touching every entry so timing says nothing. */
 export function findKeyEntry(entries: readonly KeyEntry[], hash: string): KeyEntry | undefined {
   let found: KeyEntry | undefined;
@@ -81,9 +75,5 @@ export function findKeyEntry(entries: readonly KeyEntry[], hash: string): KeyEnt
 
 /** A new random API key: `mas_` + 32 bytes base64url. */
 export function generateApiKey(): string {
-  const bytes = new Uint8Array(32);
-  crypto.getRandomValues(bytes);
-  let bin = '';
-  for (const b of bytes) bin += String.fromCharCode(b);
-  return `mas_${btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}`;
+  return `mas_${randomBase64url(32)}`;
 }
