@@ -1,5 +1,5 @@
-import type { Content, GenerateContentConfig, Part } from '@google/genai/web';
 import type { ChatRequest } from '../types.ts';
+import type { Content, GenerateContentConfig, Part } from './gemini-wire.ts';
 
 interface OpenAIMessage {
   role: string;

@@ -1,6 +1,6 @@
-import type { GenerateContentResponse } from '@google/genai/web';
 import { ProviderError } from '../../provider-error.ts';
 import type { ChatChunk, ChatCompletion, Usage } from '../types.ts';
+import type { GenerateContentResponse } from './gemini-wire.ts';
 
 const FINISH: Record<string, string> = {
   STOP: 'stop',
@@ -14,7 +14,10 @@ const FINISH: Record<string, string> = {
   MALFORMED_FUNCTION_CALL: 'stop',
 };
 
-export function mapGeminiFinishReason(reason: string | undefined, hasToolCalls: boolean): string | null {
+export function mapGeminiFinishReason(
+  reason: string | null | undefined,
+  hasToolCalls: boolean,
+): string | null {
   if (!reason) return null;
   if (hasToolCalls && (reason === 'STOP' || reason === 'FINISH_REASON_UNSPECIFIED')) return 'tool_calls';
   return FINISH[reason] ?? 'stop';
@@ -116,7 +119,7 @@ export async function* toOpenAIChunks(
   provider: string,
   model: string,
   stream: AsyncIterable<GenerateContentResponse>,
-): AsyncIterable<ChatChunk> {
+): AsyncGenerator<ChatChunk> {
   const id = `chatcmpl-${crypto.randomUUID()}`;
   const created = Math.floor(Date.now() / 1000);
   const base = { id, object: 'chat.completion.chunk', created, model };

@@ -1,8 +1,8 @@
-import type { Content, GenerateContentResponse, Part } from '@google/genai/web';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { toGeminiRequest } from './gemini-chat-request.ts';
 import { toOpenAIChunks, toOpenAICompletion } from './gemini-chat-response.ts';
+import type { Content, GenerateContentResponse, Part } from './gemini-wire.ts';
 
 // Round trips of the OpenAI ↔ Gemini translation over generated conversations: every text, role,
 // tool call (id, name, arguments) and tool result survives, in order.
