@@ -4,6 +4,7 @@ import { appRoleUrl, setAppRolePassword } from './app-role.ts';
 import { applyMigrations, readMigrations } from './migrations.ts';
 import { startNeonWsProxy } from './neon-ws-proxy.ts';
 import { connectNodePostgres, parseDatabaseUrl } from './node-postgres.ts';
+import { findPgBouncer, startPgBouncer } from './pgbouncer.ts';
 import { startEmbeddedPostgres } from './pglite-server.ts';
 import { freePort, tcpAnswers } from './ports.ts';
 import { findBinary, startProcess } from './processes.ts';
@@ -44,6 +45,8 @@ export interface Stack {
   embeddedPostgres: boolean;
   /** Whether the functions connect as mas_app. */
   appRole: boolean;
+  /** Whether the functions reach Postgres through a spawned PgBouncer (`settings.DATABASE_URL`). */
+  pgbouncer: ServiceState;
   /** With `pgvectorDatabase`: a DATABASE_URL with pgvector, reachable through NEON_WS_PROXY. */
   pgvectorDatabaseUrl?: string;
   redis: ServiceState;
@@ -53,8 +56,9 @@ export interface Stack {
 
 /**
  * Brings up what the functions need, the way `npm start` and the integration tests both do:
- * Postgres (given or embedded), the WebSocket proxy for Neon's driver, Redis behind an Upstash
- * REST bridge (given, spawned, or off), a Pushgateway (given, spawned, or off), and migrations.
+ * Postgres (given or embedded; PgBouncer in front of a given one when installed), the WebSocket
+ * proxy for Neon's driver, Redis behind an Upstash REST bridge (given, spawned, or off), a
+ * Pushgateway (given, spawned, or off), and migrations.
  * Anything it started is stopped by `stop()`, in reverse order, also when a later step fails.
  */
 export async function startStack(options: StackOptions): Promise<Stack> {
@@ -119,15 +123,41 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       }
     }
 
+    // A Worker connects per request, and a plain Postgres starts a backend (~20 ms) for each:
+    // PgBouncer keeps backends started, as Neon's pooler or Hyperdrive do in production. Not in
+    // front of PGlite (one shared session, nothing to start) or Neon (pooled already).
+    const neon = /\.neon\.(tech|build)$/.test(target.host);
+    let pgbouncer: ServiceState = 'off';
+    if (!embeddedPostgres && !neon) {
+      const binary = env.MAS_PGBOUNCER === 'off' ? undefined : findPgBouncer();
+      if (binary) {
+        const url = new URL(settings.DATABASE_URL);
+        const bouncer = await startPgBouncer({
+          binary,
+          server: target,
+          user: {
+            name: decodeURIComponent(url.username),
+            password: url.password ? decodeURIComponent(url.password) : undefined,
+          },
+        });
+        stops.push(bouncer.stop);
+        settings.DATABASE_URL = bouncer.urlFor(settings.DATABASE_URL);
+        proxyTargets.push(`127.0.0.1:${bouncer.port}`);
+        pgbouncer = 'ok';
+        log('pgbouncer', `transaction pooling on 127.0.0.1:${bouncer.port} in front of ${where}`);
+      } else {
+        log(
+          'pgbouncer',
+          env.MAS_PGBOUNCER === 'off'
+            ? 'off (MAS_PGBOUNCER=off): a new Postgres backend per request'
+            : 'off (apt-get install pgbouncer): a new Postgres backend per request',
+        );
+      }
+    }
+
     // Neon's driver speaks WebSocket; a plain Postgres needs the proxy. Neon itself does not.
-    if (!/\.neon\.(tech|build)$/.test(target.host)) {
-      // Pooled, as Neon's own endpoint is: a Worker connects per request, and a plain Postgres
-      // would start a backend (~20 ms) each time.
-      const proxy = await startNeonWsProxy({
-        port: 0,
-        allowedTargets: proxyTargets,
-        pool: embeddedPostgres ? false : [proxyTargets[0]!],
-      });
+    if (!neon) {
+      const proxy = await startNeonWsProxy({ port: 0, allowedTargets: proxyTargets });
       stops.push(proxy.close);
       settings.NEON_WS_PROXY = proxy.url;
       log('ws-proxy', `Neon WebSocket proxy on ws://${proxy.url}`);
@@ -195,6 +225,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       databaseUrl,
       embeddedPostgres,
       appRole,
+      pgbouncer,
       pgvectorDatabaseUrl,
       redis,
       pushgateway,

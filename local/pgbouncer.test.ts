@@ -1,0 +1,158 @@
+import { Client, neonConfig } from '@neondatabase/serverless';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type NeonWsProxy, startNeonWsProxy } from './neon-ws-proxy.ts';
+import { findPgBouncer, type PgBouncer, startPgBouncer } from './pgbouncer.ts';
+import { startStack } from './stack.ts';
+
+// PgBouncer pools a real Postgres (the machine's, in CI, where .ci/run installs pgbouncer).
+const realPostgres = process.env.DATABASE_URL;
+const binary = findPgBouncer();
+
+describe.skipIf(!realPostgres || !binary)('PgBouncer in front of the real Postgres', () => {
+  const owner = new URL(realPostgres ?? 'postgres://x@127.0.0.1:5432/x');
+  const server = { host: owner.hostname, port: Number(owner.port || 5432) };
+  let trust: PgBouncer;
+  let md5: PgBouncer;
+  let proxy: NeonWsProxy;
+
+  beforeAll(async () => {
+    // Pool size 2, so concurrent sessions share server connections.
+    trust = await startPgBouncer({
+      binary: binary!,
+      server,
+      user: { name: decodeURIComponent(owner.username) },
+      poolSize: 2,
+    });
+    md5 = await startPgBouncer({
+      binary: binary!,
+      server,
+      user: { name: decodeURIComponent(owner.username), password: 'pg"bouncer pass' },
+    });
+    proxy = await startNeonWsProxy({
+      port: 0,
+      allowedTargets: [`127.0.0.1:${trust.port}`, `127.0.0.1:${md5.port}`],
+    });
+    // As shared/db/postgres.ts configures the driver for the local proxy.
+    neonConfig.wsProxy = (host, port) => `${proxy.url}?address=${host}:${port}`;
+    neonConfig.useSecureWebSocket = false;
+    neonConfig.pipelineTLS = false;
+    neonConfig.pipelineConnect = false;
+  });
+
+  afterAll(async () => {
+    await proxy?.close();
+    await trust?.stop();
+    await md5?.stop();
+  });
+
+  async function session<T>(url: string, fn: (client: Client) => Promise<T>): Promise<T> {
+    const client = new Client(url);
+    await client.connect();
+    try {
+      return await fn(client);
+    } finally {
+      await client.end();
+    }
+  }
+  const pid = async (c: Client) => (await c.query('select pg_backend_pid() as pid')).rows[0].pid as number;
+
+  it('hands the next session the backend the last one used (no new backend per connection)', async () => {
+    const url = trust.urlFor(realPostgres!);
+    const first = await session(url, pid);
+    expect(await session(url, pid)).toBe(first);
+    expect(await session(url, pid)).toBe(first);
+  });
+
+  it("carries the driver's unnamed prepared statements, transactions and multi-statement queries, 24 sessions over 2 backends", async () => {
+    const url = trust.urlFor(realPostgres!);
+    const results = await Promise.all(
+      Array.from({ length: 24 }, (_, i) =>
+        session(url, async (c) => {
+          const param = (await c.query('select $1::int * 2 as v, $2::text as s', [i, `s${i}`])).rows[0];
+          await c.query('begin');
+          const inTx = (await c.query('select $1::int as v, pg_backend_pid() as pid', [i])).rows[0];
+          // Same backend for the whole transaction, whatever else is in flight.
+          expect((await c.query('select pg_backend_pid() as pid')).rows[0].pid).toBe(inTx.pid);
+          await c.query('commit');
+          await c.query('select 1; select 2');
+          return { v: param.v, s: param.s, tx: inTx.v, pid: inTx.pid as number };
+        }),
+      ),
+    );
+    expect(results.map((r) => r.v)).toEqual(Array.from({ length: 24 }, (_, i) => i * 2));
+    expect(results.map((r) => r.s)).toEqual(Array.from({ length: 24 }, (_, i) => `s${i}`));
+    expect(results.map((r) => r.tx)).toEqual(Array.from({ length: 24 }, (_, i) => i));
+    expect(new Set(results.map((r) => r.pid)).size).toBeLessThanOrEqual(2);
+  });
+
+  it('never hands on a transaction a client left open', async () => {
+    const url = trust.urlFor(realPostgres!);
+    await session(url, async (c) => {
+      await c.query('begin');
+      await c.query('create temp table left_open (x int)');
+    });
+    const fresh = await session(url, async (c) => ({
+      table: (await c.query("select to_regclass('pg_temp.left_open') as t")).rows[0].t,
+      outside: (await c.query('select now() = statement_timestamp() as fresh')).rows[0].fresh,
+    }));
+    expect(fresh.table).toBeNull();
+    expect(fresh.outside).toBe(true);
+  });
+
+  it('with a password, asks for it (md5) and refuses a wrong one', async () => {
+    const right = new URL(md5.urlFor(realPostgres!));
+    right.password = encodeURIComponent('pg"bouncer pass');
+    expect(await session(right.toString(), async (c) => (await c.query('select 1 as one')).rows[0].one)).toBe(
+      1,
+    );
+    const wrong = new URL(right);
+    wrong.password = 'wrong';
+    await expect(session(wrong.toString(), pid)).rejects.toThrow(/password authentication failed/);
+  });
+});
+
+describe.skipIf(!realPostgres || !binary)('the local stack and PgBouncer', () => {
+  const start = (extra: Record<string, string>) =>
+    startStack({
+      // Upstash settings given: nothing is spawned for Redis, which this test does not use.
+      env: {
+        DATABASE_URL: realPostgres,
+        UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:1',
+        UPSTASH_REDIS_REST_TOKEN: 'unused',
+        ...extra,
+      },
+      migrationsDir: 'migrations',
+      noPushgateway: true,
+      appRolePassword: 'mas-app-test-password',
+    });
+
+  it("points the functions' DATABASE_URL at PgBouncer, as mas_app, and the WS proxy lets it through", async () => {
+    const stack = await start({});
+    try {
+      expect(stack.pgbouncer).toBe('ok');
+      const url = new URL(stack.settings.DATABASE_URL!);
+      expect(url.username).toBe('mas_app');
+      expect(url.port).not.toBe(new URL(realPostgres!).port || '5432');
+      neonConfig.wsProxy = (host, port) => `${stack.settings.NEON_WS_PROXY}?address=${host}:${port}`;
+      const client = new Client(url.toString());
+      await client.connect();
+      try {
+        expect((await client.query('select current_user as u')).rows[0].u).toBe('mas_app');
+      } finally {
+        await client.end();
+      }
+    } finally {
+      await stack.stop();
+    }
+  });
+
+  it('connects directly with MAS_PGBOUNCER=off', async () => {
+    const stack = await start({ MAS_PGBOUNCER: 'off' });
+    try {
+      expect(stack.pgbouncer).toBe('off');
+      expect(new URL(stack.settings.DATABASE_URL!).port).toBe(new URL(realPostgres!).port || '5432');
+    } finally {
+      await stack.stop();
+    }
+  });
+});
