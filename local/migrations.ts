@@ -35,13 +35,15 @@ export async function applyMigrations(
   files: readonly MigrationFile[],
   log: (line: string) => void = () => undefined,
 ): Promise<string[]> {
-  await client.query(`create table if not exists public.mas_migrations (
-    name text primary key,
-    checksum text not null,
-    applied_at timestamptz not null default now()
-  )`);
+  // The lock comes first: two first runs creating the table at once collide in the catalog
+  // (`create table if not exists` is not atomic: duplicate key in pg_type).
   await client.query('select pg_advisory_lock($1)', [LOCK_KEY]);
   try {
+    await client.query(`create table if not exists public.mas_migrations (
+      name text primary key,
+      checksum text not null,
+      applied_at timestamptz not null default now()
+    )`);
     const { rows } = await client.query<{ name: string; checksum: string }>(
       'select name, checksum from public.mas_migrations',
     );
