@@ -1,9 +1,11 @@
 /**
  * `npm start`: the whole product locally, in one terminal. Starts the stack (local/stack.ts),
- * makes sure a local admin key exists, then serves every function under `wrangler dev` on
- * http://localhost:8001. Ctrl-C stops everything it started.
+ * makes sure a local admin key exists, then serves every function on http://localhost:8001 as
+ * deployed: the `wrangler deploy --dry-run` bundle on the bare workerd binary (local/workerd.ts).
+ * `npm run dev` (`--dev`) serves the sources under `wrangler dev` instead, reloading on every
+ * change. Ctrl-C stops everything it started.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,16 +15,20 @@ import { loadDotEnv } from './dotenv.ts';
 import { createApiKey, isKeyActive } from './keys.ts';
 import { DATA_DIR, MIGRATIONS_DIR, STACK_FILE } from './local-database.ts';
 import { connectNodePostgres } from './node-postgres.ts';
-import { isPortTaken, waitFor } from './ports.ts';
+import { freePort, isPortTaken, waitFor } from './ports.ts';
 import { stopChild } from './processes.ts';
 import { type Stack, startStack } from './stack.ts';
 import { workerSettings } from './worker-settings.ts';
+import { bundleFunctions, startWorkerd } from './workerd.ts';
 
 const say = (service: string, message: string) => console.log(`[mas] ${service.padEnd(11)} ${message}`);
 const fail = (message: string): never => {
   console.error(`[mas] error       ${message}`);
   process.exit(1);
 };
+
+/** `npm run dev`: wrangler dev with live reload instead of the deploy bundle on bare workerd. */
+const dev = process.argv.includes('--dev');
 
 loadDotEnv();
 const port = Number(process.env.PORT ?? 8001);
@@ -36,13 +42,13 @@ mkdirSync(DATA_DIR, { recursive: true });
 let stack: Stack | undefined;
 let demoUpstream: { url: string; close(): Promise<void> } | undefined;
 let demoMcp: { url: string; close(): Promise<void> } | undefined;
-let wrangler: ReturnType<typeof spawn> | undefined;
+let server: { name: string; child: ChildProcess; stop(): Promise<void> } | undefined;
 let stopping = false;
 const shutdown = async (code: number) => {
   if (stopping) return;
   stopping = true;
   say('stop', 'stopping…');
-  if (wrangler) await stopChild(wrangler);
+  await server?.stop();
   await demoUpstream?.close();
   await demoMcp?.close();
   await stack?.stop();
@@ -52,6 +58,11 @@ const shutdown = async (code: number) => {
 };
 process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
+
+// The deploy bundle builds while the stack comes up (npm start; npm run dev bundles its own).
+const bundleDir = join(DATA_DIR, 'dist');
+const bundling = dev ? Promise.resolve() : bundleFunctions(bundleDir);
+bundling.catch(() => undefined); // awaited (and reported) below
 
 try {
   stack = await startStack({ env: process.env, dataDir: DATA_DIR, migrationsDir: MIGRATIONS_DIR, log: say });
@@ -144,14 +155,6 @@ if (!process.env.MAS_MCP_YAML && Object.keys(bundledMcp.servers).length === 0) {
 }
 
 const vars = workerSettings(process.env, running.settings, { EXPOSE_METRICS: 'true' });
-const varsFile = join(DATA_DIR, 'dev.vars');
-writeFileSync(
-  varsFile,
-  `${Object.entries(vars)
-    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
-    .join('\n')}\n`,
-  { mode: 0o600 },
-);
 writeFileSync(
   STACK_FILE,
   JSON.stringify({
@@ -162,30 +165,56 @@ writeFileSync(
   }),
 );
 
-say('functions', `starting wrangler dev on http://localhost:${port} …`);
-wrangler = spawn(
-  'wrangler',
-  [
-    'dev',
-    '--port',
-    String(port),
-    '--ip',
-    '127.0.0.1',
-    '--env-file',
+const varsFile = join(DATA_DIR, 'dev.vars');
+let fireScheduled: () => Promise<Response>;
+if (dev) {
+  writeFileSync(
     varsFile,
-    '--show-interactive-dev-session=false',
-    // Exposes /__scheduled, which the timer below calls once a minute like the deployed cron.
-    '--test-scheduled',
-    '--log-level',
-    process.env.WRANGLER_LOG_LEVEL ?? 'log',
-    '--persist-to',
-    join(DATA_DIR, 'wrangler'),
-  ],
-  { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } },
-);
-wrangler.once('exit', (code) => {
+    `${Object.entries(vars)
+      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+      .join('\n')}\n`,
+    { mode: 0o600 },
+  );
+  say('functions', `starting wrangler dev (live reload) on http://localhost:${port} …`);
+  const child = spawn(
+    'wrangler',
+    [
+      'dev',
+      '--port',
+      String(port),
+      '--ip',
+      '127.0.0.1',
+      '--env-file',
+      varsFile,
+      '--show-interactive-dev-session=false',
+      // Exposes /__scheduled, which the timer below calls once a minute like the deployed cron.
+      '--test-scheduled',
+      '--log-level',
+      process.env.WRANGLER_LOG_LEVEL ?? 'log',
+      '--persist-to',
+      join(DATA_DIR, 'wrangler'),
+    ],
+    { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } },
+  );
+  server = { name: 'wrangler dev', child, stop: () => stopChild(child) };
+  fireScheduled = () => fetch(`http://127.0.0.1:${port}/__scheduled?cron=*+*+*+*+*`);
+} else {
+  // A dev.vars left by an earlier `npm run dev` holds secrets this run does not use.
+  rmSync(varsFile, { force: true });
+  try {
+    await bundling;
+  } catch (err) {
+    console.error(`[mas] error       ${(err as Error).message}`);
+    await shutdown(1);
+  }
+  const workerd = startWorkerd({ bundleDir, vars, port, schedulerPort: await freePort() });
+  server = { name: 'workerd', ...workerd };
+  fireScheduled = () => fetch(workerd.schedulerUrl);
+  say('functions', `serving the deploy bundle (${bundleDir}) on bare workerd, http://localhost:${port} …`);
+}
+server.child.once('exit', (code) => {
   if (!stopping) {
-    console.error(`[mas] error       wrangler dev exited (code ${code}); see its output above`);
+    console.error(`[mas] error       ${server?.name} exited (code ${code}); see its output above`);
     void shutdown(1);
   }
 });
@@ -218,10 +247,10 @@ say(
 );
 say('stop', 'Ctrl-C stops everything');
 
-// wrangler dev runs no cron: fire the scheduled handler each minute (approval expiry, ledger
-// sealing and checkpoints), as the deployed trigger does.
+// Neither wrangler dev nor bare workerd runs crons: fire the scheduled handler each minute
+// (approval expiry, ledger sealing and checkpoints), as the deployed trigger does.
 setInterval(() => {
-  fetch(`${base}/__scheduled?cron=*+*+*+*+*`).then(
+  fireScheduled().then(
     (r) => r.body?.cancel(),
     () => undefined,
   );

@@ -6,16 +6,18 @@
  *                its own HTTP socket, no dev proxy (Miniflare's entry worker still in front)
  *   workerd-raw  the leanest: the same bundle in the bare workerd binary, a generated capnp config,
  *                the socket straight to our worker
+ *   npm-start    `node local/start.ts` itself (its own bundle on bare workerd, its scheduler and
+ *                Neon proxy) on the given stack: what `npm start` serves, measured as a whole
  *   node         @hono/node-server serving functions/index.ts in Node 24
  *   deno         `deno run` of the Deno entry, when the project has one and deno is installed
  * `serve.ts` runs one of these in a child process; `startMiniflare` is also used in-process to
  * time isolate starts.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 
-export const RUNTIMES = ['workerd', 'workerd-raw', 'workerd-dev', 'node', 'deno'] as const;
+export const RUNTIMES = ['workerd', 'workerd-raw', 'workerd-dev', 'npm-start', 'node', 'deno'] as const;
 export type Runtime = (typeof RUNTIMES)[number];
 
 export interface Server {
@@ -23,18 +25,9 @@ export interface Server {
   close(): Promise<void>;
 }
 
-/** compatibility_date and compatibility_flags of wrangler.toml's top level. */
-export function wranglerCompat(root = '.'): { compatibilityDate: string; compatibilityFlags: string[] } {
-  const toml = readFileSync(join(root, 'wrangler.toml'), 'utf8');
-  const top = toml.split(/^\[/m)[0] ?? '';
-  const date = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(top)?.[1];
-  const flags = /^compatibility_flags\s*=\s*\[([^\]]*)\]/m.exec(top)?.[1];
-  if (!date) throw new Error('wrangler.toml has no compatibility_date');
-  return {
-    compatibilityDate: date,
-    compatibilityFlags: flags ? [...flags.matchAll(/"([^"]+)"/g)].map((m) => m[1]!) : [],
-  };
-}
+import { wranglerCompat } from '../../local/workerd.ts';
+
+export { wranglerCompat };
 
 /** A `wrangler deploy --dry-run` bundle (index.js + the YAML text modules) in one Miniflare. */
 export async function startMiniflare(bundleDir: string, vars: Record<string, string>): Promise<Server> {
@@ -143,6 +136,57 @@ async function startWranglerDev(vars: Record<string, string>): Promise<Server> {
   return { url: `http://${worker.address}:${worker.port}`, close: () => worker.stop() };
 }
 
+/**
+ * `npm start` on the bench's stack: its DATABASE_URL and Upstash settings are used as a user's
+ * would be. PATH holds only node and node_modules/.bin, so it spawns no Pushgateway of its own
+ * (the bench's stack runs none: pushes would add background requests to every figure).
+ */
+async function startNpmStartRuntime(vars: Record<string, string>): Promise<Server> {
+  const { spawn } = await import('node:child_process');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { dirname } = await import('node:path');
+  const { freePort } = await import('../../local/ports.ts');
+  const port = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), 'mas-bench-npm-start-'));
+  const child = spawn(process.execPath, ['local/start.ts'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: {
+      HOME: process.env.HOME,
+      PATH: [resolve('node_modules/.bin'), dirname(process.execPath)].join(':'),
+      ...vars,
+      PORT: String(port),
+      MAS_DATA_DIR: dataDir,
+      WRANGLER_SEND_METRICS: 'false',
+    },
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`npm start exited (code ${child.exitCode})`);
+    const ok = await fetch(`${url}/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) break;
+    if (Date.now() > deadline) throw new Error('npm start did not answer within 120 s');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    url,
+    close: () =>
+      new Promise<void>((done) => {
+        const finish = () => {
+          rmSync(dataDir, { recursive: true, force: true });
+          done();
+        };
+        if (child.exitCode !== null) return finish();
+        child.once('exit', finish);
+        child.kill('SIGINT');
+      }),
+  };
+}
+
 async function startNode(vars: Record<string, string>): Promise<Server> {
   const { registerBenchHooks } = await import('./node-hooks.ts');
   registerBenchHooks();
@@ -245,6 +289,8 @@ export function startRuntime(
       return startWorkerdRaw(bundleDir, vars);
     case 'workerd-dev':
       return startWranglerDev(vars);
+    case 'npm-start':
+      return startNpmStartRuntime(vars);
     case 'node':
       return startNode(vars);
     case 'deno':

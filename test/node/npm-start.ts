@@ -20,12 +20,13 @@ const ATTEMPTS = 3;
 
 /**
  * The product as `npm start` runs it (local/start.ts: the stack, a local admin key, the demo LLM
- * upstream, every function under `wrangler dev`), on a free port with its own data dir. `env` is
- * what a user would export first; DATABASE_URL / REDIS_URL pass through when set, as they would.
- * The free port can be taken by someone else before wrangler binds it (a busy shared machine):
+ * upstream, every function as the deploy bundle on bare workerd), or as `npm run dev` does
+ * (`dev`: under `wrangler dev`), on a free port with its own data dir. `env` is what a user would
+ * export first; DATABASE_URL / REDIS_URL pass through when set, as they would.
+ * The free port can be taken by someone else before the server binds it (a busy shared machine):
  * then it starts again on another, up to 3 times.
  */
-export function startNpmStart(env: Record<string, string>): NpmStart {
+export function startNpmStart(env: Record<string, string>, options: { dev?: boolean } = {}): NpmStart {
   const dataDir = mkdtempSync(join(tmpdir(), 'mas-npm-start-'));
   let current: Launched | undefined;
   let url = '';
@@ -41,7 +42,7 @@ export function startNpmStart(env: Record<string, string>): NpmStart {
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
       url = `http://127.0.0.1:${port}`;
-      current = launch(port, dataDir, env);
+      current = launch(port, dataDir, env, options.dev ?? false);
       const launched = current;
       const served = await until(launched, async () => {
         if (/\[mas\] postgres /.test(launched.output())) markMigrated();
@@ -74,12 +75,12 @@ interface Launched {
   stop(): Promise<void>;
 }
 
-function launch(port: number, dataDir: string, env: Record<string, string>): Launched {
+function launch(port: number, dataDir: string, env: Record<string, string>, dev: boolean): Launched {
   const pass = (name: string) => (process.env[name] ? { [name]: process.env[name] as string } : {});
   let output = '';
-  const child = spawn(process.execPath, ['local/start.ts'], {
+  const child = spawn(process.execPath, ['local/start.ts', ...(dev ? ['--dev'] : [])], {
     cwd: ROOT,
-    detached: true, // its own process group: a failed test can still take wrangler and workerd down
+    detached: true, // its own process group: a failed test can still take workerd (and wrangler) down
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       PATH: [join(ROOT, 'node_modules/.bin'), process.env.PATH].join(delimiter),
@@ -106,7 +107,7 @@ function launch(port: number, dataDir: string, env: Record<string, string>): Lau
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGINT'); // start.ts stops wrangler and the stack it started
+    child.kill('SIGINT'); // start.ts stops the server and the stack it started
     const clean = await Promise.race([exited.then(() => true), sleep(20_000).then(() => false)]);
     if (!clean && child.pid) {
       try {
