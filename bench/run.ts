@@ -1,15 +1,26 @@
 /**
  * `npm run bench`: the gateway's overhead over a fast fake upstream, per endpoint and concurrency,
  * on one runtime; bundle sizes and isolate start per deployment. See bench/README.md.
- *   node bench/run.ts [--runtime workerd|workerd-dev|node|deno] [--duration 4] [--quick]
+ *   node bench/run.ts [--runtime workerd-raw|workerd|workerd-dev|node|deno] [--also node]
+ *                     [--peers on|off] [--duration 4] [--quick]
  *                     [--only health,chat,chat-budget,stream,messages,messages-stream,responses,responses-native,responses-stream,embed,audit,mcp] [--concurrency 1,8,32]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type Child, startChild } from './lib/children.ts';
+import { type Child, pinnedNode, startChild } from './lib/children.ts';
 import { BENCH_KEYS, bearer } from './lib/keys.ts';
 import { type RequestSpec, runAutocannon, type WindowOptions } from './lib/loadgen.ts';
+import { portkeyHeaders } from './lib/peer-process.ts';
+import {
+  type Comparison,
+  compareCell,
+  comparisonTable,
+  type Participant,
+  PEER_ENDPOINTS,
+  PEERS,
+  type Peer,
+} from './lib/peers.ts';
 import {
   type CellReport,
   cellReport,
@@ -24,6 +35,7 @@ import { RUNTIMES, type Runtime, startMiniflare, unavailable } from './lib/runti
 import { buildBundles, deploymentsOf, setupBench } from './lib/setup.ts';
 import { mergeWindows, Samples, type WindowResult } from './lib/stats.ts';
 import { runStreams } from './lib/stream-client.ts';
+import { evaluateTargets } from './lib/targets.ts';
 
 const ENDPOINTS = [
   'health',
@@ -43,7 +55,8 @@ type Endpoint = (typeof ENDPOINTS)[number];
 
 const { values: args } = parseArgs({
   options: {
-    runtime: { type: 'string', default: 'workerd' },
+    runtime: { type: 'string', default: 'workerd-raw' },
+    also: { type: 'string' },
     duration: { type: 'string' },
     warmup: { type: 'string' },
     rounds: { type: 'string' },
@@ -57,7 +70,7 @@ const { values: args } = parseArgs({
     'no-bundles': { type: 'boolean', default: false },
     'no-start': { type: 'boolean', default: false },
     out: { type: 'string', default: 'bench/results' },
-    'max-seconds': { type: 'string', default: '600' },
+    'max-seconds': { type: 'string', default: '1500' },
     peers: { type: 'string' },
   },
 });
@@ -74,11 +87,18 @@ const endpoints = (args.only ?? ENDPOINTS.join(',')).split(',') as Endpoint[];
 for (const e of endpoints) if (!ENDPOINTS.includes(e)) throw new Error(`--only: unknown endpoint ${e}`);
 const withBundles = !quick && !args['no-bundles'];
 const withStart = !quick && !args['no-start'];
-/** The floors beside the gateway (bench/lib/peer-process.ts); --peers off skips them (off in --quick). */
-const PEERS = ['passthrough-workerd', 'passthrough-node'] as const;
-type Peer = (typeof PEERS)[number];
-const PEER_ENDPOINTS: readonly string[] = ['chat', 'stream', 'embed'];
-const peersOn = (args.peers ?? (quick ? 'off' : 'on')) !== 'off';
+/**
+ * The peers beside the gateway in the chat, stream and embed cells (bench/lib/peers.ts): the two
+ * floors, Portkey, and ours on a second runtime (`--also`: Node when the runtime under test is a
+ * workerd one, bare workerd when it is Node), so both fair pairs come from one run.
+ * --peers off skips them all (off in --quick).
+ */
+const peersOn =
+  (args.peers ?? (quick ? 'off' : 'on')) !== 'off' && endpoints.some((e) => PEER_ENDPOINTS.includes(e));
+const alsoRuntimes = (peersOn ? (args.also ?? (runtime === 'node' ? 'workerd-raw' : 'node')) : '')
+  .split(',')
+  .filter((r) => r && r !== 'none' && r !== runtime) as Runtime[];
+for (const r of alsoRuntimes) if (!RUNTIMES.includes(r)) throw new Error(`--also: unknown runtime ${r}`);
 const upstreamOptions = { chunks: Number(args.chunks), delayMs: Number(args.delay), dim: 1536 };
 const log = (line: string) => console.log(`[bench] ${line}`);
 const maxSeconds = Number(args['max-seconds']);
@@ -102,7 +122,7 @@ const bundleRoot = 'bench/.dist';
 const deployments =
   withBundles || withStart
     ? deploymentsOf()
-    : runtime.startsWith('workerd') && runtime !== 'workerd-dev'
+    : [runtime, ...alsoRuntimes].some((r) => r === 'workerd' || r === 'workerd-raw')
       ? ['all']
       : [];
 let bundles: Awaited<ReturnType<typeof buildBundles>> = [];
@@ -124,20 +144,35 @@ const env = await setupBench({
 });
 
 let exitCode = 0;
-const peerChildren: Array<Child<{ url: string }>> = [];
+const peerChildren: Array<Child<{ url: string; pid?: number }>> = [];
 try {
   const peerUrl: Partial<Record<Peer, string>> = {};
   const watch: Record<string, number | number[]> = { ...env.watch };
-  if (peersOn && endpoints.some((e) => PEER_ENDPOINTS.includes(e))) {
+  const alsoUrl: Partial<Record<Runtime, string>> = {};
+  if (peersOn) {
     for (const peer of PEERS) {
-      const child = await startChild<{ url: string }>(peer, 'bench/lib/peer-process.ts', [
+      const child = await startChild<{ url: string; pid: number }>(peer, 'bench/lib/peer-process.ts', [
         peer,
         env.upstream.info.url,
       ]);
       peerChildren.push(child);
       peerUrl[peer] = child.info.url;
-      watch[peer] = child.pid;
-      log(`floor ${peer}: ${child.info.url}`);
+      watch[peer] = child.info.pid;
+      log(`${peer}: ${child.info.url}`);
+    }
+    for (const r of alsoRuntimes) {
+      const child = await startChild<{ url: string }>(
+        `fn-${r}`,
+        'bench/lib/serve.ts',
+        [r, join(bundleRoot, 'all')],
+        {
+          env: { BENCH_VARS: JSON.stringify(env.vars), WRANGLER_SEND_METRICS: 'false' },
+        },
+      );
+      peerChildren.push(child);
+      alsoUrl[r] = child.info.url;
+      watch[`ours@${r}`] = child.pid;
+      log(`ours on ${r}: ${child.info.url}`);
     }
   }
   const fnUrl = env.fn.info.url;
@@ -270,9 +305,25 @@ try {
     },
   };
 
+  /** The same request to ours on another runtime (`--also`), to a floor or to Portkey. */
+  const oursOn = (r: Runtime, s: RequestSpec): RequestSpec => ({
+    ...s,
+    url: s.url.replace(fnUrl, alsoUrl[r]!),
+  });
+  const atPeer = (peer: Peer, s: RequestSpec): RequestSpec => ({
+    ...s,
+    url: s.url.replace(upUrl, peerUrl[peer]!),
+    // Portkey reaches the fake as a custom host of its `openai` provider.
+    ...(peer === 'portkey' ? { headers: { ...s.headers, ...portkeyHeaders(upUrl) } } : {}),
+  });
+
   // One request of each kind first: a misconfiguration should fail loudly, not as 100% errors.
-  for (const e of endpoints) {
-    const s = specs[e].through;
+  const checks: Array<[string, RequestSpec]> = endpoints.map((e) => [e, specs[e].through]);
+  for (const e of endpoints.filter((x) => peersOn && PEER_ENDPOINTS.includes(x))) {
+    for (const r of alsoRuntimes) checks.push([`${e} ours@${r}`, oursOn(r, specs[e].through)]);
+    for (const p of PEERS) checks.push([`${e} ${p}`, atPeer(p, specs[e].direct!)]);
+  }
+  for (const [e, s] of checks) {
     const res = await fetch(s.url, {
       method: s.method,
       headers: s.headers ?? {},
@@ -315,30 +366,31 @@ try {
     }
   }
 
-  // The cells: for each endpoint and concurrency, direct, through and the floors alternate
-  // (A B C D, then D C B A).
+  // The cells: for each endpoint and concurrency, direct, through and (chat, stream, embed) ours on
+  // the other runtime, the floors and Portkey alternate: A B C …, then … C B A.
   const rows: OverheadReport[] = [];
-  const peerRows: Array<{
-    endpoint: string;
-    concurrency: number;
-    peer: Peer;
-    cell: CellReport;
-    /** CPU ms per request of the peer's own process tree. */
-    cpuMsPerRequest: number;
-    /** ours / floor: the gateway's process-tree CPU per request over the floor's, and p50 latency. */
-    ratio: { cpu: number; p50: number };
-  }> = [];
+  const participants: Participant[] = [];
+  const comparisons: Comparison[] = [];
   for (const endpoint of endpoints) {
     for (const concurrency of concurrencies) {
       const spec = specs[endpoint];
-      const peerSpecs: Array<[Peer, RequestSpec]> = PEER_ENDPOINTS.includes(endpoint)
-        ? PEERS.filter((p) => peerUrl[p]).map((p) => [
-            p,
-            { ...spec.direct!, url: spec.direct!.url.replace(upUrl, peerUrl[p]!) },
-          ])
+      const withPeers = peersOn && PEER_ENDPOINTS.includes(endpoint);
+      const others: Array<[string, Participant['kind'], RequestSpec]> = withPeers
+        ? [
+            ...alsoRuntimes.map((r): [string, Participant['kind'], RequestSpec] => [
+              `ours@${r}`,
+              'ours',
+              oursOn(r, spec.through),
+            ]),
+            ...PEERS.map((p): [string, Participant['kind'], RequestSpec] => [
+              p,
+              p === 'portkey' ? 'peer' : 'floor',
+              atPeer(p, spec.direct!),
+            ]),
+          ]
         : [];
       const windows: Record<string, WindowResult[]> = { direct: [], through: [] };
-      for (const [p] of peerSpecs) windows[p] = [];
+      for (const [name] of others) windows[name] = [];
       const opts: WindowOptions = {
         concurrency,
         warmupMs,
@@ -351,32 +403,35 @@ try {
       const targets: Array<[string, RequestSpec | undefined]> = [
         ['direct', spec.direct],
         ['through', spec.through],
-        ...peerSpecs,
+        ...others.map(([name, , s]): [string, RequestSpec] => [name, s]),
       ];
       for (let r = 0; r < rounds; r++) {
         const order = r % 2 === 0 ? targets : [...targets].reverse();
         for (const [target, s] of order) if (s) windows[target]!.push(await run(s));
       }
       const through = cellReport(mergeWindows(windows.through!));
-      for (const [peer] of peerSpecs) {
-        const cell = cellReport(mergeWindows(windows[peer]!));
-        const cpu = cell.cpuMsPerRequest[peer]!;
-        peerRows.push({
-          endpoint,
-          concurrency,
-          peer,
-          cell,
-          cpuMsPerRequest: cpu,
-          ratio: {
-            cpu: round(through.cpuMsPerRequest.fn! / cpu, 2),
-            p50: round(through.latency.p50 / cell.latency.p50, 2),
-          },
-        });
-        log(
-          `${endpoint} c=${concurrency} ${peer}: p50 ${cell.latency.p50} ms, cpu ${cpu} ms/req;` +
-            ` ours/floor cpu ${peerRows.at(-1)!.ratio.cpu}` +
-            (cell.errors ? `; errors ${cell.errors}` : ''),
-        );
+      const cellPeers: Participant[] = others.map(([name, kind]) => {
+        const cell = cellReport(mergeWindows(windows[name]!));
+        return { endpoint, concurrency, name, kind, cell, cpuMsPerRequest: cell.cpuMsPerRequest[name]! };
+      });
+      participants.push(...cellPeers);
+      if (withPeers) {
+        const ours = [
+          { runtime, cell: through, cpu: through.cpuMsPerRequest.fn! },
+          ...cellPeers
+            .filter((p) => p.kind === 'ours')
+            .map((p) => ({ runtime: p.name.slice('ours@'.length), cell: p.cell, cpu: p.cpuMsPerRequest })),
+        ];
+        for (const c of compareCell(endpoint, concurrency, ours, cellPeers)) {
+          comparisons.push(c);
+          log(
+            `${endpoint} c=${concurrency} ours@${c.runtime}: cpu ${c.ours.cpu} ms/req` +
+              (c.floor ? `; ${c.floor.name} ${c.floor.cpu} (ours/floor ${c.floor.ratio.cpu})` : '') +
+              (c.portkey ? `; portkey ${c.portkey.cpu} (ours/portkey ${c.portkey.ratio.cpu})` : ''),
+          );
+        }
+        for (const p of cellPeers.filter((x) => x.cell.errors))
+          log(`${endpoint} c=${concurrency} ${p.name}: errors ${p.cell.errors}`);
       }
       const direct: CellReport | undefined = spec.direct
         ? cellReport(mergeWindows(windows.direct!))
@@ -431,7 +486,13 @@ try {
     });
   }
 
-  const targets = evaluateTargets(rows, bundles);
+  const targets = evaluateTargets({
+    runtime,
+    rows,
+    bundles: withBundles ? bundles : [],
+    comparisons,
+    isolateStart,
+  });
   const result = {
     date,
     runtime,
@@ -446,6 +507,9 @@ try {
       redis: args.redis !== 'off',
       logLevel: args['log-level'],
       quick,
+      peers: peersOn,
+      also: alsoRuntimes,
+      node: { bench: process.version, servers: pinnedNode() },
     },
     bundles: bundles.map((b) => ({
       ...b,
@@ -454,7 +518,10 @@ try {
     })),
     isolateStart,
     cells: rows,
-    peers: peerRows,
+    /** Every peer, floor and second runtime of ours, per cell (CPU = its own process tree). */
+    peers: participants,
+    /** ours per runtime against the fair floor and Portkey: CPU, p50 and p99, and their ratios. */
+    comparisons,
     serverTiming,
     targets,
     totalSeconds: round((performance.now() - started) / 1000, 1),
@@ -483,32 +550,8 @@ try {
       )}`,
     );
   }
-  if (peerRows.length) {
-    const ours = (e: string, c: number) => rows.find((r) => r.endpoint === e && r.concurrency === c)!.through;
-    console.log(
-      `\n${formatTable(
-        [
-          'floor (cpu = process tree)',
-          'c',
-          'ours cpu ms/req',
-          'floor cpu ms/req',
-          'ours/floor cpu',
-          'ours p50',
-          'floor p50',
-          'ours/floor p50',
-        ],
-        peerRows.map((p) => [
-          `${p.endpoint} ${p.peer}`,
-          String(p.concurrency),
-          String(ours(p.endpoint, p.concurrency).cpuMsPerRequest.fn),
-          String(p.cpuMsPerRequest),
-          String(p.ratio.cpu),
-          String(ours(p.endpoint, p.concurrency).latency.p50),
-          String(p.cell.latency.p50),
-          String(p.ratio.p50),
-        ]),
-      )}`,
-    );
+  if (comparisons.length) {
+    console.log(`\n${comparisonTable(comparisons)}`);
   }
   if (serverTiming.length) {
     console.log(
@@ -526,8 +569,8 @@ try {
   if (targets.length) {
     console.log(
       `\n${formatTable(
-        ['target', 'goal', 'measured', 'met'],
-        targets.map((t) => [t.name, t.goal, String(t.value), t.met ? 'yes' : 'NO']),
+        ['issue', 'target', 'goal', 'measured', 'met'],
+        targets.map((t) => [`#${t.issue}`, t.name, t.goal, String(t.value), t.met ? 'yes' : 'NO']),
       )}`,
     );
   }
@@ -543,63 +586,3 @@ try {
   await env.stop();
 }
 process.exit(exitCode);
-
-function evaluateTargets(rows: OverheadReport[], sizes: Array<{ deployment: string; gzipBytes: number }>) {
-  const at = (endpoint: string) => {
-    const candidates = rows.filter((r) => r.endpoint === endpoint);
-    return candidates.find((r) => r.concurrency === 32) ?? candidates.at(-1);
-  };
-  const out: Array<{ name: string; goal: string; value: number; met: boolean }> = [];
-  const chat = at('chat');
-  if (chat?.overhead) {
-    const c = `c=${chat.concurrency}`;
-    out.push({
-      name: `chat overhead p50 (${c})`,
-      goal: '≤ 0.5 ms',
-      value: chat.overhead.p50,
-      met: chat.overhead.p50 <= 0.5,
-    });
-    out.push({
-      name: `chat overhead p99 (${c})`,
-      goal: '≤ 3 ms',
-      value: chat.overhead.p99,
-      met: chat.overhead.p99 <= 3,
-    });
-  }
-  const stream = at('stream');
-  if (stream?.overhead?.ttfbP50 !== undefined) {
-    const v = stream.overhead.ttfbP50;
-    out.push({
-      name: `stream first-byte overhead p50 (c=${stream.concurrency})`,
-      goal: '≤ 1 ms',
-      value: v,
-      met: v <= 1,
-    });
-  }
-  for (const [deployment, kib] of [
-    ['chat', 300],
-    ['health', 50],
-  ] as const) {
-    const b = sizes.find((s) => s.deployment === deployment);
-    if (b) {
-      const v = round(b.gzipBytes / 1024, 1);
-      out.push({ name: `${deployment} bundle gzip`, goal: `≤ ${kib} KiB`, value: v, met: v <= kib });
-    }
-  }
-  const audit = at('audit');
-  if (audit) {
-    out.push({
-      name: `audit write p99 (c=${audit.concurrency})`,
-      goal: '≤ 15 ms',
-      value: audit.through.latency.p99,
-      met: audit.through.latency.p99 <= 15,
-    });
-    out.push({
-      name: `audit writes/s (c=${audit.concurrency})`,
-      goal: '≥ 1000',
-      value: audit.through.rps,
-      met: audit.through.rps >= 1000,
-    });
-  }
-  return out;
-}

@@ -4,7 +4,17 @@
  * /proc. A child announces itself with one JSON line on stdout; everything after goes to stderr.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+
+/**
+ * The Node every server runs on: the project's pinned `node` devDependency (Node 24), whatever
+ * Node started the bench, so ours, the floors and Portkey always compare on the same runtime.
+ */
+export function pinnedNode(): string {
+  const pinned = 'node_modules/node/bin/node';
+  return existsSync(pinned) ? pinned : process.execPath;
+}
 
 export interface Child<T> {
   pid: number;
@@ -47,7 +57,7 @@ export function startChild<T>(
   options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; quiet?: boolean } = {},
 ): Promise<Child<T>> {
   killAllOnExit();
-  const child = spawn(process.execPath, [script, ...args], {
+  const child = spawn(pinnedNode(), [script, ...args], {
     stdio: ['ignore', 'pipe', options.quiet ? 'ignore' : 'inherit'],
     env: { ...process.env, ...options.env },
     // Its own process group: an abrupt exit here can still take down what it started.

@@ -1,10 +1,13 @@
 /**
- * Child process: one floor beside the gateway, on the fake upstream `<url>`, printing `{"url"}`.
- *   node bench/lib/peer-process.ts passthrough-workerd|passthrough-node <upstream url>
+ * Child process: one peer or floor beside the gateway, on the fake upstream `<url>`, printing
+ * `{"url", "pid"}` (pid: the process that serves, whose tree CPU and RSS are read from).
+ *   node bench/lib/peer-process.ts passthrough-workerd|passthrough-node|portkey <upstream url>
  * passthrough-workerd: bench/lib/peers/passthrough-worker.js under the bare workerd binary (the one
  * the workerd and workerd-raw runtimes run), a generated capnp config, the socket straight to it.
  * passthrough-node: bench/lib/peers/passthrough-node.ts on @hono/node-server in this process.
- * Its process tree is what the floor's CPU per request is read from. SIGTERM stops it.
+ * portkey: Portkey's open-source gateway (@portkey-ai/gateway, its published Node build) on the
+ * pinned Node, headless; requests name the fake with x-portkey-custom-host (see portkeyHeaders).
+ * SIGTERM stops it.
  */
 import { spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,9 +15,23 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../local/ports.ts';
+import { pinnedNode } from './children.ts';
 import { wranglerCompat } from './runtimes.ts';
 
-type Peer = 'passthrough-workerd' | 'passthrough-node';
+type Peer = 'passthrough-workerd' | 'passthrough-node' | 'portkey';
+
+/** The command that starts Portkey's gateway on `port` (also used for its cold start). */
+export function portkeyCommand(port: number): [string, string[]] {
+  const require = createRequire(import.meta.url);
+  const entry = join(require.resolve('@portkey-ai/gateway/package.json'), '..', 'build', 'start-server.js');
+  // --headless: no log UI (its /log/stream clients and the per-request log fan-out for them).
+  return [pinnedNode(), [entry, `--port=${port}`, '--headless']];
+}
+
+/** What a client sends Portkey to reach an OpenAI-compatible upstream at `upstream` (its /v1). */
+export function portkeyHeaders(upstream: string): Record<string, string> {
+  return { 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `${upstream}/v1` };
+}
 
 async function waitFor(url: string, alive: () => boolean): Promise<void> {
   const deadline = Date.now() + 60_000;
@@ -36,10 +53,21 @@ async function main(): Promise<void> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   let stop: () => void;
+  let pid = process.pid;
   if (peer === 'passthrough-node') {
     const { servePassthrough } = await import('./peers/passthrough-node.ts');
     const server = servePassthrough(upstream, port);
     stop = () => server.close(() => process.exit(0));
+  } else if (peer === 'portkey') {
+    const [command, args] = portkeyCommand(port);
+    // Its banner goes to stdout (ignored); warnings to our stderr.
+    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+    pid = child.pid!;
+    await waitFor(url, () => child.exitCode === null);
+    stop = () => {
+      child.once('exit', () => process.exit(0));
+      child.kill('SIGTERM');
+    };
   } else if (peer === 'passthrough-workerd') {
     const require = createRequire(import.meta.url);
     const binary = join(require.resolve('workerd/package.json'), '..', 'bin', 'workerd');
@@ -66,6 +94,7 @@ const w :Workerd.Worker = (
     const child = spawn(binary, ['serve', join(dir, 'config.capnp'), '--experimental'], {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
+    pid = child.pid!;
     await waitFor(url, () => child.exitCode === null);
     stop = () => {
       child.once('exit', () => {
@@ -78,9 +107,9 @@ const w :Workerd.Worker = (
     throw new Error(`unknown peer ${peer}`);
   }
   await waitFor(url, () => true);
-  process.stdout.write(`${JSON.stringify({ url })}\n`);
+  process.stdout.write(`${JSON.stringify({ url, pid })}\n`);
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }
 
-await main();
+if (import.meta.main) await main();

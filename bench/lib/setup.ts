@@ -25,6 +25,8 @@ export interface BenchEnv {
   /** The fake MCP server (the `mcp` cell's floor and upstream). */
   mcp: Child<{ url: string }>;
   fn: Child<{ url: string }>;
+  /** The vars the function was started with (for more instances of it: other runtimes, cold starts). */
+  vars: Record<string, string>;
   /**
    * Process trees to read CPU from: fn is the runtime's whole tree, workerd its workerd processes;
    * postgres is a local server's postmaster tree when DATABASE_URL points at one (shared with
@@ -86,6 +88,7 @@ export async function setupBench(o: SetupOptions): Promise<BenchEnv> {
       upstream,
       mcp,
       fn,
+      vars,
       watch: {
         fn: fn.pid,
         workerd: findDescendants(fn.pid, /^workerd/),

@@ -1,0 +1,113 @@
+/**
+ * The peers of issue #23 in the chat, stream and embed cells: ours on a second runtime, the two
+ * passthrough floors and Portkey's open-source gateway, all on the same fake upstream and
+ * interleaved with `direct` and `through` (A B … B A). The headline figure is CPU ms per request
+ * of each server's process tree; the ratios pair ours on a runtime with the floor on that runtime
+ * (bare workerd ↔ the passthrough Worker, Node ↔ the Hono passthrough) and with Portkey (Node).
+ */
+import { type CellReport, formatTable, round } from './report.ts';
+
+export const FLOORS = ['passthrough-workerd', 'passthrough-node'] as const;
+export const PEERS = [...FLOORS, 'portkey'] as const;
+export type Peer = (typeof PEERS)[number];
+export const PEER_ENDPOINTS: readonly string[] = ['chat', 'stream', 'embed'];
+
+/** The floor on the same runtime as ours on `runtime` (Miniflare's `workerd` gets the bare one). */
+export function fairFloor(runtime: string): Peer | undefined {
+  if (runtime.startsWith('workerd') && runtime !== 'workerd-dev') return 'passthrough-workerd';
+  if (runtime === 'node') return 'passthrough-node';
+  return undefined;
+}
+
+/** One participant's merged windows in one cell. */
+export interface Participant {
+  endpoint: string;
+  concurrency: number;
+  /** `ours@<runtime>` for ours on a second runtime, else the peer's name. */
+  name: string;
+  kind: 'ours' | 'floor' | 'peer';
+  cell: CellReport;
+  /** CPU ms per request of its own process tree. */
+  cpuMsPerRequest: number;
+}
+
+interface Side {
+  cpu: number;
+  p50: number;
+  p99: number;
+}
+
+/** ours on one runtime against the fair floor and Portkey, in one cell. */
+export interface Comparison {
+  endpoint: string;
+  concurrency: number;
+  runtime: string;
+  ours: Side;
+  floor?: Side & { name: Peer; ratio: { cpu: number; p50: number; p99: number } };
+  portkey?: Side & { ratio: { cpu: number; p50: number; p99: number } };
+}
+
+const side = (cell: CellReport, cpu: number): Side => ({ cpu, p50: cell.latency.p50, p99: cell.latency.p99 });
+const ratio = (a: Side, b: Side) => ({
+  cpu: round(a.cpu / b.cpu, 2),
+  p50: round(a.p50 / b.p50, 2),
+  p99: round(a.p99 / b.p99, 2),
+});
+
+export function compareCell(
+  endpoint: string,
+  concurrency: number,
+  ours: Array<{ runtime: string; cell: CellReport; cpu: number }>,
+  peers: Participant[],
+): Comparison[] {
+  const of = (name: string) => peers.find((p) => p.name === name);
+  return ours.map((o) => {
+    const mine = side(o.cell, o.cpu);
+    const floorName = fairFloor(o.runtime);
+    const floor = floorName ? of(floorName) : undefined;
+    const portkey = of('portkey');
+    const out: Comparison = { endpoint, concurrency, runtime: o.runtime, ours: mine };
+    if (floor && floorName) {
+      const s = side(floor.cell, floor.cpuMsPerRequest);
+      out.floor = { name: floorName, ...s, ratio: ratio(mine, s) };
+    }
+    if (portkey) {
+      const s = side(portkey.cell, portkey.cpuMsPerRequest);
+      out.portkey = { ...s, ratio: ratio(mine, s) };
+    }
+    return out;
+  });
+}
+
+const f = (v: number | undefined, digits = 2) =>
+  v === undefined || Number.isNaN(v) ? '-' : v.toFixed(digits);
+
+/** The headline table: CPU ms/req of ours, its floor and Portkey, and the two ratios. */
+export function comparisonTable(comparisons: Comparison[]): string {
+  return formatTable(
+    [
+      'cell (cpu = process tree)',
+      'c',
+      'ours',
+      'ours cpu ms/req',
+      'floor cpu',
+      'portkey cpu',
+      'ours/floor',
+      'ours/portkey',
+      'p50 ours/floor/portkey',
+      'p99 ours/portkey',
+    ],
+    comparisons.map((c) => [
+      c.endpoint,
+      String(c.concurrency),
+      c.runtime,
+      f(c.ours.cpu, 3),
+      c.floor ? `${f(c.floor.cpu, 3)} (${c.floor.name.replace('passthrough-', '')})` : '-',
+      f(c.portkey?.cpu, 3),
+      c.floor ? `${f(c.floor.ratio.cpu)}x` : '-',
+      c.portkey ? `${f(c.portkey.ratio.cpu)}x` : '-',
+      `${f(c.ours.p50)}/${f(c.floor?.p50)}/${f(c.portkey?.p50)}`,
+      `${f(c.ours.p99)}/${f(c.portkey?.p99)}`,
+    ]),
+  );
+}
