@@ -8,14 +8,22 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { freePort } from '../local/ports.ts';
 import { type Child, pinnedNode, startChild } from './lib/children.ts';
+import { coldStartMs } from './lib/cold-start.ts';
+import { findDescendants, processMemoryMiB } from './lib/cpu.ts';
 import { BENCH_KEYS, bearer } from './lib/keys.ts';
 import { type RequestSpec, runAutocannon, type WindowOptions } from './lib/loadgen.ts';
-import { portkeyHeaders } from './lib/peer-process.ts';
+import { portkeyCommand, portkeyHeaders } from './lib/peer-process.ts';
 import {
+  type ColdStartReport,
   type Comparison,
+  coldStartTable,
   compareCell,
   comparisonTable,
+  type MemoryReport,
+  median,
+  memoryTable,
   type Participant,
   PEER_ENDPOINTS,
   PEERS,
@@ -148,6 +156,10 @@ const peerChildren: Array<Child<{ url: string; pid?: number }>> = [];
 try {
   const peerUrl: Partial<Record<Peer, string>> = {};
   const watch: Record<string, number | number[]> = { ...env.watch };
+  /** The processes that serve (workerd under its wrapper, else the process itself), for RSS. */
+  const servers: Record<string, number[]> = {
+    [`ours@${runtime}`]: env.watch.workerd.length ? env.watch.workerd : [env.fn.pid],
+  };
   const alsoUrl: Partial<Record<Runtime, string>> = {};
   if (peersOn) {
     for (const peer of PEERS) {
@@ -158,6 +170,7 @@ try {
       peerChildren.push(child);
       peerUrl[peer] = child.info.url;
       watch[peer] = child.info.pid;
+      servers[peer] = [child.info.pid];
       log(`${peer}: ${child.info.url}`);
     }
     for (const r of alsoRuntimes) {
@@ -172,6 +185,8 @@ try {
       peerChildren.push(child);
       alsoUrl[r] = child.info.url;
       watch[`ours@${r}`] = child.pid;
+      const workerd = findDescendants(child.pid, /^workerd/);
+      servers[`ours@${r}`] = workerd.length ? workerd : [child.pid];
       log(`ours on ${r}: ${child.info.url}`);
     }
   }
@@ -446,6 +461,61 @@ try {
     }
   }
 
+  // Memory of every server right after the cells (RSS now and its peak), before anything stops.
+  const memory: MemoryReport[] = Object.entries(servers).map(([name, pids]) => {
+    const m = pids.map(processMemoryMiB);
+    return {
+      name,
+      pids,
+      rssMiB: round(
+        m.reduce((a, x) => a + x.rss, 0),
+        1,
+      ),
+      peakMiB: round(
+        m.reduce((a, x) => a + x.peak, 0),
+        1,
+      ),
+    };
+  });
+
+  // Process start to first chat answer on Node, ours against Portkey, fresh processes, A B B A A B.
+  const coldStart: ColdStartReport[] = [];
+  if (peersOn && endpoints.includes('chat')) {
+    const samples: Record<string, number[]> = { 'ours@node': [], portkey: [] };
+    const tryOnce = async (name: string) => {
+      const port = await freePort();
+      const url = `http://127.0.0.1:${port}/v1/chat/completions`;
+      if (name === 'portkey') {
+        const [command, cmdArgs] = portkeyCommand(port);
+        const s = atPeer('portkey', specs.chat.direct!);
+        samples[name]!.push(await coldStartMs(command, cmdArgs, { ...s, url }));
+      } else {
+        samples[name]!.push(
+          await coldStartMs(
+            pinnedNode(),
+            ['bench/lib/serve.ts', 'node', join(bundleRoot, 'all')],
+            { ...specs.chat.through, url },
+            {
+              BENCH_VARS: JSON.stringify(env.vars),
+              BENCH_PORT: String(port),
+            },
+          ),
+        );
+      }
+    };
+    for (const name of ['ours@node', 'portkey', 'portkey', 'ours@node', 'ours@node', 'portkey'])
+      await tryOnce(name);
+    for (const [name, v] of Object.entries(samples)) {
+      coldStart.push({
+        name,
+        samplesMs: v.map((x) => round(x, 1)),
+        medianMs: round(median(v), 1),
+        minMs: round(Math.min(...v), 1),
+      });
+    }
+    log(`cold start (median ms): ${coldStart.map((c) => `${c.name} ${c.medianMs}`).join(', ')}`);
+  }
+
   // Server-Timing at concurrency 1: what the gateway says it spent (gateway) and waited (upstream),
   // next to what the client saw; the rest is the runtime's HTTP in and out. (On workerd the clock
   // only advances across I/O, so `gateway` reads ~0 there.)
@@ -491,6 +561,8 @@ try {
     rows,
     bundles: withBundles ? bundles : [],
     comparisons,
+    memory,
+    coldStart,
     isolateStart,
   });
   const result = {
@@ -522,6 +594,8 @@ try {
     peers: participants,
     /** ours per runtime against the fair floor and Portkey: CPU, p50 and p99, and their ratios. */
     comparisons,
+    memory,
+    coldStart,
     serverTiming,
     targets,
     totalSeconds: round((performance.now() - started) / 1000, 1),
@@ -552,7 +626,9 @@ try {
   }
   if (comparisons.length) {
     console.log(`\n${comparisonTable(comparisons)}`);
+    console.log(`\n${memoryTable(memory)}`);
   }
+  if (coldStart.length) console.log(`\n${coldStartTable(coldStart)}`);
   if (serverTiming.length) {
     console.log(
       `\n${formatTable(

@@ -111,3 +111,38 @@ export function comparisonTable(comparisons: Comparison[]): string {
     ]),
   );
 }
+
+export interface MemoryReport {
+  name: string;
+  pids: number[];
+  rssMiB: number;
+  peakMiB: number;
+}
+
+export function memoryTable(memory: MemoryReport[]): string {
+  return formatTable(
+    ['memory after the cells (server processes)', 'RSS MiB', 'peak RSS MiB'],
+    memory.map((m) => [m.name, f(m.rssMiB, 1), f(m.peakMiB, 1)]),
+  );
+}
+
+export interface ColdStartReport {
+  name: string;
+  samplesMs: number[];
+  medianMs: number;
+  minMs: number;
+}
+
+export function coldStartTable(reports: ColdStartReport[]): string {
+  return formatTable(
+    ['process start → first chat answer', 'median ms', 'min ms', 'samples ms'],
+    reports.map((r) => [r.name, f(r.medianMs, 1), f(r.minMs, 1), r.samplesMs.map((v) => f(v, 0)).join(' ')]),
+  );
+}
+
+export function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  if (!s.length) return Number.NaN;
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}

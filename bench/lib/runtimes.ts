@@ -202,7 +202,12 @@ async function startNode(vars: Record<string, string>): Promise<Server> {
   const env = { ...vars };
   return new Promise((resolveServer) => {
     const server = serve(
-      { fetch: (req: Request) => app.fetch(req, env, ctx), hostname: '127.0.0.1', port: 0 },
+      {
+        fetch: (req: Request) => app.fetch(req, env, ctx),
+        hostname: '127.0.0.1',
+        // A fixed port for the cold-start cell (polled from before the process exists).
+        port: Number(process.env.BENCH_PORT ?? 0),
+      },
       (info) =>
         resolveServer({
           url: `http://127.0.0.1:${info.port}`,

@@ -1,9 +1,9 @@
 /**
  * The targets a run is judged by: issue #7's (latency overhead on the runtime under test, bundle
- * ceilings, audit writes) and issue #23's (CPU per request against the floors and Portkey,
- * bundles, isolate start), each `met` yes/no from this one run's figures.
+ * ceilings, audit writes) and issue #23's (CPU per request against the floors and Portkey, tail,
+ * memory, cold start, bundles, isolate start), each `met` yes/no from this one run's figures.
  */
-import type { Comparison } from './peers.ts';
+import type { ColdStartReport, Comparison, MemoryReport } from './peers.ts';
 import { type OverheadReport, round } from './report.ts';
 
 export interface Target {
@@ -19,6 +19,8 @@ export interface TargetInputs {
   rows: OverheadReport[];
   bundles: Array<{ deployment: string; gzipBytes: number }>;
   comparisons: Comparison[];
+  memory: MemoryReport[];
+  coldStart: ColdStartReport[];
   isolateStart: Array<{ deployment: string; firstRequestMs: number }>;
 }
 
@@ -138,6 +140,43 @@ function issue23(o: TargetInputs): Target[] {
       goal: '≤ 0.5 ms',
       value: stream1.overhead.ttfbP50,
       met: stream1.overhead.ttfbP50 <= 0.5,
+    });
+  }
+  // Tail: p99 on Node beside Portkey's, c=8 and c=32.
+  for (const endpoint of ['chat', 'embed']) {
+    for (const c of cmp(endpoint, 'node')) {
+      if (!c.portkey || c.concurrency < 8) continue;
+      out.push({
+        issue: 23,
+        name: `${endpoint} p99, Node, c=${c.concurrency}: ours / Portkey (ms)`,
+        goal: '≤ Portkey',
+        value: `${c.ours.p99} / ${c.portkey.p99}`,
+        met: c.ours.p99 <= c.portkey.p99,
+      });
+    }
+  }
+  const mem = (name: string) => o.memory.find((m) => m.name === name);
+  const oursNode = mem('ours@node');
+  const portkey = mem('portkey');
+  if (oursNode && portkey) {
+    out.push({
+      issue: 23,
+      name: 'RSS after the cells, Node: ours / Portkey (MiB)',
+      goal: '≤ Portkey',
+      value: `${round(oursNode.rssMiB, 1)} / ${round(portkey.rssMiB, 1)}`,
+      met: oursNode.rssMiB <= portkey.rssMiB,
+    });
+  }
+  const cold = (name: string) => o.coldStart.find((s) => s.name === name);
+  const coldOurs = cold('ours@node');
+  const coldPortkey = cold('portkey');
+  if (coldOurs && coldPortkey) {
+    out.push({
+      issue: 23,
+      name: 'process start → first chat answer, Node: ours / Portkey (median ms)',
+      goal: '≤ Portkey',
+      value: `${round(coldOurs.medianMs, 1)} / ${round(coldPortkey.medianMs, 1)}`,
+      met: coldOurs.medianMs <= coldPortkey.medianMs,
     });
   }
   for (const b of o.bundles) {
