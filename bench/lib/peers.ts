@@ -12,9 +12,10 @@ export const PEERS = [...FLOORS, 'portkey'] as const;
 export type Peer = (typeof PEERS)[number];
 export const PEER_ENDPOINTS: readonly string[] = ['chat', 'stream', 'embed'];
 
-/** The floor on the same runtime as ours on `runtime` (Miniflare's `workerd` gets the bare one). */
+/** The floor on the same runtime as ours on `runtime` (Miniflare's `workerd` and npm start get the bare one). */
 export function fairFloor(runtime: string): Peer | undefined {
-  if (runtime.startsWith('workerd') && runtime !== 'workerd-dev') return 'passthrough-workerd';
+  if ((runtime.startsWith('workerd') && runtime !== 'workerd-dev') || runtime === 'npm-start')
+    return 'passthrough-workerd';
   if (runtime === 'node') return 'passthrough-node';
   return undefined;
 }
