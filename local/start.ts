@@ -11,7 +11,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { join } from 'node:path';
 import { bundledMcp } from '../shared/config/compiled.ts';
 import { needsDemoUpstream } from './demo-upstream.ts';
-import { loadDotEnv } from './dotenv.ts';
+import { formatDotEnv, loadDotEnv } from './dotenv.ts';
 import { createApiKey, isKeyActive } from './keys.ts';
 import { DATA_DIR, MIGRATIONS_DIR, STACK_FILE } from './local-database.ts';
 import { connectNodePostgres } from './node-postgres.ts';
@@ -143,7 +143,6 @@ if (needsDemoUpstream(process.env)) {
 if (!process.env.MAS_MCP_YAML && Object.keys(bundledMcp.servers).length === 0) {
   const { startMcpFake } = await import('../test/fakes/mcp-fake.ts');
   demoMcp = await startMcpFake();
-  // YAML flow style without double quotes: .dev.vars does not unescape \" inside a value.
   process.env.MAS_MCP_YAML =
     `{ wait_seconds: 10, servers: { demo: { url: '${demoMcp.url}/mcp', ` +
     'allow: [read_file, delete_file, transfer_funds], tools: { read_file: { category: read }, ' +
@@ -168,13 +167,12 @@ writeFileSync(
 const varsFile = join(DATA_DIR, 'dev.vars');
 let fireScheduled: () => Promise<Response>;
 if (dev) {
-  writeFileSync(
-    varsFile,
-    `${Object.entries(vars)
-      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
-      .join('\n')}\n`,
-    { mode: 0o600 },
-  );
+  try {
+    writeFileSync(varsFile, formatDotEnv(vars), { mode: 0o600 });
+  } catch (err) {
+    console.error(`[mas] error       ${(err as Error).message}`);
+    await shutdown(1);
+  }
   say('functions', `starting wrangler dev (live reload) on http://localhost:${port} …`);
   const child = spawn(
     'wrangler',
