@@ -3,7 +3,7 @@
  * on one runtime; bundle sizes and isolate start per deployment. See bench/README.md.
  *   node bench/run.ts [--runtime workerd-raw|workerd|workerd-dev|node|deno] [--also node]
  *                     [--peers on|off] [--duration 4] [--quick]
- *                     [--only health,chat,chat-budget,stream,messages,messages-stream,responses,responses-native,responses-stream,embed,audit,mcp] [--concurrency 1,8,32]
+ *                     [--only health,chat,chat-budget,stream,stream-budget,messages,messages-stream,responses,responses-native,responses-stream,embed,embed-budget,audit,mcp] [--concurrency 1,8,32]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -50,12 +50,14 @@ const ENDPOINTS = [
   'chat',
   'chat-budget',
   'stream',
+  'stream-budget',
   'messages',
   'messages-stream',
   'responses',
   'responses-native',
   'responses-stream',
   'embed',
+  'embed-budget',
   'audit',
   'mcp',
 ] as const;
@@ -232,7 +234,7 @@ try {
   // The same chat call by a key whose budgets (USD a day, tokens and requests a minute) are set
   // far above what the bench spends: every request reserves in Redis and settles after.
   const budgeted = { ...json, authorization: bearer('budgeted') };
-  if (endpoints.includes('chat-budget')) {
+  if (endpoints.some((e) => e.endsWith('-budget'))) {
     const res = await fetch(`${fnUrl}/v1/admin/budgets/principal/${BENCH_KEYS.budgeted.id}`, {
       method: 'PUT',
       headers: { ...json, authorization: bearer('admin') },
@@ -266,6 +268,11 @@ try {
     stream: {
       through: { method: 'POST', url: `${fnUrl}/v1/chat/completions`, headers: agent, body: streamBody },
       direct: { method: 'POST', url: `${upUrl}/v1/chat/completions`, headers: agent, body: streamBody },
+    },
+    // A budgeted stream reserves its worst case before the call and settles from the stream's usage.
+    'stream-budget': {
+      through: { method: 'POST', url: `${fnUrl}/v1/chat/completions`, headers: budgeted, body: streamBody },
+      direct: { method: 'POST', url: `${upUrl}/v1/chat/completions`, headers: budgeted, body: streamBody },
     },
     messages: {
       through: { method: 'POST', url: `${fnUrl}/v1/messages`, headers: anthropicClient, body: messagesBody },
@@ -302,6 +309,10 @@ try {
     embed: {
       through: { method: 'POST', url: `${fnUrl}/v1/embeddings`, headers: agent, body: embedBody },
       direct: { method: 'POST', url: `${upUrl}/v1/embeddings`, headers: agent, body: embedBody },
+    },
+    'embed-budget': {
+      through: { method: 'POST', url: `${fnUrl}/v1/embeddings`, headers: budgeted, body: embedBody },
+      direct: { method: 'POST', url: `${upUrl}/v1/embeddings`, headers: budgeted, body: embedBody },
     },
     audit: { through: { method: 'POST', url: `${fnUrl}/v1/audit/actions`, headers: agent, body: auditBody } },
     mcp: {
@@ -412,8 +423,7 @@ try {
         measureMs: (duration * 1000) / rounds,
         watch,
       };
-      const streams =
-        endpoint === 'stream' || endpoint === 'messages-stream' || endpoint === 'responses-stream';
+      const streams = endpoint.includes('stream');
       const run = (s: RequestSpec) => (streams ? runStreams(s, opts) : runAutocannon(s, opts));
       const targets: Array<[string, RequestSpec | undefined]> = [
         ['direct', spec.direct],
