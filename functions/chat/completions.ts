@@ -141,6 +141,7 @@ completionsRoutes.post('/v1/completions', async (c) => {
       ? { map: (chunk: ChatChunk) => chunkToCompletion(chunk, id, upstreamModel) }
       : {}),
     onEnd: (usage) => {
+      routed.dispose();
       countTokens(routed.model, usage);
       spend.settle(routed.model, usage);
     },

@@ -185,7 +185,7 @@ responsesRoutes.post('/v1/responses', async (c) => {
     return translatedEvents(chunks, new ChatToResponseEvents(shellFor(model)));
   }).catch(released);
   setRouteHeaders(c, routed);
-  return sse(c, routed.result, async (final) => {
+  return sse(c, routed.result, routed.dispose, async (final) => {
     countTokens(routed.model, toChatUsage(final.usage));
     spend.settle(routed.model, final.usage);
     await persist(final);
@@ -250,20 +250,30 @@ function translatedEvents(
 function sse(
   c: Context<AppEnv>,
   events: Outgoing,
+  release: () => void,
   onEnd: (final: ResponseObject) => Promise<void>,
 ): Response {
   const encoder = new TextEncoder();
   const log = c.get('log');
   const stream = new ReadableStream<Uint8Array>({
     async start(controller) {
-      const write = (event: ResponseEvent, text?: string) =>
-        controller.enqueue(
-          encoder.encode(`event: ${event.type}\ndata: ${text ?? JSON.stringify(event)}\n\n`),
-        );
+      // A caller who left makes enqueue throw: stop reading, but still count and store.
+      let gone = false;
+      const write = (event: ResponseEvent, text?: string) => {
+        if (gone) return;
+        try {
+          controller.enqueue(
+            encoder.encode(`event: ${event.type}\ndata: ${text ?? JSON.stringify(event)}\n\n`),
+          );
+        } catch {
+          gone = true;
+        }
+      };
       let final: ResponseObject | undefined;
       try {
         for await (const { event, text } of events) {
           write(event, text);
+          if (gone) break;
           if (isTerminalEvent(event.type)) final = event.response as ResponseObject;
         }
         if (!final) throw new Error('upstream stream ended before the response completed');
@@ -280,7 +290,8 @@ function sse(
       } catch (err) {
         log.error('responses: could not store the streamed response', { error: err as Error });
       } finally {
-        controller.close();
+        release();
+        if (!gone) controller.close();
       }
     },
   });

@@ -138,6 +138,7 @@ routes.post('/v1/chat/completions', async (c) => {
     wantsUsage: wantsUsage(body),
     model: routed.model.model.id,
     onEnd: (usage) => {
+      routed.dispose();
       countTokens(routed.model, usage);
       // Priced from the stream's final usage; a stream cut before it still settles what it reported.
       spend.settle(routed.model, usage);

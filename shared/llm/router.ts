@@ -34,7 +34,15 @@ export interface Routed<T> {
   attempts: number;
   /** Time spent waiting on upstreams, every attempt included (for streams: until the first chunk). */
   upstreamMs: number;
+  /**
+   * Lets go of the attempt's link to the caller's signal. A stream keeps it (so a caller who
+   * leaves still aborts the upstream) until its writer calls this, however the stream ends;
+   * a plain call has already let go, and this does nothing. Safe to call more than once.
+   */
+  dispose(): void;
 }
+
+const nothingToDispose = (): void => undefined;
 
 /** `provider:model`: the circuit, cool-down and retry budget of one model. */
 export const circuitKey = (model: ResolvedModel) => `${model.providerId}:${model.model.id}`;
@@ -110,14 +118,17 @@ export async function routeCall<T>(
       const started = performance.now();
       try {
         const result = await call(model, attempt.signal);
-        if (ctx.streaming) attempt.stopTimer();
-        else attempt.dispose();
+        let dispose: () => void = nothingToDispose;
+        if (ctx.streaming) {
+          attempt.stopTimer();
+          dispose = () => attempt.dispose();
+        } else attempt.dispose();
         const elapsed = performance.now() - started;
         walk.upstreamMs += elapsed;
         llmRequestDuration.observe(labels, elapsed / 1000);
         llmRequestsTotal.inc({ ...labels, status: 'ok' });
         await permit.success();
-        return { result, model, attempts: walk.attempts, upstreamMs: walk.upstreamMs };
+        return { result, model, attempts: walk.attempts, upstreamMs: walk.upstreamMs, dispose };
       } catch (err) {
         attempt.dispose();
         const elapsed = performance.now() - started;

@@ -57,6 +57,45 @@ export function deadline(ms: number, parent?: AbortSignal): Deadline {
 }
 
 /**
+ * A limit on silence: `onIdle` runs once nothing `touch`ed it for `ms`. It may answer `false`
+ * (the quiet was ours, e.g. a slow reader downstream, not the upstream's): then it watches on.
+ */
+export interface IdleTimer {
+  /** Something arrived: the quiet time starts again. Costs a clock read, no timer. */
+  touch(): void;
+  /** Clears the timer. Safe to call more than once. */
+  dispose(): void;
+}
+
+/**
+ * One timer for a whole stream, not one per chunk: when it fires it looks at the last `touch` and,
+ * if the stream was not quiet for `ms`, re-arms for the rest. A chunk costs a `Date.now()` instead
+ * of a setTimeout/clearTimeout pair and a promise race. `ms` may be Infinity: no timer at all.
+ */
+export function idleTimer(ms: number, onIdle: () => unknown): IdleTimer {
+  let last = Date.now();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const check = () => {
+    const quiet = Date.now() - last;
+    if (quiet < ms) timer = setTimeout(check, ms - quiet);
+    else if (onIdle() === false) {
+      last = Date.now();
+      timer = setTimeout(check, ms);
+    } else timer = undefined;
+  };
+  if (Number.isFinite(ms)) timer = setTimeout(check, Math.max(0, ms));
+  return {
+    touch() {
+      last = Date.now();
+    },
+    dispose() {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+    },
+  };
+}
+
+/**
  * `promise`, or `onTimeout()` thrown if it takes longer than `ms` (the timer is cleared either
  * way). For per-read idle limits, where the caller cancels what it was waiting on.
  */

@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { backoffDelay, parseRetryAfter, retryAfterSeconds, sleep } from './backoff.ts';
-import { deadline, withTimeout } from './deadline.ts';
+import { deadline, idleTimer, withTimeout } from './deadline.ts';
 
 describe('deadline', () => {
   it('aborts with a TimeoutError when the timer fires, and says so', async () => {
@@ -53,6 +53,48 @@ describe('deadline', () => {
       'idle',
     );
     await expect(withTimeout(Promise.resolve(7), 1000, () => new Error('x'))).resolves.toBe(7);
+  });
+});
+
+describe('idleTimer', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('fires once after ms of silence; each touch starts the silence again, without a new timer', async () => {
+    vi.useFakeTimers();
+    let fired = 0;
+    const idle = idleTimer(100, () => {
+      fired++;
+    });
+    for (let i = 0; i < 10; i++) {
+      await vi.advanceTimersByTimeAsync(60);
+      idle.touch();
+      expect(vi.getTimerCount()).toBe(1);
+    }
+    expect(fired).toBe(0);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(fired).toBe(1);
+    expect(vi.getTimerCount()).toBe(0);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(fired).toBe(1);
+  });
+
+  it("watches on when told the quiet was not the upstream's, and dispose leaves no timer", async () => {
+    vi.useFakeTimers();
+    let asked = 0;
+    const idle = idleTimer(100, () => {
+      asked++;
+      return false;
+    });
+    await vi.advanceTimersByTimeAsync(250);
+    expect(asked).toBe(2);
+    expect(vi.getTimerCount()).toBe(1);
+    idle.dispose();
+    idle.dispose();
+    expect(vi.getTimerCount()).toBe(0);
+    expect(idleTimer(Number.POSITIVE_INFINITY, () => undefined)).toBeDefined();
+    expect(vi.getTimerCount()).toBe(0);
   });
 });
 

@@ -119,6 +119,7 @@ export async function createMessage(c: Context<AppEnv>): Promise<Response> {
         });
         send('error', JSON.stringify(streamErrorEvent(err)));
       } finally {
+        routed.dispose();
         countTokens(routed.model, mapAnthropicUsage(usage));
         // Priced from the usage the stream reported, even one cut before its end.
         spend.settle(routed.model, usage);

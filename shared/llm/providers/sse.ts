@@ -1,5 +1,4 @@
-import { EventSourceParserStream } from 'eventsource-parser/stream';
-import { withTimeout } from '../../resilience/deadline.ts';
+import { idleTimer } from '../../resilience/deadline.ts';
 import { idleError, ProviderError } from '../provider-error.ts';
 import { bodyReadError } from './openai/openai-http.ts';
 
@@ -10,10 +9,13 @@ export interface SseMessage {
 }
 
 /**
- * The server-sent events of an upstream response body (OpenAI's and Anthropic's streams alike).
- * Every read must complete within `idleMs`, so a stalled upstream ends the stream instead of
- * hanging it; stopping early (client gone, idle timeout, error) cancels the body, which releases
- * the upstream connection.
+ * The server-sent events of an upstream response body (OpenAI's and Anthropic's streams alike),
+ * for the streams that are translated. The body is read directly (no decoder or parser stream
+ * stages in between, each of which costs a hop per chunk on workerd), decoded once per chunk and
+ * cut into events: allocation per event, not per byte. No read may wait longer than `idleMs`
+ * (one timer for the stream, not one per read), so a stalled upstream ends the stream instead of
+ * hanging it; stopping early (client gone, idle, error) cancels the body, which releases the
+ * upstream connection.
  */
 export async function* sseMessages(
   provider: string,
@@ -22,24 +24,104 @@ export async function* sseMessages(
   signal: AbortSignal,
 ): AsyncGenerator<SseMessage> {
   if (!res.body) throw new ProviderError(provider, 'upstream sent no stream', { status: 502 });
-  const reader = res.body
-    .pipeThrough(new TextDecoderStream())
-    .pipeThrough(new EventSourceParserStream())
-    .getReader();
+  const reader = res.body.getReader();
+  let idled: ProviderError | undefined;
+  let reading = false;
+  // Only a read left waiting counts: time spent by our consumer between reads is not the upstream's.
+  const idle = idleTimer(idleMs, () => {
+    if (!reading) return false;
+    idled = idleError(provider, idleMs);
+    reader.cancel(idled).catch(() => undefined);
+  });
+  const parser = new SseParser();
   try {
     for (;;) {
-      let next: ReadableStreamReadResult<SseMessage>;
+      let next: ReadableStreamReadResult<Uint8Array>;
+      idle.touch();
+      reading = true;
       try {
-        next = await withTimeout(reader.read(), idleMs, () => idleError(provider, idleMs));
+        next = await reader.read();
       } catch (err) {
-        throw bodyReadError(provider, err, signal);
+        throw bodyReadError(provider, idled ?? err, signal);
+      } finally {
+        reading = false;
       }
-      if (next.done) return;
-      yield next.value;
+      if (idled) throw idled;
+      if (next.done) {
+        yield* parser.end();
+        return;
+      }
+      yield* parser.push(next.value);
     }
   } finally {
+    idle.dispose();
     reader.cancel().catch(() => undefined);
   }
+}
+
+/**
+ * The event stream format (WHATWG HTML, "server-sent events"): lines ended by CRLF, LF or CR,
+ * `field: value`, a blank line dispatches; `data` lines are joined with LF, comments and `id` /
+ * `retry` are ignored, an event without data is not dispatched.
+ */
+export class SseParser {
+  private readonly decoder = new TextDecoder();
+  private buffer = '';
+
+  /** The events completed by this chunk. */
+  push(chunk: Uint8Array): SseMessage[] {
+    const text = this.decoder.decode(chunk, { stream: true });
+    return this.take(this.buffer ? this.buffer + text : text, false);
+  }
+
+  /** What is left when the body ends: a last event without its blank line still counts. */
+  end(): SseMessage[] {
+    const rest = this.buffer + this.decoder.decode();
+    this.buffer = '';
+    return rest.trim() ? this.take(`${rest}\n\n`, true) : [];
+  }
+
+  private take(input: string, final: boolean): SseMessage[] {
+    let text = input;
+    if (text.includes('\r')) {
+      // A CR at the very end may be the first half of a CRLF split across chunks: keep it.
+      const held = !final && text.endsWith('\r');
+      text = (held ? text.slice(0, -1) : text).replace(/\r\n?/g, '\n');
+      if (held) text += '\r';
+    }
+    const out: SseMessage[] = [];
+    let start = 0;
+    for (;;) {
+      const end = text.indexOf('\n\n', start);
+      if (end < 0) break;
+      const message = parseBlock(text.slice(start, end));
+      if (message) out.push(message);
+      start = end + 2;
+    }
+    this.buffer = start ? text.slice(start) : text;
+    return out;
+  }
+}
+
+/** One event's text (without its blank line) as a message; undefined for a comment or no data. */
+export function parseBlock(block: string): SseMessage | undefined {
+  // The common case, one `data:` line: no split.
+  if (block.startsWith('data:') && !block.includes('\n')) {
+    return { data: block.charCodeAt(5) === 32 ? block.slice(6) : block.slice(5) };
+  }
+  let event: string | undefined;
+  let data: string | undefined;
+  for (const line of block.split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon === 0) continue; // a comment
+    const field = colon < 0 ? line : line.slice(0, colon);
+    let value = colon < 0 ? '' : line.slice(colon + 1);
+    if (value.charCodeAt(0) === 32) value = value.slice(1);
+    if (field === 'data') data = data === undefined ? value : `${data}\n${value}`;
+    else if (field === 'event') event = value;
+  }
+  if (data === undefined) return undefined;
+  return event === undefined ? { data } : { event, data };
 }
 
 /**
