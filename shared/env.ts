@@ -28,6 +28,7 @@ export interface Env {
   CORS_ORIGINS?: string;
   RESPONSES_RETENTION_DAYS?: string;
   RATE_LIMIT_REQUESTS?: string;
+  RATE_LIMIT_AUTH_FAILURES?: string;
   APPROVAL_SECRET?: string;
   APPROVAL_WEBHOOK_URL?: string;
   APPROVAL_WEBHOOK_SECRET?: string;
@@ -94,6 +95,15 @@ export const settingsSchema = z.object({
   APPROVAL_WEBHOOK_ALLOW_PRIVATE: boolFlag(false),
   /** Overrides `rate_limit.requests` of config/gateway.yaml (per principal per window). */
   RATE_LIMIT_REQUESTS: z.pipe(
+    optionalString,
+    z.optional(
+      z.coerce
+        .number<string>()
+        .check(z.refine(Number.isInteger, { message: 'must be an integer' }), z.positive()),
+    ),
+  ),
+  /** Overrides `rate_limit.auth_failures_per_client` (failed authentications per client per window). */
+  RATE_LIMIT_AUTH_FAILURES: z.pipe(
     optionalString,
     z.optional(
       z.coerce

@@ -21,13 +21,12 @@ import {
   revokeSession,
   SESSION_TTL_SECONDS,
 } from '../../shared/approvals/sessions.ts';
-import { sha256Hex } from '../../shared/auth/api-keys.ts';
 import { constantTimeEqual } from '../../shared/crypto/constant-time.ts';
 import { withPostgres } from '../../shared/db/postgres.ts';
 import { getSettings } from '../../shared/env.ts';
 import { AppError } from '../../shared/errors/index.ts';
 import type { AppEnv } from '../../shared/http/create-app.ts';
-import { resolveKeyHash } from '../../shared/middleware/auth/index.ts';
+import { authenticate } from '../../shared/middleware/auth/index.ts';
 import { CATEGORY_ORDER } from '../../shared/registry/index.ts';
 import { PAGE_CSS, PAGE_JS } from './assets.ts';
 import { usageView } from './usage-view.tsx';
@@ -354,12 +353,14 @@ approvalsPage.post('/approvals/login', async (c) => {
   const form = await c.req.parseBody();
   const key = typeof form.key === 'string' ? form.key.trim() : '';
   const settings = getSettings(c.env);
-  const keyHash = key && key.length <= 512 ? await sha256Hex(key) : '';
-  const principal = keyHash ? await resolveKeyHash(settings, keyHash) : null;
-  if (!principal || (principal.role !== 'approver' && principal.role !== 'admin')) {
+  // As the API does: a client over its failed-authentication limit is 429 before the key is
+  // looked at, and a malformed key is refused without a digest or a query.
+  const found = await authenticate(c, key);
+  const principal = found?.principal;
+  if (!found || !principal || (principal.role !== 'approver' && principal.role !== 'admin')) {
     return c.redirect(`/approvals?flash=${encodeURIComponent('That key is not an approver key.')}`, 303);
   }
-  const id = await createSession(settings, principal, keyHash);
+  const id = await createSession(settings, principal, found.hash);
   await setSignedCookie(c, COOKIE, id, secretOf(c), {
     httpOnly: true,
     sameSite: 'Strict',

@@ -73,6 +73,24 @@ export function findKeyEntry(entries: readonly KeyEntry[], hash: string): KeyEnt
   return found;
 }
 
+/** What `npm run keys` makes (and so all `auth.api_keys` holds): `mas_` + 32 random bytes, base64url. */
+const GENERATED_KEY = /^mas_[A-Za-z0-9_-]{43}$/;
+/**
+ * Any key we could hold: `mas_` and 16-128 base64url characters (`MAS_API_KEYS` may name the
+ * digests of keys made by hand, e.g. in tests). Anything else is refused before any work.
+ */
+const WELL_FORMED_KEY = /^mas_[A-Za-z0-9_-]{16,128}$/;
+
+/** Whether a presented key could be one of ours at all: checked before hashing or any look-up. */
+export function isWellFormedKey(key: string): boolean {
+  return WELL_FORMED_KEY.test(key);
+}
+
+/** Whether a key has the exact shape `npm run keys` gives: only those are looked up in Postgres. */
+export function isGeneratedKey(key: string): boolean {
+  return GENERATED_KEY.test(key);
+}
+
 /** A new random API key: `mas_` + 32 bytes base64url. */
 export function generateApiKey(): string {
   return `mas_${randomBase64url(32)}`;

@@ -25,12 +25,16 @@ export function keysFromSecret(settings: Settings): KeyEntry[] {
 /**
  * Looks a key hash up in `auth.api_keys` (managed by `npm run keys`), cached per isolate so a
  * busy agent costs one query a minute. Unknown hashes are cached briefly too, so a flood of bad
- * keys cannot turn into a flood of queries. Throws (503) when Postgres is down.
+ * keys cannot turn into a flood of queries. Says whether it queried (a miss that cost a query
+ * counts against the caller's address in Redis). Throws (503) when Postgres is down.
  */
-export async function lookupKeyInTable(settings: Settings, hash: string): Promise<Principal | null> {
+export async function lookupKeyInTable(
+  settings: Settings,
+  hash: string,
+): Promise<{ principal: Principal | null; queried: boolean }> {
   const now = Date.now();
   const cached = tableCache.get(hash);
-  if (cached && cached.expires > now) return cached.principal;
+  if (cached && cached.expires > now) return { principal: cached.principal, queried: false };
   const principal = await withPostgres(
     settings,
     async (client) => {
@@ -48,5 +52,5 @@ export async function lookupKeyInTable(settings: Settings, hash: string): Promis
     { connectTimeoutMs: 3000 },
   );
   tableCache.set(hash, { principal, expires: now + (principal ? CACHE_TTL_MS : MISS_TTL_MS) });
-  return principal;
+  return { principal, queried: true };
 }

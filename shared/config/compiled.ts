@@ -21,7 +21,8 @@ export const gatewayConfig: GatewayConfig = {
   },
   "rate_limit": {
     "requests": 600,
-    "window_seconds": 60
+    "window_seconds": 60,
+    "auth_failures_per_client": 60
   },
   "ready": {
     "timeout_ms": 2000,

@@ -34,9 +34,14 @@ export const gatewayConfigSchema = z
         requests: z.number().int().positive(),
         /** Sliding window length. */
         window_seconds: z.number().int().positive(),
+        /**
+         * Failed authentications (no key, malformed, unknown or revoked) per client address per
+         * window; past it the client gets 429 before auth (docs/API.md "Principals and keys").
+         */
+        auth_failures_per_client: z.number().int().positive().default(60),
       })
       .strict()
-      .default({ requests: 600, window_seconds: 60 }),
+      .default({ requests: 600, window_seconds: 60, auth_failures_per_client: 60 }),
     ready: z
       .object({
         /** Per-check timeout of /ready. */

@@ -1,6 +1,15 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { LRUCache } from 'lru-cache';
-import { findKeyEntry, type Principal, type Role, sha256Hex } from '../../auth/api-keys.ts';
+import {
+  findKeyEntry,
+  isGeneratedKey,
+  isWellFormedKey,
+  type Principal,
+  type Role,
+  sha256Hex,
+} from '../../auth/api-keys.ts';
+import { recordAuthFailure, refuseIfOverFailureLimit } from '../../auth/auth-failures.ts';
+import { clientAddress } from '../../auth/client-address.ts';
 import { keysFromSecret, lookupKeyInTable } from '../../auth/resolve-principal.ts';
 import { getSettings, type Settings } from '../../env.ts';
 import { forbidden, unauthorized } from '../../errors/index.ts';
@@ -11,7 +20,7 @@ declare module 'hono' {
   }
 }
 
-const BEARER = /^Bearer\s+(\S{8,512})$/i;
+const BEARER = /^Bearer\s+(\S+)$/i;
 
 export interface AuthOptions {
   /** Roles allowed through; any authenticated principal when absent. */
@@ -20,34 +29,56 @@ export interface AuthOptions {
   apiKeyHeader?: string;
 }
 
-const BARE_KEY = /^\S{8,512}$/;
-
 /**
- * Resolves `Authorization: Bearer <key>` (or, where allowed, the key in `apiKeyHeader`) to a principal: first the `MAS_API_KEYS` secret, then
- * the `auth.api_keys` table when Postgres is configured. 401 without a valid key, 403 when the
- * role is not allowed.
+ * Resolves `Authorization: Bearer <key>` (or, where allowed, the key in `apiKeyHeader`) to a
+ * principal through `authenticate`. 401 without a valid key, 403 when the role is not allowed,
+ * 429 for a client over its failed-authentication limit.
  */
 export function auth(options: AuthOptions = {}): MiddlewareHandler {
   return async function authMiddleware(c, next) {
     if (!c.get('principal')) {
       const authorization = c.req.header('authorization');
-      const bare =
-        options.apiKeyHeader && !authorization ? c.req.header(options.apiKeyHeader)?.trim() : undefined;
-      const key = bare && BARE_KEY.test(bare) ? bare : BEARER.exec(authorization ?? '')?.[1];
-      if (!key) throw unauthorized();
-      const principal = await resolveApiKey(getSettings(c.env), key);
-      if (!principal) throw unauthorized();
-      c.set('principal', principal);
-      c.set('log', c.get('log').child({ principal: principal.id }));
+      const key =
+        options.apiKeyHeader && !authorization
+          ? c.req.header(options.apiKeyHeader)?.trim()
+          : BEARER.exec(authorization ?? '')?.[1];
+      const found = await authenticate(c, key);
+      if (!found) throw unauthorized();
+      c.set('principal', found.principal);
+      c.set('log', c.get('log').child({ principal: found.principal.id }));
     }
     if (options.roles) requireRole(c.get('principal'), options.roles);
     await next();
   };
 }
 
-/** The principal an API key belongs to: the MAS_API_KEYS secret first, then the keys table. */
-export async function resolveApiKey(settings: Settings, key: string): Promise<Principal | null> {
-  return resolveKeyHash(settings, await hashOf(key));
+/**
+ * The one way a presented key becomes a principal (the API and the approvals sign-in), cheapest
+ * refusal first: a client over its failed-authentication limit is 429 before anything else; a
+ * key that is not `mas_` + base64url of a sane length is refused without a digest or any I/O;
+ * then the `MAS_API_KEYS` secret (memory), then `auth.api_keys` (cached; only keys of the shape
+ * `npm run keys` makes can be there, so only those are looked up). Every refusal counts against
+ * the client (shared/auth/auth-failures.ts). Null when the key is not valid.
+ */
+export async function authenticate(
+  c: Context,
+  key: string | undefined,
+): Promise<{ principal: Principal; hash: string } | null> {
+  const settings = getSettings(c.env);
+  const client = clientAddress(c.req.raw);
+  refuseIfOverFailureLimit(client);
+  const log = c.get('log');
+  if (!key || !isWellFormedKey(key)) {
+    await recordAuthFailure(settings, client, { costly: false, log });
+    return null;
+  }
+  const hash = await hashOf(key);
+  const { principal, queried } = await resolveKeyHashOnce(settings, hash, isGeneratedKey(key));
+  if (!principal) {
+    await recordAuthFailure(settings, client, { costly: queried, log });
+    return null;
+  }
+  return { principal, hash };
 }
 
 /**
@@ -55,12 +86,21 @@ export async function resolveApiKey(settings: Settings, key: string): Promise<Pr
  * re-resolves its session's key this way on every decision, so revocation reaches it).
  */
 export async function resolveKeyHash(settings: Settings, hash: string): Promise<Principal | null> {
+  return (await resolveKeyHashOnce(settings, hash, true)).principal;
+}
+
+async function resolveKeyHashOnce(
+  settings: Settings,
+  hash: string,
+  inTable: boolean,
+): Promise<{ principal: Principal | null; queried: boolean }> {
   const fromSecret = findKeyEntry(keysFromSecret(settings), hash);
   if (fromSecret) {
     const { hash: _hash, ...principal } = fromSecret;
-    return principal;
+    return { principal, queried: false };
   }
-  return settings.DATABASE_URL ? lookupKeyInTable(settings, hash) : null;
+  if (!inTable || !settings.DATABASE_URL) return { principal: null, queried: false };
+  return lookupKeyInTable(settings, hash);
 }
 
 /**

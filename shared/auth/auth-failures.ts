@@ -1,0 +1,94 @@
+import { Ratelimit } from '@upstash/ratelimit';
+import { LRUCache } from 'lru-cache';
+import { gatewayConfig } from '../config/index.ts';
+import type { Settings } from '../env.ts';
+import { AppError } from '../errors/index.ts';
+import type { Logger } from '../log/logger.ts';
+import { LocalLimiter } from '../middleware/rate-limit/local-limiter.ts';
+import { getRedis } from '../redis/client.ts';
+import { withTimeout } from '../resilience/deadline.ts';
+
+/**
+ * The per-client limit in front of auth: failed authentications (no key, a malformed key, an
+ * unknown or revoked one) are counted per client address (shared/auth/client-address.ts), and a
+ * client over `rate_limit.auth_failures_per_client` in the window is refused with 429 before its
+ * key is even looked at, until the window slides. Keys that authenticate never spend from it,
+ * so agents behind one egress address only share each other's failures, not their traffic.
+ *
+ * A failure that cost nothing (malformed, or answered from memory) is counted in this isolate
+ * only: refusing it must stay free of I/O. A failure that cost a Postgres look-up is also
+ * counted in Redis (when configured), so every isolate's misses add up; an isolate learns that
+ * a client is over from its own next Redis-counted failure, and then refuses it from memory.
+ */
+const PREFIX = 'mas:authfail';
+const blockedUntil = new LRUCache<string, number>({ max: 10_000 });
+const locals = new Map<number, LocalLimiter>();
+const shared = new WeakMap<object, Map<number, Ratelimit>>();
+
+function limitOf(settings: Settings): number {
+  return settings.RATE_LIMIT_AUTH_FAILURES ?? gatewayConfig.rate_limit.auth_failures_per_client;
+}
+const windowMs = () => gatewayConfig.rate_limit.window_seconds * 1000;
+
+/** Throws 429 (with Retry-After) when `client` is over its failure limit; touches no I/O. */
+export function refuseIfOverFailureLimit(client: string, now = Date.now()): void {
+  const until = blockedUntil.get(client);
+  if (until === undefined) return;
+  if (until <= now) {
+    blockedUntil.delete(client);
+    return;
+  }
+  const retryAfter = Math.max(1, Math.ceil((until - now) / 1000));
+  throw new AppError(
+    429,
+    'too_many_failed_authentications',
+    `Too many requests without a valid API key from this client; retry after ${retryAfter}s.`,
+    { headers: { 'retry-after': String(retryAfter) } },
+  );
+}
+
+/**
+ * Counts one failed authentication of `client`: in this isolate always, in Redis as well when
+ * `costly` (it took a Postgres query). Never throws: a Redis failure leaves the local count.
+ */
+export async function recordAuthFailure(
+  settings: Settings,
+  client: string,
+  options: { costly: boolean; log?: Logger },
+): Promise<void> {
+  const limit = limitOf(settings);
+  let local = locals.get(limit);
+  if (!local) {
+    local = new LocalLimiter(limit, windowMs());
+    locals.set(limit, local);
+  }
+  // The failure that uses up the allowance is answered as usual; the next request is refused.
+  const verdict = local.take(client);
+  if (!verdict.success || verdict.remaining <= 0) blockedUntil.set(client, verdict.reset);
+  const redis = options.costly ? getRedis(settings) : undefined;
+  if (!redis) return;
+  let byLimit = shared.get(redis);
+  if (!byLimit) {
+    byLimit = new Map();
+    shared.set(redis, byLimit);
+  }
+  let limiter = byLimit.get(limit);
+  if (!limiter) {
+    limiter = new Ratelimit({
+      redis,
+      limiter: Ratelimit.slidingWindow(limit, `${gatewayConfig.rate_limit.window_seconds} s`),
+      prefix: PREFIX,
+      timeout: 0,
+      analytics: false,
+    });
+    byLimit.set(limit, limiter);
+  }
+  try {
+    const result = await withTimeout(limiter.limit(client), 1000, () => new Error('Redis did not answer'));
+    if (!result.success || result.remaining <= 0) {
+      blockedUntil.set(client, Math.max(result.reset, blockedUntil.get(client) ?? 0));
+    }
+  } catch (err) {
+    options.log?.warn('auth failure limit: Redis unavailable, counting per isolate', { error: err as Error });
+  }
+}
