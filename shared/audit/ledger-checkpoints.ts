@@ -295,24 +295,38 @@ export async function consistencyBetween(client: Client, from: number, to: numbe
 
 const ROW_COLUMNS = `s.seq, s.prev_hash, s.row_hash, l.*`;
 
-/** Sealed rows in seq order from `fromSeq`, a page at a time (keyset: flat memory at any size). */
+/**
+ * Sealed rows in seq order from `fromSeq`, a page at a time. Pages are seq ranges, not LIMITs: seq
+ * is gapless, so a range holds exactly a page, and the database never sorts more than one page
+ * (with LIMIT and stale statistics it sorted every remaining row for each page: quadratic). The
+ * next page is asked for before this one is handed out, so the database reads while the caller
+ * hashes. A range that comes back short (a row missing) is not the end: the last seq decides.
+ */
 export async function* sealedRows(
   client: Client,
   log: string = MAIN_LOG,
   options: { fromSeq?: number; toSeq?: number; pageSize?: number } = {},
 ): AsyncGenerator<SealedRow[]> {
-  const pageSize = options.pageSize ?? 5000;
-  let next = options.fromSeq ?? 1;
-  for (;;) {
-    const { rows } = await client.query<SealedRow>(
-      `select ${ROW_COLUMNS} from audit.ledger_seq s join audit.action_logs l on l.id = s.entry_id
-        where s.log = $1 and s.seq >= $2 and ($4::bigint is null or s.seq <= $4)
-        order by s.seq limit $3`,
-      [log, next, pageSize, options.toSeq ?? null],
-    );
+  const pageSize = options.pageSize ?? 10_000;
+  const last = options.toSeq ?? (await treeSize(client, log));
+  const page = (from: number) =>
+    client
+      .query<SealedRow>(
+        `select ${ROW_COLUMNS} from audit.ledger_seq s join audit.action_logs l on l.id = s.entry_id
+          where s.log = $1 and s.seq between $2 and $3
+          order by s.seq`,
+        [log, from, Math.min(last, from + pageSize - 1)],
+      )
+      .then((r) => r.rows);
+  let from = options.fromSeq ?? 1;
+  let next = from <= last ? page(from) : undefined;
+  while (next) {
+    const rows = await next;
+    from += pageSize;
+    next = from <= last ? page(from) : undefined;
+    // Keep the prefetch from surfacing as an unhandled rejection if the caller stops early.
+    next?.catch(() => undefined);
     if (rows.length) yield rows;
-    if (rows.length < pageSize) return;
-    next = Number(rows[rows.length - 1]!.seq) + 1;
   }
 }
 

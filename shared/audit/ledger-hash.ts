@@ -53,9 +53,49 @@ export function canonicalEntry(entry: HashedEntry): string {
     redaction_rules: entry.redaction_rules ?? [],
     detail: entry.detail ?? null,
   };
-  const text = canonicalize(fields);
+  const text = canonicalJson(fields);
   if (text === undefined) throw new Error('ledger entry cannot be canonicalised');
   return text;
+}
+
+/** A key that JS objects order numerically before the others, whatever the insertion order. */
+const INDEX_KEY = /^(?:0|[1-9]\d*)$/;
+class NeedsLibrary extends Error {}
+
+/** The value with every object's keys inserted in RFC 8785 order (UTF-16 code units). */
+function sortedCopy(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') {
+    // The library refuses these; JSON.stringify would write null.
+    if (typeof value === 'number' && !Number.isFinite(value)) throw new NeedsLibrary();
+    return value;
+  }
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') throw new NeedsLibrary();
+  if (Array.isArray(value)) return value.map(sortedCopy);
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value).sort()) {
+    // `out.__proto__ = v` would set the prototype, not an own key.
+    if (INDEX_KEY.test(key) || key === '__proto__') throw new NeedsLibrary();
+    out[key] = sortedCopy((value as Record<string, unknown>)[key]);
+  }
+  return out;
+}
+
+/**
+ * RFC 8785 canonical JSON, the same text as the `canonicalize` package, several times faster on
+ * the verifier's path (a million rows): one native JSON.stringify of a key-sorted copy. What that
+ * cannot write identically (integer-like keys, which objects order first; `__proto__`; toJSON; non-finite
+ * numbers; lone surrogates, which the library refuses) goes to the library. Tested against it.
+ */
+export function canonicalJson(value: unknown): string | undefined {
+  try {
+    const text = JSON.stringify(sortedCopy(value));
+    // JSON.stringify escapes a lone surrogate as \udXXX where the library throws: anything that
+    // looks like one (a literal backslash-u-d too, harmlessly) goes to the library.
+    return text?.includes('\\ud') ? canonicalize(value) : text;
+  } catch (err) {
+    if (err instanceof NeedsLibrary) return canonicalize(value);
+    throw err;
+  }
 }
 
 /** row_hash = sha256(prev_hash || canonical JSON), hex; the database computes the same on append. */
@@ -68,6 +108,6 @@ export function chainHash(prevHash: string, canonical: string): string {
 /** SHA-256 of redacted canonical inputs: what an approval binds to. */
 export function inputHash(inputs: unknown): string {
   return createHash('sha256')
-    .update(canonicalize(inputs ?? null) ?? 'null', 'utf8')
+    .update(canonicalJson(inputs ?? null) ?? 'null', 'utf8')
     .digest('hex');
 }

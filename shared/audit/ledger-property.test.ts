@@ -1,6 +1,7 @@
+import canonicalize from 'canonicalize';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalEntry, chainHash, GENESIS_HASH, type HashedEntry } from './ledger-hash.ts';
+import { canonicalEntry, canonicalJson, chainHash, GENESIS_HASH, type HashedEntry } from './ledger-hash.ts';
 import { LedgerVerifier, type VerifyResult } from './ledger-verify.ts';
 
 // JSON as Postgres jsonb hands it back: any Unicode text, but no -0 (jsonb stores 0).
@@ -215,6 +216,60 @@ describe('the hash chain (LedgerVerifier over generated ledgers)', () => {
         expect((await verifyRows(swapped)).first_bad?.seq).toBe(k + 1);
       }),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe('canonicalJson (the fast path of canonicalEntry)', () => {
+  // Keys that JS objects treat specially (integer-like, __proto__), escapes, and any Unicode.
+  const key = fc.oneof(
+    fc.string({ maxLength: 8 }),
+    fc.string({ unit: 'binary', maxLength: 4 }),
+    fc.constantFrom(
+      '0',
+      '1',
+      '10',
+      '9',
+      '01',
+      '-1',
+      '4294967295',
+      '__proto__',
+      'constructor',
+      '\\ud800',
+      'é',
+      'e\u0301',
+    ),
+  );
+  const value: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
+    v: fc.oneof(
+      { depthSize: 'small' },
+      fc.constantFrom(null, true, false, 0, -1, 1e21, 1e-7, 0.1, 2 ** 53, -0.5),
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      fc.string({ unit: 'binary', maxLength: 8 }),
+      fc.array(tie('v'), { maxLength: 4 }),
+      fc.array(fc.tuple(key, tie('v')), { maxLength: 5 }).map((pairs) => {
+        // JSON.parse makes own keys as a parsed body has them (__proto__ included).
+        const o: Record<string, unknown> = JSON.parse('{}');
+        for (const [k, v] of pairs)
+          Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+        return o;
+      }),
+    ),
+  })).v;
+
+  it('writes exactly what the canonicalize package writes, or throws where it throws', () => {
+    fc.assert(
+      fc.property(value, (v) => {
+        let expected: string | undefined | Error;
+        try {
+          expected = canonicalize(v);
+        } catch (err) {
+          expected = err as Error;
+        }
+        if (expected instanceof Error) expect(() => canonicalJson(v)).toThrow();
+        else expect(canonicalJson(v)).toBe(expected);
+      }),
+      { numRuns: 3000 },
     );
   });
 });

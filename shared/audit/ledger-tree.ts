@@ -3,6 +3,7 @@
  * Pure functions over hashes: the database stores every complete subtree (level, idx), and a
  * proof reads at most ~2·log2(n) of them through a `NodeSource`.
  */
+import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
 
 export type Hash = Uint8Array;
@@ -267,9 +268,7 @@ export function equalHash(a: Hash, b: Hash): boolean {
 }
 
 export function fromHex(hex: string): Uint8Array {
-  const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-  return out;
+  return Buffer.from(hex, 'hex');
 }
 
 export function toHex(bytes: Uint8Array): string {
