@@ -17,6 +17,7 @@ import { IntegrationError } from '../../shared/integrations/client.ts';
 import { redeemProxyReceipt, requestSummary } from '../../shared/integrations/gate.ts';
 import { guardPath, guardQuery } from '../../shared/integrations/path-guard.ts';
 import { clientFor, integrationNamed } from '../../shared/integrations/registry.ts';
+import { boundedBody } from '../../shared/integrations/response-limit.ts';
 import { integrationRequestDuration, integrationRequestsTotal } from '../../shared/metrics/registry.ts';
 import { auth } from '../../shared/middleware/auth/index.ts';
 import { outgoingTraceHeaders } from '../../shared/middleware/correlation/index.ts';
@@ -162,28 +163,25 @@ routes.all('/v1/integrations/:name/*', async (c) => {
       await response.body?.cancel();
       throw new AppError(502, 'integration_error', `${name} answered ${status}.`);
     }
-    const declared = Number(response.headers.get('content-length') ?? 0);
-    if (declared > config.max_response_bytes) {
-      await response.body?.cancel();
-      throw new AppError(
-        502,
-        'integration_response_too_large',
-        `${name} answered with more than ${config.max_response_bytes} bytes.`,
-      );
-    }
+    const { body: answer, streamed } = await boundedBody(name, response, config.max_response_bytes);
     const out = new Headers({ 'x-mas-integration': name });
     for (const h of RETURN) {
       const v = response.headers.get(h);
       if (v) out.set(h, v);
     }
-    return new Response(limitBody(response.body, config.max_response_bytes), { status, headers: out });
+    // Streamed (length unknown, not JSON): the cap is told up front, as a stream cut past it
+    // can only end in an error.
+    if (streamed) out.set('x-mas-max-response-bytes', String(config.max_response_bytes));
+    return new Response(answer, { status, headers: out });
   } catch (err) {
     if (err instanceof IntegrationError) {
-      throw new AppError(
-        err.kind === 'timeout' ? 504 : 502,
-        err.kind === 'timeout' ? 'integration_timeout' : 'integration_unreachable',
-        err.message,
-      );
+      const code =
+        err.kind === 'timeout'
+          ? 'integration_timeout'
+          : err.kind === 'too_large'
+            ? 'integration_response_too_large'
+            : 'integration_unreachable';
+      throw new AppError(err.kind === 'timeout' ? 504 : 502, code, err.message);
     }
     throw err;
   } finally {
@@ -241,21 +239,6 @@ function describeBody(c: Context<AppEnv>, body: Uint8Array | null): unknown {
     }
   }
   return { bytes: body.byteLength };
-}
-
-/** Passes the upstream body through, erroring the stream past `max` bytes. */
-function limitBody(body: ReadableStream<Uint8Array> | null, max: number): ReadableStream<Uint8Array> | null {
-  if (!body) return null;
-  let seen = 0;
-  return body.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        seen += chunk.byteLength;
-        if (seen > max) controller.error(new Error('integration response too large'));
-        else controller.enqueue(chunk);
-      },
-    }),
-  );
 }
 
 export const proxyFunction = defineFunction('proxy', routes);

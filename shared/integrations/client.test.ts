@@ -61,4 +61,15 @@ describe('IntegrationClient', () => {
     );
     expect((await natureos.getEntities('fungi')).entities[0]).toMatchObject({ id: 'e1', kind: 'fungi' });
   });
+
+  it('typed clients read no more than maxResponseBytes, whatever the framing', async () => {
+    const bounded = new MindexClient(new IntegrationClient({ ...make().options, maxResponseBytes: 1000 }));
+    expect((await bounded.getData('species')).data).toEqual([{ id: 1, name: 'species' }]);
+    for (const framing of ['length', 'chunked']) {
+      await expect(bounded.getData(`big-1001-json-${framing}`)).rejects.toMatchObject({
+        name: 'IntegrationError',
+        kind: 'too_large',
+      });
+    }
+  });
 });

@@ -27,6 +27,8 @@ export interface ClientOptions {
   /** Headers added to every call (the credential). */
   headers?: Record<string, string>;
   timeoutMs: number;
+  /** The most an answer may carry (max_response_bytes); the typed clients read no more. */
+  maxResponseBytes?: number;
   retry: { attempts: number; base_ms: number; max_ms: number; deadline_ms: number };
   fetch?: typeof fetch;
   sleep?: (ms: number) => Promise<void>;

@@ -27,6 +27,7 @@ export function clientFor(name: string, config: IntegrationConfig, env: Env): In
     baseURL: typeof override === 'string' && override ? override : config.base_url,
     headers,
     timeoutMs: config.timeout_ms,
+    maxResponseBytes: config.max_response_bytes,
     retry: config.retry,
   });
 }

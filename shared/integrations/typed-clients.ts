@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { type IntegrationClient, IntegrationError } from './client.ts';
+import { readBoundedResponse } from './response-limit.ts';
 
 /**
  * Typed clients on top of IntegrationClient, for other functions and for agents' TypeScript
@@ -30,7 +31,12 @@ async function json<S extends z.ZodType>(
       response.status,
     );
   }
-  return schema.parse(await response.json()) as z.infer<S>;
+  const max = client.options.maxResponseBytes;
+  const parsed: unknown =
+    max === undefined
+      ? await response.json()
+      : JSON.parse(new TextDecoder().decode(await readBoundedResponse(client.options.name, response, max)));
+  return schema.parse(parsed) as z.infer<S>;
 }
 
 const segment = (s: string) => encodeURIComponent(s);

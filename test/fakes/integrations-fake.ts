@@ -7,6 +7,8 @@ import { listenOnLoopback, readBody } from './listen.ts';
  *   `.../fail-<n>-<id>`   503 for the first n calls (per method+path), then 200
  *   `.../rate-<id>`       429 with `Retry-After: 1` once, then 200
  *   `.../stall`           accepts and never answers
+ *   `.../big-<n>-<json|text>-<length|chunked>`  200 with a body of exactly n bytes (JSON: one
+ *                         object padded to n), with a Content-Length or chunked (length unknown)
  * Other paths answer 200 JSON (with a Set-Cookie and a Location the proxy must not pass back).
  * GET /__requests returns every request received (method, path, headers, body).
  */
@@ -39,6 +41,8 @@ export async function startIntegrationsFake(): Promise<{ url: string; close(): P
       return json(res, 429, { error: 'slow down' });
     }
     if (last === 'stall') return;
+    const big = /^big-(\d+)-(json|text)-(length|chunked)$/.exec(last);
+    if (big) return bigBody(res, Number(big[1]), big[2] === 'json', big[3] === 'length');
     res.setHeader('set-cookie', 'upstream_session=secret; HttpOnly');
     res.setHeader('location', 'http://10.0.0.5/internal');
     res.setHeader('etag', '"v1"');
@@ -59,4 +63,19 @@ function json(res: ServerResponse, status: number, body: unknown) {
   res
     .writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
     .end(text);
+}
+
+/** `size` bytes in 64 KiB writes; JSON is `{"data":"xxx…"}` padded to `size`. */
+function bigBody(res: ServerResponse, size: number, json: boolean, withLength: boolean) {
+  const body = Buffer.alloc(size, 'x');
+  if (json) {
+    Buffer.from('{"data":"').copy(body, 0);
+    Buffer.from('"}').copy(body, size - 2);
+  }
+  res.writeHead(200, {
+    'content-type': json ? 'application/json' : 'application/octet-stream',
+    ...(withLength ? { 'content-length': String(size) } : {}),
+  });
+  for (let at = 0; at < size; at += 65_536) res.write(body.subarray(at, at + 65_536));
+  res.end();
 }
