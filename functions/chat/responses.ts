@@ -91,6 +91,33 @@ export const responsesRequestSchema = z
     path: ['metadata'],
   });
 
+/**
+ * zod rebuilds the objects it parses, and an own `__proto__` key (valid JSON) does not survive
+ * that: refuse it in what is stored and shown back (metadata, input items) rather than keep less
+ * than was sent.
+ */
+const storedAsSent = z.unknown().superRefine((raw, ctx) => {
+  const body = raw as { metadata?: unknown; input?: unknown } | null;
+  const hasProto = (v: unknown) => v !== null && typeof v === 'object' && Object.hasOwn(v, '__proto__');
+  if (hasProto(body?.metadata)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['metadata', '__proto__'],
+      message: 'a key named __proto__ cannot be kept',
+    });
+  }
+  if (Array.isArray(body?.input)) {
+    body.input.forEach((item, i) => {
+      if (hasProto(item))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['input', i, '__proto__'],
+          message: 'a key named __proto__ cannot be kept',
+        });
+    });
+  }
+});
+
 export const inputItemsQuerySchema = z
   .object({
     limit: z.coerce.number().int().min(1).max(100).default(20),
@@ -103,7 +130,11 @@ export const inputItemsQuerySchema = z
 const isNative = (model: ResolvedModel) => model.provider.type === 'openai';
 
 responsesRoutes.post('/v1/responses', async (c) => {
-  const body = (await readJson(c, responsesRequestSchema, maxBodyBytes('chat'))) as ResponsesRequest;
+  const body = (await readJson(
+    c,
+    storedAsSent.pipe(responsesRequestSchema),
+    maxBodyBytes('chat'),
+  )) as ResponsesRequest;
   const settings = getSettings(c.env);
   const principal = c.get('principal').id;
   const store = body.store !== false && canStore(settings);

@@ -89,7 +89,10 @@ export async function callTool(
   const name = gatewayToolName(server.name, tool.name);
   let outcome: Outcome = 'upstream_error';
   try {
-    const problem = argumentProblem(tool, args);
+    // What the ledger cannot hold whole (1e400 read as Infinity, NUL, lone surrogates) is the
+    // caller's invalid params, not the gateway's internal error when the call is hashed or stored.
+    const unstorable = unstorableJson(args);
+    const problem = unstorable ? { field: '(arguments)', message: unstorable } : argumentProblem(tool, args);
     if (problem) {
       outcome = 'invalid';
       throw new McpError(

@@ -31,6 +31,15 @@ policy:
   circuit_breaker: { failure_threshold: 100, window_ms: 60000, open_ms: 60000 }
 `;
 
+const MCP_YAML = `
+servers:
+  files:
+    url: ${inject('mcpFakeUrl')}/mcp
+    allow: [read_file]
+    tools:
+      read_file: { category: read }
+`;
+
 const env = () =>
   testEnv({
     MAS_MODELS_YAML: MODELS_YAML,
@@ -38,6 +47,7 @@ const env = () =>
     MINDEX_API_URL: `${integrationsFake}/mindex`,
     MINDEX_API_KEY: 'mindex-secret-key-4f8Kq2Lm9Xv7Rt1Y',
     QDRANT_URL: undefined,
+    MAS_MCP_YAML: MCP_YAML,
   });
 
 async function sql<T = Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> {
@@ -248,6 +258,82 @@ function cases(): Case[] {
         code: 'model_not_found',
       },
       {
+        name: `responses: model '${name}'`,
+        path: '/v1/responses',
+        body: { model: name, input: 'hi' },
+        status: 404,
+        code: 'model_not_found',
+      },
+      {
+        name: `responses: x-mas-role '${name}'`,
+        path: '/v1/responses',
+        body: { input: 'hi' },
+        headers: { 'x-mas-role': name },
+        status: 404,
+        code: 'model_not_found',
+      },
+      {
+        name: `responses: previous_response_id '${name}'`,
+        path: '/v1/responses',
+        body: { model: 'planning', input: 'hi', previous_response_id: name },
+        status: 404,
+        code: 'response_not_found',
+      },
+      ...(
+        [
+          ['GET', `/v1/responses/${name}`],
+          ['DELETE', `/v1/responses/${name}`],
+          ['GET', `/v1/responses/${name}/input_items`],
+        ] as const
+      ).map(
+        ([method, path]): Case => ({
+          name: `responses: ${method} ${path}`,
+          method,
+          path,
+          status: 404,
+          code: 'response_not_found',
+        }),
+      ),
+      {
+        name: `completions: model 'role:${name}'`,
+        path: '/v1/completions',
+        body: { model: `role:${name}`, prompt: 'hi' },
+        status: 404,
+        code: 'model_not_found',
+      },
+      {
+        name: `models: GET /v1/models/${name}`,
+        method: 'GET',
+        path: `/v1/models/${name}`,
+        status: 404,
+        code: 'model_not_found',
+      },
+      {
+        name: `mcp: server '${name}'`,
+        path: `/mcp/${name}`,
+        body: { jsonrpc: '2.0', id: 1, method: 'tools/list' },
+        headers: { accept: 'application/json, text/event-stream' },
+        status: 404,
+        code: 'mcp_server_not_found',
+      },
+      {
+        name: `budgets: scope '${name}'`,
+        method: 'PUT',
+        path: `/v1/admin/budgets/${name}/bad-input`,
+        role: 'admin',
+        body: { tpm: 5 },
+        status: 400,
+        param: 'scope',
+      },
+      {
+        name: `budgets: no budget for role '${name}'`,
+        method: 'GET',
+        path: `/v1/admin/budgets/role/${name}`,
+        role: 'admin',
+        status: 404,
+        code: 'budget_not_found',
+      },
+      {
         name: `embeddings: model '${name}'`,
         path: '/v1/embeddings',
         body: { input: 'a', model: name },
@@ -332,6 +418,30 @@ function cases(): Case[] {
       param: 'stream',
     },
     {
+      name: 'chat: temperature 1e400 (JSON for Infinity)',
+      path: '/v1/chat/completions',
+      body: '{"model":"planning","messages":[{"role":"user","content":"hi"}],"temperature":1e400}',
+      status: 400,
+      param: 'temperature',
+    },
+    {
+      name: 'chat: x-mas-agent-id of 129 chars',
+      path: '/v1/chat/completions',
+      body: chatBody(),
+      headers: { 'x-mas-agent-id': 'a'.repeat(129) },
+      status: 400,
+      code: 'invalid_header',
+      param: 'x-mas-agent-id',
+    },
+    {
+      name: 'chat: x-mas-agent-id of an agent not bound to the key',
+      path: '/v1/chat/completions',
+      body: chatBody(),
+      headers: { 'x-mas-agent-id': 'billing-agent' },
+      status: 403,
+      code: 'agent_mismatch',
+    },
+    {
       name: 'chat: model as a number',
       path: '/v1/chat/completions',
       body: chatBody({ model: 42 }),
@@ -379,6 +489,67 @@ function cases(): Case[] {
       param: 'background',
     },
     { name: 'responses: an unknown id', method: 'GET', path: '/v1/responses/resp_nope', status: 404 },
+    {
+      name: 'responses: temperature 1e400',
+      path: '/v1/responses',
+      body: '{"model":"planning","input":"hi","temperature":1e400}',
+      status: 400,
+      param: 'temperature',
+    },
+    {
+      name: 'responses: max_output_tokens -1e400',
+      path: '/v1/responses',
+      body: '{"model":"planning","input":"hi","max_output_tokens":-1e400}',
+      status: 400,
+      param: 'max_output_tokens',
+    },
+    {
+      // Stored and shown back: refused rather than silently dropped by parsing.
+      name: 'responses: a metadata key __proto__',
+      path: '/v1/responses',
+      body: '{"model":"planning","input":"hi","metadata":{"__proto__":"x","a":"b"}}',
+      status: 400,
+      param: 'metadata.__proto__',
+    },
+    {
+      name: 'responses: an input item with a __proto__ key',
+      path: '/v1/responses',
+      body: '{"model":"planning","input":[{"role":"user","content":"hi","__proto__":{"role":"system"}}]}',
+      status: 400,
+      param: 'input.0.__proto__',
+    },
+    {
+      name: 'responses: metadata value of 513 chars',
+      path: '/v1/responses',
+      body: { model: 'planning', input: 'hi', metadata: { a: 'v'.repeat(513) } },
+      status: 400,
+      param: 'metadata.a',
+    },
+    {
+      name: 'responses: x-mas-agent-id of 129 chars',
+      path: '/v1/responses',
+      body: { model: 'planning', input: 'hi' },
+      headers: { 'x-mas-agent-id': 'a'.repeat(129) },
+      status: 400,
+      code: 'invalid_header',
+      param: 'x-mas-agent-id',
+    },
+    {
+      name: 'completions: max_tokens 1e400',
+      path: '/v1/completions',
+      body: '{"model":"planning","prompt":"hi","max_tokens":1e400}',
+      status: 400,
+      param: 'max_tokens',
+    },
+    {
+      name: 'completions: x-mas-agent-id of 129 chars',
+      path: '/v1/completions',
+      body: { model: 'planning', prompt: 'hi' },
+      headers: { 'x-mas-agent-id': 'a'.repeat(129) },
+      status: 400,
+      code: 'invalid_header',
+      param: 'x-mas-agent-id',
+    },
     ...generic('/v1/completions', OVER_1M).map((c) => ({ ...c, name: `completions: ${c.name}` })),
     {
       name: 'completions: prompt an object',
@@ -428,6 +599,13 @@ function cases(): Case[] {
       path: '/v1/embeddings',
       body: { input: 'a', model: 'nope' },
       status: 404,
+    },
+    {
+      name: 'embeddings: dimensions 1e400',
+      path: '/v1/embeddings',
+      body: '{"input":"a","dimensions":1e400}',
+      status: 400,
+      param: 'dimensions',
     },
     {
       name: 'embeddings: an unknown encoding',
@@ -725,6 +903,127 @@ function cases(): Case[] {
     },
     { name: 'audit get: not a uuid', method: 'GET', path: '/v1/audit/actions/%27%3B%20drop', status: 400 },
     { name: 'audit verify: an agent', method: 'GET', path: '/v1/audit/verify', status: 403 },
+    // the verifiable log
+    { name: 'checkpoints: signed by an agent', path: '/v1/audit/checkpoints', status: 403 },
+    { name: 'checkpoints: no key', method: 'GET', path: '/v1/audit/checkpoints', role: null, status: 401 },
+    {
+      name: 'checkpoints: limit 1e400',
+      method: 'GET',
+      path: '/v1/audit/checkpoints?limit=1e400',
+      status: 400,
+      param: 'limit',
+    },
+    {
+      name: 'checkpoints: cursor constructor',
+      method: 'GET',
+      path: '/v1/audit/checkpoints?cursor=constructor',
+      status: 400,
+      param: 'cursor',
+    },
+    {
+      name: 'proof: size 1e400',
+      method: 'GET',
+      path: () => `/v1/audit/actions/${ids.action}/proof?size=1e400`,
+      status: 400,
+      param: 'size',
+    },
+    {
+      name: 'proof: size -1',
+      method: 'GET',
+      path: () => `/v1/audit/actions/${ids.action}/proof?size=-1`,
+      status: 400,
+      param: 'size',
+    },
+    {
+      name: 'proof: an action id __proto__',
+      method: 'GET',
+      path: '/v1/audit/actions/__proto__/proof',
+      status: 400,
+    },
+    {
+      name: 'proof: another agent’s action',
+      method: 'GET',
+      path: () => `/v1/audit/actions/${ids.action}/proof`,
+      role: 'agent2',
+      status: 404,
+      code: 'action_not_found',
+    },
+    {
+      name: 'consistency: to 1e400',
+      method: 'GET',
+      path: '/v1/audit/consistency?from=1&to=1e400',
+      status: 400,
+      param: 'to',
+    },
+    {
+      name: 'consistency: from constructor',
+      method: 'GET',
+      path: '/v1/audit/consistency?from=constructor&to=1',
+      status: 400,
+      param: 'from',
+    },
+    {
+      name: 'consistency: an unknown parameter',
+      method: 'GET',
+      path: '/v1/audit/consistency?from=1&to=2&valueOf=1',
+      status: 400,
+    },
+    // budgets (admin)
+    ...generic('/v1/admin/budgets/role/bad-input', OVER_256K, 'PUT', 'admin')
+      // Every limit is optional: {} is a valid budget body.
+      .filter((c) => c.name !== 'missing fields')
+      .map((c) => ({ ...c, name: `budgets: ${c.name}` })),
+    {
+      name: 'budgets: set by an agent',
+      method: 'PUT',
+      path: '/v1/admin/budgets/role/bad-input',
+      body: { tpm: 5 },
+      status: 403,
+    },
+    {
+      name: 'budgets: daily_usd 1e400',
+      method: 'PUT',
+      path: '/v1/admin/budgets/role/bad-input',
+      role: 'admin',
+      body: '{"daily_usd":1e400}',
+      status: 400,
+      param: 'daily_usd',
+    },
+    {
+      name: 'budgets: a __proto__ key',
+      method: 'PUT',
+      path: '/v1/admin/budgets/role/bad-input',
+      role: 'admin',
+      body: '{"__proto__":{"tpm":5}}',
+      status: 400,
+    },
+    {
+      name: 'budgets: negative tpm',
+      method: 'PUT',
+      path: '/v1/admin/budgets/role/bad-input',
+      role: 'admin',
+      body: { tpm: -1 },
+      status: 400,
+      param: 'tpm',
+    },
+    {
+      name: 'budgets: an id of 201 chars',
+      method: 'PUT',
+      path: `/v1/admin/budgets/role/${'r'.repeat(201)}`,
+      role: 'admin',
+      body: { tpm: 5 },
+      status: 400,
+      param: 'id',
+    },
+    {
+      name: 'budgets: a control character in the id',
+      method: 'PUT',
+      path: '/v1/admin/budgets/role/a%0Ab',
+      role: 'admin',
+      body: { tpm: 5 },
+      status: 400,
+      param: 'id',
+    },
     // approvals
     ...generic(
       '/v1/approvals/00000000-0000-4000-8000-000000000000/decision',
@@ -1034,5 +1333,184 @@ describe('bad input at every endpoint: the documented 4xx, the OpenAI error shap
 
     expect(await writtenUnder(correlationId)).toBe(0);
     expect(await upstreamCallsUnder(correlationId)).toBe(0);
+  });
+});
+
+/**
+ * The Messages API answers in Anthropic's error shape, the MCP endpoint in JSON-RPC and the
+ * approvals sign-in with a redirect: the same attacks there, each in its own protocol, never a
+ * 500, nothing written and no LLM upstream reached.
+ */
+async function send(
+  path: string,
+  body: string,
+  headers: Record<string, string>,
+): Promise<{ res: Response; text: string; correlationId: string }> {
+  const correlationId = `bad-${crypto.randomUUID()}`;
+  const res = await call(app, path, {
+    method: 'POST',
+    headers: { 'x-correlation-id': correlationId, ...headers },
+    body,
+    env: await env(),
+  });
+  return { res, text: await res.text(), correlationId };
+}
+
+describe('bad input on /v1/messages: Anthropic’s error shape', () => {
+  const message = (over: Record<string, unknown> = {}) =>
+    JSON.stringify({
+      model: 'planning',
+      max_tokens: 16,
+      messages: [{ role: 'user', content: 'hi' }],
+      ...over,
+    });
+  const json = { 'content-type': 'application/json', ...bearer('agent') };
+  const messageCases: Array<[string, string, string, Record<string, string>, number, string]> = [
+    ['malformed JSON', '/v1/messages', '{"model": [1, 2', json, 400, 'invalid_request_error'],
+    [
+      'no key',
+      '/v1/messages',
+      message(),
+      { 'content-type': 'application/json' },
+      401,
+      'authentication_error',
+    ],
+    [
+      'text/plain',
+      '/v1/messages',
+      message(),
+      { ...json, 'content-type': 'text/plain' },
+      400,
+      'invalid_request_error',
+    ],
+    [
+      'max_tokens 1e400',
+      '/v1/messages',
+      message().replace('"max_tokens":16', '"max_tokens":1e400'),
+      json,
+      400,
+      'invalid_request_error',
+    ],
+    [
+      'temperature 1e400',
+      '/v1/messages',
+      message().replace('}]}', '}],"temperature":1e400}'),
+      json,
+      400,
+      'invalid_request_error',
+    ],
+    [
+      'x-mas-agent-id of 129 chars',
+      '/v1/messages',
+      message(),
+      { ...json, 'x-mas-agent-id': 'a'.repeat(129) },
+      400,
+      'invalid_request_error',
+    ],
+    [
+      'a body over the limit',
+      '/v1/messages',
+      message({ messages: [{ role: 'user', content: 'x'.repeat(11_000_000) }] }),
+      json,
+      413,
+      'request_too_large',
+    ],
+    ...PROTOTYPE_NAMES.flatMap(
+      (name): Array<[string, string, string, Record<string, string>, number, string]> => [
+        [`model '${name}'`, '/v1/messages', message({ model: name }), json, 404, 'not_found_error'],
+        [
+          `model 'role:${name}'`,
+          '/v1/messages',
+          message({ model: `role:${name}` }),
+          json,
+          404,
+          'not_found_error',
+        ],
+        [
+          `x-mas-role '${name}'`,
+          '/v1/messages',
+          message({ model: undefined }),
+          { ...json, 'x-mas-role': name },
+          404,
+          'not_found_error',
+        ],
+        [
+          `count_tokens, model '${name}'`,
+          '/v1/messages/count_tokens',
+          message({ model: name, max_tokens: undefined }),
+          json,
+          404,
+          'not_found_error',
+        ],
+      ],
+    ),
+  ];
+  it.each(messageCases)('%s', async (_, path, body, headers, status, type) => {
+    const { res, text, correlationId } = await send(path, body, headers);
+    expect(res.status, text).toBe(status);
+    const parsed = JSON.parse(text) as {
+      type: string;
+      error: { type: string; message: string };
+      request_id: string;
+    };
+    expect(parsed).toMatchObject({ type: 'error', error: { type }, request_id: expect.any(String) });
+    expect(parsed.error.message.length).toBeGreaterThan(0);
+    expect(text).not.toMatch(/\n\s+at |\.ts:\d+|sk-fake-key/);
+    expect(await writtenUnder(correlationId)).toBe(0);
+    expect(await upstreamCallsUnder(correlationId)).toBe(0);
+  });
+});
+
+describe('bad input on /mcp: JSON-RPC invalid params, nothing recorded', () => {
+  const rpc = (params: unknown) => JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params });
+  const headers = {
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+    ...bearer('agent'),
+  };
+  const mcpCases: Array<[string, string]> = [
+    ...PROTOTYPE_NAMES.flatMap(
+      (name): Array<[string, string]> => [
+        [`tool '${name}'`, rpc({ name, arguments: {} })],
+        [`tool 'files__${name}'`, rpc({ name: `files__${name}`, arguments: {} })],
+        [`tool '${name}__read_file'`, rpc({ name: `${name}__read_file`, arguments: { path: 'a' } })],
+      ],
+    ),
+    [
+      'an argument 1e400 (JSON for Infinity)',
+      '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"files__read_file","arguments":{"path":"a","amount":1e400}}}',
+    ],
+    [
+      'an argument -1e400 in a list',
+      '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"files__read_file","arguments":{"path":"a","n":[-1e400]}}}',
+    ],
+    ['a NUL byte in an argument', rpc({ name: 'files__read_file', arguments: { path: 'a\u0000b' } })],
+  ];
+  it.each(mcpCases)('%s', async (_, body) => {
+    const { res, text, correlationId } = await send('/mcp', body, headers);
+    expect(res.status, text).toBe(200);
+    const parsed = JSON.parse(text) as { id: number; error?: { code: number; message: string } };
+    expect(parsed.id).toBe(7);
+    expect(parsed.error?.code, text).toBe(-32602);
+    expect(await writtenUnder(correlationId)).toBe(0);
+  });
+});
+
+describe('bad input on /approvals/login: a redirect with a message, never a session', () => {
+  const form = { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://mas.test' };
+  it.each([
+    ['a key named constructor', 'key=constructor', form],
+    ['a __proto__ field and key', '__proto__=x&key=__proto__', form],
+    ['a key of 100,000 chars', `key=${'k'.repeat(100_000)}`, form],
+    ['two keys', 'key=a&key=b', form],
+    ['key[] as a list', 'key[]=a&key[]=b', form],
+    ['a JSON body', '{"key":"mas_test_approver_key_0123456789abcdef"}', { origin: 'http://mas.test' }],
+    ['an agent key', 'key=mas_test_agent_key_0123456789abcdef', form],
+  ])('%s', async (_, body, headers) => {
+    const { res, correlationId } = await send('/approvals/login', body, headers);
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toMatch(/^\/approvals\?flash=/);
+    expect(res.headers.get('set-cookie')).toBeNull();
+    expect(await writtenUnder(correlationId)).toBe(0);
   });
 });
