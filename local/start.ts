@@ -9,6 +9,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import { stripVTControlCharacters } from 'node:util';
 import { bundledMcp } from '../shared/config/compiled.ts';
 import { needsDemoUpstream } from './demo-upstream.ts';
 import { formatDotEnv, loadDotEnv } from './dotenv.ts';
@@ -26,6 +29,16 @@ const fail = (message: string): never => {
   console.error(`[mas] error       ${message}`);
   process.exit(1);
 };
+
+/** wrangler's request log line (`[wrangler:info] GET /path 200 OK (3ms)`), colours or not. */
+const REQUEST_LINE =
+  /^\[wrangler:info\] (GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS|CONNECT|TRACE|QUERY) \S* \d{3}\b/;
+
+function forwardWithoutRequestLines(from: Readable, to: Writable): void {
+  createInterface({ input: from, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (line) => {
+    if (!REQUEST_LINE.test(stripVTControlCharacters(line))) to.write(`${line}\n`);
+  });
+}
 
 /** `npm run dev`: wrangler dev with live reload instead of the deploy bundle on bare workerd. */
 const dev = process.argv.includes('--dev');
@@ -192,8 +205,13 @@ if (dev) {
       '--persist-to',
       join(DATA_DIR, 'wrangler'),
     ],
-    { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } },
   );
+  // wrangler prints a line per request with the raw path (`GET /v1/integrations/x/sk-... 200 OK`)
+  // and has no switch for it: drop those; the functions' own access log (route pattern, no path,
+  // no query) already has one redacted JSON line per request.
+  forwardWithoutRequestLines(child.stdout!, process.stdout);
+  forwardWithoutRequestLines(child.stderr!, process.stderr);
   server = { name: 'wrangler dev', child, stop: () => stopChild(child) };
   fireScheduled = () => fetch(`http://127.0.0.1:${port}/__scheduled?cron=*+*+*+*+*`);
 } else {
