@@ -1,4 +1,4 @@
-import type { Redis } from '@upstash/redis/cloudflare';
+import type { UpstashRedis as Redis } from '../redis/upstash-rest.ts';
 
 /**
  * Budget counters with reservations. A request reserves its worst case on every limit that

@@ -1,4 +1,4 @@
-import { Redis } from '@upstash/redis/cloudflare';
+import { UpstashRedis as Redis } from '../redis/upstash-rest.ts';
 import type { Context } from 'hono';
 import { actingAgent } from '../audit/identity.ts';
 import { PRINCIPAL_ID } from '../auth/api-keys.ts';

@@ -1,4 +1,4 @@
-import type { Redis } from '@upstash/redis/cloudflare';
+import type { UpstashRedis as Redis } from '../redis/upstash-rest.ts';
 import { llmCircuitState } from '../metrics/registry.ts';
 import { retryBudget } from './retry-budget.ts';
 import { SlidingWindow } from './sliding-window.ts';

@@ -1,5 +1,5 @@
-import { Redis } from '@upstash/redis/cloudflare';
 import type { Settings } from '../env.ts';
+import { UpstashRedis as Redis } from './upstash-rest.ts';
 
 const clients = new Map<string, { redis: Redis; health: RedisHealth }>();
 /** Longest wait for one Redis command; the rate limiter's own deadline is the same. */

@@ -74,7 +74,8 @@ export function rateLimit(options: RateLimitOptions = {}): MiddlewareHandler {
       let limiter = byLimit.get(requests);
       if (!limiter) {
         limiter = new Ratelimit({
-          redis,
+          // Our REST client has the SDK's evalsha, eval, get and set, with its semantics.
+          redis: redis as unknown as ConstructorParameters<typeof Ratelimit>[0]['redis'],
           limiter: Ratelimit.slidingWindow(requests, `${windowSeconds} s`),
           prefix,
           // On a slow Redis, answer from the local limiter rather than wait.
