@@ -29,6 +29,7 @@ export interface Env {
   RESPONSES_RETENTION_DAYS?: string;
   RATE_LIMIT_REQUESTS?: string;
   RATE_LIMIT_AUTH_FAILURES?: string;
+  READY_CACHE_MS?: string;
   APPROVAL_SECRET?: string;
   APPROVAL_WEBHOOK_URL?: string;
   APPROVAL_WEBHOOK_SECRET?: string;
@@ -109,6 +110,15 @@ export const settingsSchema = z.object({
       z.coerce
         .number<string>()
         .check(z.refine(Number.isInteger, { message: 'must be an integer' }), z.positive()),
+    ),
+  ),
+  /** Overrides `ready.cache_ms` (how long an isolate reuses its last /ready answer; 0: never). */
+  READY_CACHE_MS: z.pipe(
+    optionalString,
+    z.optional(
+      z.coerce
+        .number<string>()
+        .check(z.refine(Number.isInteger, { message: 'must be an integer' }), z.nonnegative()),
     ),
   ),
   /** Origins browsers may call from: comma-separated, or `*`; unset: no CORS headers. */

@@ -30,7 +30,8 @@ export const gatewayConfig: GatewayConfig = {
       "postgres",
       "redis",
       "vector_store"
-    ]
+    ],
+    "cache_ms": 1000
   },
   "metrics": {
     "job": "mas",

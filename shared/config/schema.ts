@@ -48,9 +48,14 @@ export const gatewayConfigSchema = z
         timeout_ms: z.number().int().positive().max(30_000),
         /** Checks whose failure turns /ready into 503, when that dependency is configured. */
         required: z.array(z.enum(['postgres', 'redis', 'vector_store', 'llm_upstream'])),
+        /**
+         * How long an isolate reuses its last /ready answer (0: check on every call). /ready needs
+         * no key, so without this every call would open connections to every dependency.
+         */
+        cache_ms: z.number().int().min(0).max(10_000).default(1000),
       })
       .strict()
-      .default({ timeout_ms: 2000, required: ['postgres', 'redis', 'vector_store'] }),
+      .default({ timeout_ms: 2000, required: ['postgres', 'redis', 'vector_store'], cache_ms: 1000 }),
     metrics: z
       .object({
         /** Pushgateway `job` grouping label. */

@@ -139,6 +139,13 @@ export const mcpToolCallDuration = new Histogram({
   registers: [registry],
 });
 
+export const readyChecksTotal = new Counter({
+  name: 'ready_checks_total',
+  help: 'Readiness checks run by this isolate (GET /ready answers from a cache in between), by outcome.',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
 export const pushFailuresTotal = new Counter({
   name: 'metrics_push_failures_total',
   help: 'Failed pushes to the Pushgateway from this isolate.',

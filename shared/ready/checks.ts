@@ -30,17 +30,26 @@ interface Probe {
   run(signal: AbortSignal): Promise<void>;
 }
 
-/** The probes for what is configured; an unconfigured dependency is `disabled`, never `fail`. */
+/**
+ * The probes for what is configured; an unconfigured dependency is `disabled`, never `fail`.
+ * Postgres and pgvector share one connection and one statement.
+ */
 export function configuredProbes(settings: Settings): Record<ReadyCheckName, Probe | undefined> {
   const redis = getRedis(settings);
+  let postgres: Promise<{ vector: boolean }> | undefined;
+  const askPostgres = () =>
+    (postgres ??= withPostgres(settings, async (client) => {
+      const { rows } = await client.query<{ vector: boolean }>(
+        "select exists (select 1 from pg_available_extensions where name = 'vector') as vector",
+      );
+      return { vector: rows[0]?.vector === true };
+    }));
   return {
     postgres: settings.DATABASE_URL
       ? {
-          run: (signal) =>
-            withPostgres(settings, async (client) => {
-              signal.throwIfAborted();
-              await client.query('select 1');
-            }),
+          run: async () => {
+            await askPostgres();
+          },
         }
       : undefined,
     redis: redis
@@ -61,17 +70,13 @@ export function configuredProbes(settings: Settings): Record<ReadyCheckName, Pro
         ? {
             backend: 'pgvector',
             advisory: true,
-            run: () =>
-              withPostgres(settings, async (client) => {
-                const { rows } = await client.query(
-                  "select 1 from pg_available_extensions where name = 'vector'",
+            run: async () => {
+              if (!(await askPostgres()).vector) {
+                throw new Error(
+                  'pgvector extension is not available on this Postgres; set QDRANT_URL or install pgvector',
                 );
-                if (rows.length === 0) {
-                  throw new Error(
-                    'pgvector extension is not available on this Postgres; set QDRANT_URL or install pgvector',
-                  );
-                }
-              }),
+              }
+            },
           }
         : undefined,
     llm_upstream: settings.LLM_BASE_URL

@@ -66,7 +66,12 @@ describe('/ready follows Postgres going away and coming back, without a restart'
     pg = await startEmbeddedPostgres({});
     port = pg.port;
     proxy = await startNeonWsProxy({ port: 0, allowedTargets: [`127.0.0.1:${port}`] });
-    worker = await startDevWorker('ready', { DATABASE_URL: pg.databaseUrl, NEON_WS_PROXY: proxy.url });
+    // No /ready cache (ready.cache_ms): this test watches each transition the moment it happens.
+    worker = await startDevWorker('ready', {
+      DATABASE_URL: pg.databaseUrl,
+      NEON_WS_PROXY: proxy.url,
+      READY_CACHE_MS: '0',
+    });
   }, 120_000);
 
   afterAll(async () => {
