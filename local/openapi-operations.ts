@@ -4,6 +4,7 @@
  * open-ended). Read by local/openapi.ts; nothing here ships in a function bundle.
  */
 import * as z from 'zod';
+import { verifyQuery } from '../functions/audit/ledger-routes.ts';
 import { completionRequestSchema } from '../functions/chat/completions.ts';
 import { inputItemsQuerySchema, responsesRequestSchema } from '../functions/chat/responses.ts';
 import { chatRequestSchema } from '../functions/chat/routes.ts';
@@ -538,7 +539,11 @@ export const OPERATIONS: Operation[] = [
     path: '/v1/audit/verify',
     tag: 'audit',
     summary: 'Recompute the chain and Merkle tree from every row and check every signed checkpoint',
+    description:
+      '`from`: verify from that seq on (a log whose prefix was archived): the tree of the rows before it comes ' +
+      'from the stored nodes, checked through consistency proofs and the signed roots of later checkpoints.',
     auth: ['approver', 'admin'],
+    query: verifyQuery,
     responses: {
       200: {
         description: 'ok, or the first row or checkpoint that does not verify.',
@@ -547,12 +552,13 @@ export const OPERATIONS: Operation[] = [
           checked: z.number(),
           checkpoints: z.number(),
           tree_size: z.number(),
+          from_seq: z.number(),
           first_bad: z.looseObject({}).optional(),
           first_bad_checkpoint: z.looseObject({}).optional(),
         }),
       },
     },
-    errors: [401, 403, 429, 503],
+    errors: [400, 401, 403, 429, 503],
   },
   {
     id: 'createCheckpoint',

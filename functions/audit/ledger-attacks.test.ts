@@ -237,6 +237,59 @@ describe('the perfect forger (has the database, not the key)', () => {
   });
 });
 
+describe('an archived prefix (rows exported, then removed by the operator)', () => {
+  it('verifies from the stored nodes (?from=); an edit after the prefix, or a forged prefix node, fails', async () => {
+    const log = newLog('archived');
+    await buildLog(log, 120, 40); // checkpoints at 40, 80, 120
+    await db(async (client, settings) => {
+      // The operator archives rows 1-80 and removes them (only possible with the triggers off).
+      await asForger(client, async () => {
+        await client.query(
+          `delete from audit.action_logs where id in
+             (select entry_id from audit.ledger_seq where log = $1 and seq <= 80)`,
+          [log],
+        );
+      });
+      const whole = await verifyStoredLog(client, settings, log);
+      expect(whole).toMatchObject({ ok: false, first_bad: { seq: 1 } });
+      const rest = await verifyStoredLog(client, settings, log, { fromSeq: 81 });
+      expect(rest, JSON.stringify(rest)).toMatchObject({
+        ok: true,
+        checked: 40,
+        checkpoints: 3,
+        from_seq: 81,
+      });
+
+      // A stored node of the archived part replaced: the tree rebuilt from the stored edge is no
+      // longer the signed root at 80 (where the rows start).
+      const { rows: edge } = await client.query<{ level: number; idx: string }>(
+        'select level, idx from audit.tree_nodes where log = $1 and level = 6 and idx = 0',
+        [log],
+      );
+      expect(edge).toHaveLength(1);
+      await asForger(client, async () => {
+        await client.query(
+          "update audit.tree_nodes set hash = sha256('forged'::bytea) where log = $1 and level = 6 and idx = 0",
+          [log],
+        );
+      });
+      const forged = await verifyStoredLog(client, settings, log, { fromSeq: 81 });
+      expect(forged.ok).toBe(false);
+      expect(forged.first_bad_checkpoint?.tree_size).toBe(80);
+    });
+  });
+
+  it('a row edited after the prefix fails at the next checkpoint', async () => {
+    const log = newLog('archived-edit');
+    await buildLog(log, 120, 40);
+    await db(async (client, settings) => {
+      await forge(client, log, 100, { q: 'forged' });
+      const result = await verifyStoredLog(client, settings, log, { fromSeq: 81 });
+      expect(result).toMatchObject({ ok: false, first_bad_checkpoint: { tree_size: 120 } });
+    });
+  });
+});
+
 describe('proofs over a 100,000-row log (bulk inserted)', () => {
   it('1,000 random inclusion proofs and 50 random consistency proofs verify; a tampered row’s does not', async () => {
     const log = newLog('big');

@@ -24,6 +24,12 @@ export const ledgerRoutes = new Hono<AppEnv>();
 const size = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const proofQuery = z.object({ size: size.optional() }).strict();
 const consistencyQuery = z.object({ from: size, to: size }).strict();
+export const verifyQuery = z
+  .object({
+    /** Verify from this seq on: the tree before it comes from the stored nodes (an archived prefix). */
+    from: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
+  })
+  .strict();
 const pageQuery = z
   .object({
     limit: z.coerce.number().int().min(1).max(200).default(50),
@@ -37,7 +43,12 @@ const pageQuery = z
 ledgerRoutes.get('/v1/audit/verify', async (c) => {
   requireRole(c.get('principal'), ['approver', 'admin']);
   const settings = getSettings(c.env);
-  return c.json(await withPostgres(settings, (client) => verifyStoredLog(client, settings)));
+  const query = verifyQuery.parse(c.req.query());
+  return c.json(
+    await withPostgres(settings, (client) =>
+      verifyStoredLog(client, settings, undefined, query.from ? { fromSeq: query.from } : {}),
+    ),
+  );
 });
 
 ledgerRoutes.post('/v1/audit/checkpoints', async (c) => {

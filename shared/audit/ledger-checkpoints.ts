@@ -7,12 +7,17 @@ import type { Client } from '../db/postgres.ts';
 import type { Settings } from '../env.ts';
 import { AppError } from '../errors/index.ts';
 import { fetchNodes, MAIN_LOG, sealAll, treeSize } from './ledger.ts';
+import { GENESIS_HASH } from './ledger-hash.ts';
 import { type Checkpoint, parseSignerKey, type SignerKey, signCheckpoint } from './ledger-note.ts';
 import {
+  CompactTree,
   consistencyProof,
+  fromBase64,
+  frontierOf,
   type Hash,
   inclusionProof,
   leafHash,
+  MissingNodeError,
   rootHash,
   toBase64,
   verifyConsistency,
@@ -22,6 +27,7 @@ import {
   type CheckpointToCheck,
   LedgerVerifier,
   type SealedRow,
+  type SegmentStart,
   type VerifyResult,
 } from './ledger-verify.ts';
 
@@ -334,14 +340,21 @@ export async function* sealedRows(
  * GET /v1/audit/verify: recomputes the chain and tree from every row and checks every checkpoint
  * (signature, root at its size), then that the stored tree nodes (what proofs are built from)
  * give the same roots and consistency proofs between consecutive checkpoints.
+ * `fromSeq` (a log whose prefix was archived, `?from=`): the tree of the first fromSeq - 1 rows
+ * comes from its stored right-edge nodes, and the rows from fromSeq on are recomputed onto it.
+ * Checkpoints below it are checked by signature and, through the stored nodes, by consistency
+ * with the later ones, whose roots the recomputed rows must give: a forged prefix node fails there.
  */
 export async function verifyStoredLog(
   client: Client,
   settings: Settings,
   log: string = MAIN_LOG,
-): Promise<VerifyResult & { tree_size: number }> {
+  options: { fromSeq?: number } = {},
+): Promise<VerifyResult & { tree_size: number; from_seq: number }> {
   const key = await signingKey(settings);
   await sealAll(client, log).catch(() => undefined);
+  const size = await treeSize(client, log);
+  const fromSeq = Math.max(1, Math.min(options.fromSeq ?? 1, size + 1));
   const checkpoints = await allCheckpoints(client, log);
   const verifier = await LedgerVerifier.create({
     ...(key ? { key } : {}),
@@ -349,39 +362,75 @@ export async function verifyStoredLog(
     checkpoints: checkpoints.map(
       (c): CheckpointToCheck => ({ note: c.note, source: 'log', tree_size: c.tree_size }),
     ),
+    ...(fromSeq > 1 ? { start: await storedStart(client, log, fromSeq) } : {}),
   });
-  for await (const page of sealedRows(client, log)) {
+  for await (const page of sealedRows(client, log, { fromSeq })) {
     for (const row of page) if (!verifier.row(row)) break;
     if (verifier.done) break;
   }
-  const result = verifier.finish();
-  const size = await treeSize(client, log);
+  const verified = verifier.finish();
+  const result = { ...verified, from_seq: fromSeq };
   if (!result.ok) return { ...result, tree_size: size };
-  let previous: StoredCheckpoint | undefined;
-  for (const c of checkpoints) {
-    const root = await storedRoot(client, log, c.tree_size).catch(() => undefined);
-    if (!root || toBase64(root) !== c.root_hash) {
+  // The stored nodes (what proofs are built from): every checkpoint's root and a consistency proof
+  // from the one before, all read in one query.
+  const fromNodes = await withFetchedNodes(
+    (nodes) =>
+      checkpoints.map((c, i) => {
+        try {
+          const root = rootHash(nodes, c.tree_size);
+          const prev = checkpoints[i - 1];
+          const proof = prev ? consistencyProof(nodes, prev.tree_size, c.tree_size) : [];
+          return { root, proof };
+        } catch (err) {
+          if (err instanceof MissingNodeError) return null;
+          throw err;
+        }
+      }),
+    (refs) => fetchNodes(client, log, refs),
+  );
+  for (const [i, c] of checkpoints.entries()) {
+    const stored = fromNodes[i];
+    if (!stored || toBase64(stored.root) !== c.root_hash) {
       return badNodes(result, size, c.tree_size, 'the stored tree nodes do not give this checkpoint root');
     }
-    if (previous) {
-      const p = await consistencyBetween(client, previous.tree_size, c.tree_size, log);
-      const ok = verifyConsistency(
-        previous.tree_size,
-        c.tree_size,
-        p.proof.map((x) => Uint8Array.from(atob(x), (ch) => ch.charCodeAt(0))),
-        Uint8Array.from(atob(previous.root_hash), (ch) => ch.charCodeAt(0)),
-        root,
-      );
-      if (!ok) return badNodes(result, size, c.tree_size, `no consistency proof from ${previous.tree_size}`);
+    const prev = checkpoints[i - 1];
+    if (
+      prev &&
+      !verifyConsistency(prev.tree_size, c.tree_size, stored.proof, fromBase64(prev.root_hash), stored.root)
+    ) {
+      return badNodes(result, size, c.tree_size, `no consistency proof from ${prev.tree_size}`);
     }
-    previous = c;
   }
   const head = await storedRoot(client, log, size).catch(() => undefined);
   if (!head) return badNodes(result, size, size, 'the stored tree nodes are incomplete');
   return { ...result, tree_size: size };
 }
 
-function badNodes(result: VerifyResult, size: number, at: number, reason: string) {
+/** Where a verification from `fromSeq` starts: the previous row's hash and the stored right edge. */
+async function storedStart(client: Client, log: string, fromSeq: number): Promise<SegmentStart> {
+  const frontier = await withFetchedNodes(
+    (nodes) => frontierOf(nodes, fromSeq - 1),
+    (refs) => fetchNodes(client, log, refs),
+  );
+  const { rows } = await client.query<{ row_hash: string }>(
+    'select row_hash from audit.ledger_seq where log = $1 and seq = $2',
+    [log, fromSeq - 1],
+  );
+  // Without the previous seq row (archived too), the first row's own prev_hash is taken as the
+  // link; the tree (checked against signed roots) still covers every row's content.
+  const prev =
+    rows[0]?.row_hash ??
+    (
+      await client.query<{ prev_hash: string }>(
+        'select prev_hash from audit.ledger_seq where log = $1 and seq = $2',
+        [log, fromSeq],
+      )
+    ).rows[0]?.prev_hash ??
+    GENESIS_HASH;
+  return { seq: fromSeq, prevHash: prev, tree: CompactTree.fromFrontier(frontier, fromSeq - 1) };
+}
+
+function badNodes<R extends VerifyResult>(result: R, size: number, at: number, reason: string) {
   return {
     ...result,
     ok: false,
