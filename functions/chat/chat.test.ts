@@ -1,6 +1,6 @@
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import OpenAI from 'openai';
-import { beforeEach, describe, expect, inject, it } from 'vitest';
+import { beforeEach, describe, expect, inject, it, vi } from 'vitest';
 import { resetLocalCircuits } from '../../shared/llm/circuit-breaker.ts';
 import { bearer, call, testEnv } from '../../test/workers/helpers.ts';
 import chatApp from './index.ts';
@@ -216,12 +216,59 @@ describe('streaming', () => {
     expect((chunks[chunks.length - 1] as { usage?: unknown }).usage).toBeTruthy();
   });
 
+  it("forwards the upstream's bytes untouched; the usage chunk only when asked, counted either way", async () => {
+    const body = {
+      model: 'ok',
+      stream: true,
+      stream_options: { include_usage: true },
+      messages: [{ role: 'user', content: 'hi' }],
+    };
+    const direct = await (
+      await fetch(`${fake}/v1/chat/completions`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: 'Bearer sk-fake-key-0000000000000000000000',
+        },
+        body: JSON.stringify(body),
+      })
+    ).text();
+    const asked = await (
+      await chat({ model: 'planning', stream: true, stream_options: { include_usage: true } })
+    ).text();
+    expect(asked).toBe(direct);
+
+    const { registry } = await import('../../shared/metrics/registry.ts');
+    const completionTokens = async () =>
+      Number(
+        /llm_tokens_total\{provider="fake",model="good",type="completion"\} (\d+)/.exec(
+          await registry.getSingleMetricAsString('llm_tokens_total'),
+        )?.[1] ?? 0,
+      );
+    const before = await completionTokens();
+    const res = await chat({ model: 'planning', stream: true });
+    const notAsked = await res.text();
+    // The gateway asked for usage upstream to count it; the caller did not, so it does not see it.
+    const usageEvent = direct.split('\n\n').find((e) => e.includes('"choices":[]'))!;
+    expect(usageEvent).toContain('"usage":{');
+    expect(notAsked).toBe(direct.replace(`${usageEvent}\n\n`, ''));
+    expect((await requestsFor('ok')).at(-1)).toMatchObject({
+      body: { stream_options: { include_usage: true } },
+    });
+    await vi.waitFor(async () => expect(await completionTokens()).toBeGreaterThan(before));
+  });
+
   it('an upstream dying mid-stream ends the SSE with an error event, not a silent cut', async () => {
     const res = await chat({ model: 'cut', stream: true });
     expect(res.status).toBe(200);
     const text = await res.text();
     expect(text).toContain('event: error');
     expect(text).not.toContain('[DONE]');
+    // Framed at an event boundary: whole chunks, then the error event, nothing half-sent.
+    const events = text.split('\n\n');
+    expect(events.pop()).toBe('');
+    expect(events.pop()).toMatch(/^event: error\ndata: \{"error":\{"message":"Upstream stream failed: /);
+    for (const event of events) expect(() => JSON.parse(event.slice('data: '.length))).not.toThrow();
   });
 });
 

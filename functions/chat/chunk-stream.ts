@@ -1,7 +1,8 @@
 import type { Context } from 'hono';
 import type { AppEnv } from '../../shared/http/create-app.ts';
 import { rawChunkText } from '../../shared/llm/providers/index.ts';
-import type { ChatChunk } from '../../shared/llm/providers/types.ts';
+import { tapChunkStream } from '../../shared/llm/providers/openai/openai-stream-tap.ts';
+import type { ChatChunk, ChunkBytes } from '../../shared/llm/providers/types.ts';
 import { redactString } from '../../shared/redact/index.ts';
 
 export interface ChunkStreamOptions {
@@ -43,26 +44,61 @@ export function chunkStream(
         }
         controller.enqueue(encoder.encode('data: [DONE]\n\n'));
       } catch (err) {
-        const message = redactString(err instanceof Error ? err.message : 'upstream stream failed').value;
         log.warn('llm stream failed mid-way', {
           model: options.model,
           error: err instanceof Error ? err : String(err),
         });
-        const error = {
-          error: {
-            message: `Upstream stream failed: ${message}`,
-            type: 'upstream_error',
-            code: 'stream_interrupted',
-            param: null,
-          },
-        };
-        controller.enqueue(encoder.encode(`event: error\ndata: ${JSON.stringify(error)}\n\n`));
+        controller.enqueue(encoder.encode(streamErrorEvent(err)));
       } finally {
         options.onEnd(usage);
         controller.close();
       }
     },
   });
+  return sseResponse(c, stream);
+}
+
+/**
+ * The same stream from an OpenAI-type upstream, as its own bytes (`openai-stream-tap.ts`): one
+ * stream stage, and the chunks go out as they arrived, except the usage-only chunk the caller did
+ * not ask for; the same error event, usage and `onEnd` as `chunkStream`.
+ */
+export function chunkBytesStream(
+  c: Context<AppEnv>,
+  bytes: ChunkBytes,
+  options: Omit<ChunkStreamOptions, 'map'>,
+): Response {
+  const log = c.get('log');
+  const stream = tapChunkStream(bytes, {
+    wantsUsage: options.wantsUsage,
+    errorEvent: streamErrorEvent,
+    onEnd(usage, error) {
+      if (error !== undefined)
+        log.warn('llm stream failed mid-way', {
+          model: options.model,
+          error: error instanceof Error ? error : String(error),
+        });
+      options.onEnd(usage);
+    },
+  });
+  return sseResponse(c, stream);
+}
+
+/** After the first byte there is no fallback: an upstream failing mid-way ends with this event. */
+function streamErrorEvent(err: unknown): string {
+  const message = redactString(err instanceof Error ? err.message : 'upstream stream failed').value;
+  const error = {
+    error: {
+      message: `Upstream stream failed: ${message}`,
+      type: 'upstream_error',
+      code: 'stream_interrupted',
+      param: null,
+    },
+  };
+  return `event: error\ndata: ${JSON.stringify(error)}\n\n`;
+}
+
+function sseResponse(c: Context<AppEnv>, stream: ReadableStream<Uint8Array>): Response {
   c.header('content-type', 'text/event-stream; charset=utf-8');
   c.header('cache-control', 'no-cache');
   return c.body(stream);

@@ -10,14 +10,14 @@ import {
   completionToChat,
 } from '../../shared/llm/completions/translate.ts';
 import { providerFor } from '../../shared/llm/providers/index.ts';
-import type { ChatChunk, ChatCompletion, Usage } from '../../shared/llm/providers/types.ts';
+import type { ChatChunk, ChatCompletion, ChunkBytes, Usage } from '../../shared/llm/providers/types.ts';
 import { type ResolvedModel, resolveTarget } from '../../shared/llm/registry.ts';
 import { createRouteContext, setRouteHeaders } from '../../shared/llm/route-context.ts';
 import { countTokens, routeCall } from '../../shared/llm/router.ts';
 import { auth } from '../../shared/middleware/auth/index.ts';
 import { maxBodyBytes, readJson } from '../../shared/middleware/json-body/index.ts';
 import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
-import { chunkStream, wantsUsage } from './chunk-stream.ts';
+import { chunkBytesStream, chunkStream, wantsUsage } from './chunk-stream.ts';
 
 /**
  * Legacy Completions. OpenAI and OpenAI-compatible upstreams get the request as sent on their
@@ -112,38 +112,45 @@ completionsRoutes.post('/v1/completions', async (c) => {
     return c.json(routed.result);
   }
 
-  const routed = await routeCall(ctx, async (model, signal) => {
+  const routed = await routeCall(ctx, async (model, signal): Promise<Opened> => {
     const options = { signal, headers: ctx.headers() };
     const provider = providerFor(model);
-    if (forwards(model) && provider.forwardStream) {
+    if (forwards(model) && provider.forwardStreamBytes) {
       const upstream = {
         ...request,
         model: model.model.upstream,
         // Asked for on every stream so tokens are counted; the usage chunk is shown only if asked.
         stream_options: { ...((request.stream_options as object) ?? {}), include_usage: true },
       };
-      return { chunks: await provider.forwardStream('/completions', upstream, options), translate: false };
+      // Forwarded as the upstream's own bytes.
+      return { bytes: await provider.forwardStreamBytes('/completions', upstream, options) };
     }
     const chunks = await provider.chatStream(
       model.model.upstream,
       completionToChat(request, prompts[0]!),
       options,
     );
-    return { chunks, translate: true };
+    return { chunks };
   }).catch(released);
   setRouteHeaders(c, routed);
   const id = `cmpl-${crypto.randomUUID().replaceAll('-', '')}`;
   const upstreamModel = routed.model.model.upstream;
-  return chunkStream(c, routed.result.chunks as AsyncIterable<ChatChunk>, {
+  const options = {
     wantsUsage: wantsUsage(body),
     model: routed.model.model.id,
-    ...(routed.result.translate
-      ? { map: (chunk: ChatChunk) => chunkToCompletion(chunk, id, upstreamModel) }
-      : {}),
-    onEnd: (usage) => {
+    onEnd: (usage: Usage | null | undefined) => {
       routed.dispose();
       countTokens(routed.model, usage);
       spend.settle(routed.model, usage);
     },
+  };
+  const { bytes, chunks } = routed.result;
+  if (bytes) return chunkBytesStream(c, bytes, options);
+  return chunkStream(c, chunks!, {
+    ...options,
+    map: (chunk: ChatChunk) => chunkToCompletion(chunk, id, upstreamModel),
   });
 });
+
+/** A stream once open: the upstream's own completion chunks to forward, or chat chunks to translate. */
+type Opened = { bytes: ChunkBytes; chunks?: never } | { bytes?: never; chunks: AsyncIterable<ChatChunk> };

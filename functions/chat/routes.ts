@@ -5,14 +5,14 @@ import { cachePut, lookupCache } from '../../shared/governance/response-cache.ts
 import { beginSpend, estimatePromptTokens, setCostHeader } from '../../shared/governance/spend.ts';
 import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
 import { providerFor } from '../../shared/llm/providers/index.ts';
-import type { ChatRequest } from '../../shared/llm/providers/types.ts';
+import type { ChatChunk, ChatRequest, ChunkBytes, Usage } from '../../shared/llm/providers/types.ts';
 import { listModels, resolveTarget, retrieveModel } from '../../shared/llm/registry.ts';
 import { createRouteContext, setRouteHeaders } from '../../shared/llm/route-context.ts';
 import { countTokens, routeCall } from '../../shared/llm/router.ts';
 import { auth } from '../../shared/middleware/auth/index.ts';
 import { maxBodyBytes, readJson } from '../../shared/middleware/json-body/index.ts';
 import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
-import { chunkStream, wantsUsage } from './chunk-stream.ts';
+import { chunkBytesStream, chunkStream, wantsUsage } from './chunk-stream.ts';
 import { completionsRoutes } from './completions.ts';
 import { responsesRoutes } from './responses.ts';
 
@@ -124,27 +124,35 @@ routes.post('/v1/chat/completions', async (c) => {
     return c.json(routed.result);
   }
 
-  const routed = await routeCall(ctx, (model, signal) =>
-    providerFor(model).chatStream(model.model.upstream, request as ChatRequest, {
-      signal,
-      headers: ctx.headers(),
-    }),
-  ).catch((err) => {
+  // OpenAI-type upstreams stream their own bytes through; the others are translated chunk by chunk.
+  const routed = await routeCall(ctx, async (model, signal): Promise<Opened> => {
+    const provider = providerFor(model);
+    const options = { signal, headers: ctx.headers() };
+    const upstream = model.model.upstream;
+    return provider.chatStreamBytes
+      ? { bytes: await provider.chatStreamBytes(upstream, request as ChatRequest, options) }
+      : { chunks: await provider.chatStream(upstream, request as ChatRequest, options) };
+  }).catch((err) => {
     spend.release();
     throw err;
   });
   setRouteHeaders(c, routed);
-  return chunkStream(c, routed.result, {
+  const options = {
     wantsUsage: wantsUsage(body),
     model: routed.model.model.id,
-    onEnd: (usage) => {
+    onEnd: (usage: Usage | null | undefined) => {
       routed.dispose();
       countTokens(routed.model, usage);
       // Priced from the stream's final usage; a stream cut before it still settles what it reported.
       spend.settle(routed.model, usage);
     },
-  });
+  };
+  const { bytes, chunks } = routed.result;
+  return bytes ? chunkBytesStream(c, bytes, options) : chunkStream(c, chunks!, options);
 });
+
+/** A stream once open: the upstream's bytes to forward, or chunks to write. */
+type Opened = { bytes: ChunkBytes; chunks?: never } | { bytes?: never; chunks: AsyncIterable<ChatChunk> };
 
 routes.route('/', responsesRoutes);
 routes.route('/', completionsRoutes);

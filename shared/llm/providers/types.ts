@@ -28,6 +28,17 @@ export interface ChatProvider {
     options: CallOptions,
   ): Promise<AsyncIterable<ChatChunk>>;
   /**
+   * OpenAI-type providers only: the same stream as the upstream's own bytes, opened (first data
+   * event read) before it resolves, for the chat route to forward untouched (`openai-stream-tap.ts`).
+   */
+  chatStreamBytes?(upstreamModel: string, request: ChatRequest, options: CallOptions): Promise<ChunkBytes>;
+  /** `forwardStream` as bytes, for chunk streams (`/completions`). */
+  forwardStreamBytes?(
+    path: '/completions',
+    body: Record<string, unknown>,
+    options: CallOptions,
+  ): Promise<ChunkBytes>;
+  /**
    * A JSON body POSTed as is to one of the upstream's own OpenAI endpoints (`/responses`,
    * `/completions`), for the endpoints that are forwarded rather than translated. Only
    * OpenAI-type providers have it; the routes translate through `chat` for the others.
@@ -54,6 +65,18 @@ export interface ChatProvider {
  */
 export type EmbedInputs = { texts: string[] } | { tokens: number[][]; single?: boolean };
 // `single`: the caller sent one flat token array (`[1, 2, 3]`), forwarded in that form.
+
+/** An upstream SSE body opened for forwarding: what priming read, and the rest unread. */
+export interface ChunkBytes {
+  provider: string;
+  /** The longest the upstream may stay quiet between chunks. */
+  idleMs: number;
+  /** The attempt's signal (a caller who left aborts it). */
+  signal: AbortSignal;
+  head: Uint8Array;
+  /** Null when the body ended while priming. */
+  rest: ReadableStream<Uint8Array> | null;
+}
 
 export type ForwardPath = '/responses' | '/completions';
 

@@ -1,10 +1,11 @@
 import { decodeFloat32Base64 } from '../../embeddings-base64.ts';
 import { ProviderError } from '../../provider-error.ts';
 import { primed } from '../sse.ts';
-import type { ChatCompletion, ChatProvider, ProviderSettings } from '../types.ts';
+import type { ChatCompletion, ChatProvider, ChatRequest, ProviderSettings } from '../types.ts';
 import { completionSchema, embeddingsSchema, parseUpstream } from './openai-bodies.ts';
 import { readJson, upstreamRequest } from './openai-http.ts';
 import { sseChunks } from './openai-sse.ts';
+import { openChunkBytes } from './openai-stream-tap.ts';
 
 /**
  * OpenAI and any OpenAI-compatible server (LiteLLM, Ollama, vLLM, llama.cpp), spoken directly over
@@ -57,16 +58,30 @@ export function createOpenAIProvider(
       const res = await upstreamRequest(settings, path, { ...body, stream: true }, options, { stream: true });
       return primed(sseChunks(provider, res, settings.timeoutMs, options.signal));
     },
+    async forwardStreamBytes(path, body, options) {
+      const res = await upstreamRequest(settings, path, { ...body, stream: true }, options, { stream: true });
+      return openChunkBytes(provider, res, settings.timeoutMs, options.signal);
+    },
     async chatStream(upstreamModel, request, options) {
-      const body = {
-        ...request,
-        model: upstreamModel,
-        stream: true,
-        stream_options: { ...((request.stream_options as object) ?? {}), include_usage: true },
-      };
+      const body = chatStreamBody(upstreamModel, request);
       const res = await upstreamRequest(settings, '/chat/completions', body, options, { stream: true });
       return primed(sseChunks(provider, res, settings.timeoutMs, options.signal));
     },
+    async chatStreamBytes(upstreamModel, request, options) {
+      const body = chatStreamBody(upstreamModel, request);
+      const res = await upstreamRequest(settings, '/chat/completions', body, options, { stream: true });
+      return openChunkBytes(provider, res, settings.timeoutMs, options.signal);
+    },
+  };
+}
+
+/** Usage is asked for on every stream, to be counted; the caller sees it only if it asked too. */
+function chatStreamBody(upstreamModel: string, request: ChatRequest): Record<string, unknown> {
+  return {
+    ...request,
+    model: upstreamModel,
+    stream: true,
+    stream_options: { ...((request.stream_options as object) ?? {}), include_usage: true },
   };
 }
 

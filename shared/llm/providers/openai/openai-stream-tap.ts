@@ -1,0 +1,242 @@
+import { idleTimer } from '../../../resilience/deadline.ts';
+import { idleError, ProviderError } from '../../provider-error.ts';
+import { parseBlock } from '../sse.ts';
+import type { ChunkBytes, Usage } from '../types.ts';
+import { bodyReadError } from './openai-http.ts';
+
+/**
+ * OpenAI chunk streams (chat and legacy completions) forwarded as the upstream's own bytes. The
+ * body flows through one TransformStream whose scanner looks at each chunk once: it cuts at the
+ * last event boundary (a half event waits for its end, so a stream that breaks is cut cleanly),
+ * decodes the chunk and, only if it may hold usage, an error or `[DONE]`, looks at its events one
+ * by one. Everything else is enqueued as the very bytes that arrived: no parse, no re-encode.
+ */
+
+const NL = 10;
+const CR = 13;
+const EMPTY: Uint8Array = new Uint8Array(0);
+const encoder = new TextEncoder();
+const DONE = encoder.encode('data: [DONE]\n\n');
+/** A chunk with none of these is forwarded without a look at its events. */
+const INTERESTING = /"usage"\s*:\s*\{|"error"|\[DONE\]|^event\s*:/m;
+
+/**
+ * Reads the body up to its first data event, so an upstream that answers 200 and then fails (an
+ * error event first, a connection that drops) fails the attempt before any byte reaches the
+ * caller, and another model can still be tried. The rest is left unread for the tap.
+ */
+export async function openChunkBytes(
+  provider: string,
+  res: Response,
+  idleMs: number,
+  signal: AbortSignal,
+): Promise<ChunkBytes> {
+  if (!res.body) throw new ProviderError(provider, 'upstream sent no stream', { status: 502 });
+  const reader = res.body.getReader();
+  let head: Uint8Array = EMPTY;
+  try {
+    for (;;) {
+      let next: ReadableStreamReadResult<Uint8Array>;
+      try {
+        next = await reader.read();
+      } catch (err) {
+        throw bodyReadError(provider, err, signal);
+      }
+      if (next.done) {
+        reader.releaseLock();
+        return { provider, idleMs, signal, head, rest: null };
+      }
+      head = head.length ? concat(head, next.value) : next.value;
+      if (hasFirstEvent(provider, head)) {
+        reader.releaseLock();
+        return { provider, idleMs, signal, head, rest: res.body };
+      }
+    }
+  } catch (err) {
+    reader.cancel().catch(() => undefined);
+    throw err;
+  }
+}
+
+export interface TapOptions {
+  /** The caller asked for `stream_options.include_usage`: else the usage-only chunk is withheld. */
+  wantsUsage: boolean;
+  /** The SSE text that ends a stream the upstream broke (framed at an event boundary). */
+  errorEvent(err: unknown): string;
+  /** Once, however the stream ends (its end, an error, the caller gone), with the usage seen. */
+  onEnd(usage: Usage | undefined, error: unknown): void;
+}
+
+/**
+ * The bytes to send the caller. Each chunk must come within the provider's idle limit (one
+ * timer per stream); a stall, a broken connection or an upstream error event ends the stream
+ * with `errorEvent` after the last whole event; `[DONE]` is added if the upstream closed without.
+ * The idle timer is cleared and `onEnd` called when the stream ends, whichever way.
+ */
+export function tapChunkStream(bytes: ChunkBytes, options: TapOptions): ReadableStream<Uint8Array> {
+  const { provider } = bytes;
+  const decoder = new TextDecoder();
+  let usage: Usage | undefined;
+  let carry: Uint8Array | undefined;
+  let sawDone = false;
+  let failure: unknown;
+  let out!: TransformStreamDefaultController<Uint8Array>;
+  const stopPipe = new AbortController();
+  const fail = (err: unknown) => {
+    if (failure === undefined) failure = err;
+    stopPipe.abort(err);
+  };
+  const idle = idleTimer(bytes.idleMs, () => {
+    // Output the caller has not taken yet: the wait is theirs, not the upstream's.
+    if ((out.desiredSize ?? 0) < 0) return false;
+    fail(idleError(provider, bytes.idleMs));
+  });
+
+  /** Usage-only chunks the caller did not ask for are withheld; an error event ends the stream. */
+  const classify = (text: string): 'keep' | 'drop' | 'done' | ProviderError => {
+    const event = classifyEvent(provider, text);
+    if (event.usage) usage = event.usage;
+    if (event.kind === 'usage-only') return options.wantsUsage ? 'keep' : 'drop';
+    return event.kind === 'data' || event.kind === 'other' ? 'keep' : event.kind;
+  };
+
+  const scan = (chunk: Uint8Array) => {
+    if (failure !== undefined) return;
+    let data = chunk;
+    if (carry) {
+      data = concat(carry, chunk);
+      carry = undefined;
+    }
+    const end = lastBoundary(data);
+    if (end < data.length) carry = data.slice(end);
+    if (end === 0) return;
+    const complete = end === data.length ? data : data.subarray(0, end);
+    if (!INTERESTING.test(decoder.decode(complete))) {
+      out.enqueue(complete);
+      return;
+    }
+    let from = 0;
+    for (let at = 0; at < end; ) {
+      const next = eventEnd(complete, at, end);
+      const kind = classify(decoder.decode(complete.subarray(at, next)));
+      if (kind === 'drop' || kind instanceof ProviderError) {
+        if (at > from) out.enqueue(complete.subarray(from, at));
+        from = next;
+        if (kind instanceof ProviderError) return fail(kind);
+      } else if (kind === 'done') sawDone = true;
+      at = next;
+    }
+    if (from < end) out.enqueue(from === 0 ? complete : complete.subarray(from, end));
+  };
+
+  const tap = new TransformStream<Uint8Array, Uint8Array>({
+    start(controller) {
+      out = controller;
+      if (bytes.head.length) scan(bytes.head);
+    },
+    transform(chunk) {
+      idle.touch();
+      scan(chunk);
+    },
+    flush() {
+      if (failure === undefined && carry?.some((b) => b !== NL && b !== CR && b !== 32)) {
+        // The upstream closed after a last event without its blank line: still a whole event.
+        const last = carry;
+        carry = undefined;
+        scan(concat(last, encoder.encode(last[last.length - 1] === NL ? '\n' : '\n\n')));
+      }
+      if (failure !== undefined) out.enqueue(encoder.encode(options.errorEvent(failure)));
+      else if (!sawDone) out.enqueue(DONE);
+    },
+  });
+
+  const piped = bytes.rest
+    ? bytes.rest.pipeTo(tap.writable, { preventAbort: true, preventClose: true, signal: stopPipe.signal })
+    : Promise.resolve();
+  piped
+    .catch((err) => {
+      if (failure === undefined) failure = bodyReadError(provider, err, bytes.signal);
+    })
+    // Closing runs `flush`: the error event or `[DONE]`. It fails only if the caller left.
+    .then(() => tap.writable.getWriter().close())
+    .catch(() => undefined)
+    .finally(() => {
+      idle.dispose();
+      options.onEnd(usage, failure);
+    });
+  return tap.readable;
+}
+
+interface ClassifiedEvent {
+  kind: 'data' | 'usage-only' | 'done' | 'other' | ProviderError;
+  usage?: Usage;
+}
+
+/** What one event (its text, blank line included) is to us. */
+function classifyEvent(provider: string, text: string): ClassifiedEvent {
+  const message = parseBlock(text.replace(/\r\n?/g, '\n').replace(/\n+$/, ''));
+  if (!message) return { kind: 'other' };
+  if (message.data === '[DONE]') return { kind: 'done' };
+  let json: Record<string, unknown> | undefined;
+  try {
+    const parsed = JSON.parse(message.data) as unknown;
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
+      json = parsed as Record<string, unknown>;
+  } catch {
+    // Not JSON: forwarded as it came, unless it says it is an error.
+  }
+  const error = json?.error;
+  if (message.event === 'error' || (error && typeof error === 'object') || json?.object === 'error') {
+    const said = (error as { message?: unknown } | undefined)?.message ?? json?.message;
+    const text =
+      typeof said === 'string' ? said : json ? 'upstream stream error' : message.data.slice(0, 300);
+    return { kind: new ProviderError(provider, text || 'upstream stream error', { status: 502 }) };
+  }
+  if (!json) return { kind: 'data' };
+  const usage = json.usage && typeof json.usage === 'object' ? (json.usage as Usage) : undefined;
+  const usageOnly = usage !== undefined && Array.isArray(json.choices) && json.choices.length === 0;
+  return usage ? { kind: usageOnly ? 'usage-only' : 'data', usage } : { kind: 'data' };
+}
+
+/** True once `head` holds a whole data event; throws if an error event comes before one. */
+function hasFirstEvent(provider: string, head: Uint8Array): boolean {
+  const end = lastBoundary(head);
+  if (end === 0) return false;
+  const decoder = new TextDecoder();
+  for (let at = 0; at < end; ) {
+    const next = eventEnd(head, at, end);
+    const { kind } = classifyEvent(provider, decoder.decode(head.subarray(at, next)));
+    if (kind instanceof ProviderError) throw kind;
+    if (kind !== 'other') return true;
+    at = next;
+  }
+  return false;
+}
+
+/** Just past the last blank line (LF LF or CRLF CRLF) in `bytes`; 0 when there is none. */
+function lastBoundary(bytes: Uint8Array): number {
+  let i = bytes.lastIndexOf(NL);
+  while (i > 0) {
+    if (bytes[i - 1] === NL || (bytes[i - 1] === CR && bytes[i - 2] === NL)) return i + 1;
+    i = bytes.lastIndexOf(NL, i - 1);
+  }
+  return 0;
+}
+
+/** Just past the blank line that ends the event starting at `from` (or `limit`). */
+function eventEnd(bytes: Uint8Array, from: number, limit: number): number {
+  let i = bytes.indexOf(NL, from);
+  while (i >= 0 && i < limit) {
+    if (bytes[i + 1] === NL) return i + 2;
+    if (bytes[i + 1] === CR && bytes[i + 2] === NL) return i + 3;
+    i = bytes.indexOf(NL, i + 1);
+  }
+  return limit;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const joined = new Uint8Array(a.length + b.length);
+  joined.set(a);
+  joined.set(b, a.length);
+  return joined;
+}
