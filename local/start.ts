@@ -56,11 +56,13 @@ let stack: Stack | undefined;
 let demoUpstream: { url: string; close(): Promise<void> } | undefined;
 let demoMcp: { url: string; close(): Promise<void> } | undefined;
 let server: { name: string; child: ChildProcess; stop(): Promise<void> } | undefined;
+const stopBundling = new AbortController(); // Ctrl-C while it builds stops the build too
 let stopping = false;
 const shutdown = async (code: number) => {
   if (stopping) return;
   stopping = true;
   say('stop', 'stopping…');
+  stopBundling.abort();
   await server?.stop();
   await demoUpstream?.close();
   await demoMcp?.close();
@@ -74,7 +76,10 @@ process.on('SIGTERM', () => void shutdown(0));
 
 // The deploy bundle builds while the stack comes up (npm start; npm run dev bundles its own).
 const bundleDir = join(DATA_DIR, 'dist');
-const bundling = dev ? Promise.resolve() : bundleFunctions(bundleDir);
+const bundleStarted = performance.now();
+const bundling = dev
+  ? Promise.resolve(0)
+  : bundleFunctions(bundleDir, stopBundling.signal).then(() => performance.now() - bundleStarted);
 bundling.catch(() => undefined); // awaited (and reported) below
 
 try {
@@ -217,16 +222,21 @@ if (dev) {
 } else {
   // A dev.vars left by an earlier `npm run dev` holds secrets this run does not use.
   rmSync(varsFile, { force: true });
+  let bundleMs = 0;
   try {
-    await bundling;
+    bundleMs = await bundling;
   } catch (err) {
-    console.error(`[mas] error       ${(err as Error).message}`);
+    if (!stopping) console.error(`[mas] error       ${(err as Error).message}`);
     await shutdown(1);
+    await new Promise(() => undefined); // a Ctrl-C stopped the build: its shutdown exits
   }
   const workerd = startWorkerd({ bundleDir, vars, port, schedulerPort: await freePort() });
   server = { name: 'workerd', ...workerd };
   fireScheduled = () => fetch(workerd.schedulerUrl);
-  say('functions', `serving the deploy bundle (${bundleDir}) on bare workerd, http://localhost:${port} …`);
+  say(
+    'functions',
+    `serving the deploy bundle (${bundleDir}, built in ${Math.round(bundleMs)} ms) on bare workerd, http://localhost:${port} …`,
+  );
 }
 server.child.once('exit', (code) => {
   if (!stopping) {

@@ -24,11 +24,12 @@ export function wranglerCompat(root = '.'): { compatibilityDate: string; compati
 }
 
 /** The combined deployment (wrangler.toml's top level) as `wrangler deploy` would upload it. */
-export function bundleFunctions(outdir: string): Promise<void> {
+export function bundleFunctions(outdir: string, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn('wrangler', ['deploy', '--dry-run', '--outdir', outdir], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+      ...(signal ? { signal } : {}),
     });
     let output = '';
     const keep = (chunk: Buffer) => {
