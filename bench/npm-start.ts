@@ -150,7 +150,7 @@ try {
     )}\n`,
   );
   mkdirSync(args.out!, { recursive: true });
-  const file = join(args.out!, `${new Date().toISOString().slice(0, 10)}-npm-start.json`);
+  const file = join(args.out!, `${new Date().toISOString().slice(0, 10)}-npm-start-vs-workerd-raw.json`);
   writeFileSync(file, `${JSON.stringify({ machine: machineInfo(), rounds, measureMs, cells }, null, 2)}\n`);
   console.log(`wrote ${file}`);
 } catch (err) {
