@@ -38,6 +38,7 @@ export interface Env {
   LEDGER_ORIGIN?: string;
   LEDGER_WITNESS_URL?: string;
   LEDGER_WITNESS_SECRET?: string;
+  LEDGER_WITNESS_ALLOW_PRIVATE?: string;
   LEDGER_CHECKPOINT_INTERVAL_SECONDS?: string;
   [key: string]: unknown;
 }
@@ -139,6 +140,8 @@ export const settingsSchema = z.object({
   /** Receives every new checkpoint (HMAC-signed with LEDGER_WITNESS_SECRET): a copy outside the database. */
   LEDGER_WITNESS_URL: optionalUrl,
   LEDGER_WITNESS_SECRET: optionalString,
+  /** Local development only: let LEDGER_WITNESS_URL name a loopback, link-local or private address. */
+  LEDGER_WITNESS_ALLOW_PRIVATE: boolFlag(false),
   /** The scheduled handler signs a checkpoint when the log grew and the last is this old (s). */
   LEDGER_CHECKPOINT_INTERVAL_SECONDS: z.pipe(
     z.pipe(

@@ -2,6 +2,7 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { describe, expect, inject, it } from 'vitest';
 import { hmacHex } from '../../shared/approvals/receipts.ts';
 import { MAIN_LOG } from '../../shared/audit/ledger.ts';
+import { sendToWitness } from '../../shared/audit/ledger-checkpoints.ts';
 import { openCheckpointNote, parseCheckpointNote, parseVerifierKey } from '../../shared/audit/ledger-note.ts';
 import { fromBase64, leafHash, verifyConsistency, verifyInclusion } from '../../shared/audit/ledger-tree.ts';
 import { withPostgres } from '../../shared/db/postgres.ts';
@@ -15,7 +16,7 @@ const TEST_LEDGER_KEY = {
   verifier: 'test.mas/ledger+ae1cfbb6+ASVnP7z1hSaa4z5vEdcOJ0fHwasyNXYVYIWn3LXMz8tZ',
 };
 
-const ledgerEnv = (over: Record<string, string> = {}) =>
+const ledgerEnv = (over: Record<string, string | undefined> = {}) =>
   testEnv({ LEDGER_SIGNING_KEY: TEST_LEDGER_KEY.signer, ...over });
 
 async function req(
@@ -206,6 +207,8 @@ describe('signed checkpoints', () => {
       LEDGER_CHECKPOINT_INTERVAL_SECONDS: '1',
       LEDGER_WITNESS_URL: witness,
       LEDGER_WITNESS_SECRET: 'witness-secret',
+      // The sink listens on loopback: allowed explicitly, as for local development.
+      LEDGER_WITNESS_ALLOW_PRIVATE: 'true',
     });
     await record();
     const tick = async () => {
@@ -228,6 +231,39 @@ describe('signed checkpoints', () => {
     // Not grown since: no new checkpoint, nothing sent.
     await tick();
     expect(((await (await fetch(witness)).json()) as unknown[]).length).toBe(1);
+  });
+});
+
+describe('the witness URL', () => {
+  it('refuses loopback, link-local and private targets unless LEDGER_WITNESS_ALLOW_PRIVATE=true', async () => {
+    const sink = inject('webhookSinkUrl');
+    for (const url of [
+      'http://127.0.0.1:9/w',
+      'http://169.254.169.254/latest/meta-data',
+      'http://10.0.0.5/w',
+      'http://[::1]/w',
+      'http://localhost/w',
+      'http://witness.internal/w',
+    ]) {
+      const settings = getSettings(
+        await ledgerEnv({ LEDGER_WITNESS_URL: url, LEDGER_WITNESS_ALLOW_PRIVATE: undefined }),
+      );
+      expect(await sendToWitness(settings, 'note\n'), url).toMatch(/^LEDGER_WITNESS_URL refused: /);
+    }
+    // Allowed explicitly, the same loopback sink receives the note.
+    const target = `${sink}/hook/witness-${crypto.randomUUID()}`;
+    const allowed = getSettings(
+      await ledgerEnv({ LEDGER_WITNESS_URL: target, LEDGER_WITNESS_ALLOW_PRIVATE: 'true' }),
+    );
+    expect(await sendToWitness(allowed, 'note\n')).toBeNull();
+    expect(((await (await fetch(target)).json()) as Array<{ body: string }>)[0]!.body).toBe('note\n');
+    // Refused without the flag: nothing reaches it.
+    const blocked = `${sink}/hook/witness-${crypto.randomUUID()}`;
+    const refused = getSettings(
+      await ledgerEnv({ LEDGER_WITNESS_URL: blocked, LEDGER_WITNESS_ALLOW_PRIVATE: undefined }),
+    );
+    expect(await sendToWitness(refused, 'note\n')).toMatch(/refused: a loopback/);
+    expect(((await (await fetch(blocked)).json()) as unknown[]).length).toBe(0);
   });
 });
 

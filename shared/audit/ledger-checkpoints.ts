@@ -3,6 +3,7 @@
  * handler and the ledger CLI call.
  */
 import { hmacHex } from '../approvals/receipts.ts';
+import { webhookUrlProblem } from '../approvals/webhook-url.ts';
 import type { Client } from '../db/postgres.ts';
 import type { Settings } from '../env.ts';
 import { AppError } from '../errors/index.ts';
@@ -441,12 +442,18 @@ function badNodes<R extends VerifyResult>(result: R, size: number, at: number, r
 
 /**
  * POSTs a new checkpoint to LEDGER_WITNESS_URL: the note as text/plain, signed like the approval
- * webhook (`x-mas-signature: sha256=HMAC("<x-mas-timestamp>.<body>")`). Failures are returned,
+ * webhook (`x-mas-signature: sha256=HMAC("<x-mas-timestamp>.<body>")`), and refused like it for
+ * private targets (shared/approvals/webhook-url.ts). Failures are returned,
  * never thrown: the checkpoint exists either way and the next one is sent too.
  */
 export async function sendToWitness(settings: Settings, note: string): Promise<string | null> {
   const url = settings.LEDGER_WITNESS_URL;
   if (!url) return null;
+  // The approval webhook's rule: no loopback, link-local (cloud metadata) or private targets
+  // unless allowed for local development.
+  const refused = webhookUrlProblem(url, settings.LEDGER_WITNESS_ALLOW_PRIVATE);
+  if (refused)
+    return `LEDGER_WITNESS_URL refused: ${refused} (LEDGER_WITNESS_ALLOW_PRIVATE=true allows it locally)`;
   const timestamp = String(Math.floor(Date.now() / 1000));
   const headers: Record<string, string> = {
     'content-type': 'text/plain; charset=utf-8',
