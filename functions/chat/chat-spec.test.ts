@@ -172,6 +172,10 @@ describe.each([
     expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toMatch(/^Hello/);
     expect(chunks.some((c) => c.choices[0]?.finish_reason === 'stop')).toBe(true);
     expect(chunks.at(-1)).toMatchObject({ choices: [], usage: { total_tokens: expect.any(Number) } });
+    // Not asked for: usage is still counted upstream, but no usage-only chunk reaches the caller.
+    const plain = chatChunks(await (await chat({ model: `${p}-ok`, stream: true })).text()) as Chunk[];
+    for (const chunk of plain) assertOpenAI('CreateChatCompletionStreamResponse', chunk);
+    expect(plain.some((c) => c.choices.length === 0)).toBe(false);
   });
 
   it('every chunk of a streamed tool call', async () => {

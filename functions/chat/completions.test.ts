@@ -14,6 +14,7 @@ providers:
 models:
   - { id: instruct, provider: compat, upstream: ok, capabilities: [chat], context_window: 8192 }
   - { id: instruct-down, provider: compat, upstream: fail500, capabilities: [chat], context_window: 8192 }
+  - { id: instruct-429, provider: compat, upstream: rate429, capabilities: [chat], context_window: 8192 }
   - { id: g-ok, provider: google, upstream: ok, capabilities: [chat], context_window: 8192 }
 roles:
   legacy: [instruct-down, g-ok]
@@ -89,6 +90,16 @@ describe('POST /v1/completions', () => {
     expect(body.choices).toHaveLength(2);
     expect(body.choices[1]).toMatchObject({ index: 1, text: 'Hello from Gemini.', finish_reason: 'stop' });
     expect(body.usage!.total_tokens).toBe(body.usage!.prompt_tokens! + body.usage!.completion_tokens!);
+  });
+
+  it('an upstream 429 on the last model is a 429 rate_limit_exceeded with its Retry-After', async () => {
+    const res = await post({ model: 'instruct-429', prompt: 'hi' });
+    expect(res.status).toBe(429);
+    expect(res.headers.get('retry-after')).toBe('1');
+    expect(res.headers.get('x-mas-model')).toBe('instruct-429');
+    const body = await res.json();
+    assertOpenAI('ErrorResponse', body);
+    expect(body).toMatchObject({ error: { code: 'rate_limit_exceeded' } });
   });
 
   it('falls back from a failing compatible model to Gemini', async () => {

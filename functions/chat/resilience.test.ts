@@ -340,6 +340,15 @@ describe('upstream errors as OpenAI clients expect them', () => {
     expect(bad.headers.get('x-mas-provider')).toBe('fake');
     expect(bad.headers.get('x-mas-model')).toBe('small');
     expect(await seen(`mode:small-${run}`)).toBe(before + 1);
+    // One caller's long prompts are not the model's failures: 15 more (past the breaker's 10
+    // calls at 100 %) still each reach the upstream and come back as the caller's 400.
+    for (let i = 0; i < 15; i++) {
+      const again = (await client(e)
+        .chat.completions.create({ model: 'small', messages: [{ role: 'user', content: 'hi' }] })
+        .catch((x: unknown) => x)) as InstanceType<typeof OpenAI.BadRequestError>;
+      expect(again.code).toBe('context_length_exceeded');
+    }
+    expect(await seen(`mode:small-${run}`)).toBe(before + 16);
   });
 
   it('another caller 400 keeps the upstream status, message, type, code and param, and never opens a circuit', async () => {

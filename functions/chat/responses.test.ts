@@ -20,6 +20,9 @@ models:
   - { id: c-ok, provider: compat, upstream: ok, capabilities: [chat, tools], context_window: 8192 }
   - { id: c-tools, provider: compat, upstream: tools, capabilities: [chat, tools], context_window: 8192 }
   - { id: c-cut, provider: compat, upstream: midstream, capabilities: [chat], context_window: 8192 }
+  - { id: n-429, provider: oai, upstream: rate429, capabilities: [chat], context_window: 8192 }
+  - { id: c-429, provider: compat, upstream: rate429, capabilities: [chat], context_window: 8192 }
+  - { id: c-bad, provider: compat, upstream: bad400, capabilities: [chat], context_window: 8192 }
   - { id: g-ok, provider: google, upstream: ok, capabilities: [chat, tools], context_window: 8192 }
   - { id: g-tools, provider: google, upstream: tools, capabilities: [chat, tools], context_window: 8192 }
 roles:
@@ -391,6 +394,15 @@ describe('stored responses', () => {
     expect(((await gone.json()) as Json).error.code).toBe('response_not_found');
   });
 
+  it('retention is 30 days by default', async () => {
+    const { id } = await created({ model: 'c-ok', input: 'hi' });
+    const [row] = await adminSql<{ days: string }>(
+      'select extract(epoch from expires_at - created_at) / 86400 as days from llm.responses where id = $1',
+      [id],
+    );
+    expect(Number(row!.days)).toBeCloseTo(30, 2);
+  });
+
   it('retention follows RESPONSES_RETENTION_DAYS', async () => {
     const res = await create({ model: 'c-ok', input: 'hi' }, 'agent', { RESPONSES_RETENTION_DAYS: '2' });
     const { id } = (await res.json()) as Json;
@@ -422,4 +434,64 @@ describe('stored responses', () => {
     ]);
     expect((await create({ model: 'c-ok', input: 'x', previous_response_id: 'resp_nope' })).status).toBe(404);
   });
+});
+
+describe('responses: errors and accounting as for chat', () => {
+  it.each(['n-429', 'c-429'])(
+    '%s: an upstream 429 on the last model is a 429 rate_limit_exceeded with its Retry-After',
+    async (model) => {
+      const res = await create({ model, input: 'hi' });
+      expect(res.status).toBe(429);
+      expect(res.headers.get('retry-after')).toBe('1');
+      expect(res.headers.get('x-mas-model')).toBe(model);
+      expect(res.headers.get('x-mas-attempts')).toBe('1');
+      const body = (await res.json()) as Json;
+      assertOpenAI('ErrorResponse', body);
+      expect(body.error.code).toBe('rate_limit_exceeded');
+    },
+  );
+
+  it('an upstream caller 400 keeps its status, type, code and param, and reaches the upstream once', async () => {
+    const seen = async () => ((await (await fetch(`${fake}/__requests/bad400`)).json()) as unknown[]).length;
+    const before = await seen();
+    const res = await create({ model: 'c-bad', input: 'hi' });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as Json;
+    assertOpenAI('ErrorResponse', body);
+    expect(body.error).toMatchObject({
+      type: 'invalid_request_error',
+      code: 'invalid_value',
+      param: 'temperature',
+    });
+    expect(await seen()).toBe(before + 1);
+  });
+
+  it.each([
+    ['n-ok', 'oai', false],
+    ['n-ok', 'oai', true],
+    ['c-ok', 'compat', false],
+    ['c-ok', 'compat', true],
+  ] as const)(
+    '%s via %s (stream: %s) counts requests and tokens under its provider and model',
+    async (model, provider, stream) => {
+      const { registry } = await import('../../shared/metrics/registry.ts');
+      const tokens = async (type: string) =>
+        Number(
+          new RegExp(
+            `llm_tokens_total\\{provider="${provider}",model="${model}",type="${type}"\\} (\\d+)`,
+          ).exec(await registry.getSingleMetricAsString('llm_tokens_total'))?.[1] ?? 0,
+        );
+      const [prompt, completion] = [await tokens('prompt'), await tokens('completion')];
+      const res = await create({ model, input: 'hi', stream });
+      expect(res.status).toBe(200);
+      await res.text();
+      expect(await tokens('prompt')).toBe(prompt + 9);
+      expect(await tokens('completion')).toBe(completion + 5);
+      expect(await registry.getSingleMetricAsString('llm_requests_total')).toMatch(
+        new RegExp(
+          `llm_requests_total\\{provider="${provider}",model="${model}",role="[^"]*",status="ok"\\} [1-9]`,
+        ),
+      );
+    },
+  );
 });
