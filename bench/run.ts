@@ -105,7 +105,9 @@ const withStart = !quick && !args['no-start'];
  */
 const peersOn =
   (args.peers ?? (quick ? 'off' : 'on')) !== 'off' && endpoints.some((e) => PEER_ENDPOINTS.includes(e));
-const alsoRuntimes = (peersOn ? (args.also ?? (runtime === 'node' ? 'workerd-raw' : 'node')) : '')
+const alsoRuntimes = (
+  peersOn ? (args.also ?? (runtime.startsWith('node') ? 'workerd-raw' : 'node,node-bundle')) : ''
+)
   .split(',')
   .filter((r) => r && r !== 'none' && r !== runtime) as Runtime[];
 for (const r of alsoRuntimes) if (!RUNTIMES.includes(r)) throw new Error(`--also: unknown runtime ${r}`);
@@ -132,7 +134,7 @@ const bundleRoot = 'bench/.dist';
 const deployments =
   withBundles || withStart
     ? deploymentsOf()
-    : [runtime, ...alsoRuntimes].some((r) => r === 'workerd' || r === 'workerd-raw')
+    : [runtime, ...alsoRuntimes].some((r) => ['workerd', 'workerd-raw', 'node-bundle'].includes(r)) || peersOn
       ? ['all']
       : [];
 let bundles: Awaited<ReturnType<typeof buildBundles>> = [];
@@ -488,10 +490,11 @@ try {
     };
   });
 
-  // Process start to first chat answer on Node, ours against Portkey, fresh processes, A B B A A B.
+  // Process start to first chat answer on Node, ours (from source and the deploy bundle) against
+  // Portkey, fresh processes, A B C C B A A B C.
   const coldStart: ColdStartReport[] = [];
   if (peersOn && endpoints.includes('chat')) {
-    const samples: Record<string, number[]> = { 'ours@node': [], portkey: [] };
+    const samples: Record<string, number[]> = { 'ours@node': [], 'ours@node-bundle': [], portkey: [] };
     const tryOnce = async (name: string) => {
       const port = await freePort();
       const url = `http://127.0.0.1:${port}/v1/chat/completions`;
@@ -503,7 +506,7 @@ try {
         samples[name]!.push(
           await coldStartMs(
             pinnedNode(),
-            ['bench/lib/serve.ts', 'node', join(bundleRoot, 'all')],
+            ['bench/lib/serve.ts', name.slice('ours@'.length), join(bundleRoot, 'all')],
             { ...specs.chat.through, url },
             {
               BENCH_VARS: JSON.stringify(env.vars),
@@ -513,8 +516,8 @@ try {
         );
       }
     };
-    for (const name of ['ours@node', 'portkey', 'portkey', 'ours@node', 'ours@node', 'portkey'])
-      await tryOnce(name);
+    const order = Object.keys(samples);
+    for (const name of [...order, ...[...order].reverse(), ...order]) await tryOnce(name);
     for (const [name, v] of Object.entries(samples)) {
       coldStart.push({
         name,

@@ -16,7 +16,7 @@ export const PEER_ENDPOINTS: readonly string[] = ['chat', 'stream', 'embed'];
 export function fairFloor(runtime: string): Peer | undefined {
   if ((runtime.startsWith('workerd') && runtime !== 'workerd-dev') || runtime === 'npm-start')
     return 'passthrough-workerd';
-  if (runtime === 'node') return 'passthrough-node';
+  if (runtime === 'node' || runtime === 'node-bundle') return 'passthrough-node';
   return undefined;
 }
 

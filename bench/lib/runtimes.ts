@@ -9,6 +9,7 @@
  *   npm-start    `node local/start.ts` itself (its own bundle on bare workerd, its scheduler and
  *                Neon proxy) on the given stack: what `npm start` serves, measured as a whole
  *   node         @hono/node-server serving functions/index.ts in Node 24
+ *   node-bundle  @hono/node-server serving the deploy bundle (bench/.dist/all/index.js) in Node 24
  *   deno         `deno run` of the Deno entry, when the project has one and deno is installed
  * `serve.ts` runs one of these in a child process; `startMiniflare` is also used in-process to
  * time isolate starts.
@@ -16,8 +17,17 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
-export const RUNTIMES = ['workerd', 'workerd-raw', 'workerd-dev', 'npm-start', 'node', 'deno'] as const;
+export const RUNTIMES = [
+  'workerd',
+  'workerd-raw',
+  'workerd-dev',
+  'npm-start',
+  'node',
+  'node-bundle',
+  'deno',
+] as const;
 export type Runtime = (typeof RUNTIMES)[number];
 
 export interface Server {
@@ -187,11 +197,22 @@ async function startNpmStartRuntime(vars: Record<string, string>): Promise<Serve
   };
 }
 
-async function startNode(vars: Record<string, string>): Promise<Server> {
-  const { registerBenchHooks } = await import('./node-hooks.ts');
-  registerBenchHooks();
+/**
+ * `node`: functions/index.ts from source (Node strips the TypeScript as it loads, esbuild the JSX);
+ * `node-bundle`: the deploy bundle itself (`wrangler deploy --dry-run`'s minified index.js, what
+ * workerd runs), like for like with Portkey's published build.
+ */
+async function startNode(vars: Record<string, string>, bundleDir?: string): Promise<Server> {
   const { serve } = await import('@hono/node-server');
-  const app = (await import('../../functions/index.ts')).default as {
+  let entry: string;
+  if (bundleDir) {
+    entry = pathToFileURL(resolve(bundleDir, 'index.js')).href;
+  } else {
+    const { registerBenchHooks } = await import('./node-hooks.ts');
+    registerBenchHooks();
+    entry = '../../functions/index.ts';
+  }
+  const app = (await import(entry)).default as {
     fetch: (req: Request, env: unknown, ctx: unknown) => Response | Promise<Response>;
   };
   const ctx = {
@@ -298,6 +319,8 @@ export function startRuntime(
       return startNpmStartRuntime(vars);
     case 'node':
       return startNode(vars);
+    case 'node-bundle':
+      return startNode(vars, bundleDir);
     case 'deno':
       return startDeno(vars);
   }

@@ -44,6 +44,8 @@ export interface SetupOptions {
   redis: boolean;
   logLevel: string;
   log: (line: string) => void;
+  /** More environment for the function's process (bench/profile.ts: NODE_OPTIONS=--cpu-prof). */
+  fnEnv?: NodeJS.ProcessEnv;
 }
 
 export async function setupBench(o: SetupOptions): Promise<BenchEnv> {
@@ -77,7 +79,7 @@ export async function setupBench(o: SetupOptions): Promise<BenchEnv> {
     });
     const t1 = performance.now();
     const fn = await startChild<{ url: string }>('fn', 'bench/lib/serve.ts', [o.runtime, o.bundleDir], {
-      env: { BENCH_VARS: JSON.stringify(vars), WRANGLER_SEND_METRICS: 'false' },
+      env: { BENCH_VARS: JSON.stringify(vars), WRANGLER_SEND_METRICS: 'false', ...o.fnEnv },
     });
     started.push(fn);
     o.log(`function on ${o.runtime}: ${fn.info.url} (${Math.round(performance.now() - t1)} ms to listen)`);
