@@ -1,5 +1,6 @@
 import type { Env } from '../shared/env.ts';
 import { createApp } from '../shared/http/create-app.ts';
+import { pruneMetricGroups } from '../shared/metrics/prune-groups.ts';
 import { approvalFunction } from './approval/routes.ts';
 import { sweepApprovals } from './approval/scheduled.ts';
 import { auditFunction } from './audit/routes.ts';
@@ -29,8 +30,12 @@ const app = createApp('all', [
   docsFunction,
 ]);
 
-/** One cron, every function's periodic work: approval expiry and escalation, ledger checkpoints. */
+/**
+ * One cron, every function's periodic work: approval expiry and escalation, ledger checkpoints,
+ * and deleting idle Pushgateway groups.
+ */
 async function scheduled(controller: ScheduledController, env: Env, ctx: ExecutionContext): Promise<void> {
+  ctx.waitUntil(pruneMetricGroups(controller, env));
   await Promise.all([sweepApprovals(controller, env, ctx), ledgerCheckpoints(controller, env, ctx)]);
 }
 

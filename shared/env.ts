@@ -30,6 +30,7 @@ export interface Env {
   RATE_LIMIT_REQUESTS?: string;
   RATE_LIMIT_AUTH_FAILURES?: string;
   READY_CACHE_MS?: string;
+  METRICS_GROUP_IDLE_SECONDS?: string;
   APPROVAL_SECRET?: string;
   APPROVAL_WEBHOOK_URL?: string;
   APPROVAL_WEBHOOK_SECRET?: string;
@@ -120,6 +121,15 @@ export const settingsSchema = z.object({
       z.coerce
         .number<string>()
         .check(z.refine(Number.isInteger, { message: 'must be an integer' }), z.nonnegative()),
+    ),
+  ),
+  /** Overrides `metrics.group_idle_seconds` (idle Pushgateway groups the cron deletes; >= 60). */
+  METRICS_GROUP_IDLE_SECONDS: z.pipe(
+    optionalString,
+    z.optional(
+      z.coerce
+        .number<string>()
+        .check(z.refine(Number.isInteger, { message: 'must be an integer' }), z.gte(60)),
     ),
   ),
   /** Origins browsers may call from: comma-separated, or `*`; unset: no CORS headers. */

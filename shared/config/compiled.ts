@@ -36,7 +36,8 @@ export const gatewayConfig: GatewayConfig = {
   "metrics": {
     "job": "mas",
     "push_timeout_ms": 1500,
-    "warn_interval_seconds": 60
+    "warn_interval_seconds": 60,
+    "group_idle_seconds": 600
   },
   "budgets": {
     "default_max_output_tokens": 4096,

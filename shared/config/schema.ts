@@ -64,9 +64,14 @@ export const gatewayConfigSchema = z
         push_timeout_ms: z.number().int().positive(),
         /** At most one push-failure warning per isolate per this many seconds. */
         warn_interval_seconds: z.number().int().positive(),
+        /**
+         * The cron deletes per-isolate Pushgateway groups not pushed to for this long (an idle
+         * isolate's counters are flat, so rate() and increase() lose nothing; docs/KERNEL.md).
+         */
+        group_idle_seconds: z.number().int().min(60).default(600),
       })
       .strict()
-      .default({ job: 'mas', push_timeout_ms: 1500, warn_interval_seconds: 60 }),
+      .default({ job: 'mas', push_timeout_ms: 1500, warn_interval_seconds: 60, group_idle_seconds: 600 }),
     budgets: z
       .object({
         /** Output tokens reserved for a request that names no max_tokens / max_output_tokens. */
