@@ -3,6 +3,7 @@ import { LRUCache } from 'lru-cache';
 import { gatewayConfig } from '../config/index.ts';
 import type { Settings } from '../env.ts';
 import { AppError } from '../errors/index.ts';
+import { lazy } from '../http/lazy.ts';
 import type { Logger } from '../log/logger.ts';
 import { LocalLimiter } from '../middleware/rate-limit/local-limiter.ts';
 import { getRedis } from '../redis/client.ts';
@@ -21,7 +22,7 @@ import { withTimeout } from '../resilience/deadline.ts';
  * a client is over from its own next Redis-counted failure, and then refuses it from memory.
  */
 const PREFIX = 'mas:authfail';
-const blockedUntil = new LRUCache<string, number>({ max: 10_000 });
+const blockedUntil = lazy(() => new LRUCache<string, number>({ max: 10_000 }));
 const locals = new Map<number, LocalLimiter>();
 const shared = new WeakMap<object, Map<number, Ratelimit>>();
 
@@ -32,10 +33,10 @@ const windowMs = () => gatewayConfig.rate_limit.window_seconds * 1000;
 
 /** Throws 429 (with Retry-After) when `client` is over its failure limit; touches no I/O. */
 export function refuseIfOverFailureLimit(client: string, now = Date.now()): void {
-  const until = blockedUntil.get(client);
+  const until = blockedUntil().get(client);
   if (until === undefined) return;
   if (until <= now) {
-    blockedUntil.delete(client);
+    blockedUntil().delete(client);
     return;
   }
   const retryAfter = Math.max(1, Math.ceil((until - now) / 1000));
@@ -64,7 +65,7 @@ export async function recordAuthFailure(
   }
   // The failure that uses up the allowance is answered as usual; the next request is refused.
   const verdict = local.take(client);
-  if (!verdict.success || verdict.remaining <= 0) blockedUntil.set(client, verdict.reset);
+  if (!verdict.success || verdict.remaining <= 0) blockedUntil().set(client, verdict.reset);
   const redis = options.costly ? getRedis(settings) : undefined;
   if (!redis) return;
   let byLimit = shared.get(redis);
@@ -86,7 +87,7 @@ export async function recordAuthFailure(
   try {
     const result = await withTimeout(limiter.limit(client), 1000, () => new Error('Redis did not answer'));
     if (!result.success || result.remaining <= 0) {
-      blockedUntil.set(client, Math.max(result.reset, blockedUntil.get(client) ?? 0));
+      blockedUntil().set(client, Math.max(result.reset, blockedUntil().get(client) ?? 0));
     }
   } catch (err) {
     options.log?.warn('auth failure limit: Redis unavailable, counting per isolate', { error: err as Error });

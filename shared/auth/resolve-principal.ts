@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { withPostgres } from '../db/postgres.ts';
 import type { Settings } from '../env.ts';
+import { lazy } from '../http/lazy.ts';
 import { type KeyEntry, type Principal, parseApiKeysSecret, roleSchema } from './api-keys.ts';
 
 const CACHE_TTL_MS = 60_000;
@@ -10,7 +11,9 @@ const secretCache = new Map<string, KeyEntry[]>();
  * Key hash -> principal (or a miss), least recently used out: a flood of random keys evicts only
  * the oldest entries, never every legitimate principal at once.
  */
-const tableCache = new LRUCache<string, { principal: Principal | null; expires: number }>({ max: 10_000 });
+const tableCache = lazy(
+  () => new LRUCache<string, { principal: Principal | null; expires: number }>({ max: 10_000 }),
+);
 
 export function keysFromSecret(settings: Settings): KeyEntry[] {
   const secret = settings.MAS_API_KEYS ?? '';
@@ -33,7 +36,7 @@ export async function lookupKeyInTable(
   hash: string,
 ): Promise<{ principal: Principal | null; queried: boolean }> {
   const now = Date.now();
-  const cached = tableCache.get(hash);
+  const cached = tableCache().get(hash);
   if (cached && cached.expires > now) return { principal: cached.principal, queried: false };
   const principal = await withPostgres(
     settings,
@@ -51,6 +54,6 @@ export async function lookupKeyInTable(
     },
     { connectTimeoutMs: 3000 },
   );
-  tableCache.set(hash, { principal, expires: now + (principal ? CACHE_TTL_MS : MISS_TTL_MS) });
+  tableCache().set(hash, { principal, expires: now + (principal ? CACHE_TTL_MS : MISS_TTL_MS) });
   return { principal, queried: true };
 }

@@ -1,4 +1,4 @@
-import { Client, neonConfig } from '@neondatabase/serverless';
+import type { Client } from '@neondatabase/serverless';
 import type { Settings } from '../env.ts';
 import { AppError, serviceUnavailable } from '../errors/index.ts';
 import { backoffDelay, sleep } from '../resilience/backoff.ts';
@@ -7,11 +7,19 @@ export type { Client } from '@neondatabase/serverless';
 
 let configuredProxy: string | undefined;
 
+type Driver = typeof import('@neondatabase/serverless');
+let driver: Promise<Driver> | undefined;
+/**
+ * The driver (~145 KiB, with module-level set-up of its own) loads on the first connection, not
+ * at start: an isolate, or a Node process, that has not touched Postgres yet has not paid for it.
+ */
+const loadDriver = () => (driver ??= import('@neondatabase/serverless'));
+
 /**
  * Points Neon's driver at a local WebSocket proxy (`NEON_WS_PROXY=127.0.0.1:5488/v1`) in front
  * of a plain Postgres. Without it the driver talks to Neon itself over TLS, as in production.
  */
-function configureNeon(settings: Settings): void {
+function configureNeon({ neonConfig }: Driver, settings: Settings): void {
   const proxy = settings.NEON_WS_PROXY;
   if (!proxy || proxy === configuredProxy) return;
   neonConfig.wsProxy = (host, port) => `${proxy}?address=${host}:${port}`;
@@ -52,8 +60,9 @@ export async function withPostgres<T>(
   options: WithClientOptions = {},
 ): Promise<T> {
   if (!settings.DATABASE_URL) throw serviceUnavailable('Postgres is not configured (DATABASE_URL).');
-  configureNeon(settings);
-  const { client, lost } = await connect(settings.DATABASE_URL, options);
+  const neon = await loadDriver();
+  configureNeon(neon, settings);
+  const { client, lost } = await connect(neon, settings.DATABASE_URL, options);
   try {
     return await fn(client);
   } catch (err) {
@@ -73,6 +82,7 @@ export async function withPostgres<T>(
 
 /** A connected client, retrying only refusals that pass (nothing has been sent yet). */
 async function connect(
+  { Client }: Driver,
   connectionString: string,
   options: WithClientOptions,
 ): Promise<{ client: Client; lost: () => boolean }> {

@@ -3,6 +3,7 @@ import { gatewayConfig } from '../config/index.ts';
 import type { BudgetLimits } from '../config/schema.ts';
 import { type Client, withPostgres } from '../db/postgres.ts';
 import type { Settings } from '../env.ts';
+import { lazy } from '../http/lazy.ts';
 
 /** Who a budget belongs to: an API key's principal, an agent id, or a model role. */
 export type BudgetScope = 'principal' | 'agent' | 'role';
@@ -44,7 +45,7 @@ export const hasLimit = (l: BudgetLimits) =>
 
 // Per isolate: budgets change rarely and a request must not wait on Postgres for them. Entries
 // live `cache_seconds`; a stale entry is still used (and logged) when Postgres is down.
-const cache = new LRUCache<string, { limits: BudgetLimits | null; at: number }>({ max: 10_000 });
+const cache = lazy(() => new LRUCache<string, { limits: BudgetLimits | null; at: number }>({ max: 10_000 }));
 
 /**
  * The budgets that apply to one call: the key's, the agent's and the role's, each the row set for
@@ -58,7 +59,7 @@ export async function budgetsFor(
   const now = Date.now();
   const ttl = gatewayConfig.budgets.cache_seconds * 1000;
   const missing = subjects.filter((s) => {
-    const hit = cache.get(`${s.scope}\u0000${s.id}`);
+    const hit = cache().get(`${s.scope}\u0000${s.id}`);
     return !hit || now - hit.at >= ttl;
   });
   if (missing.length && settings.DATABASE_URL) {
@@ -68,7 +69,7 @@ export async function budgetsFor(
       });
       for (const s of missing) {
         const row = rows.find((r) => r.scope === s.scope && r.id === s.id);
-        cache.set(`${s.scope}\u0000${s.id}`, { limits: row ? limitsOfRow(row) : null, at: now });
+        cache().set(`${s.scope}\u0000${s.id}`, { limits: row ? limitsOfRow(row) : null, at: now });
       }
     } catch (err) {
       onStale(err);
@@ -76,7 +77,7 @@ export async function budgetsFor(
   }
   const out: Budget[] = [];
   for (const s of subjects) {
-    const set = cache.get(`${s.scope}\u0000${s.id}`)?.limits;
+    const set = cache().get(`${s.scope}\u0000${s.id}`)?.limits;
     const limits = set ?? gatewayConfig.budgets.defaults[s.scope];
     if (hasLimit(limits)) out.push({ scope: s.scope, id: s.id, limits, source: set ? 'set' : 'default' });
   }
@@ -85,8 +86,8 @@ export async function budgetsFor(
 
 /** Forget cached budgets (after an admin change in this isolate, and in tests). */
 export function forgetBudgets(scope?: BudgetScope, id?: string): void {
-  if (scope && id) cache.delete(`${scope}\u0000${id}`);
-  else cache.clear();
+  if (scope && id) cache().delete(`${scope}\u0000${id}`);
+  else cache().clear();
 }
 
 async function readBudgets(client: Client, subjects: Array<{ scope: BudgetScope; id: string }>) {

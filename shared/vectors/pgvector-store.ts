@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Client } from '../db/postgres.ts';
 import { AppError } from '../errors/index.ts';
+import { lazy } from '../http/lazy.ts';
 import type { CollectionRef } from './tenancy.ts';
 import type { PointId, SearchHit, VectorPoint, VectorStore } from './types.ts';
 
@@ -13,7 +14,7 @@ interface CollectionTable {
  * Collections this isolate has seen: a table, once created, never changes its name or dimension,
  * so the look-up is safe to keep (bounded, least recently used out).
  */
-const known = new LRUCache<string, CollectionTable>({ max: 1000 });
+const known = lazy(() => new LRUCache<string, CollectionTable>({ max: 1000 }));
 const keyOf = (ref: CollectionRef) => `${ref.namespace}\u0000${ref.name}`;
 
 /**
@@ -23,7 +24,7 @@ const keyOf = (ref: CollectionRef) => `${ref.namespace}\u0000${ref.name}`;
  */
 export function createPgvectorStore(client: Client): VectorStore {
   const lookup = async (ref: CollectionRef): Promise<CollectionTable | undefined> => {
-    const cached = known.get(keyOf(ref));
+    const cached = known().get(keyOf(ref));
     if (cached) return cached;
     const { rows } = await client.query<{ table_name: string; dimension: number }>(
       'select table_name, dimension from vectors.collections where namespace = $1 and name = $2',
@@ -31,7 +32,7 @@ export function createPgvectorStore(client: Client): VectorStore {
     );
     if (!rows[0]) return undefined;
     const found = { table: rows[0].table_name, dimension: rows[0].dimension };
-    known.set(keyOf(ref), found);
+    known().set(keyOf(ref), found);
     return found;
   };
   const mismatch = (ref: CollectionRef, has: number, wanted: number) =>
@@ -62,7 +63,7 @@ export function createPgvectorStore(client: Client): VectorStore {
           }
           throw err;
         }
-        known.set(keyOf(ref), found);
+        known().set(keyOf(ref), found);
       }
       if (found.dimension !== dimension) throw mismatch(ref, found.dimension, dimension);
     },

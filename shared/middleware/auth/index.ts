@@ -13,6 +13,7 @@ import { clientAddress } from '../../auth/client-address.ts';
 import { keysFromSecret, lookupKeyInTable } from '../../auth/resolve-principal.ts';
 import { getSettings, type Settings } from '../../env.ts';
 import { forbidden, unauthorized } from '../../errors/index.ts';
+import { lazy } from '../../http/lazy.ts';
 
 declare module 'hono' {
   interface ContextVariableMap {
@@ -108,12 +109,12 @@ async function resolveKeyHashOnce(
  * pay a digest per request. Only the lookup is cached: which principal a hash belongs to (and
  * whether it was revoked) is still decided per request.
  */
-const digests = new LRUCache<string, string>({ max: 512 });
+const digests = lazy(() => new LRUCache<string, string>({ max: 512 }));
 async function hashOf(key: string): Promise<string> {
-  let hash = digests.get(key);
+  let hash = digests().get(key);
   if (!hash) {
     hash = await sha256Hex(key);
-    digests.set(key, hash);
+    digests().set(key, hash);
   }
   return hash;
 }
