@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import app from '../../functions/index.ts';
-import { generateApiKey } from '../../shared/auth/api-keys.ts';
+import { generateApiKey, sha256Hex } from '../../shared/auth/api-keys.ts';
 import { clientAddress } from '../../shared/auth/client-address.ts';
 import { getSettings } from '../../shared/env.ts';
 import { getRedis } from '../../shared/redis/client.ts';
-import { call, KEYS, testEnv } from './helpers.ts';
+import { adminSql, call, KEYS, testEnv } from './helpers.ts';
 
 // Issue #22 "refusing strangers cheaply": a malformed key is refused before any digest or I/O,
 // failed authentications are limited per client address in front of auth, valid keys unaffected.
@@ -86,7 +86,7 @@ describe('a malformed key', () => {
     expect(body).not.toContain('hunter2');
   });
 
-  it('valid keys keep working: from the secret and from auth.api_keys shapes alike', async () => {
+  it('valid keys keep working: from the secret, and from auth.api_keys', async () => {
     const env = await testEnv();
     for (const role of ['agent', 'approver', 'admin'] as const) {
       const res = await call(app, '/v1/models', {
@@ -95,6 +95,31 @@ describe('a malformed key', () => {
       });
       expect(res.status, role).toBe(200);
     }
+    // A key as `npm run keys` makes it, in the table (written as the owner; the app only reads).
+    const key = generateApiKey();
+    const id = `strangers-${crypto.randomUUID().slice(0, 8)}`;
+    await adminSql('insert into auth.api_keys (id, role, key_hash) values ($1, $2, $3)', [
+      id,
+      'agent',
+      await sha256Hex(key),
+    ]);
+    const res = await call(app, '/v1/models', {
+      headers: { authorization: `Bearer ${key}`, 'cf-connecting-ip': newClient() },
+      env,
+    });
+    expect(res.status).toBe(200);
+    // Only keys of that shape are looked up there: a hand-made one in the table is never found.
+    const handMade = 'mas_hand_made_key_0123456789';
+    await adminSql('insert into auth.api_keys (id, role, key_hash) values ($1, $2, $3)', [
+      `${id}-h`,
+      'agent',
+      await sha256Hex(handMade),
+    ]);
+    const refused = await call(app, '/v1/models', {
+      headers: { authorization: `Bearer ${handMade}`, 'cf-connecting-ip': newClient() },
+      env,
+    });
+    expect(refused.status).toBe(401);
   });
 });
 
