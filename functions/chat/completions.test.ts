@@ -6,17 +6,21 @@ import app from './index.ts';
 
 const fake = inject('openaiFakeUrl');
 const gemini = inject('geminiFakeUrl');
+const anthropic = inject('anthropicFakeUrl');
 
 const MODELS_YAML = `
 providers:
   compat: { type: openai_compatible, base_url: ${fake}/v1, api_key_env: FAKE_KEY, timeout_ms: 2000 }
   google: { type: gemini, base_url: ${gemini}, api_key_env: GOOGLE_API_KEY, timeout_ms: 2000 }
+  claude: { type: anthropic, base_url: ${anthropic}, api_key_env: ANTHROPIC_API_KEY, timeout_ms: 2000 }
 models:
   - { id: instruct, provider: compat, upstream: ok, capabilities: [chat], context_window: 8192 }
   - { id: instruct-down, provider: compat, upstream: fail500, capabilities: [chat], context_window: 8192 }
   - { id: instruct-429, provider: compat, upstream: rate429, capabilities: [chat], context_window: 8192 }
   - { id: g-ok, provider: google, upstream: ok, capabilities: [chat], context_window: 8192 }
+  - { id: c-ok, provider: claude, upstream: ok, capabilities: [chat], context_window: 200000 }
 roles:
+  claude-first: [c-ok, instruct]
   legacy: [instruct-down, g-ok]
   mixed: [g-ok, instruct]
 policy:
@@ -41,6 +45,7 @@ const post = async (body: Record<string, unknown>) =>
       MAS_MODELS_YAML: MODELS_YAML,
       FAKE_KEY: 'sk-fake-key-0000000000000000000000',
       GOOGLE_API_KEY: 'AIzaFakeFakeFakeFakeFakeFakeFakeFakeFake1',
+      ANTHROPIC_API_KEY: 'sk-ant-fake-0000000000000000000000000',
       UPSTASH_REDIS_REST_URL: undefined,
       UPSTASH_REDIS_REST_TOKEN: undefined,
     }),
@@ -144,6 +149,18 @@ describe('POST /v1/completions', () => {
       expect(res.status).toBe(400);
       const { error } = (await res.json()) as { error: { code: string; param: string } };
       expect(error).toMatchObject({ code: 'unsupported_for_model', param });
+    }
+    // Anthropic has no completions endpoint either: translated through chat, with the same limits.
+    const claude = await post({ model: 'c-ok', prompt: 'hi' });
+    expect(claude.status).toBe(200);
+    assertOpenAI('CreateCompletionResponse', await claude.json());
+    const past = await post({ model: 'claude-first', prompt: [1, 2, 3] });
+    expect(past.status).toBe(200);
+    expect(past.headers.get('x-mas-model')).toBe('instruct');
+    for (const body of [{ prompt: [1, 2, 3] }, { prompt: 'x', suffix: 'y' }]) {
+      const res = await post({ model: 'c-ok', ...body });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('unsupported_for_model');
     }
     expect((await post({ model: 'instruct' })).status).toBe(400);
     expect((await post({ model: 'instruct', prompt: 'x', max_tokens: 0 })).status).toBe(400);

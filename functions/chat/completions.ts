@@ -45,7 +45,9 @@ export const completionRequestSchema = z
   })
   .loose();
 
-const forwards = (model: ResolvedModel) => model.provider.type !== 'gemini';
+/** Only OpenAI-type upstreams have `/completions`; Gemini and Anthropic models go through chat. */
+const forwards = (model: ResolvedModel) =>
+  model.provider.type === 'openai' || model.provider.type === 'openai_compatible';
 
 /** Why this request cannot go through chat, or undefined when it can. */
 function untranslatable(body: CompletionRequest): { message: string; param: string } | undefined {
