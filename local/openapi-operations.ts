@@ -310,7 +310,7 @@ export const OPERATIONS: Operation[] = [
       'Input as a string or items (messages with text and image parts, function_call, function_call_output), ' +
       'instructions, function tools and tool_choice, text.format, max_output_tokens, temperature/top_p, ' +
       'metadata, parallel_tool_calls, reasoning, store (default true) and previous_response_id. `openai` ' +
-      'models get the request on their own /responses; Gemini and OpenAI-compatible models get it translated ' +
+      'models get the request on their own /responses; Gemini, Anthropic and OpenAI-compatible models get it translated ' +
       'to Chat Completions and back (built-in tools, reasoning items and file inputs need an openai model: 400 ' +
       "otherwise). `stream: true` answers with OpenAI's event sequence, ending in response.completed, " +
       'response.incomplete or response.failed.',
@@ -327,12 +327,13 @@ export const OPERATIONS: Operation[] = [
     method: 'post',
     path: '/v1/completions',
     tag: 'chat',
-    summary: 'Legacy Completions: forwarded to OpenAI-type upstreams, one user turn per prompt for Gemini',
+    summary:
+      'Legacy Completions: forwarded to OpenAI-type upstreams, one user turn per prompt for Gemini and Anthropic',
     description:
       'Prompt as a string, strings, token ids or token-id arrays; max_tokens, stop, stream, suffix and the ' +
-      'rest go as sent to OpenAI and OpenAI-compatible upstreams. Gemini answers each string prompt as one ' +
-      'user turn; token prompts, suffix and several streamed prompts need an OpenAI-type model (400 ' +
-      'unsupported_for_model when only Gemini is left).',
+      'rest go as sent to OpenAI and OpenAI-compatible upstreams. Gemini and Anthropic answer each string prompt ' +
+      'as one user turn; token prompts, suffix and several streamed prompts need an OpenAI-type model (400 ' +
+      'unsupported_for_model when only Gemini or Anthropic models are left).',
     auth: ['agent', 'admin'],
     body: completionRequestSchema,
     headers: routing,

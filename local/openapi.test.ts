@@ -18,6 +18,19 @@ describe('docs/openapi.json', () => {
     expect(doc).toContain('`POST /v1/chat/completions`');
   });
 
+  it('names the OpenAI endpoints not served, as the 404 unsupported_endpoint does', () => {
+    const { info } = buildOpenApi() as { info: { description: string } };
+    for (const path of [
+      '/v1/moderations',
+      '/v1/images/*',
+      '/v1/audio/*',
+      '/v1/files',
+      '/v1/batches',
+      '/v1/realtime',
+    ])
+      expect(info.description).toContain(path);
+  });
+
   it('carries the request schemas the routes validate with', () => {
     const spec = buildOpenApi() as {
       paths: Record<

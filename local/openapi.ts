@@ -6,6 +6,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as z from 'zod';
+import { UNSUPPORTED_ENDPOINTS } from '../functions/chat/routes.ts';
 import { VERSION } from '../shared/version.ts';
 import { ANTHROPIC_RESPONSES, OPERATIONS, type Operation, RESPONSES } from './openapi-operations.ts';
 
@@ -96,7 +97,9 @@ export function buildOpenApi(): JsonSchema {
       description:
         'Edge control plane of a multi-agent system: OpenAI-compatible LLM gateway, embeddings and ' +
         'vector memory, tamper-evident audit ledger, human approvals, integration proxy. Every ' +
-        'response carries x-correlation-id; errors use the OpenAI error shape.',
+        'response carries x-correlation-id; errors use the OpenAI error shape. OpenAI endpoints not ' +
+        'served here, each a 404 unsupported_endpoint whose message names the alternative: ' +
+        `${UNSUPPORTED_ENDPOINTS.map(([path]) => path).join(', ')}.`,
     },
     servers: [{ url: 'http://localhost:8001', description: 'npm start' }],
     security: [{ bearer: [] }],

@@ -46,7 +46,7 @@ routes.get('/v1/models/:id', (c) => c.json(retrieveModel(c.env, c.req.param('id'
  * OpenAI endpoints this gateway does not serve: a 404 that says so and names what to use,
  * rather than a bare route_not_found that reads like a wrong base URL.
  */
-const UNSUPPORTED: Array<[string, string]> = [
+export const UNSUPPORTED_ENDPOINTS: Array<[string, string]> = [
   [
     '/v1/moderations',
     'Call the moderation model through /v1/chat/completions or /v1/responses with a classifying prompt, or call OpenAI directly.',
@@ -75,7 +75,7 @@ const UNSUPPORTED: Array<[string, string]> = [
   ['/v1/realtime', 'Use streaming (`stream: true`) on /v1/responses or /v1/chat/completions.'],
   ['/v1/realtime/*', 'Use streaming (`stream: true`) on /v1/responses or /v1/chat/completions.'],
 ];
-for (const [path, alternative] of UNSUPPORTED) {
+for (const [path, alternative] of UNSUPPORTED_ENDPOINTS) {
   routes.all(path, (c) => {
     const endpoint = new URL(c.req.url).pathname;
     throw new AppError(
