@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { unstable_dev } from 'wrangler';
 import { waitFor } from '../../local/ports.ts';
 import { findPushgateway, startPushgateway } from '../../local/pushgateway.ts';
 import { groupPath, pruneMetricGroups } from '../../shared/metrics/prune-groups.ts';
@@ -77,6 +78,47 @@ describe('deleting idle Pushgateway groups', () => {
     expect(text).toMatch(/http_requests_total\{[^}]*instance="live-isolate"[^}]*\} 3/);
     expect(text).not.toContain('idle-isolate');
   });
+
+  it('the deployed cron does it: the combined Worker under wrangler dev, fired at a chosen time', async () => {
+    const worker = await unstable_dev('functions/index.ts', {
+      config: 'wrangler.toml',
+      vars: { PUSHGATEWAY_URL: gateway.url, LOG_LEVEL: 'warn' },
+      ip: '127.0.0.1',
+      port: 0,
+      logLevel: 'error',
+      persist: false,
+      experimental: {
+        disableExperimentalWarning: true,
+        disableDevRegistry: true,
+        showInteractiveDevSession: false,
+        testScheduled: true,
+      },
+    });
+    try {
+      await push({ job: 'mas', deployment: 'all', instance: 'cron-idle-1' });
+      await push({ job: 'mas', deployment: 'embed', instance: 'cron-idle-2' });
+      await push({ job: 'other_job', instance: 'cron-other-job' });
+      const lastIdle = Math.max(await pushedAt('cron-idle-1'), await pushedAt('cron-idle-2'));
+      await waitFor(async () => Date.now() / 1000 > lastIdle + 0.05, 5000);
+      await push({ job: 'mas', deployment: 'all', instance: 'cron-live' });
+      const live = await pushedAt('cron-live');
+      const time = Math.round(((lastIdle + live) / 2 + 600) * 1000);
+      // Miniflare's trigger route takes the scheduled time (wrangler's /__scheduled does not).
+      const res = await worker.fetch(`/cdn-cgi/local/scheduled?cron=*+*+*+*+*&time=${time}`);
+      expect(res.status, await res.text()).toBe(200);
+      // The clean-up runs in the cron's waitUntil: poll for it.
+      let left: string[] = [];
+      const done = await waitFor(async () => {
+        left = (await groups()).map((g) => g.labels.instance!);
+        return !left.includes('cron-idle-1') && !left.includes('cron-idle-2');
+      }, 10_000);
+      expect(done, left.join(',')).toBe(true);
+      expect(left).toContain('cron-live');
+      expect(left).toContain('cron-other-job');
+    } finally {
+      await worker.stop();
+    }
+  }, 120_000);
 
   it('a Pushgateway that is down makes the cron warn, never throw, and names no address', async () => {
     const lines: string[] = [];
