@@ -15,9 +15,9 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startChild } from './lib/children.ts';
 import { breakdown, type ProfileBreakdown, readProfile } from './lib/cpuprofile.ts';
-import { bearer } from './lib/keys.ts';
 import { type RequestSpec, runAutocannon } from './lib/loadgen.ts';
 import { portkeyHeaders } from './lib/peer-process.ts';
+import { PROFILE_ENDPOINTS, profileRequest } from './lib/profile-requests.ts';
 import { formatTable, round } from './lib/report.ts';
 import { setupBench } from './lib/setup.ts';
 import { runStreams } from './lib/stream-client.ts';
@@ -35,7 +35,8 @@ const { values: args } = parseArgs({
   },
 });
 const endpoint = args.endpoint!;
-if (!['chat', 'embed', 'stream'].includes(endpoint)) throw new Error('--endpoint: chat, embed or stream');
+if (!(PROFILE_ENDPOINTS as readonly string[]).includes(endpoint))
+  throw new Error('--endpoint: chat, embed or stream');
 const concurrency = Number(args.concurrency);
 const seconds = Number(args.seconds);
 const log = (line: string) => console.log(`[profile] ${line}`);
@@ -90,25 +91,9 @@ const nameOrigin = (key: string) => {
 
 try {
   const upUrl = env.upstream.info.url;
-  const json = { 'content-type': 'application/json' };
-  const agent = { ...json, authorization: bearer('agent') };
-  const body =
-    endpoint === 'embed'
-      ? JSON.stringify({ model: 'embedding', input: 'The quick brown fox.' })
-      : JSON.stringify({
-          model: 'fast',
-          ...(endpoint === 'stream' ? { stream: true } : {}),
-          messages: [{ role: 'user', content: 'Say hello.' }],
-        });
-  const path = endpoint === 'embed' ? '/v1/embeddings' : '/v1/chat/completions';
   const specs: Record<'ours' | 'portkey', RequestSpec> = {
-    ours: { method: 'POST', url: `${env.fn.info.url}${path}`, headers: agent, body },
-    portkey: {
-      method: 'POST',
-      url: `${portkey.info.url}${path}`,
-      headers: { ...agent, ...portkeyHeaders(upUrl) },
-      body,
-    },
+    ours: profileRequest(endpoint, env.fn.info.url),
+    portkey: profileRequest(endpoint, portkey.info.url, portkeyHeaders(upUrl)),
   };
   const pids = { ours: env.fn.pid, portkey: portkey.info.pid };
   const run = (s: RequestSpec, measureMs: number, watch: Record<string, number>) =>
@@ -228,9 +213,11 @@ function mergeBreakdowns(parts: ProfileBreakdown[]): ProfileBreakdown {
   const fns = new Map<string, { category: string; us: number }>();
   let busy = 0;
   let idle = 0;
+  let native = 0;
   for (const p of parts) {
     busy += p.busyUs;
     idle += p.idleUs;
+    native += p.nativeUs;
     for (const c of p.categories) cats.set(c.category, (cats.get(c.category) ?? 0) + c.us);
     for (const t of p.top) {
       const e = fns.get(t.fn) ?? { category: t.category, us: 0 };
@@ -241,6 +228,7 @@ function mergeBreakdowns(parts: ProfileBreakdown[]): ProfileBreakdown {
   return {
     busyUs: busy,
     idleUs: idle,
+    nativeUs: native,
     categories: [...cats.entries()].map(([category, us]) => ({ category, us })).sort((a, b) => b.us - a.us),
     top: [...fns.entries()].map(([fn, v]) => ({ fn, ...v })).sort((a, b) => b.us - a.us),
   };

@@ -6,10 +6,11 @@
  * caller that has one, so a builtin called by our code counts as ours.
  */
 import { readFileSync } from 'node:fs';
+import { SourceMap } from 'node:module';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-interface CallFrame {
+export interface CallFrame {
   functionName: string;
   url: string;
   lineNumber: number;
@@ -34,6 +35,8 @@ export interface ProfileBreakdown {
   /** Sampled main-thread time in the window, idle excluded (µs). */
   busyUs: number;
   idleUs: number;
+  /** Of busyUs: samples whose own frame is native (a builtin or runtime API, GC, (program)). */
+  nativeUs: number;
   categories: Array<{ category: string; us: number }>;
   top: Array<{ fn: string; category: string; us: number }>;
 }
@@ -59,17 +62,18 @@ export function categoryOf(frame: CallFrame, root = process.cwd()): string | und
   if (url.startsWith('node:internal/process/task_queues')) return 'node: promise and nextTick queues';
   if (url.startsWith('node:internal/crypto')) return 'node: crypto';
   if (url.startsWith('node:')) return 'node: other';
-  const nm = url.lastIndexOf('/node_modules/');
+  const nm = `/${url}`.lastIndexOf('/node_modules/');
   if (nm >= 0) {
-    const parts = url.slice(nm + '/node_modules/'.length).split('/');
+    const parts = `/${url}`.slice(nm + '/node_modules/'.length).split('/');
     return `npm: ${parts[0]!.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]}`;
   }
-  let path = url;
+  let path = url.replace(/^(\.\.\/)+/, '');
   try {
     if (url.startsWith('file:')) path = relative(root, fileURLToPath(url));
   } catch {
     // not a file URL
   }
+  if (path.startsWith('node-built-in-modules:')) return 'bundle: node built-ins (unenv polyfills)';
   const [top, second] = path.split('/');
   if (top === 'functions' || top === 'shared') return `ours: ${top}/${second?.replace(/\.tsx?$/, '')}`;
   if (top === 'bench') return 'bench harness';
@@ -82,7 +86,9 @@ export function breakdown(
   fromUs = Number.NEGATIVE_INFINITY,
   toUs = Number.POSITIVE_INFINITY,
   topN = 20,
+  remap?: (frame: CallFrame) => CallFrame,
 ): ProfileBreakdown {
+  if (remap) for (const n of profile.nodes) n.callFrame = remap(n.callFrame);
   const byId = new Map<number, ProfileNode>();
   const parent = new Map<number, number>();
   for (const n of profile.nodes) {
@@ -108,6 +114,7 @@ export function breakdown(
   let t = profile.startTime;
   let busy = 0;
   let idle = 0;
+  let native = 0;
   const n = profile.samples.length;
   for (let i = 0; i < n; i++) {
     t += profile.timeDeltas[i]!;
@@ -121,6 +128,14 @@ export function breakdown(
       continue;
     }
     busy += dur;
+    const own = byId.get(id)!.callFrame;
+    if (
+      !own.url ||
+      own.url.startsWith('wasm://') ||
+      own.functionName === '(program)' ||
+      own.functionName === '(garbage collector)'
+    )
+      native += dur;
     categories.set(category, (categories.get(category) ?? 0) + dur);
     const f = byId.get(id)!.callFrame;
     const key = `${f.functionName || '(anonymous)'} ${f.url ? `${shortUrl(f.url)}:${f.lineNumber + 1}` : '(builtin)'}`;
@@ -131,6 +146,7 @@ export function breakdown(
   return {
     busyUs: busy,
     idleUs: idle,
+    nativeUs: native,
     categories: [...categories.entries()]
       .map(([category, us]) => ({ category, us }))
       .sort((a, b) => b.us - a.us),
@@ -150,4 +166,21 @@ function shortUrl(url: string): string {
     // not a file URL
   }
   return url;
+}
+
+/**
+ * Maps frames of a bundled script back to their sources through its source map (the deploy
+ * bundle's index.js.map), so a minified bundle's profile still names modules.
+ */
+export function sourceMapRemap(scriptSuffix: string, mapFile: string): (frame: CallFrame) => CallFrame {
+  const map = new SourceMap(JSON.parse(readFileSync(mapFile, 'utf8')));
+  return (frame) => {
+    if (!frame.url.endsWith(scriptSuffix)) return frame;
+    const entry = map.findEntry(frame.lineNumber, frame.columnNumber) as {
+      originalSource?: string;
+      originalLine?: number;
+    };
+    if (!entry.originalSource) return frame;
+    return { ...frame, url: entry.originalSource, lineNumber: entry.originalLine ?? frame.lineNumber };
+  };
 }

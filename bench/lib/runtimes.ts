@@ -106,7 +106,11 @@ const mainWorker :Workerd.Worker = (
 );
 `,
   );
-  const child = spawn(binary, ['serve', join(dir, 'config.capnp'), '--experimental'], {
+  // bench/profile.ts profiles the isolate through workerd's inspector (the DevTools protocol).
+  const inspector = process.env.BENCH_INSPECTOR_PORT;
+  const serveArgs = ['serve', join(dir, 'config.capnp'), '--experimental'];
+  if (inspector) serveArgs.push(`--inspector-addr=127.0.0.1:${inspector}`);
+  const child = spawn(binary, serveArgs, {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
