@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, inject, it } from 'vitest';
 import { resetLocalCircuits } from '../../shared/llm/circuit-breaker.ts';
+import { registry } from '../../shared/metrics/registry.ts';
 import { bearer, call, testEnv } from '../../test/workers/helpers.ts';
 import { assertOpenAI, chatChunks } from '../../test/workers/openai-spec.ts';
 import app from './index.ts';
@@ -100,6 +101,13 @@ type Chunk = {
   usage?: { total_tokens: number } | null;
 };
 
+/** llm_tokens_total{type="completion"} of one model, summed over its provider. */
+const completionTokens = async (model: string) => {
+  const text = await registry.getSingleMetricAsString('llm_tokens_total');
+  const line = new RegExp(`llm_tokens_total\\{provider="[^"]+",model="${model}",type="completion"\\} (\\d+)`);
+  return Number(line.exec(text)?.[1] ?? 0);
+};
+
 beforeEach(() => resetLocalCircuits());
 
 describe('the validator', () => {
@@ -172,10 +180,12 @@ describe.each([
     expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toMatch(/^Hello/);
     expect(chunks.some((c) => c.choices[0]?.finish_reason === 'stop')).toBe(true);
     expect(chunks.at(-1)).toMatchObject({ choices: [], usage: { total_tokens: expect.any(Number) } });
-    // Not asked for: usage is still counted upstream, but no usage-only chunk reaches the caller.
+    // Not asked for: usage is still counted, but no usage-only chunk reaches the caller.
+    const before = await completionTokens(`${p}-ok`);
     const plain = chatChunks(await (await chat({ model: `${p}-ok`, stream: true })).text()) as Chunk[];
     for (const chunk of plain) assertOpenAI('CreateChatCompletionStreamResponse', chunk);
     expect(plain.some((c) => c.choices.length === 0)).toBe(false);
+    expect(await completionTokens(`${p}-ok`)).toBeGreaterThan(before);
   });
 
   it('every chunk of a streamed tool call', async () => {

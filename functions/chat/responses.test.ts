@@ -215,6 +215,52 @@ describe('POST /v1/responses, not streamed', () => {
     },
   );
 
+  it.each(['c-tools', 'n-tools'])(
+    '%s: a stateless round trip (store:false, the call and its output sent back as input items)',
+    async (model) => {
+      const input = [
+        { role: 'user', content: 'weather in Paris?' },
+        {
+          type: 'function_call',
+          call_id: 'call_client_7',
+          name: 'get_weather',
+          arguments: '{"city":"Paris"}',
+        },
+        { type: 'function_call_output', call_id: 'call_client_7', output: '{"sky":"sunny"}' },
+      ];
+      const r = await created({
+        model,
+        store: false,
+        input,
+        tools: [{ type: 'function', name: 'get_weather' }],
+      });
+      expect(outputText(r)).toBe('It is sunny in Paris.');
+      const sent = await lastRequest('tools');
+      if (model === 'c-tools') {
+        expect(sent.messages.slice(1)).toEqual([
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [
+              {
+                id: 'call_client_7',
+                type: 'function',
+                function: { name: 'get_weather', arguments: '{"city":"Paris"}' },
+              },
+            ],
+          },
+          { role: 'tool', tool_call_id: 'call_client_7', content: '{"sky":"sunny"}' },
+        ]);
+      } else {
+        expect((sent.input as Json[]).map((i) => [i.type, i.call_id])).toEqual([
+          ['message', undefined],
+          ['function_call', 'call_client_7'],
+          ['function_call_output', 'call_client_7'],
+        ]);
+      }
+    },
+  );
+
   it('falls back across the chain (native down → translated) with routing headers', async () => {
     const res = await create({ model: 'planning', input: 'hi' });
     expect(res.status).toBe(200);
