@@ -1,7 +1,8 @@
 /**
  * `npm run ledger -- export [--since seq] > ledger.jsonl`: rows and signed checkpoints as JSON lines.
- * `npm run ledger -- verify ledger.jsonl --public-key <key> [--witness file] [--trusted-checkpoint note]`:
+ * `npm run ledger -- verify ledger.jsonl --public-key <key> [--public-key <older key>...] [--witness file] [--trusted-checkpoint note]`:
  *   verifies an export offline (no database, no gateway): exits 1 when anything does not verify.
+ *   After a key rotation, pass the keys that signed older checkpoints as further --public-key.
  * `npm run ledger -- archive --before <date> [--out file]`: a verifiable segment for cold storage
  *   (the rows up to the last checkpoint before the date, and the checkpoints that cover them).
  */
@@ -22,14 +23,15 @@ const { positionals, values } = parseArgs({
     before: { type: 'string' },
     out: { type: 'string' },
     log: { type: 'string', default: 'main' },
-    'public-key': { type: 'string' },
+    // Repeatable: the current key first, then keys older checkpoints were signed with.
+    'public-key': { type: 'string', multiple: true },
     witness: { type: 'string' },
     'trusted-checkpoint': { type: 'string' },
   },
 });
 const [command, file] = positionals;
 const usage =
-  'usage: npm run ledger -- export [--since seq] | verify <file> --public-key <key> [--witness <file>] [--trusted-checkpoint <note or file>] | archive --before <date> [--out <file>]';
+  'usage: npm run ledger -- export [--since seq] | verify <file> --public-key <key> [--public-key <older key>...] [--witness <file>] [--trusted-checkpoint <note or file>] | archive --before <date> [--out <file>]';
 
 /** A value given inline or as a file holding it. */
 const inlineOrFile = (v: string) => (existsSync(v) ? readFileSync(v, 'utf8') : v);
@@ -76,14 +78,15 @@ try {
     });
   } else if (command === 'verify') {
     if (!file) throw new Error('verify needs the export file');
-    if (!values['public-key'])
-      throw new Error('verify needs --public-key <name+id+key> (GET /v1/audit/public-key)');
-    const key = parseVerifierKey(inlineOrFile(values['public-key']));
+    const [first, ...older] = values['public-key'] ?? [];
+    if (!first) throw new Error('verify needs --public-key <name+id+key> (GET /v1/audit/public-key)');
+    const key = parseVerifierKey(inlineOrFile(first));
+    const previousKeys = older.map((k) => parseVerifierKey(inlineOrFile(k)));
     const witness = values.witness ? parseNotes(readFileSync(values.witness, 'utf8')) : undefined;
     const trusted = values['trusted-checkpoint'] ? inlineOrFile(values['trusted-checkpoint']) : undefined;
     const result = await verifyExport(
       () => createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY }),
-      { key, ...(witness ? { witness } : {}), ...(trusted ? { trusted } : {}) },
+      { key, previousKeys, ...(witness ? { witness } : {}), ...(trusted ? { trusted } : {}) },
     );
     console.log(JSON.stringify(result, null, 2));
     if (!result.ok) process.exitCode = 1;

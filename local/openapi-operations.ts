@@ -616,6 +616,11 @@ export const OPERATIONS: Operation[] = [
           key_id: z.string(),
           algorithm: z.string(),
           origin: z.string(),
+          previous: z
+            .array(z.object({ key: z.string(), name: z.string(), key_id: z.string() }))
+            .describe(
+              'Keys that signed older checkpoints (LEDGER_PREVIOUS_PUBLIC_KEYS), still accepted by verify.',
+            ),
         }),
       },
     },

@@ -37,6 +37,7 @@ export interface Env {
   APPROVAL_WEBHOOK_ALLOW_PRIVATE?: string;
   LEDGER_SIGNING_KEY?: string;
   LEDGER_ORIGIN?: string;
+  LEDGER_PREVIOUS_PUBLIC_KEYS?: string;
   LEDGER_WITNESS_URL?: string;
   LEDGER_WITNESS_SECRET?: string;
   LEDGER_WITNESS_ALLOW_PRIVATE?: string;
@@ -147,6 +148,11 @@ export const settingsSchema = z.object({
   LEDGER_SIGNING_KEY: optionalString,
   /** The checkpoints' origin line; default the signing key's name. */
   LEDGER_ORIGIN: optionalString,
+  /**
+   * After a key rotation: the public keys (`<name>+<key id>+<base64>`, comma or space separated)
+   * that signed older checkpoints, so verification still accepts them.
+   */
+  LEDGER_PREVIOUS_PUBLIC_KEYS: optionalString,
   /** Receives every new checkpoint (HMAC-signed with LEDGER_WITNESS_SECRET): a copy outside the database. */
   LEDGER_WITNESS_URL: optionalUrl,
   LEDGER_WITNESS_SECRET: optionalString,

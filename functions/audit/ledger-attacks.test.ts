@@ -237,6 +237,40 @@ describe('the perfect forger (has the database, not the key)', () => {
   });
 });
 
+describe('a rotated signing key', () => {
+  it('older checkpoints verify against LEDGER_PREVIOUS_PUBLIC_KEYS (online) and further --public-key (offline)', async () => {
+    const log = newLog('rotated');
+    await buildLog(log, 40, 20); // checkpoints at 20 and 40 under the first key
+    // Rotated to a new key (another name, so another origin too), which signs from then on.
+    const next = await generateSignerKey('attack.test/ledger-next');
+    await buildLog(log, 20, 20, next.signer); // checkpoint at 60
+    await db(async (client, settings) => {
+      const alone = await verifyStoredLog(client, settings, log);
+      expect(alone).toMatchObject({ ok: false, first_bad_checkpoint: { tree_size: 20 } });
+      expect(alone.first_bad_checkpoint!.reason).toMatch(/origin is attack\.test\/ledger\//);
+      const rotated = { ...settings, LEDGER_PREVIOUS_PUBLIC_KEYS: KEY.verifier };
+      expect(await verifyStoredLog(client, rotated, log)).toMatchObject({
+        ok: true,
+        checked: 60,
+        checkpoints: 3,
+      });
+      // A key that never signed this log does not help.
+      const other = await generateSignerKey('attack.test/ledger');
+      const wrong = { ...settings, LEDGER_PREVIOUS_PUBLIC_KEYS: other.verifier };
+      const stillBad = await verifyStoredLog(client, wrong, log);
+      expect(stillBad).toMatchObject({ ok: false, first_bad_checkpoint: { tree_size: 20 } });
+      expect(stillBad.first_bad_checkpoint!.reason).toMatch(/not signed by/);
+
+      const lines = await exported(client, log);
+      const nextKey = parseVerifierKey(next.verifier);
+      const origins = { origin: `attack.test/ledger-next/${log}` };
+      expect((await verifyExport(() => lines, { key: nextKey, ...origins })).ok).toBe(false);
+      const offline = await verifyExport(() => lines, { key: nextKey, previousKeys: [VERIFIER] });
+      expect(offline).toMatchObject({ ok: true, checked: 60, checkpoints: 3 });
+    }, next.signer);
+  });
+});
+
 describe('an archived prefix (rows exported, then removed by the operator)', () => {
   it('verifies from the stored nodes (?from=); an edit after the prefix, or a forged prefix node, fails', async () => {
     const log = newLog('archived');

@@ -7,6 +7,7 @@ import {
   latestCheckpoint,
   listCheckpoints,
   originOf,
+  previousKeys,
   requireSigningKey,
   sendToWitness,
   verifyStoredLog,
@@ -95,6 +96,8 @@ ledgerRoutes.get('/v1/audit/public-key', async (c) => {
     key_id: key.keyId,
     algorithm: 'Ed25519',
     origin: originOf(settings, key, 'main'),
+    // Keys that signed older checkpoints (LEDGER_PREVIOUS_PUBLIC_KEYS), still accepted by verify.
+    previous: previousKeys(settings).map((k) => ({ key: k.text, name: k.name, key_id: k.keyId })),
   });
 });
 

@@ -9,7 +9,14 @@ import type { Settings } from '../env.ts';
 import { AppError } from '../errors/index.ts';
 import { fetchNodes, MAIN_LOG, sealAll, treeSize } from './ledger.ts';
 import { GENESIS_HASH } from './ledger-hash.ts';
-import { type Checkpoint, parseSignerKey, type SignerKey, signCheckpoint } from './ledger-note.ts';
+import {
+  type Checkpoint,
+  parseSignerKey,
+  parseVerifierKey,
+  type SignerKey,
+  signCheckpoint,
+  type VerifierKey,
+} from './ledger-note.ts';
 import {
   CompactTree,
   consistencyProof,
@@ -47,6 +54,23 @@ export async function signingKey(settings: Settings): Promise<SignerKey | null> 
   }
 }
 
+/** LEDGER_PREVIOUS_PUBLIC_KEYS: the keys older checkpoints were signed with (after a rotation). */
+export function previousKeys(settings: Settings): VerifierKey[] {
+  const text = settings.LEDGER_PREVIOUS_PUBLIC_KEYS?.trim();
+  if (!text) return [];
+  return text.split(/[\s,]+/).map((k) => {
+    try {
+      return parseVerifierKey(k);
+    } catch (err) {
+      throw new AppError(
+        500,
+        'ledger_key_invalid',
+        `LEDGER_PREVIOUS_PUBLIC_KEYS has an invalid key: ${(err as Error).message}`,
+      );
+    }
+  });
+}
+
 export async function requireSigningKey(settings: Settings): Promise<SignerKey> {
   const key = await signingKey(settings);
   if (!key) {
@@ -60,7 +84,7 @@ export async function requireSigningKey(settings: Settings): Promise<SignerKey> 
 }
 
 /** The checkpoint origin of a log: LEDGER_ORIGIN (or the key's name), `/<log>` for other logs. */
-export function originOf(settings: Settings, key: SignerKey, log: string): string {
+export function originOf(settings: Settings, key: VerifierKey, log: string): string {
   const base = settings.LEDGER_ORIGIN ?? key.name;
   return log === MAIN_LOG ? base : `${base}/${log}`;
 }
@@ -357,9 +381,11 @@ export async function verifyStoredLog(
   const size = await treeSize(client, log);
   const fromSeq = Math.max(1, Math.min(options.fromSeq ?? 1, size + 1));
   const checkpoints = await allCheckpoints(client, log);
+  const previous = previousKeys(settings);
   const verifier = await LedgerVerifier.create({
-    ...(key ? { key } : {}),
-    ...(key ? { origin: originOf(settings, key, log) } : {}),
+    ...(key ? { key, origin: originOf(settings, key, log) } : {}),
+    previousKeys: previous,
+    previousOrigins: previous.map((k) => originOf(settings, k, log)),
     checkpoints: checkpoints.map(
       (c): CheckpointToCheck => ({ note: c.note, source: 'log', tree_size: c.tree_size }),
     ),

@@ -130,7 +130,14 @@ export interface OfflineResult extends VerifyResult {
 export async function verifyExport(
   /** Reads the export; called twice (checkpoints first, then the rows in one pass, flat memory). */
   open: () => AsyncIterable<string> | Iterable<string>,
-  options: { key: VerifierKey; witness?: string[]; trusted?: string; origin?: string },
+  options: {
+    key: VerifierKey;
+    /** Keys older checkpoints were signed with (before a rotation). */
+    previousKeys?: VerifierKey[];
+    witness?: string[];
+    trusted?: string;
+    origin?: string;
+  },
 ): Promise<OfflineResult> {
   let header: ExportHeader | undefined;
   const checkpoints: CheckpointToCheck[] = [
@@ -154,6 +161,7 @@ export async function verifyExport(
       : undefined;
   const verifier = await LedgerVerifier.create({
     key: options.key,
+    ...(options.previousKeys ? { previousKeys: options.previousKeys } : {}),
     ...(options.origin ? { origin: options.origin } : {}),
     checkpoints,
     ...(start ? { start } : {}),

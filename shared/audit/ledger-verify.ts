@@ -77,12 +77,18 @@ export class LedgerVerifier {
    */
   static async create(options: {
     key?: VerifierKey;
+    /** Keys the log was signed with before a rotation (a checkpoint may be signed by any). */
+    previousKeys?: VerifierKey[];
     origin?: string;
+    /** Origins of those earlier keys' checkpoints, when the origin changed with the key. */
+    previousOrigins?: string[];
     checkpoints: CheckpointToCheck[];
     start?: SegmentStart;
   }): Promise<LedgerVerifier> {
     const v = new LedgerVerifier(options.start ?? { seq: 1, prevHash: GENESIS_HASH });
-    for (const c of options.checkpoints) v.#pending.push(await open(c, options.key, options.origin));
+    const keys = options.key ? [options.key, ...(options.previousKeys ?? [])] : [];
+    const origins = options.origin ? [options.origin, ...(options.previousOrigins ?? [])] : [];
+    for (const c of options.checkpoints) v.#pending.push(await open(c, keys, origins));
     // Smallest size first; at one size a bad signature is reported before a good copy.
     v.#pending.sort((a, b) => a.size - b.size || Number(!a.problem) - Number(!b.problem));
     while (v.#pending[0] && v.#pending[0].size < v.#tree.size) {
@@ -175,7 +181,7 @@ export class LedgerVerifier {
   }
 }
 
-async function open(c: CheckpointToCheck, key: VerifierKey | undefined, origin?: string): Promise<Pending> {
+async function open(c: CheckpointToCheck, keys: VerifierKey[], origins: string[]): Promise<Pending> {
   let size = c.tree_size ?? 0;
   try {
     const parsed = parseCheckpointNote(c.note);
@@ -188,20 +194,21 @@ async function open(c: CheckpointToCheck, key: VerifierKey | undefined, origin?:
         problem: `stored as size ${c.tree_size}, signed for ${size}`,
       };
     }
-    if (origin && parsed.checkpoint.origin !== origin) {
+    if (origins.length && !origins.includes(parsed.checkpoint.origin)) {
       return {
         size,
         note: c.note,
         source: c.source,
-        problem: `origin is ${parsed.checkpoint.origin}, not ${origin}`,
+        problem: `origin is ${parsed.checkpoint.origin}, not ${origins.join(' or ')}`,
       };
     }
-    if (!key) return { size, note: c.note, source: c.source, root: parsed.checkpoint.root };
-    const opened = await openCheckpointNote(c.note, key);
-    if (!opened) {
-      return { size, note: c.note, source: c.source, problem: `not signed by ${key.name}+${key.keyId}` };
+    if (!keys.length) return { size, note: c.note, source: c.source, root: parsed.checkpoint.root };
+    for (const key of keys) {
+      const opened = await openCheckpointNote(c.note, key);
+      if (opened) return { size, note: c.note, source: c.source, root: opened.root };
     }
-    return { size, note: c.note, source: c.source, root: opened.root };
+    const names = keys.map((k) => `${k.name}+${k.keyId}`).join(' or ');
+    return { size, note: c.note, source: c.source, problem: `not signed by ${names}` };
   } catch (err) {
     return { size, note: c.note, source: c.source, problem: `unreadable: ${(err as Error).message}` };
   }
