@@ -48,14 +48,14 @@ const checkpoint = z.object({
 
 export const RESPONSES = {
   400: 'Invalid request (OpenAI error shape, `param` names the field).',
-  401: 'Missing or unknown API key.',
+  401: 'Missing, malformed or unknown API key.',
   403: 'The key is valid but its role may not do this.',
   404: 'Not found (unknown id, model, role or integration).',
   409: 'Conflicts with the current state.',
   410: 'The approval expired.',
   413: 'Body larger than the function allows.',
   415: 'Body is not application/json.',
-  429: 'Rate limited per principal (Retry-After says when to retry).',
+  429: 'Rate limited per principal, or too many failed authentications from this client (Retry-After says when to retry).',
   502: 'Every upstream failed.',
   503: 'A dependency is unavailable, or no model could be called.',
   504: 'No upstream answered within the deadline.',
@@ -65,7 +65,7 @@ export const RESPONSES = {
 export const ANTHROPIC_RESPONSES: Record<keyof typeof RESPONSES, string> = {
   ...RESPONSES,
   400: 'invalid_request_error (also for 409, 413 request_too_large is its own, 415).',
-  401: 'authentication_error: missing or unknown key (`x-api-key` or Bearer).',
+  401: 'authentication_error: missing, malformed or unknown key (`x-api-key` or Bearer).',
   403: 'permission_error: the key’s role may not call models.',
   404: 'not_found_error: unknown model or role.',
   429: 'rate_limit_error (Retry-After says when to retry).',
@@ -215,6 +215,9 @@ export const OPERATIONS: Operation[] = [
     path: '/ready',
     tag: 'ready',
     summary: 'Readiness of Postgres, Redis, the vector store and the LLM upstream, checked in parallel',
+    description:
+      'Each isolate reuses its last answer, good or bad, for `ready.cache_ms` (1 s), and concurrent ' +
+      'calls share the check in flight, so unauthenticated calls cannot turn into connections.',
     auth: false,
     responses: {
       200: { description: 'Every required dependency is ok.', schema: ready },
