@@ -31,6 +31,9 @@ models:
   - { id: g-tools, provider: google, upstream: tools, capabilities: [chat, tools], context_window: 1000000 }
   - { id: c-ok, provider: claude, upstream: ok, capabilities: [chat, json], context_window: 200000 }
   - { id: c-tools, provider: claude, upstream: tools, capabilities: [chat, tools], context_window: 200000 }
+  - { id: o-cut, provider: oai, upstream: midstream, capabilities: [chat], context_window: 128000 }
+  - { id: x-cut, provider: compat, upstream: midstream, capabilities: [chat], context_window: 128000 }
+  - { id: c-cut, provider: claude, upstream: midstream, capabilities: [chat], context_window: 200000 }
   - { id: e-small, provider: oai, upstream: embed-8, capabilities: [embeddings], context_window: 8191, dimension: 8 }
 roles:
   planning: [o-ok, g-ok]
@@ -200,6 +203,25 @@ describe.each([
     expect(JSON.parse(args)).toEqual({ city: 'Paris' });
     expect(chunks.some((c) => c.choices[0]?.finish_reason === 'tool_calls')).toBe(true);
   });
+});
+
+describe('a stream that fails mid-way', () => {
+  it.each(['o-cut', 'x-cut', 'c-cut'])(
+    '%s: whole spec-valid chunks, then an error event whose data is an ErrorResponse',
+    async (model) => {
+      const res = await chat({ model, stream: true });
+      expect(res.status).toBe(200);
+      const events = (await res.text()).split('\n\n').filter((e) => e.trim());
+      const last = events.pop()!;
+      expect(last).toMatch(/^event: error\ndata: /);
+      assertOpenAI('ErrorResponse', JSON.parse(last.slice(last.indexOf('data: ') + 6)));
+      expect(events.length).toBeGreaterThan(0);
+      for (const event of events) {
+        expect(event.startsWith('data: {')).toBe(true);
+        assertOpenAI('CreateChatCompletionStreamResponse', JSON.parse(event.slice(6)));
+      }
+    },
+  );
 });
 
 describe('models match the spec', () => {
