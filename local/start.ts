@@ -13,7 +13,7 @@ import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { stripVTControlCharacters } from 'node:util';
 import { bundledMcp } from '../shared/config/compiled.ts';
-import { needsDemoUpstream } from './demo-upstream.ts';
+import { needsDemoUpstream } from './demo/needs-demo.ts';
 import { formatDotEnv, loadDotEnv } from './dotenv.ts';
 import { createApiKey, isKeyActive } from './keys.ts';
 import { DATA_DIR, MIGRATIONS_DIR, STACK_FILE } from './local-database.ts';
@@ -135,13 +135,14 @@ if (!process.env.LEDGER_SIGNING_KEY) {
 }
 
 // No key and no LLM_BASE_URL: a newcomer still sees the whole flow against a clearly labelled
-// demo upstream (the OpenAI protocol fake the tests use: canned answers, no real model).
+// demo upstream (local/demo/llm-upstream.ts: canned answers, no real model, keeps nothing).
 if (needsDemoUpstream(process.env)) {
-  const { startOpenAIFake } = await import('../test/fakes/openai-fake.ts');
-  demoUpstream = await startOpenAIFake();
+  const { startDemoUpstream } = await import('./demo/llm-upstream.ts');
+  demoUpstream = await startDemoUpstream();
   process.env.LLM_BASE_URL = `${demoUpstream.url}/v1`;
   process.env.LLM_DEFAULT_PROVIDER = 'openai_compatible';
-  for (const role of ['PLANNING', 'EXECUTION', 'FAST', 'FALLBACK']) process.env[`LLM_MODEL_${role}`] ??= 'ok';
+  for (const role of ['PLANNING', 'EXECUTION', 'FAST', 'FALLBACK'])
+    process.env[`LLM_MODEL_${role}`] ??= 'demo';
   process.env.LLM_MODEL_EMBEDDING ??= 'demo-embed-768';
   say(
     'llm',
@@ -156,15 +157,22 @@ if (needsDemoUpstream(process.env)) {
   );
 }
 
-// No MCP server configured: a clearly labelled demo one (the SDK-built fake the tests use), so
-// the README's gated tool call works on a fresh clone. docs/MCP.md configures real ones.
+// No MCP server configured: a clearly labelled demo one (local/demo/mcp-server.ts, built with the
+// SDK), so the README's gated tool call works on a fresh clone. docs/MCP.md configures real ones.
 if (!process.env.MAS_MCP_YAML && Object.keys(bundledMcp.servers).length === 0) {
-  const { startMcpFake } = await import('../test/fakes/mcp-fake.ts');
-  demoMcp = await startMcpFake();
-  process.env.MAS_MCP_YAML =
-    `{ wait_seconds: 10, servers: { demo: { url: '${demoMcp.url}/mcp', ` +
-    'allow: [read_file, delete_file, transfer_funds], tools: { read_file: { category: read }, ' +
-    'delete_file: { category: destructive }, transfer_funds: { category: financial } } } } }';
+  const { startDemoMcpServer, DEMO_MCP_TOOLS } = await import('./demo/mcp-server.ts');
+  demoMcp = await startDemoMcpServer();
+  const tools = Object.entries(DEMO_MCP_TOOLS);
+  process.env.MAS_MCP_YAML = JSON.stringify({
+    wait_seconds: 10,
+    servers: {
+      demo: {
+        url: `${demoMcp.url}/mcp`,
+        allow: tools.map(([name]) => name),
+        tools: Object.fromEntries(tools.map(([name, category]) => [name, { category }])),
+      },
+    },
+  });
   say(
     'mcp',
     `no MCP servers in config/mcp.yaml: /mcp fronts a DEMO MCP server on ${demoMcp.url} (server "demo")`,

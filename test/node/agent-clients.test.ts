@@ -99,13 +99,32 @@ describe('agent clients against npm start', () => {
         runtime: runtime.toLowerCase(),
         baseUrl: gated!.url,
         actionStatus: 'completed',
-        reply: { role: 'assistant', content: 'Hello from the fake.' },
+        reply: { role: 'assistant', content: 'Hello from the demo upstream.' },
         member: 'members',
         held: { approvalId: expect.stringMatching(/^[0-9a-f-]{36}$/) },
       });
     },
     120_000,
   );
+
+  it("npm start's demo MCP server answers through /mcp as server demo", async () => {
+    const mcp = (id: number, method: string, params?: unknown) =>
+      fetch(`${gated!.url}/mcp`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${AGENT_KEY}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+        },
+        body: JSON.stringify({ jsonrpc: '2.0', id, method, params }),
+      }).then((r) => r.json() as Promise<{ result?: Record<string, unknown> }>);
+    const listed = await mcp(1, 'tools/list');
+    const names = (listed.result?.tools as Array<{ name: string }>).map((t) => t.name).sort();
+    expect(names).toEqual(['demo__delete_file', 'demo__read_file', 'demo__transfer_funds']);
+    const read = await mcp(2, 'tools/call', { name: 'demo__read_file', arguments: { path: '/notes.txt' } });
+    expect(JSON.stringify(read.result?.content)).toContain('/notes.txt');
+    expect(read.result?.isError).toBeFalsy();
+  }, 60_000);
 
   it('the TypeScript client in headless Chromium: its build, loaded as ES modules by a page of the gateway', async () => {
     expect(CHROMIUM, 'chromium is needed (apt-get install chromium)').toBeDefined();
@@ -164,7 +183,7 @@ describe('agent clients against npm start', () => {
         },
         { key: AGENT_KEY },
       );
-      expect(result).toMatchObject({ done: 'ran', content: 'Hello from the fake.', held: true });
+      expect(result).toMatchObject({ done: 'ran', content: 'Hello from the demo upstream.', held: true });
       expect(result.userAgent).toMatch(/HeadlessChrome|Chrome/);
     } finally {
       await browser.close();

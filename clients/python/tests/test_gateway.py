@@ -88,7 +88,7 @@ class IssueSnippet(unittest.IsolatedAsyncioTestCase):
             for k, v in saved.items():
                 os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
 
-        self.assertEqual(response.content, "Hello from the fake.")
+        self.assertEqual(response.content, "Hello from the demo upstream.")
         self.assertTrue(response.provider)
         self.assertIsInstance(embedding, list)
         self.assertGreater(len(embedding), 0)
@@ -208,13 +208,13 @@ class GateOn(unittest.IsolatedAsyncioTestCase):
     async def test_llm_roles_and_embeddings_of_a_list(self) -> None:
         router = LLMRouter(client=self.agent)
         reply = await router.chat([{"role": "user", "content": "hi"}], role=ModelRole.FAST, max_tokens=16)
-        self.assertEqual(reply.content, "Hello from the fake.")
+        self.assertEqual(reply.content, "Hello from the demo upstream.")
         self.assertEqual(reply["object"], "chat.completion")
         vectors = await router.embed(["one", "two"])
         self.assertEqual(len(vectors), 2)
         self.assertNotEqual(vectors[0], vectors[1])
         mine = await LLMRouter(client=self.agent, agent_id=AGENT).chat([{"role": "user", "content": "hi"}])
-        self.assertEqual(mine.content, "Hello from the fake.")
+        self.assertEqual(mine.content, "Hello from the demo upstream.")
         with self.assertRaises(PermissionDeniedError) as stranger:  # not an agent of this key
             await LLMRouter(client=self.agent, agent_id="someone-else").chat([{"role": "user", "content": "hi"}])
         self.assertEqual(stranger.exception.code, "agent_mismatch")
