@@ -119,7 +119,7 @@ describe('agent clients against npm start', () => {
         body: JSON.stringify({ jsonrpc: '2.0', id, method, params }),
       }).then((r) => r.json() as Promise<{ result?: Record<string, unknown> }>);
     const listed = await mcp(1, 'tools/list');
-    const names = (listed.result?.tools as Array<{ name: string }>).map((t) => t.name).sort();
+    const names = ((listed.result?.tools ?? []) as Array<{ name: string }>).map((t) => t.name).sort();
     expect(names).toEqual(['demo__delete_file', 'demo__read_file', 'demo__transfer_funds']);
     const read = await mcp(2, 'tools/call', { name: 'demo__read_file', arguments: { path: '/notes.txt' } });
     expect(JSON.stringify(read.result?.content)).toContain('/notes.txt');
