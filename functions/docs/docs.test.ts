@@ -54,7 +54,8 @@ function appRoutes(): string[] {
   const routes = defs.flatMap((def) =>
     def.routes.routes
       .filter((r) => r.method !== 'ALL')
-      .map((r) => `${r.method} ${r.path.replace(/:(\w+)/g, '{$1}')}`),
+      // Path parameters are whole segments (/:id); a colon inside one (actions:batch) is literal.
+      .map((r) => `${r.method} ${r.path.replace(/\/:(\w+)/g, '/{$1}')}`),
   );
   // The proxy serves every method on one pattern; the reference lists each.
   const proxy = proxyFunction.routes.routes.filter((r) => r.path === '/v1/integrations/:name/*');
