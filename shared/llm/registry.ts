@@ -188,6 +188,11 @@ export function resolveTarget(
   if (!asked) {
     if (!roleHeader)
       throw badRequest('Give `model` (a model id or a role) or the x-mas-role header.', 'model');
+    // Bounded like `model` (200): the name is echoed in errors and logs.
+    if (roleHeader.length > 200)
+      throw new AppError(400, 'invalid_header', 'x-mas-role must be at most 200 characters.', {
+        param: 'x-mas-role',
+      });
     role = roleHeader.trim();
   } else if (asked.startsWith(ROLE_PREFIX)) {
     role = asked.slice(ROLE_PREFIX.length);

@@ -341,6 +341,23 @@ function cases(): Case[] {
         code: 'model_not_found',
       },
     ]),
+    ...(
+      [
+        ['/v1/chat/completions', { messages: [{ role: 'user', content: 'hi' }] }],
+        ['/v1/responses', { input: 'hi' }],
+        ['/v1/completions', { prompt: 'hi' }],
+      ] as const
+    ).map(
+      ([path, body]): Case => ({
+        name: `${path}: x-mas-role of 201 chars`,
+        path,
+        body,
+        headers: { 'x-mas-role': 'r'.repeat(201) },
+        status: 400,
+        code: 'invalid_header',
+        param: 'x-mas-role',
+      }),
+    ),
     {
       name: 'chat: an unknown x-mas-role',
       path: '/v1/chat/completions',
@@ -1396,6 +1413,14 @@ describe('bad input on /v1/messages: Anthropic’s error shape', () => {
       '/v1/messages',
       message().replace('}]}', '}],"temperature":1e400}'),
       json,
+      400,
+      'invalid_request_error',
+    ],
+    [
+      'x-mas-role of 201 chars',
+      '/v1/messages',
+      message({ model: undefined }),
+      { ...json, 'x-mas-role': 'r'.repeat(201) },
       400,
       'invalid_request_error',
     ],
