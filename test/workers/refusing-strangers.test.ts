@@ -109,7 +109,8 @@ describe('a malformed key', () => {
     });
     expect(res.status).toBe(200);
     // Only keys of that shape are looked up there: a hand-made one in the table is never found.
-    const handMade = 'mas_hand_made_key_0123456789';
+    // 22 characters after the prefix, unique per run (key_hash is unique in the table).
+    const handMade = `mas_hand_made_${crypto.randomUUID().slice(0, 12)}`;
     await adminSql('insert into auth.api_keys (id, role, key_hash) values ($1, $2, $3)', [
       `${id}-h`,
       'agent',
