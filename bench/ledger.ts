@@ -6,8 +6,12 @@
  *   - sealing lag (entry written → sealed), p50/p99, while the writers run, one sealer woken per write
  *   - verify of a 1,000,000-row log (bulk built), as GET /v1/audit/verify does it, and the offline
  *     verifier over its export
- * Each cell writes to a log of its own. Options: --rows 1000000 --seconds 10 --concurrency 32.
+ * Each cell writes to a log of its own, and reports CPU per row beside the wall-clock figures (the
+ * Postgres backends' from /proc, this process's): on a shared machine those are what the work
+ * costs. Options: --rows 1000000 --seconds 10 --concurrency 32.
  */
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { connectNodePostgres } from '../local/node-postgres.ts';
 import { appendLedgerEntries, sealPending } from '../shared/audit/ledger.ts';
@@ -33,14 +37,49 @@ const key = await generateSignerKey('bench.mas/ledger');
 const settings = settingsSchema.parse({ DATABASE_URL: url, LEDGER_SIGNING_KEY: key.signer });
 const run = crypto.randomUUID().slice(0, 8);
 const main = await connectNodePostgres(url);
-const sync = (await main.client.query<{ s: string }>('show synchronous_commit')).rows[0]?.s;
+const sync = (await main.client.query<{ synchronous_commit: string }>('show synchronous_commit')).rows[0]
+  ?.synchronous_commit;
 log(`machine: ${JSON.stringify(machineInfo())}; synchronous_commit=${sync}`);
+
+/**
+ * CPU seconds (user + system) the given Postgres backends have used, from /proc (the bench runs
+ * beside the server). With the machine shared, wall-clock figures are the scheduler's; CPU per row
+ * is what the work costs, whatever else runs.
+ */
+const TICKS_PER_SECOND = 100;
+function backendCpuSeconds(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // Not on this machine (a remote DATABASE_URL): reported as 0.
+    }
+  }
+  return ticks / TICKS_PER_SECOND;
+}
+const backendPid = async (c: { client: { query: typeof main.client.query } }) =>
+  Number((await c.client.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid);
+const nodeCpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+const perRowUs = (seconds: number, rows: number) => round((seconds * 1e6) / Math.max(1, rows), 1);
 
 /** Writers appending one entry per statement; one sealer loop woken by the writes. */
 async function appendCell(name: string, perStatement: number, seconds: number, concurrency: number) {
   const logName = `bench-${name}-${run}`;
   const writers = await Promise.all(Array.from({ length: concurrency }, () => connectNodePostgres(url!)));
   const sealer = await connectNodePostgres(url!);
+  const writerPids = await Promise.all(writers.map(backendPid));
+  const sealerPid = await backendPid(sealer);
+  const cpu0 = {
+    writers: backendCpuSeconds(writerPids),
+    sealer: backendCpuSeconds([sealerPid]),
+    node: nodeCpuSeconds(),
+  };
   const latency = new Samples();
   let rows = 0;
   let stop = false;
@@ -75,6 +114,11 @@ async function appendCell(name: string, perStatement: number, seconds: number, c
   stop = true;
   await sealing;
   await sealPending(sealer.client, logName);
+  const cpu = {
+    writers: backendCpuSeconds(writerPids) - cpu0.writers,
+    sealer: backendCpuSeconds([sealerPid]) - cpu0.sealer,
+    node: nodeCpuSeconds() - cpu0.node,
+  };
   const lag = await main.client.query<{ p50: number; p99: number; max: number }>(
     `select percentile_cont(0.5) within group (order by ms) as p50, percentile_cont(0.99) within group (order by ms) as p99, max(ms) as max
        from (select extract(epoch from s.sealed_at - l.created_at) * 1000 as ms
@@ -94,6 +138,11 @@ async function appendCell(name: string, perStatement: number, seconds: number, c
     sealing_lag_p50_ms: round(Number(lag.rows[0]?.p50 ?? 0), 1),
     sealing_lag_p99_ms: round(Number(lag.rows[0]?.p99 ?? 0), 1),
     sealing_lag_max_ms: round(Number(lag.rows[0]?.max ?? 0), 1),
+    // CPU per row: Postgres writer backends (append), the sealer's backend, this process (client).
+    pg_append_cpu_us_per_row: perRowUs(cpu.writers, rows),
+    pg_seal_cpu_us_per_row: perRowUs(cpu.sealer, rows),
+    node_cpu_us_per_row: perRowUs(cpu.node, rows),
+    loadavg_at_end: loadavg().map((v) => round(v, 2)),
   };
 }
 
@@ -115,22 +164,33 @@ await bulkAppend(main.client, bigLog, total, {
 await createCheckpoint(main.client, settings, { log: bigLog });
 const buildSeconds = (performance.now() - t) / 1000;
 t = performance.now();
+const mainPid = await backendPid(main);
+const verifyCpu0 = { pg: backendCpuSeconds([mainPid]), node: nodeCpuSeconds() };
 const verified = await verifyStoredLog(main.client, settings, bigLog);
 const verifySeconds = (performance.now() - t) / 1000;
+const verifyCpu = {
+  pg: backendCpuSeconds([mainPid]) - verifyCpu0.pg,
+  node: nodeCpuSeconds() - verifyCpu0.node,
+};
 log(`verify ${total} rows: ${round(verifySeconds, 1)} s ${JSON.stringify(verified)}`);
 const lines: string[] = [];
 for await (const line of exportLedger(main.client, { log: bigLog })) lines.push(line);
 t = performance.now();
+const offlineCpu0 = nodeCpuSeconds();
 const offline = await verifyExport(() => lines, { key: parseVerifierKey(key.verifier) });
 const offlineSeconds = (performance.now() - t) / 1000;
+const offlineCpu = nodeCpuSeconds() - offlineCpu0;
 results.push({
   cell: 'verify',
   rows: total,
   build_seconds: round(buildSeconds, 1),
   verify_seconds: round(verifySeconds, 1),
   verify_ok: verified.ok,
+  verify_cpu_seconds: { node: round(verifyCpu.node, 1), postgres: round(verifyCpu.pg, 1) },
   offline_verify_seconds: round(offlineSeconds, 1),
+  offline_cpu_seconds: round(offlineCpu, 1),
   offline_ok: offline.ok,
+  loadavg_at_end: loadavg().map((v) => round(v, 2)),
 });
 log(JSON.stringify(results.at(-1)));
 await main.close();

@@ -37,10 +37,20 @@ export async function appendLedgerEntries(
 ): Promise<AppendResult[]> {
   if (items.length === 0) return [];
   const entries = items.map(({ entry }) => ({ ...entry, redaction_rules: entry.redaction_rules ?? [] }));
+  // Only the columns of audit.actions: the entry's inputs and detail would be sent and parsed twice.
   const states = items.map(({ entry, state }) => ({
-    ...entry,
+    action_id: entry.action_id,
+    agent_id: entry.agent_id,
+    agent_name: entry.agent_name,
+    action_type: entry.action_type,
+    category: entry.category,
+    tool_name: entry.tool_name,
+    status: entry.status,
+    principal: entry.principal,
+    correlation_id: entry.correlation_id,
     input_hash: state?.input_hash ?? '',
     approval_id: state?.approval_id ?? null,
+    created_at: entry.created_at,
     updated_at: entry.created_at,
   }));
   const { rows } = await client.query<{ id: string }>(
