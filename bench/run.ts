@@ -157,6 +157,7 @@ const env = await setupBench({
 
 let exitCode = 0;
 const peerChildren: Array<Child<{ url: string; pid?: number }>> = [];
+const skipped: Partial<Record<Endpoint, string>> = {};
 try {
   const peerUrl: Partial<Record<Peer, string>> = {};
   const watch: Record<string, number | number[]> = { ...env.watch };
@@ -346,12 +347,18 @@ try {
   });
 
   // One request of each kind first: a misconfiguration should fail loudly, not as 100% errors.
-  const checks: Array<[string, RequestSpec]> = endpoints.map((e) => [e, specs[e].through]);
+  // An endpoint of ours that fails is left out of the run (named in `skipped`, exit code 1), so
+  // one broken route does not cost the other cells; a failing peer or floor ends the run.
+  const checks: Array<[string, Endpoint | undefined, RequestSpec]> = endpoints.map((e) => [
+    e,
+    e,
+    specs[e].through,
+  ]);
   for (const e of endpoints.filter((x) => peersOn && PEER_ENDPOINTS.includes(x))) {
-    for (const r of alsoRuntimes) checks.push([`${e} ours@${r}`, oursOn(r, specs[e].through)]);
-    for (const p of PEERS) checks.push([`${e} ${p}`, atPeer(p, specs[e].direct!)]);
+    for (const r of alsoRuntimes) checks.push([`${e} ours@${r}`, e, oursOn(r, specs[e].through)]);
+    for (const p of PEERS) checks.push([`${e} ${p}`, undefined, atPeer(p, specs[e].direct!)]);
   }
-  for (const [e, s] of checks) {
+  for (const [name, ours, s] of checks) {
     const res = await fetch(s.url, {
       method: s.method,
       headers: s.headers ?? {},
@@ -359,12 +366,17 @@ try {
       signal: AbortSignal.timeout(30_000),
     });
     const text = await res.text();
-    if (!res.ok) throw new Error(`${e}: ${s.method} ${s.url} answered ${res.status}: ${text.slice(0, 300)}`);
+    let problem = res.ok ? undefined : `${s.method} ${s.url} answered ${res.status}: ${text.slice(0, 300)}`;
     // A JSON-RPC error or an error result is a 200 too: the mcp cell must measure a real call.
-    if (e === 'mcp' && (!text.includes('"result"') || text.includes('"isError":true'))) {
-      throw new Error(`mcp: tools/call did not succeed: ${text.slice(0, 300)}`);
+    if (name === 'mcp' && (!text.includes('"result"') || text.includes('"isError":true'))) {
+      problem = `tools/call did not succeed: ${text.slice(0, 300)}`;
     }
+    if (!problem) continue;
+    if (!ours) throw new Error(`${name}: ${problem}`);
+    skipped[ours] ??= `${name}: ${problem}`;
+    console.error(`[bench] SKIPPED ${ours}: ${name}: ${problem}`);
   }
+  const measured = endpoints.filter((e) => !skipped[e]);
 
   // Isolate start per deployment: Miniflare with that bundle, then GET /health twice.
   const isolateStart: Array<{
@@ -399,7 +411,7 @@ try {
   const rows: OverheadReport[] = [];
   const participants: Participant[] = [];
   const comparisons: Comparison[] = [];
-  for (const endpoint of endpoints) {
+  for (const endpoint of measured) {
     for (const concurrency of concurrencies) {
       const spec = specs[endpoint];
       const withPeers = peersOn && PEER_ENDPOINTS.includes(endpoint);
@@ -493,7 +505,7 @@ try {
   // Process start to first chat answer on Node, ours (from source and the deploy bundle) against
   // Portkey, fresh processes, A B C C B A A B C.
   const coldStart: ColdStartReport[] = [];
-  if (peersOn && endpoints.includes('chat')) {
+  if (peersOn && measured.includes('chat')) {
     const samples: Record<string, number[]> = { 'ours@node': [], 'ours@node-bundle': [], portkey: [] };
     const tryOnce = async (name: string) => {
       const port = await freePort();
@@ -539,7 +551,7 @@ try {
     gatewayP50: number;
     upstreamP50: number;
   }> = [];
-  for (const endpoint of endpoints.filter((e) => ['chat', 'messages', 'embed', 'stream'].includes(e))) {
+  for (const endpoint of measured.filter((e) => ['chat', 'messages', 'embed', 'stream'].includes(e))) {
     const s = specs[endpoint].through;
     const client = new Samples();
     const gateway = new Samples();
@@ -610,6 +622,7 @@ try {
     memory,
     coldStart,
     serverTiming,
+    skipped,
     targets,
     totalSeconds: round((performance.now() - started) / 1000, 1),
   };
@@ -667,6 +680,10 @@ try {
   const file = join(args.out!, `${date}-${runtime}${quick ? '-quick' : ''}.json`);
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   console.log(`\nwrote ${file} (${result.totalSeconds} s in all)`);
+  if (Object.keys(skipped).length) {
+    console.error(`[bench] skipped, failing the run: ${JSON.stringify(skipped)}`);
+    exitCode = 1;
+  }
 } catch (err) {
   console.error(`[bench] failed: ${(err as Error).stack ?? err}`);
   exitCode = 1;
