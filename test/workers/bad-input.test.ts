@@ -114,6 +114,7 @@ const chatBody = (over: Record<string, unknown> = {}) => ({
 const nested = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
 const INVALID_UTF8 = new Uint8Array([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0xff, 0x22, 0x7d]);
 const OVER_256K = JSON.stringify(action({ inputs: { blob: 'x'.repeat(300_000) } }));
+const OVER_4M = JSON.stringify({ actions: [action({ inputs: { blob: 'x'.repeat(4_300_000) } })] });
 const OVER_1M = JSON.stringify(chatBody({ messages: [{ role: 'user', content: 'x'.repeat(1_100_000) }] }));
 
 /** The same generic attacks on every JSON endpoint. */
@@ -920,6 +921,58 @@ function cases(): Case[] {
     },
     { name: 'audit get: not a uuid', method: 'GET', path: '/v1/audit/actions/%27%3B%20drop', status: 400 },
     { name: 'audit verify: an agent', method: 'GET', path: '/v1/audit/verify', status: 403 },
+    // batches of actions
+    ...generic('/v1/audit/actions:batch', OVER_4M).map((c) => ({ ...c, name: `audit batch: ${c.name}` })),
+    {
+      name: 'audit batch: an amount 1e400 in the second action',
+      path: '/v1/audit/actions:batch',
+      body: `{"actions":[${JSON.stringify(action())},{"agent_name":"b","action_type":"wire_transfer","inputs":{"amount":1e400}}]}`,
+      status: 400,
+      param: 'actions.1.inputs',
+    },
+    {
+      name: 'audit batch: agent_id of 129 chars',
+      path: '/v1/audit/actions:batch',
+      body: { actions: [action({ agent_id: 'a'.repeat(129) })] },
+      status: 400,
+      param: 'actions.0.agent_id',
+    },
+    {
+      name: 'audit batch: category constructor with an amount (gated: no batch)',
+      path: '/v1/audit/actions:batch',
+      body: { actions: [action({ category: 'constructor', inputs: { amount: 5 } })] },
+      status: 400,
+      code: 'approval_required',
+      param: 'actions.0',
+    },
+    {
+      name: 'audit batch: actions an object',
+      path: '/v1/audit/actions:batch',
+      body: { actions: { 0: action() } },
+      status: 400,
+      param: 'actions',
+    },
+    // usage
+    {
+      name: 'usage: scope constructor',
+      method: 'GET',
+      path: '/v1/usage?scope=constructor',
+      status: 400,
+      param: 'scope',
+    },
+    {
+      name: 'usage: since not a date',
+      method: 'GET',
+      path: '/v1/usage?since=1e400',
+      status: 400,
+      param: 'since',
+    },
+    {
+      name: 'usage: another principal, as an agent',
+      method: 'GET',
+      path: '/v1/usage?scope=principal&id=admin-1',
+      status: 403,
+    },
     // the verifiable log
     { name: 'checkpoints: signed by an agent', path: '/v1/audit/checkpoints', status: 403 },
     { name: 'checkpoints: no key', method: 'GET', path: '/v1/audit/checkpoints', role: null, status: 401 },
