@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type * as z from 'zod';
 import { ConfigError, parseConfig } from '../shared/config/parse-config.ts';
@@ -143,6 +144,13 @@ export function compileConfig(root = '.'): string {
     '/** First 16 hex of the SHA-256 over config/policies.yaml and config/actions.yaml: on every ledger row. */',
   );
   lines.push(`export const policyVersion = '${version.digest('hex').slice(0, 16)}';`, '');
+  // The product version as a string constant: importing package.json would put all of it in
+  // every bundle (shared/version.ts).
+  const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as {
+    version: string;
+  };
+  lines.push("/** package.json's version. */");
+  lines.push(`export const productVersion = ${JSON.stringify(pkg.version)};`, '');
   return lines.join('\n');
 }
 

@@ -1,4 +1,4 @@
-import pkg from '../package.json' with { type: 'json' };
+import { productVersion } from './config/compiled.ts';
 
-/** The product version, from package.json at build time. */
-export const VERSION: string = pkg.version;
+/** The product version: package.json's, compiled in by local/config-compile.ts. */
+export const VERSION: string = productVersion;

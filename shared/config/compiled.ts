@@ -748,3 +748,6 @@ export const actionRegistry: ActionRegistry = {
 
 /** First 16 hex of the SHA-256 over config/policies.yaml and config/actions.yaml: on every ledger row. */
 export const policyVersion = 'e415cd7e9e54772c';
+
+/** package.json's version. */
+export const productVersion = "0.1.0";
