@@ -6,13 +6,17 @@ import app from './index.ts';
 
 const fake = inject('openaiFakeUrl');
 const gemini = inject('geminiFakeUrl');
+const anthropic = inject('anthropicFakeUrl');
 
 const MODELS_YAML = `
 providers:
   oai: { type: openai, base_url: ${fake}/v1, api_key_env: FAKE_KEY, timeout_ms: 2000 }
   compat: { type: openai_compatible, base_url: ${fake}/v1, api_key_env: FAKE_KEY, timeout_ms: 2000 }
   google: { type: gemini, base_url: ${gemini}, api_key_env: GOOGLE_API_KEY, timeout_ms: 2000 }
+  claude: { type: anthropic, base_url: ${anthropic}, api_key_env: ANTHROPIC_API_KEY, timeout_ms: 2000 }
 models:
+  - { id: a-ok, provider: claude, upstream: ok, capabilities: [chat, tools], context_window: 200000 }
+  - { id: a-tools, provider: claude, upstream: tools, capabilities: [chat, tools], context_window: 200000 }
   - { id: n-ok, provider: oai, upstream: ok, capabilities: [chat, tools], context_window: 8192 }
   - { id: n-tools, provider: oai, upstream: tools, capabilities: [chat, tools], context_window: 8192 }
   - { id: n-down, provider: oai, upstream: fail500, capabilities: [chat], context_window: 8192 }
@@ -41,6 +45,7 @@ const env = (over: Record<string, string | undefined> = {}) =>
     MAS_MODELS_YAML: MODELS_YAML,
     FAKE_KEY: 'sk-fake-key-0000000000000000000000',
     GOOGLE_API_KEY: 'AIzaFakeFakeFakeFakeFakeFakeFakeFakeFake1',
+    ANTHROPIC_API_KEY: 'sk-ant-fake-0000000000000000000000000',
     UPSTASH_REDIS_REST_URL: undefined,
     UPSTASH_REDIS_REST_TOKEN: undefined,
     ...over,
@@ -90,6 +95,7 @@ describe('POST /v1/responses, not streamed', () => {
     ['n-ok', 'native', 'oai'],
     ['c-ok', 'translated', 'compat'],
     ['g-ok', 'translated', 'google'],
+    ['a-ok', 'translated', 'claude'],
   ])('%s (%s) answers a valid Response with usage, stored by default', async (model, _how, provider) => {
     const res = await create({ model, input: 'hi' });
     expect(res.headers.get('x-mas-provider')).toBe(provider);
@@ -323,7 +329,7 @@ describe('POST /v1/responses, streamed', () => {
   ];
   const squash = (types: string[]) => types.filter((t, i) => t !== types[i - 1]);
 
-  it.each(['n-ok', 'c-ok', 'g-ok'])(
+  it.each(['n-ok', 'c-ok', 'g-ok', 'a-ok'])(
     '%s: OpenAI’s event sequence, deltas adding up to the text',
     async (model) => {
       const events = await streamed({ model, input: 'hi' });
@@ -373,6 +379,18 @@ describe('POST /v1/responses, streamed', () => {
     },
   );
 
+  it('a-tools (Anthropic): text then a function call, every event and the final Response valid', async () => {
+    const tools = [{ type: 'function', name: 'get_weather' }];
+    const plain = await created({ model: 'a-tools', input: 'weather?', tools });
+    expect((plain.output as Json[]).map((i) => i.type)).toEqual(['message', 'function_call']);
+    const events = await streamed({ model: 'a-tools', input: 'weather?', tools });
+    const completed = events.at(-1)!;
+    expect(completed.type).toBe('response.completed');
+    const call = ((completed.response as Json).output as Json[]).find((i) => i.type === 'function_call')!;
+    expect(call).toMatchObject({ name: 'get_weather', call_id: 'toolu_fake_1' });
+    expect(JSON.parse(call.arguments)).toEqual({ city: 'Paris' });
+  });
+
   it.each(['n-cut', 'c-cut'])(
     '%s: an upstream dying mid-stream ends with response.failed, stored as failed',
     async (model) => {
@@ -398,7 +416,9 @@ describe('stored responses', () => {
     });
     const got = await get(`/v1/responses/${r.id}`);
     expect(got.status).toBe(200);
-    expect(((await got.json()) as Json).id).toBe(r.id);
+    const stored = (await got.json()) as Json;
+    assertOpenAI('Response', stored);
+    expect(stored.id).toBe(r.id);
 
     const page = (await (await get(`/v1/responses/${r.id}/input_items?limit=2`)).json()) as Json;
     assertOpenAI('ResponseItemList', page);
