@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import * as z from 'zod';
+import { budgetLimitsSchema } from '../../shared/config/budget-limits.ts';
 import { gatewayConfig } from '../../shared/config/index.ts';
-import { budgetLimitsSchema } from '../../shared/config/schema.ts';
 import { withPostgres } from '../../shared/db/postgres.ts';
 import { getSettings } from '../../shared/env.ts';
 import { AppError, notFound } from '../../shared/errors/index.ts';

@@ -1,4 +1,9 @@
 import * as z from 'zod';
+// The categories in a module of their own: the ledger and the registry check them at run time,
+// and importing this file would build the whole policy schema in every isolate that loads them.
+import { categorySchema } from './category.ts';
+
+export { type Category, categorySchema } from './category.ts';
 
 /**
  * `never`, `always`, or only when the action's amount exceeds a threshold (the amount is read at
@@ -40,15 +45,6 @@ const gate = z
     escalate_to: approvers.optional(),
   })
   .strict();
-
-export const categorySchema = z.enum([
-  'read',
-  'internal_write',
-  'external_write',
-  'financial',
-  'destructive',
-  'security',
-]);
 
 /** `config/policies.yaml`: which actions need a human, who decides, how many, how long. */
 export const policySchema = z
@@ -93,4 +89,3 @@ export const policySchema = z
 
 export type Policy = z.infer<typeof policySchema>;
 export type PolicyGate = z.infer<typeof gate>;
-export type Category = z.infer<typeof categorySchema>;

@@ -1,19 +1,10 @@
 import * as z from 'zod';
 
-/** Spend limits of one key, agent or role; each absent one is unlimited. */
-export const budgetLimitsSchema = z
-  .object({
-    /** USD per UTC day. */
-    daily_usd: z.number().nonnegative().nullish(),
-    /** USD per UTC calendar month. */
-    monthly_usd: z.number().nonnegative().nullish(),
-    /** Tokens (prompt + completion) per minute. */
-    tpm: z.number().int().nonnegative().nullish(),
-    /** LLM requests per minute. */
-    rpm: z.number().int().nonnegative().nullish(),
-  })
-  .strict();
-export type BudgetLimits = z.infer<typeof budgetLimitsSchema>;
+// In a module of its own: the usage routes validate budgets at run time, and importing this file
+// would build the whole gateway schema in every isolate that loads them.
+import { budgetLimitsSchema } from './budget-limits.ts';
+
+export { type BudgetLimits, budgetLimitsSchema } from './budget-limits.ts';
 
 /** Kernel settings from `config/gateway.yaml`: one schema, types derived with `z.infer`. */
 export const gatewayConfigSchema = z

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { categorySchema } from '../config/policy-schema.ts';
+import { categorySchema } from '../config/category.ts';
 
 const envName = z.string().regex(/^[A-Z][A-Z0-9_]*$/);
 /** Server names become tool-name prefixes (`<server>__<tool>`): no `__` inside, so no collisions. */

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { categorySchema } from '../config/policy-schema.ts';
+import { categorySchema } from '../config/category.ts';
 
 const method = z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 const prefix = z.string().regex(/^\/[A-Za-z0-9._~\-/]*$/, 'a path prefix like /data/');
