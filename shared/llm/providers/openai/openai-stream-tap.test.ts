@@ -96,6 +96,20 @@ describe('OpenAI stream tap', () => {
     expect(ended()?.usage?.total_tokens).toBe(14);
   });
 
+  it('finds the usage chunk among other events in one read, in ASCII or not', async () => {
+    for (const content of ['plain', 'é ü 漢字']) {
+      const up = upstream();
+      up.send(chunk('first'));
+      const opened = tap(up, false);
+      up.send(chunk(content) + USAGE + chunk('after') + DONE);
+      up.close();
+      const { stream, ended } = await opened;
+      expect((await readAll(stream)).join('')).toBe(chunk('first') + chunk(content) + chunk('after') + DONE);
+      await until(() => ended() !== undefined);
+      expect(ended()?.usage?.completion_tokens).toBe(5);
+    }
+  });
+
   it('sends only whole events: one split across reads goes out once it is complete', async () => {
     const up = upstream();
     const whole = chunk('one') + chunk('two');

@@ -16,9 +16,13 @@ const NL = 10;
 const CR = 13;
 const EMPTY: Uint8Array = new Uint8Array(0);
 const encoder = new TextEncoder();
+/** Whole events only are decoded (never half a character), so one stateless decoder serves all. */
+const decoder = new TextDecoder();
 const DONE = encoder.encode('data: [DONE]\n\n');
 /** A chunk with none of these is forwarded without a look at its events. */
 const INTERESTING = /"usage"\s*:\s*\{|"error"|\[DONE\]|^event\s*:/m;
+/** The same, to walk the matches of one chunk (reset before each use; scans never overlap). */
+const INTERESTING_ALL = new RegExp(INTERESTING.source, 'gm');
 
 /**
  * Reads the body up to its first data event, so an upstream that answers 200 and then fails (an
@@ -75,7 +79,6 @@ export interface TapOptions {
  */
 export function tapChunkStream(bytes: ChunkBytes, options: TapOptions): ReadableStream<Uint8Array> {
   const { provider } = bytes;
-  const decoder = new TextDecoder();
   let usage: Usage | undefined;
   let carry: Uint8Array | undefined;
   let sawDone = false;
@@ -111,20 +114,48 @@ export function tapChunkStream(bytes: ChunkBytes, options: TapOptions): Readable
     if (end < data.length) carry = data.slice(end);
     if (end === 0) return;
     const complete = end === data.length ? data : data.subarray(0, end);
-    if (!INTERESTING.test(decoder.decode(complete))) {
+    const text = decoder.decode(complete);
+    if (!INTERESTING.test(text)) {
       out.enqueue(complete);
       return;
     }
+    // Only the events that may matter are decoded and parsed on their own (usually the usage
+    // chunk and [DONE]); the runs of plain events between them go out as they are.
     let from = 0;
-    for (let at = 0; at < end; ) {
-      const next = eventEnd(complete, at, end);
+    /** False once the stream failed. */
+    const visit = (at: number, next: number): boolean => {
       const kind = classify(decoder.decode(complete.subarray(at, next)));
       if (kind === 'drop' || kind instanceof ProviderError) {
         if (at > from) out.enqueue(complete.subarray(from, at));
         from = next;
-        if (kind instanceof ProviderError) return fail(kind);
+        if (kind instanceof ProviderError) {
+          fail(kind);
+          return false;
+        }
       } else if (kind === 'done') sawDone = true;
-      at = next;
+      return true;
+    };
+    if (text.length === complete.length) {
+      // ASCII: string offsets are byte offsets, so the matches point at their events directly.
+      let at = 0;
+      const matches = INTERESTING_ALL;
+      matches.lastIndex = 0;
+      for (let match = matches.exec(text); match; match = matches.exec(text)) {
+        let next = eventEnd(complete, at, end);
+        while (next <= match.index) {
+          at = next;
+          next = eventEnd(complete, at, end);
+        }
+        if (!visit(at, next)) return;
+        at = next;
+        matches.lastIndex = next;
+      }
+    } else {
+      for (let at = 0; at < end; ) {
+        const next = eventEnd(complete, at, end);
+        if (INTERESTING.test(decoder.decode(complete.subarray(at, next))) && !visit(at, next)) return;
+        at = next;
+      }
     }
     if (from < end) out.enqueue(from === 0 ? complete : complete.subarray(from, end));
   };
@@ -202,7 +233,6 @@ function classifyEvent(provider: string, text: string): ClassifiedEvent {
 function hasFirstEvent(provider: string, head: Uint8Array): boolean {
   const end = lastBoundary(head);
   if (end === 0) return false;
-  const decoder = new TextDecoder();
   for (let at = 0; at < end; ) {
     const next = eventEnd(head, at, end);
     const { kind } = classifyEvent(provider, decoder.decode(head.subarray(at, next)));
