@@ -234,6 +234,25 @@ describe('signed checkpoints', () => {
   });
 });
 
+describe('GET /v1/audit/verify?from=', () => {
+  it('verifies from a seq on over the stored nodes, and refuses a from that is not a seq', async () => {
+    await record();
+    const whole = (await (await req('/v1/audit/verify')).json()) as { ok: boolean; tree_size: number };
+    expect(whole.ok).toBe(true);
+    const res = await req(`/v1/audit/verify?from=${whole.tree_size}`);
+    expect(res.status).toBe(200);
+    const tail = (await res.json()) as { ok: boolean; from_seq: number; checked: number };
+    expect(tail.ok, JSON.stringify(tail)).toBe(true);
+    expect(tail.from_seq).toBe(whole.tree_size);
+    expect(tail.checked).toBeGreaterThanOrEqual(1);
+    for (const bad of ['0', 'abc', '-3']) {
+      const r = await req(`/v1/audit/verify?from=${bad}`);
+      expect(r.status, bad).toBe(400);
+      expect(((await r.json()) as { error: { param: string } }).error.param).toBe('from');
+    }
+  });
+});
+
 describe('the witness URL', () => {
   it('refuses loopback, link-local and private targets unless LEDGER_WITNESS_ALLOW_PRIVATE=true', async () => {
     const sink = inject('webhookSinkUrl');
