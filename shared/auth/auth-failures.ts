@@ -1,4 +1,3 @@
-import { Ratelimit } from '@upstash/ratelimit';
 import { LRUCache } from 'lru-cache';
 import { gatewayConfig } from '../config/index.ts';
 import type { Settings } from '../env.ts';
@@ -6,6 +5,7 @@ import { AppError } from '../errors/index.ts';
 import { lazy } from '../http/lazy.ts';
 import type { Logger } from '../log/logger.ts';
 import { LocalLimiter } from '../middleware/rate-limit/local-limiter.ts';
+import { type SharedLimiter, sharedSlidingWindow } from '../middleware/rate-limit/shared-limiter.ts';
 import { getRedis } from '../redis/client.ts';
 import { withTimeout } from '../resilience/deadline.ts';
 
@@ -24,7 +24,7 @@ import { withTimeout } from '../resilience/deadline.ts';
 const PREFIX = 'mas:authfail';
 const blockedUntil = lazy(() => new LRUCache<string, number>({ max: 10_000 }));
 const locals = new Map<number, LocalLimiter>();
-const shared = new WeakMap<object, Map<number, Ratelimit>>();
+const shared = new WeakMap<object, Map<number, SharedLimiter>>();
 
 function limitOf(settings: Settings): number {
   return settings.RATE_LIMIT_AUTH_FAILURES ?? gatewayConfig.rate_limit.auth_failures_per_client;
@@ -75,13 +75,7 @@ export async function recordAuthFailure(
   }
   let limiter = byLimit.get(limit);
   if (!limiter) {
-    limiter = new Ratelimit({
-      redis,
-      limiter: Ratelimit.slidingWindow(limit, `${gatewayConfig.rate_limit.window_seconds} s`),
-      prefix: PREFIX,
-      timeout: 0,
-      analytics: false,
-    });
+    limiter = sharedSlidingWindow(redis, { tokens: limit, windowMs: windowMs(), prefix: PREFIX });
     byLimit.set(limit, limiter);
   }
   try {

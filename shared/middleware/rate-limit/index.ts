@@ -1,4 +1,3 @@
-import { Ratelimit } from '@upstash/ratelimit';
 import type { MiddlewareHandler } from 'hono';
 import { gatewayConfig } from '../../config/index.ts';
 import { getSettings } from '../../env.ts';
@@ -6,6 +5,7 @@ import { tooManyRequests } from '../../errors/index.ts';
 import { runInBackground } from '../../http/background.ts';
 import { getRedis } from '../../redis/client.ts';
 import { LocalLimiter } from './local-limiter.ts';
+import { type SharedLimiter, sharedSlidingWindow } from './shared-limiter.ts';
 
 export { LocalLimiter } from './local-limiter.ts';
 
@@ -35,7 +35,7 @@ const minHeadroom = (limit: number) => Math.max(10, Math.ceil(limit * 0.1));
 
 /**
  * Limits requests per principal (run it after `auth`). Shared across isolates through Redis with
- * `@upstash/ratelimit`; when Redis is not configured or fails, a per-isolate limiter takes over
+ * `@upstash/ratelimit`'s sliding window (shared-limiter.ts); when Redis is not configured or fails, a per-isolate limiter takes over
  * so requests are still served. Sets `x-ratelimit-*` headers (also under OpenAI's -requests names);
  * 429 with `Retry-After` when over.
  *
@@ -49,7 +49,7 @@ export function rateLimit(options: RateLimitOptions = {}): MiddlewareHandler {
   const windowSeconds = options.windowSeconds ?? gatewayConfig.rate_limit.window_seconds;
   const prefix = options.prefix ?? 'mas:ratelimit';
   const locals = new Map<number, LocalLimiter>();
-  const shared = new WeakMap<object, Map<number, Ratelimit>>();
+  const shared = new WeakMap<object, Map<number, SharedLimiter>>();
   const verdicts = new Map<string, Verdict & { at: number }>();
 
   return async function rateLimitMiddleware(c, next) {
@@ -73,15 +73,7 @@ export function rateLimit(options: RateLimitOptions = {}): MiddlewareHandler {
       }
       let limiter = byLimit.get(requests);
       if (!limiter) {
-        limiter = new Ratelimit({
-          // Our REST client has the SDK's evalsha, eval, get and set, with its semantics.
-          redis: redis as unknown as ConstructorParameters<typeof Ratelimit>[0]['redis'],
-          limiter: Ratelimit.slidingWindow(requests, `${windowSeconds} s`),
-          prefix,
-          // On a slow Redis, answer from the local limiter rather than wait.
-          timeout: 0,
-          analytics: false,
-        });
+        limiter = sharedSlidingWindow(redis, { tokens: requests, windowMs: windowSeconds * 1000, prefix });
         byLimit.set(requests, limiter);
       }
       const verdictKey = `${requests}|${key}`;
