@@ -1,6 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { withPostgres } from '../../shared/db/postgres.ts';
-import { getSettings } from '../../shared/env.ts';
 import { adminSql, bearer, call, type KEYS, testEnv } from '../../test/workers/helpers.ts';
 import auditApp from './index.ts';
 

@@ -24,7 +24,6 @@ import {
 } from '../../shared/audit/ledger-note.ts';
 import {
   consistencyProof,
-  fromBase64,
   inclusionProof,
   leafHash,
   verifyConsistency,
