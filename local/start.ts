@@ -118,9 +118,10 @@ if (!process.env.APPROVAL_SECRET) {
   process.env.APPROVAL_SECRET = readFileSync(secretFile, 'utf8').trim();
 }
 
-// A local webhook receiver (http://127.0.0.1:...) is the usual local setup: allow private targets
-// here, explicitly; deployments keep the default (refused).
+// A local webhook receiver or ledger witness (http://127.0.0.1:...) is the usual local setup:
+// allow private targets here, explicitly; deployments keep the default (refused).
 process.env.APPROVAL_WEBHOOK_ALLOW_PRIVATE ??= 'true';
+process.env.LEDGER_WITNESS_ALLOW_PRIVATE ??= 'true';
 
 // Signs ledger checkpoints; one per local data dir, kept across restarts (like the admin key).
 if (!process.env.LEDGER_SIGNING_KEY) {
