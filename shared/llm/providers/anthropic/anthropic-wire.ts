@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 
 /**
  * Anthropic Messages API shapes: TypeScript types for what we build, and minimal zod schemas for
@@ -62,10 +62,10 @@ export interface AnthropicRequest {
 }
 
 export const anthropicUsageSchema = z.looseObject({
-  input_tokens: z.number().nullish(),
-  output_tokens: z.number().nullish(),
-  cache_read_input_tokens: z.number().nullish(),
-  cache_creation_input_tokens: z.number().nullish(),
+  input_tokens: z.nullish(z.number()),
+  output_tokens: z.nullish(z.number()),
+  cache_read_input_tokens: z.nullish(z.number()),
+  cache_creation_input_tokens: z.nullish(z.number()),
 });
 export type AnthropicUsage = z.infer<typeof anthropicUsageSchema>;
 
@@ -78,8 +78,8 @@ export const anthropicMessageSchema = z.looseObject({
   role: z.literal('assistant'),
   model: z.string(),
   content: z.array(blockSchema),
-  stop_reason: z.string().nullish(),
-  stop_sequence: z.string().nullish(),
+  stop_reason: z.nullish(z.string()),
+  stop_sequence: z.nullish(z.string()),
   usage: anthropicUsageSchema,
 });
 export type AnthropicResponse = z.infer<typeof anthropicMessageSchema>;
@@ -87,22 +87,22 @@ export type AnthropicResponse = z.infer<typeof anthropicMessageSchema>;
 /** One SSE event of a Messages stream, by `type` (the `data` JSON carries it too). */
 export const anthropicEventSchema = z.looseObject({
   type: z.string(),
-  index: z.number().int().nullish(),
-  message: z
-    .looseObject({ id: z.string(), model: z.string(), usage: anthropicUsageSchema.nullish() })
-    .nullish(),
-  content_block: blockSchema.nullish(),
-  delta: z
-    .looseObject({
-      type: z.string().nullish(),
-      text: z.string().nullish(),
-      partial_json: z.string().nullish(),
-      stop_reason: z.string().nullish(),
-      stop_sequence: z.string().nullish(),
-    })
-    .nullish(),
-  usage: anthropicUsageSchema.nullish(),
-  error: z.looseObject({ type: z.string().nullish(), message: z.string().nullish() }).nullish(),
+  index: z.nullish(z.int()),
+  message: z.nullish(
+    z.looseObject({ id: z.string(), model: z.string(), usage: z.nullish(anthropicUsageSchema) }),
+  ),
+  content_block: z.nullish(blockSchema),
+  delta: z.nullish(
+    z.looseObject({
+      type: z.nullish(z.string()),
+      text: z.nullish(z.string()),
+      partial_json: z.nullish(z.string()),
+      stop_reason: z.nullish(z.string()),
+      stop_sequence: z.nullish(z.string()),
+    }),
+  ),
+  usage: z.nullish(anthropicUsageSchema),
+  error: z.nullish(z.looseObject({ type: z.nullish(z.string()), message: z.nullish(z.string()) })),
 });
 export type AnthropicEvent = z.infer<typeof anthropicEventSchema>;
 
@@ -110,6 +110,6 @@ export const countTokensSchema = z.looseObject({ input_tokens: z.number() });
 
 /** `{"type":"error","error":{"type":"...","message":"..."}}`, the one error shape of the API. */
 export const anthropicErrorSchema = z.looseObject({
-  type: z.literal('error').optional(),
+  type: z.optional(z.literal('error')),
   error: z.looseObject({ type: z.string(), message: z.string() }),
 });

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 
 /**
  * Gemini API shapes (`generateContent`, `streamGenerateContent?alt=sse`, `batchEmbedContents`):
@@ -56,50 +56,50 @@ export function generateContentBody(contents: Content[], config: GenerateContent
 }
 
 const partSchema = z.looseObject({
-  text: z.string().nullish(),
-  thought: z.boolean().nullish(),
-  functionCall: z
-    .looseObject({
-      id: z.string().nullish(),
-      name: z.string().nullish(),
-      args: z.record(z.string(), z.unknown()).nullish(),
-    })
-    .nullish(),
+  text: z.nullish(z.string()),
+  thought: z.nullish(z.boolean()),
+  functionCall: z.nullish(
+    z.looseObject({
+      id: z.nullish(z.string()),
+      name: z.nullish(z.string()),
+      args: z.nullish(z.record(z.string(), z.unknown())),
+    }),
+  ),
 });
 
 export const generateContentResponseSchema = z.looseObject({
-  responseId: z.string().nullish(),
-  candidates: z
-    .array(
+  responseId: z.nullish(z.string()),
+  candidates: z.nullish(
+    z.array(
       z.looseObject({
-        content: z.looseObject({ parts: z.array(partSchema).nullish() }).nullish(),
-        finishReason: z.string().nullish(),
+        content: z.nullish(z.looseObject({ parts: z.nullish(z.array(partSchema)) })),
+        finishReason: z.nullish(z.string()),
       }),
-    )
-    .nullish(),
-  promptFeedback: z.looseObject({ blockReason: z.string().nullish() }).nullish(),
-  usageMetadata: z
-    .looseObject({
-      promptTokenCount: z.number().nullish(),
-      candidatesTokenCount: z.number().nullish(),
-      thoughtsTokenCount: z.number().nullish(),
-      totalTokenCount: z.number().nullish(),
-    })
-    .nullish(),
+    ),
+  ),
+  promptFeedback: z.nullish(z.looseObject({ blockReason: z.nullish(z.string()) })),
+  usageMetadata: z.nullish(
+    z.looseObject({
+      promptTokenCount: z.nullish(z.number()),
+      candidatesTokenCount: z.nullish(z.number()),
+      thoughtsTokenCount: z.nullish(z.number()),
+      totalTokenCount: z.nullish(z.number()),
+    }),
+  ),
 });
 export type GenerateContentResponse = z.infer<typeof generateContentResponseSchema>;
 
 export const batchEmbedResponseSchema = z.looseObject({
-  embeddings: z.array(z.looseObject({ values: z.array(z.number()).nullish() })).nullish(),
+  embeddings: z.nullish(z.array(z.looseObject({ values: z.nullish(z.array(z.number())) }))),
 });
 
 /** Google's error body: `{ error: { code, message, status, details: [...] } }`. */
 export const geminiErrorSchema = z.looseObject({
   error: z.looseObject({
-    message: z.string().nullish(),
-    status: z.string().nullish(),
-    details: z
-      .array(z.looseObject({ '@type': z.string().nullish(), retryDelay: z.string().nullish() }))
-      .nullish(),
+    message: z.nullish(z.string()),
+    status: z.nullish(z.string()),
+    details: z.nullish(
+      z.array(z.looseObject({ '@type': z.nullish(z.string()), retryDelay: z.nullish(z.string()) })),
+    ),
   }),
 });

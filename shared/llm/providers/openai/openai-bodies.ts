@@ -11,8 +11,13 @@ export const embeddingsSchema = z.looseObject({
   usage: z.looseObject({ prompt_tokens: z.number().optional() }).nullish(),
 });
 
-export function parseUpstream<S extends z.ZodType>(provider: string, schema: S, json: unknown): z.infer<S> {
-  const result = schema.safeParse(json);
+/** Classic and zod/mini schemas alike (the Gemini and Anthropic wire schemas are mini). */
+export function parseUpstream<S extends z.core.$ZodType>(
+  provider: string,
+  schema: S,
+  json: unknown,
+): z.infer<S> {
+  const result = z.safeParse(schema, json);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   throw new ProviderError(
