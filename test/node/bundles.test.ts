@@ -23,16 +23,16 @@ const compiledLimits = new RegExp(
 const TARGET_KIB: Record<string, number> = { health: 30, chat: 120 };
 const DEFAULT_TARGET_KIB = 80;
 const CEILING_KIB: Record<string, number> = {
-  all: 292, // every function and the docs on one origin: no target of its own
+  all: 285, // every function and the docs on one origin: no target of its own
   ready: 180,
-  chat: 188,
-  messages: 182,
-  embed: 182,
-  audit: 150,
-  approval: 147,
-  proxy: 145,
-  usage: 127,
-  mcp: 212,
+  chat: 178,
+  messages: 172,
+  embed: 172,
+  audit: 139,
+  approval: 137,
+  proxy: 134,
+  usage: 116,
+  mcp: 203,
 };
 
 // What `npm run build` does: each function bundles alone, exactly as `wrangler deploy` would.
