@@ -74,8 +74,8 @@ export interface ChunkBytes {
   /** The attempt's signal (a caller who left aborts it). */
   signal: AbortSignal;
   head: Uint8Array;
-  /** Null when the body ended while priming. */
-  rest: ReadableStream<Uint8Array> | null;
+  /** The rest of the body, still locked to the reader that primed it; null if it already ended. */
+  reader: ReadableStreamDefaultReader<Uint8Array> | null;
 }
 
 export type ForwardPath = '/responses' | '/completions';

@@ -6,7 +6,9 @@ import { bodyReadError } from './openai-http.ts';
 
 /**
  * OpenAI chunk streams (chat and legacy completions) forwarded as the upstream's own bytes. The
- * body flows through one TransformStream whose scanner looks at each chunk once: it cuts at the
+ * body flows through one stream stage, a pull source reading the upstream body (no TransformStream
+ * and pipe: on workerd their construction and per-chunk promise hops cost more than the scan), whose
+ * scanner looks at each chunk once: it cuts at the
  * last event boundary (a half event waits for its end, so a stream that breaks is cut cleanly),
  * decodes the chunk and, only if it may hold usage, an error or `[DONE]`, looks at its events one
  * by one. Everything else is enqueued as the very bytes that arrived: no parse, no re-encode.
@@ -46,15 +48,9 @@ export async function openChunkBytes(
       } catch (err) {
         throw bodyReadError(provider, err, signal);
       }
-      if (next.done) {
-        reader.releaseLock();
-        return { provider, idleMs, signal, head, rest: null };
-      }
+      if (next.done) return { provider, idleMs, signal, head, reader: null };
       head = head.length ? concat(head, next.value) : next.value;
-      if (hasFirstEvent(provider, head)) {
-        reader.releaseLock();
-        return { provider, idleMs, signal, head, rest: res.body };
-      }
+      if (hasFirstEvent(provider, head)) return { provider, idleMs, signal, head, reader };
     }
   } catch (err) {
     reader.cancel().catch(() => undefined);
@@ -83,17 +79,31 @@ export function tapChunkStream(bytes: ChunkBytes, options: TapOptions): Readable
   let carry: Uint8Array | undefined;
   let sawDone = false;
   let failure: unknown;
-  let out!: TransformStreamDefaultController<Uint8Array>;
-  const stopPipe = new AbortController();
+  let out!: ReadableStreamDefaultController<Uint8Array>;
+  let sent = 0;
+  const emit = (piece: Uint8Array) => {
+    sent++;
+    out.enqueue(piece);
+  };
   const fail = (err: unknown) => {
     if (failure === undefined) failure = err;
-    stopPipe.abort(err);
   };
+  const { reader } = bytes;
+  let reading = false;
+  let idled: ProviderError | undefined;
+  // Only a read left waiting counts: a caller slow to take what we sent is not the upstream's fault.
   const idle = idleTimer(bytes.idleMs, () => {
-    // Output the caller has not taken yet: the wait is theirs, not the upstream's.
-    if ((out.desiredSize ?? 0) < 0) return false;
-    fail(idleError(provider, bytes.idleMs));
+    if (!reading) return false;
+    idled = idleError(provider, bytes.idleMs);
+    reader?.cancel(idled).catch(() => undefined);
   });
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    idle.dispose();
+    options.onEnd(usage, failure);
+  };
 
   /** Usage-only chunks the caller did not ask for are withheld; an error event ends the stream. */
   const classify = (text: string): 'keep' | 'drop' | 'done' | ProviderError => {
@@ -110,13 +120,13 @@ export function tapChunkStream(bytes: ChunkBytes, options: TapOptions): Readable
       data = concat(carry, chunk);
       carry = undefined;
     }
-    const end = lastBoundary(data);
-    if (end < data.length) carry = data.slice(end);
-    if (end === 0) return;
-    const complete = end === data.length ? data : data.subarray(0, end);
+    const limit = lastBoundary(data);
+    if (limit < data.length) carry = data.slice(limit);
+    if (limit === 0) return;
+    const complete = limit === data.length ? data : data.subarray(0, limit);
     const text = decoder.decode(complete);
     if (!INTERESTING.test(text)) {
-      out.enqueue(complete);
+      emit(complete);
       return;
     }
     // Only the events that may matter are decoded and parsed on their own (usually the usage
@@ -126,7 +136,7 @@ export function tapChunkStream(bytes: ChunkBytes, options: TapOptions): Readable
     const visit = (at: number, next: number): boolean => {
       const kind = classify(decoder.decode(complete.subarray(at, next)));
       if (kind === 'drop' || kind instanceof ProviderError) {
-        if (at > from) out.enqueue(complete.subarray(from, at));
+        if (at > from) emit(complete.subarray(from, at));
         from = next;
         if (kind instanceof ProviderError) {
           fail(kind);
@@ -141,61 +151,79 @@ export function tapChunkStream(bytes: ChunkBytes, options: TapOptions): Readable
       const matches = INTERESTING_ALL;
       matches.lastIndex = 0;
       for (let match = matches.exec(text); match; match = matches.exec(text)) {
-        let next = eventEnd(complete, at, end);
+        let next = eventEnd(complete, at, limit);
         while (next <= match.index) {
           at = next;
-          next = eventEnd(complete, at, end);
+          next = eventEnd(complete, at, limit);
         }
         if (!visit(at, next)) return;
         at = next;
         matches.lastIndex = next;
       }
     } else {
-      for (let at = 0; at < end; ) {
-        const next = eventEnd(complete, at, end);
+      for (let at = 0; at < limit; ) {
+        const next = eventEnd(complete, at, limit);
         if (INTERESTING.test(decoder.decode(complete.subarray(at, next))) && !visit(at, next)) return;
         at = next;
       }
     }
-    if (from < end) out.enqueue(from === 0 ? complete : complete.subarray(from, end));
+    if (from < limit) emit(from === 0 ? complete : complete.subarray(from, limit));
   };
 
-  const tap = new TransformStream<Uint8Array, Uint8Array>({
-    start(controller) {
-      out = controller;
-      if (bytes.head.length) scan(bytes.head);
-    },
-    transform(chunk) {
-      idle.touch();
-      scan(chunk);
-    },
-    flush() {
-      if (failure === undefined && carry?.some((b) => b !== NL && b !== CR && b !== 32)) {
-        // The upstream closed after a last event without its blank line: still a whole event.
-        const last = carry;
-        carry = undefined;
-        scan(concat(last, encoder.encode(last[last.length - 1] === NL ? '\n' : '\n\n')));
-      }
-      if (failure !== undefined) out.enqueue(encoder.encode(options.errorEvent(failure)));
-      else if (!sawDone) out.enqueue(DONE);
-    },
-  });
+  /** The last bytes (the error event, or [DONE] if the upstream sent none), then the end. */
+  const close = () => {
+    if (ended) return; // the caller left first
+    if (failure === undefined && carry?.some((b) => b !== NL && b !== CR && b !== 32)) {
+      // The upstream closed after a last event without its blank line: still a whole event.
+      const last = carry;
+      carry = undefined;
+      scan(concat(last, encoder.encode(last[last.length - 1] === NL ? '\n' : '\n\n')));
+    }
+    if (failure !== undefined) {
+      out.enqueue(encoder.encode(options.errorEvent(failure)));
+      // Stopped early (an error event, a stall): the upstream connection is let go.
+      reader?.cancel().catch(() => undefined);
+    } else if (!sawDone) out.enqueue(DONE);
+    out.close();
+    end();
+  };
 
-  const piped = bytes.rest
-    ? bytes.rest.pipeTo(tap.writable, { preventAbort: true, preventClose: true, signal: stopPipe.signal })
-    : Promise.resolve();
-  piped
-    .catch((err) => {
-      if (failure === undefined) failure = bodyReadError(provider, err, bytes.signal);
-    })
-    // Closing runs `flush`: the error event or `[DONE]`. It fails only if the caller left.
-    .then(() => tap.writable.getWriter().close())
-    .catch(() => undefined)
-    .finally(() => {
-      idle.dispose();
-      options.onEnd(usage, failure);
-    });
-  return tap.readable;
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        out = controller;
+        if (bytes.head.length) scan(bytes.head);
+      },
+      // One upstream read per pull, until something went out (a read may hold half an event).
+      async pull() {
+        for (const before = sent; sent === before; ) {
+          if (failure !== undefined || !reader) return close();
+          let next: ReadableStreamReadResult<Uint8Array>;
+          idle.touch();
+          reading = true;
+          try {
+            next = await reader.read();
+          } catch (err) {
+            fail(idled ?? bodyReadError(provider, err, bytes.signal));
+            return close();
+          } finally {
+            reading = false;
+          }
+          if (ended) return;
+          if (idled) fail(idled);
+          if (idled || next.done) return close();
+          idle.touch();
+          scan(next.value);
+        }
+      },
+      // The caller left: the upstream read stops and its connection is released.
+      cancel(reason) {
+        reader?.cancel(reason).catch(() => undefined);
+        end();
+      },
+    },
+    { highWaterMark: 0 },
+  );
 }
 
 interface ClassifiedEvent {
