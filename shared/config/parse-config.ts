@@ -1,4 +1,7 @@
-import { parse as parseYaml } from 'yaml';
+// js-yaml's loader with the YAML 1.2 core schema (no timestamps, merge keys or custom tags: the
+// same values as the `yaml` package gives): a third of its size in the bundles that parse the
+// MAS_MODELS_YAML / MAS_MCP_YAML overrides.
+import { CORE_SCHEMA, load } from 'js-yaml';
 import type * as z from 'zod';
 
 /** A config file that does not parse or validate; the message names the file and the bad key. */
@@ -10,7 +13,7 @@ export class ConfigError extends Error {
 export function parseConfig<S extends z.ZodType>(file: string, text: string, schema: S): z.infer<S> {
   let raw: unknown;
   try {
-    raw = parseYaml(text) ?? {};
+    raw = load(text, { schema: CORE_SCHEMA }) ?? {};
   } catch (err) {
     throw new ConfigError(`${file}: invalid YAML: ${(err as Error).message.split('\n')[0]}`);
   }

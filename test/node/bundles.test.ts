@@ -23,16 +23,16 @@ const compiledLimits = new RegExp(
 const TARGET_KIB: Record<string, number> = { health: 30, chat: 120 };
 const DEFAULT_TARGET_KIB = 80;
 const CEILING_KIB: Record<string, number> = {
-  all: 268, // every function and the docs on one origin: no target of its own
-  ready: 171,
-  chat: 169,
-  messages: 163,
-  embed: 163,
+  all: 252, // every function and the docs on one origin: no target of its own
+  ready: 155,
+  chat: 153,
+  messages: 147,
+  embed: 147,
   audit: 131,
   approval: 129,
   proxy: 126,
   usage: 109,
-  mcp: 192,
+  mcp: 176,
 };
 
 // What `npm run build` does: each function bundles alone, exactly as `wrangler deploy` would.
