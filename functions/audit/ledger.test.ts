@@ -144,6 +144,12 @@ describe('the append path', () => {
       asApp('insert into audit.ledger_seq select * from audit.ledger_seq limit 1'),
     ).rejects.toThrow(/permission denied/);
     await expect(asApp('delete from audit.ledger_queue')).rejects.toThrow(/permission denied/);
+    // Only audit.append_entries queues (with the entry it inserts): nothing queues an id without one.
+    await expect(
+      asApp(
+        "insert into audit.ledger_queue (log, entry_id, canonical) values ('x', gen_random_uuid(), '{}')",
+      ),
+    ).rejects.toThrow(/permission denied/);
     expect(await asApp('select audit.seal($1, 10) as n', [`app-${crypto.randomUUID()}`])).toEqual([{ n: 0 }]);
   });
 });

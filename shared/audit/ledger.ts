@@ -53,23 +53,10 @@ export async function appendLedgerEntries(
     created_at: entry.created_at,
     updated_at: entry.created_at,
   }));
+  // audit.append_entries (migration 0024) is the only writer of the sealing queue: it queues
+  // exactly the entries it inserts, so the sealer need not look each one up.
   const { rows } = await client.query<{ id: string }>(
-    `with entry as (
-       insert into audit.action_logs
-       select * from jsonb_populate_recordset(null::audit.action_logs, $1::jsonb)
-       returning id
-     ), queued as (
-       insert into audit.ledger_queue (log, entry_id, canonical)
-       select $3, c.id, c.canonical
-         from jsonb_to_recordset($2::jsonb) as c(id uuid, canonical text)
-         join entry using (id)
-       returning entry_id
-     ), state as (
-       insert into audit.actions
-       select * from jsonb_populate_recordset(null::audit.actions, $4::jsonb)
-       on conflict (action_id) do update set status = excluded.status, updated_at = excluded.updated_at
-     )
-     select entry_id as id from queued`,
+    'select id from audit.append_entries($1::jsonb, $2::jsonb, $3, $4::jsonb) as id',
     [
       JSON.stringify(entries),
       JSON.stringify(items.map(({ entry }) => ({ id: entry.id, canonical: canonicalEntry(entry) }))),
