@@ -1,4 +1,3 @@
-import { UpstashRedis as Redis } from '../redis/upstash-rest.ts';
 import type { Context } from 'hono';
 import { actingAgent } from '../audit/identity.ts';
 import { PRINCIPAL_ID } from '../auth/api-keys.ts';
@@ -17,6 +16,7 @@ import {
 } from '../metrics/registry.ts';
 import { openaiDuration } from '../middleware/rate-limit/index.ts';
 import { redisIsDown } from '../redis/client.ts';
+import { UpstashRedis as Redis } from '../redis/upstash-rest.ts';
 import { type Budget, type BudgetScope, budgetsFor, spentSince } from './budgets.ts';
 import { costUsd, formatUsd, type TokenCounts, tokenCounts, toNanoUsd } from './pricing.ts';
 import {

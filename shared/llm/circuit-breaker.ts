@@ -1,5 +1,5 @@
-import type { UpstashRedis as Redis } from '../redis/upstash-rest.ts';
 import { llmCircuitState } from '../metrics/registry.ts';
+import type { UpstashRedis as Redis } from '../redis/upstash-rest.ts';
 import { retryBudget } from './retry-budget.ts';
 import { SlidingWindow } from './sliding-window.ts';
 
