@@ -165,6 +165,23 @@ describe('OpenAI stream tap', () => {
     await until(up.cancelled);
   });
 
+  it('a 200 whose body ends before any event fails the attempt (another model can be tried)', async () => {
+    for (const body of ['', ': keep-alive\n\n', '{"error":{"message":"not sse"}}']) {
+      const up = upstream();
+      if (body) up.send(body);
+      up.close();
+      await expect(openChunkBytes('fake', up.res, 1000, new AbortController().signal)).rejects.toMatchObject({
+        status: 502,
+        message: 'upstream stream ended before its first event',
+      });
+    }
+    const whole = upstream();
+    whole.send(chunk('only').trimEnd());
+    whole.close();
+    const { stream } = await tap(whole, false);
+    expect((await readAll(stream)).join('')).toBe(chunk('only') + DONE);
+  });
+
   it('adds [DONE] when the upstream closes without it, and a last event without its blank line counts', async () => {
     const up = upstream();
     up.send(chunk('x'));

@@ -48,7 +48,12 @@ export async function openChunkBytes(
       } catch (err) {
         throw bodyReadError(provider, err, signal);
       }
-      if (next.done) return { provider, idleMs, signal, head, reader: null };
+      if (next.done) {
+        // Whole before its first event: an answer only if it holds one (e.g. no blank line at the end).
+        if (hasFirstEvent(provider, concat(head, encoder.encode('\n\n'))))
+          return { provider, idleMs, signal, head, reader: null };
+        throw new ProviderError(provider, 'upstream stream ended before its first event', { status: 502 });
+      }
       head = head.length ? concat(head, next.value) : next.value;
       if (hasFirstEvent(provider, head)) return { provider, idleMs, signal, head, reader };
     }
