@@ -4,6 +4,7 @@
  * the append path would have written, so every verifier treats them as real.
  */
 
+import { timeOrderedUuid } from '../shared/audit/entry-id.ts';
 import type { HashedEntry } from '../shared/audit/ledger-hash.ts';
 import type { Client } from '../shared/db/postgres.ts';
 
@@ -13,8 +14,8 @@ export function syntheticEntry(
   createdAt = new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString(),
 ): HashedEntry {
   return {
-    id: crypto.randomUUID(),
-    action_id: crypto.randomUUID(),
+    id: timeOrderedUuid(),
+    action_id: timeOrderedUuid(),
     entry_type: 'action',
     created_at: createdAt,
     agent_id: `bulk-${log}`,

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { timeOrderedUuid } from '../audit/entry-id.ts';
 import { appendLedgerEntry } from '../audit/ledger.ts';
 import type { HashedEntry } from '../audit/ledger-hash.ts';
 import { isStorableText, UNSTORABLE_TEXT } from '../audit/storable.ts';
@@ -341,7 +342,7 @@ function ledgerEntry(
   },
 ): HashedEntry {
   return {
-    id: crypto.randomUUID(),
+    id: timeOrderedUuid(),
     action_id: row.action_id,
     entry_type: e.entryType,
     created_at: new Date().toISOString(),

@@ -13,6 +13,7 @@ import { auditActionsTotal } from '../metrics/registry.ts';
 import { redactSecrets, redactString } from '../redact/index.ts';
 import { type Classification, checkInputs, classify } from '../registry/index.ts';
 import { evaluateGate } from './audit-policy.ts';
+import { timeOrderedUuid } from './entry-id.ts';
 import { actingAgent } from './identity.ts';
 import { appendLedgerEntries, appendLedgerEntry } from './ledger.ts';
 import { type HashedEntry, inputHash } from './ledger-hash.ts';
@@ -154,7 +155,7 @@ export function prepareAction(
     ctx.approvalsEnabled,
   );
   const redacted = redactSecrets<Record<string, unknown>>(input.inputs, { emails: true });
-  const actionId = crypto.randomUUID();
+  const actionId = timeOrderedUuid();
   const now = new Date();
   const status = gate.required ? 'pending_approval' : 'recorded';
   const hash = inputHash(redacted.value);
@@ -166,7 +167,7 @@ export function prepareAction(
     : undefined;
   const justification = input.justification ? redactProse(input.justification) : null;
   const entry: HashedEntry = {
-    id: crypto.randomUUID(),
+    id: timeOrderedUuid(),
     action_id: actionId,
     entry_type: 'action',
     created_at: now.toISOString(),
@@ -430,7 +431,7 @@ export async function updateActionStatus(
     const outputs = redactSecrets(update.outputs ?? null, { emails: true });
     const error = update.error ? redactSecrets<string>(update.error, { emails: true }) : undefined;
     const entry: HashedEntry = {
-      id: crypto.randomUUID(),
+      id: timeOrderedUuid(),
       action_id: actionId,
       entry_type: 'status',
       created_at: new Date().toISOString(),
