@@ -28,11 +28,11 @@ export interface Operation {
   description?: string;
   /** false: no key; true: any principal; else the roles allowed. */
   auth: boolean | string[];
-  body?: z.ZodType;
-  query?: z.ZodType;
-  pathParams?: Record<string, z.ZodType>;
+  body?: z.core.$ZodType;
+  query?: z.core.$ZodType;
+  pathParams?: Record<string, z.core.$ZodType>;
   headers?: Record<string, string>;
-  responses: Record<string, { description: string; schema?: z.ZodType; sse?: boolean; html?: boolean }>;
+  responses: Record<string, { description: string; schema?: z.core.$ZodType; sse?: boolean; html?: boolean }>;
   errors?: Array<keyof typeof RESPONSES>;
   /** Anthropic's Messages API: its error shape and status codes, and `x-api-key` accepted. */
   anthropic?: true;

@@ -5,7 +5,9 @@ import { usageQuerySchema } from '../shared/governance/usage-query.ts';
 import type { Operation } from './openapi-operations.ts';
 
 const scope = z.enum(['principal', 'agent', 'role']);
-const budget = budgetBodySchema.extend({
+// The body schema is zod/mini (the usage function's): its shape extends into a classic object.
+const budget = z.strictObject({
+  ...budgetBodySchema.shape,
   object: z.literal('budget'),
   scope,
   id: z.string(),

@@ -16,7 +16,7 @@ type JsonSchema = Record<string, unknown>;
 
 /** Request bodies and queries are what callers send (`io: input`: defaults optional, coercions
  * from strings); transforms that JSON Schema cannot say are left open rather than refused. */
-function schemaOf(schema: z.ZodType, io: 'input' | 'output' = 'input'): JsonSchema {
+function schemaOf(schema: z.core.$ZodType, io: 'input' | 'output' = 'input'): JsonSchema {
   const json = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as JsonSchema;
   delete json.$schema;
   return json;

@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { budgetLimitsSchema } from '../../shared/config/budget-limits.ts';
 import { gatewayConfig } from '../../shared/config/index.ts';
 import { withPostgres } from '../../shared/db/postgres.ts';
@@ -28,12 +28,10 @@ routes.use('/v1/admin/budgets/*', auth({ roles: ['admin'] }), rateLimit());
 const scopeParam = z.enum(BUDGET_SCOPES as ['principal', 'agent', 'role']);
 const idParam = z
   .string()
-  .min(1)
-  .max(200)
-  .regex(/^[^\u0000-\u001f]+$/, 'no control characters');
+  .check(z.minLength(1), z.maxLength(200), z.regex(/^[^\u0000-\u001f]+$/, 'no control characters'));
 export const budgetBodySchema = budgetLimitsSchema;
 
-function parseParam<T>(schema: z.ZodType<T>, value: string | undefined, name: string): T {
+function parseParam<T>(schema: z.ZodMiniType<T>, value: string | undefined, name: string): T {
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw new AppError(400, 'invalid_request', `Invalid ${name}.`, { param: name });
   return parsed.data;

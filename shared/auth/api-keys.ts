@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { randomBase64url } from '../crypto/base64url.ts';
 import { constantTimeEqual } from '../crypto/constant-time.ts';
 

@@ -74,9 +74,9 @@ export const gatewayConfigSchema = z
         /** Limits for keys, agents and roles that have none of their own (absent = unlimited). */
         defaults: z
           .object({
-            principal: budgetLimitsSchema.default({}),
-            agent: budgetLimitsSchema.default({}),
-            role: budgetLimitsSchema.default({}),
+            principal: z._default(budgetLimitsSchema, {}),
+            agent: z._default(budgetLimitsSchema, {}),
+            role: z._default(budgetLimitsSchema, {}),
           })
           .strict()
           .default({ principal: {}, agent: {}, role: {} }),

@@ -1,16 +1,15 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { Client } from '../db/postgres.ts';
 import { BUDGET_SCOPES } from './budgets.ts';
 
-export const usageQuerySchema = z
-  .object({
-    scope: z.enum(BUDGET_SCOPES as ['principal', 'agent', 'role']).default('principal'),
-    id: z.string().min(1).max(200).optional(),
-    since: z.iso.datetime({ offset: true }).optional(),
-    until: z.iso.datetime({ offset: true }).optional(),
-    group_by: z.enum(['day', 'model']).default('day'),
-  })
-  .strict();
+// zod/mini, like every schema of the usage function (see config/budget-limits.ts).
+export const usageQuerySchema = z.strictObject({
+  scope: z._default(z.enum(BUDGET_SCOPES as ['principal', 'agent', 'role']), 'principal'),
+  id: z.optional(z.string().check(z.minLength(1), z.maxLength(200))),
+  since: z.optional(z.iso.datetime({ offset: true })),
+  until: z.optional(z.iso.datetime({ offset: true })),
+  group_by: z._default(z.enum(['day', 'model']), 'day'),
+});
 export type UsageQuery = z.infer<typeof usageQuerySchema>;
 
 interface UsageGroupRow {

@@ -31,7 +31,7 @@ const CEILING_KIB: Record<string, number> = {
   audit: 131,
   approval: 129,
   proxy: 126,
-  usage: 109,
+  usage: 91,
   mcp: 176,
 };
 

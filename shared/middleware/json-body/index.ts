@@ -1,5 +1,5 @@
 import type { Context } from 'hono';
-import type * as z from 'zod';
+import { type $ZodType, type output, parse } from 'zod/v4/core';
 import { gatewayConfig } from '../../config/index.ts';
 import { badRequest, payloadTooLarge, unsupportedMediaType } from '../../errors/index.ts';
 
@@ -16,11 +16,11 @@ export function maxBodyBytes(functionName: string): number {
  * limit (counted while streaming, so a lying Content-Length does not help), 400 for invalid
  * UTF-8 or malformed JSON, and a ZodError (400 with `param`) for a body of the wrong shape.
  */
-export async function readJson<S extends z.ZodType>(
+export async function readJson<S extends $ZodType>(
   c: Context,
   schema: S,
   maxBytes: number,
-): Promise<z.infer<S>> {
+): Promise<output<S>> {
   if (!JSON_TYPE.test(c.req.header('content-type') ?? '')) throw unsupportedMediaType();
   const declared = Number(c.req.header('content-length') ?? Number.NaN);
   if (declared > maxBytes) throw payloadTooLarge(maxBytes);
@@ -37,7 +37,8 @@ export async function readJson<S extends z.ZodType>(
   } catch {
     throw badRequest('Request body is not valid JSON.', null, 'invalid_json');
   }
-  return schema.parse(raw);
+  // Core's parse takes classic and zod/mini schemas alike.
+  return parse(schema, raw);
 }
 
 /** Reads a body, failing with 413 as soon as it passes `maxBytes`. */
