@@ -3,7 +3,7 @@ import { actingAgent } from '../audit/identity.ts';
 import { PRINCIPAL_ID } from '../auth/api-keys.ts';
 import { gatewayConfig } from '../config/index.ts';
 import { withPostgres } from '../db/postgres.ts';
-import { getSettings } from '../env.ts';
+import { getSettings, type Settings } from '../env.ts';
 import { AppError } from '../errors/index.ts';
 import { runInBackground } from '../http/background.ts';
 import type { AppEnv } from '../http/create-app.ts';
@@ -58,8 +58,7 @@ const BUDGET_COMMAND_TIMEOUT_MS = 5000;
  * Redis that is down or fails is never replaced by per-isolate counting, which would let every
  * isolate spend the whole budget again: budgeted calls then get 503 (fail closed).
  */
-function reservationsFor(c: Context<AppEnv>): Reservations {
-  const settings = getSettings(c.env);
+export function budgetReservations(settings: Settings): Reservations {
   const url = settings.UPSTASH_REDIS_REST_URL;
   const token = settings.UPSTASH_REDIS_REST_TOKEN;
   if (!url || !token) return local;
@@ -70,7 +69,7 @@ function reservationsFor(c: Context<AppEnv>): Reservations {
         url,
         token,
         retry: { retries: 1, backoff: () => 50 },
-        signal: () => AbortSignal.timeout(BUDGET_COMMAND_TIMEOUT_MS),
+        timeoutMs: BUDGET_COMMAND_TIMEOUT_MS,
       }),
     );
     shared.set(url, store);
@@ -144,7 +143,7 @@ export async function beginSpend(c: Context<AppEnv>, request: SpendRequest): Pro
   const now = Date.now();
   const checks = budgets.flatMap((b) => checksFor(b, now, worstNano, worst.prompt + worst.completion));
   const rid = crypto.randomUUID();
-  const store = reservationsFor(c);
+  const store = budgetReservations(settings);
   if (checks.length) {
     if (store !== local && redisIsDown(settings)) throw budgetsUnavailable(undefined);
     const expiresAt = now + gatewayConfig.budgets.reservation_ttl_seconds * 1000;

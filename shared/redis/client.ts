@@ -58,11 +58,12 @@ export function getRedis(settings: Settings): Redis | undefined {
     const health = new RedisHealth();
     // One quick retry only, and a deadline on every command: a Redis that hangs must not hang
     // the request (circuit checks, long-poll wake-ups); callers fall back to per-isolate state.
+    // The client clears each deadline when its command settles: nothing outlives the command.
     const redis = new Redis({
       url,
       token,
       retry: { retries: 1, backoff: () => 50 },
-      signal: () => AbortSignal.timeout(REDIS_COMMAND_TIMEOUT_MS),
+      timeoutMs: REDIS_COMMAND_TIMEOUT_MS,
     });
     entry = { redis: watched(redis, health), health };
     clients.set(url, entry);

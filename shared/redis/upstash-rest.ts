@@ -4,10 +4,12 @@
  * commands the functions use. It keeps `@upstash/redis`'s semantics, which callers and
  * `@upstash/ratelimit` rely on: arguments that are not strings or numbers are sent as JSON,
  * results are JSON-parsed where they parse (numbers only when that loses nothing), Redis error
- * replies throw, a network failure is retried `retries` times, and every request gets the signal
- * of `signal()` (a deadline). The SDK itself is ~90 KiB of command classes in every bundle.
+ * replies throw, a network failure is retried `retries` times, and every request runs under a
+ * deadline of `timeoutMs` (and the signal of `signal()`), cleared the moment it settles. The SDK itself is ~90 KiB of command classes in every bundle.
  * Protocol: https://upstash.com/docs/redis/features/restapi
  */
+
+import { withDeadline } from '../resilience/deadline.ts';
 
 export class UpstashError extends Error {
   override name = 'UpstashError';
@@ -18,7 +20,9 @@ export interface UpstashOptions {
   token: string;
   /** Retries after a network failure (not after a Redis error reply, nor after the signal). */
   retry?: { retries: number; backoff: (attempt: number) => number } | false;
-  /** A fresh signal per request: a deadline on each command. */
+  /** The longest wait for one REST call (a command, or a pipeline), body included. */
+  timeoutMs?: number;
+  /** A signal per request, e.g. the caller's: a command stops when it aborts. */
   signal?: () => AbortSignal;
 }
 
@@ -57,6 +61,7 @@ export class UpstashRedis {
   private readonly retries: number;
   private readonly backoff: (attempt: number) => number;
   private readonly signal: (() => AbortSignal) | undefined;
+  private readonly timeoutMs: number;
   /** Read-your-writes across Upstash replicas: the last reply's sync token goes with the next. */
   private syncToken = '';
 
@@ -66,11 +71,25 @@ export class UpstashRedis {
     this.retries = options.retry === false ? 0 : (options.retry?.retries ?? 5);
     this.backoff = options.retry === false ? () => 0 : (options.retry?.backoff ?? ((n) => Math.exp(n) * 50));
     this.signal = options.signal;
+    this.timeoutMs = options.timeoutMs ?? Number.POSITIVE_INFINITY;
   }
 
-  /** One REST call: `path` '' for a command, '/pipeline' for several. */
-  private async request(path: string, body: unknown[]): Promise<Reply | Reply[]> {
-    const signal = this.signal?.();
+  /**
+   * One REST call: `path` '' for a command, '/pipeline' for several. Its deadline is disposed when
+   * the call settles: per command, an `AbortSignal.timeout` would keep a timer (and the request it
+   * references) alive for the whole `timeoutMs`, thousands of them under load.
+   */
+  private request(path: string, body: unknown[]): Promise<Reply | Reply[]> {
+    const parent = this.signal?.();
+    if (!parent && !Number.isFinite(this.timeoutMs)) return this.send(path, body, undefined);
+    return withDeadline(this.timeoutMs, (signal) => this.send(path, body, signal), parent);
+  }
+
+  private async send(
+    path: string,
+    body: unknown[],
+    signal: AbortSignal | undefined,
+  ): Promise<Reply | Reply[]> {
     const init: RequestInit = {
       method: 'POST',
       headers: { ...this.headers, 'upstash-sync-token': this.syncToken },

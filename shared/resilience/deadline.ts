@@ -17,15 +17,21 @@ export interface Deadline {
   abort(reason?: unknown): void;
 }
 
-/** `ms` may be Infinity: then it only follows the parent (and `abort`). */
-export function deadline(ms: number, parent?: AbortSignal): Deadline {
+/**
+ * `ms` may be Infinity: then it only follows the parent (and `abort`). Several parents: it ends
+ * when the first of them aborts (what `AbortSignal.any` does, without keeping them all alive).
+ */
+export function deadline(ms: number, parent?: AbortSignal | readonly (AbortSignal | undefined)[]): Deadline {
   const controller = new AbortController();
   let timedOut = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const onParentAbort = () => controller.abort(parent?.reason);
-  if (parent?.aborted) controller.abort(parent.reason);
+  const parents =
+    parent === undefined ? [] : Array.isArray(parent) ? parent.filter(isSignal) : [parent as AbortSignal];
+  const onParentAbort = (event: Event) => controller.abort((event.target as AbortSignal).reason);
+  const already = parents.find((p) => p.aborted);
+  if (already) controller.abort(already.reason);
   else {
-    parent?.addEventListener('abort', onParentAbort, { once: true });
+    for (const p of parents) p.addEventListener('abort', onParentAbort, { once: true });
     if (Number.isFinite(ms))
       timer = setTimeout(
         () => {
@@ -47,13 +53,33 @@ export function deadline(ms: number, parent?: AbortSignal): Deadline {
     stopTimer,
     dispose() {
       stopTimer();
-      parent?.removeEventListener('abort', onParentAbort);
+      for (const p of parents) p.removeEventListener('abort', onParentAbort);
     },
     abort(reason) {
       stopTimer();
       controller.abort(reason);
     },
   };
+}
+
+const isSignal = (s: AbortSignal | undefined): s is AbortSignal => s !== undefined;
+
+/**
+ * Runs `fn` with a deadline's signal and disposes it the moment `fn` settles: the per-command and
+ * per-fetch form (read the body inside `fn`, so the limit covers it). An `AbortSignal.timeout(ms)`
+ * in its place would stay armed, with all it references, until `ms` passed.
+ */
+export async function withDeadline<T>(
+  ms: number,
+  fn: (signal: AbortSignal) => Promise<T>,
+  parent?: AbortSignal | readonly (AbortSignal | undefined)[],
+): Promise<T> {
+  const limit = deadline(ms, parent);
+  try {
+    return await fn(limit.signal);
+  } finally {
+    limit.dispose();
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { backoffDelay, parseRetryAfter, retryAfterSeconds, sleep } from './backoff.ts';
-import { deadline, idleTimer, withTimeout } from './deadline.ts';
+import { deadline, idleTimer, withDeadline, withTimeout } from './deadline.ts';
 
 describe('deadline', () => {
   it('aborts with a TimeoutError when the timer fires, and says so', async () => {
@@ -46,6 +46,43 @@ describe('deadline', () => {
     d.abort(new Error('quiet'));
     expect((d.signal.reason as Error).message).toBe('quiet');
     expect(d.timedOut).toBe(false);
+  });
+
+  it('several parents: the first to abort ends it, with its reason; dispose lets go of all', () => {
+    const a = new AbortController();
+    const b = new AbortController();
+    const d = deadline(Number.POSITIVE_INFINITY, [a.signal, undefined, b.signal]);
+    b.abort(new Error('b left'));
+    expect((d.signal.reason as Error).message).toBe('b left');
+    d.dispose();
+    const removed = vi.spyOn(a.signal, 'removeEventListener');
+    deadline(Number.POSITIVE_INFINITY, [a.signal]).dispose();
+    expect(removed).toHaveBeenCalledTimes(1);
+    expect(deadline(10, [a.signal, b.signal]).signal.aborted).toBe(true);
+  });
+
+  it('withDeadline: the timer and the link to the parent end when the work settles', async () => {
+    vi.useFakeTimers();
+    try {
+      const parent = new AbortController();
+      const removed = vi.spyOn(parent.signal, 'removeEventListener');
+      await expect(withDeadline(1000, async () => 7, parent.signal)).resolves.toBe(7);
+      await expect(
+        withDeadline(1000, async () => Promise.reject(new Error('no')), parent.signal),
+      ).rejects.toThrow('no');
+      expect(vi.getTimerCount()).toBe(0);
+      expect(removed).toHaveBeenCalledTimes(2);
+      const late = withDeadline(
+        1000,
+        (signal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+      );
+      const timedOut = expect(late).rejects.toMatchObject({ name: 'TimeoutError' });
+      await vi.advanceTimersByTimeAsync(1000);
+      await timedOut;
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('withTimeout rejects with the given error, or passes the value through', async () => {
