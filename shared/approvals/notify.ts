@@ -5,6 +5,7 @@ import type { AppEnv } from '../http/create-app.ts';
 import type { Logger } from '../log/logger.ts';
 import { outgoingTraceHeaders, type TraceContext } from '../middleware/correlation/index.ts';
 import { getRedis } from '../redis/client.ts';
+import { withDeadline } from '../resilience/deadline.ts';
 import { hmacHex } from './receipts.ts';
 import { webhookUrlProblem } from './webhook-url.ts';
 
@@ -109,14 +110,11 @@ export async function sendApprovalWebhook(
       `sha256=${await hmacHex(settings.APPROVAL_WEBHOOK_SECRET, `${timestamp}.${body}`)}`;
   }
   try {
-    const res = await fetch(url, {
-      method: 'POST',
-      headers,
-      body,
-      redirect: 'manual',
-      signal: AbortSignal.timeout(5000),
+    const res = await withDeadline(5000, async (signal) => {
+      const res = await fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal });
+      await res.body?.cancel();
+      return res;
     });
-    await res.body?.cancel();
     if (res.status >= 300 && res.status < 400) {
       throw new Error(`webhook answered a redirect (HTTP ${res.status}); redirects are not followed`);
     }

@@ -7,6 +7,7 @@ import { webhookUrlProblem } from '../approvals/webhook-url.ts';
 import type { Client } from '../db/postgres.ts';
 import type { Settings } from '../env.ts';
 import { AppError } from '../errors/index.ts';
+import { withDeadline } from '../resilience/deadline.ts';
 import { fetchNodes, MAIN_LOG, sealAll, treeSize } from './ledger.ts';
 import { GENESIS_HASH } from './ledger-hash.ts';
 import {
@@ -490,15 +491,11 @@ export async function sendToWitness(settings: Settings, note: string): Promise<s
       `sha256=${await hmacHex(settings.LEDGER_WITNESS_SECRET, `${timestamp}.${note}`)}`;
   }
   try {
-    const res = await fetch(url, {
-      method: 'POST',
-      headers,
-      body: note,
-      redirect: 'manual',
-      signal: AbortSignal.timeout(5000),
+    return await withDeadline(5000, async (signal) => {
+      const res = await fetch(url, { method: 'POST', headers, body: note, redirect: 'manual', signal });
+      await res.body?.cancel();
+      return res.ok ? null : `witness answered HTTP ${res.status}`;
     });
-    await res.body?.cancel();
-    return res.ok ? null : `witness answered HTTP ${res.status}`;
   } catch (err) {
     return err instanceof Error ? err.message : String(err);
   }

@@ -4,6 +4,7 @@ import { base64urlEncode } from '../crypto/base64url.ts';
 import { type Env, getSettings } from '../env.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
 import { redactString } from '../redact/index.ts';
+import { withDeadline } from '../resilience/deadline.ts';
 
 /**
  * Every isolate pushes to a group of its own (`instance/<isolate uuid>`, shared/metrics/push.ts),
@@ -44,12 +45,14 @@ export interface PruneOptions {
 export async function pruneIdleGroups(options: PruneOptions): Promise<{ deleted: number; kept: number }> {
   const doFetch = options.fetch ?? fetch;
   const base = options.pushgatewayUrl.replace(/\/+$/, '');
-  const res = await doFetch(`${base}/api/v1/metrics`, { signal: AbortSignal.timeout(options.timeoutMs) });
-  if (!res.ok) {
-    await res.body?.cancel();
-    throw new Error(`pushgateway answered HTTP ${res.status} listing groups`);
-  }
-  const { data } = groupsSchema.parse(await res.json());
+  const { data } = await withDeadline(options.timeoutMs, async (signal) => {
+    const res = await doFetch(`${base}/api/v1/metrics`, { signal });
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new Error(`pushgateway answered HTTP ${res.status} listing groups`);
+    }
+    return groupsSchema.parse(await res.json());
+  });
   const cutoff = options.now / 1000 - options.idleSeconds;
   const ours = data.filter((g) => g.labels.job === options.job && g.labels.instance);
   const idle = ours.filter((g) => {
@@ -61,14 +64,13 @@ export async function pruneIdleGroups(options: PruneOptions): Promise<{ deleted:
   // A few at a time: the Pushgateway serialises changes anyway.
   for (let i = 0; i < batch.length; i += 8) {
     const results = await Promise.all(
-      batch.slice(i, i + 8).map(async (g) => {
-        const del = await doFetch(`${base}/metrics${groupPath(g.labels)}`, {
-          method: 'DELETE',
-          signal: AbortSignal.timeout(options.timeoutMs),
-        });
-        await del.body?.cancel();
-        return del.ok;
-      }),
+      batch.slice(i, i + 8).map((g) =>
+        withDeadline(options.timeoutMs, async (signal) => {
+          const del = await doFetch(`${base}/metrics${groupPath(g.labels)}`, { method: 'DELETE', signal });
+          await del.body?.cancel();
+          return del.ok;
+        }),
+      ),
     );
     deleted += results.filter(Boolean).length;
   }

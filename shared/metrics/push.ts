@@ -1,4 +1,5 @@
 import type { Logger } from '../log/logger.ts';
+import { withDeadline } from '../resilience/deadline.ts';
 import { pushFailuresTotal, registry } from './registry.ts';
 
 export interface PushOptions {
@@ -62,14 +63,17 @@ export async function pushMetrics(options: PushOptions): Promise<boolean> {
   const url = `${options.pushgatewayUrl.replace(/\/+$/, '')}/metrics/job/${encodeURIComponent(options.job)}/deployment/${encodeURIComponent(options.deployment)}/instance/${getIsolateId()}`;
   try {
     const body = await registry.metrics();
-    const res = await doFetch(url, {
-      method: 'PUT',
-      headers: { 'content-type': registry.contentType },
-      body,
-      signal: AbortSignal.timeout(options.timeoutMs),
+    const res = await withDeadline(options.timeoutMs, async (signal) => {
+      const res = await doFetch(url, {
+        method: 'PUT',
+        headers: { 'content-type': registry.contentType },
+        body,
+        signal,
+      });
+      // Drain the body so the connection can be reused.
+      await res.arrayBuffer().catch(() => undefined);
+      return res;
     });
-    // Drain the body so the connection can be reused.
-    await res.arrayBuffer().catch(() => undefined);
     if (!res.ok) throw new Error(`pushgateway answered HTTP ${res.status}`);
     return true;
   } catch (err) {

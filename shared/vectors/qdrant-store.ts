@@ -1,5 +1,6 @@
 import { sha256Hex } from '../auth/api-keys.ts';
 import { AppError } from '../errors/index.ts';
+import { withDeadline } from '../resilience/deadline.ts';
 import type { CollectionRef } from './tenancy.ts';
 import type { SearchHit, VectorPoint, VectorStore } from './types.ts';
 
@@ -23,25 +24,29 @@ export function createQdrantStore(options: {
 }): VectorStore {
   const base = options.url.replace(/\/+$/, '');
   const known = new Map<string, number>();
-  const request = async (method: string, path: string, body?: unknown) => {
-    let res: Response;
-    try {
-      res = await fetch(`${base}${path}`, {
-        method,
-        headers: {
-          'content-type': 'application/json',
-          ...(options.apiKey ? { 'api-key': options.apiKey } : {}),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
-      });
-    } catch (err) {
-      throw new AppError(503, 'vector_store_unavailable', 'Qdrant is unreachable.', { cause: err });
-    }
-    const text = await res.text();
-    const json = text ? (JSON.parse(text) as { result?: unknown; status?: { error?: string } | string }) : {};
-    return { status: res.status, json };
-  };
+  // The deadline covers the body too, and is cleared the moment the call settles.
+  const request = (method: string, path: string, body?: unknown) =>
+    withDeadline(options.timeoutMs ?? 10_000, async (signal) => {
+      let res: Response;
+      try {
+        res = await fetch(`${base}${path}`, {
+          method,
+          headers: {
+            'content-type': 'application/json',
+            ...(options.apiKey ? { 'api-key': options.apiKey } : {}),
+          },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal,
+        });
+      } catch (err) {
+        throw new AppError(503, 'vector_store_unavailable', 'Qdrant is unreachable.', { cause: err });
+      }
+      const text = await res.text();
+      const json = text
+        ? (JSON.parse(text) as { result?: unknown; status?: { error?: string } | string })
+        : {};
+      return { status: res.status, json };
+    });
 
   return {
     backend: 'qdrant',
