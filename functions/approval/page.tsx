@@ -3,7 +3,7 @@ import { deleteCookie, getSignedCookie, setSignedCookie } from 'hono/cookie';
 import { csrf } from 'hono/csrf';
 import type { FC, PropsWithChildren } from 'hono/jsx';
 import { secureHeaders } from 'hono/secure-headers';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import {
   type ApprovalView,
   announceDecision,
@@ -212,8 +212,8 @@ const Card: FC<{ a: ApprovalView & { inputs?: unknown }; csrf: string }> = ({ a,
 );
 
 const filterSchema = z.object({
-  category: z.string().max(64).optional().catch(undefined),
-  agent_id: z.string().max(128).optional().catch(undefined),
+  category: z.catch(z.optional(z.string().check(z.maxLength(64))), undefined),
+  agent_id: z.catch(z.optional(z.string().check(z.maxLength(128))), undefined),
 });
 
 function filtersOf(c: Context<AppEnv>) {

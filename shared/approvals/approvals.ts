@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { timeOrderedUuid } from '../audit/entry-id.ts';
 import { appendLedgerEntry } from '../audit/ledger.ts';
 import type { HashedEntry } from '../audit/ledger-hash.ts';
@@ -15,31 +15,39 @@ import { backoffDelay, sleep } from '../resilience/backoff.ts';
 import type { ApprovalEvent } from './notify.ts';
 import { makeReceipt } from './receipts.ts';
 
-/** The one decision body, for the API and the page alike. */
+/**
+ * The one decision body, for the API and the page alike. zod/mini (as the approval function's
+ * other schemas): classic zod's chainable API stays out of that bundle.
+ */
 export const decisionSchema = z
-  .object({
+  .strictObject({
     decision: z.enum(['approve', 'reject']),
-    reason: z.string().trim().max(2000).refine(isStorableText, UNSTORABLE_TEXT).optional(),
+    reason: z.optional(
+      z.string().check(z.trim(), z.maxLength(2000), z.refine(isStorableText, UNSTORABLE_TEXT)),
+    ),
   })
-  .strict()
-  .refine((d) => d.decision !== 'reject' || (d.reason && d.reason.length > 0), {
-    message: 'a rejection needs a reason (the agent reads it so it does not retry the same call)',
-    path: ['reason'],
-  });
+  .check(
+    z.refine((d) => d.decision !== 'reject' || Boolean(d.reason && d.reason.length > 0), {
+      message: 'a rejection needs a reason (the agent reads it so it does not retry the same call)',
+      path: ['reason'],
+    }),
+  );
 
 export type Decision = z.infer<typeof decisionSchema>;
 
 export const listApprovalsQuerySchema = z.object({
-  status: z.enum(['pending', 'approved', 'rejected', 'expired']).optional(),
-  category: z.string().max(64).optional(),
-  agent_id: z.string().max(128).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(100),
-  cursor: z.string().max(200).optional(),
+  status: z.optional(z.enum(['pending', 'approved', 'rejected', 'expired'])),
+  category: z.optional(z.string().check(z.maxLength(64))),
+  agent_id: z.optional(z.string().check(z.maxLength(128))),
+  limit: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(500)), 100),
+  cursor: z.optional(z.string().check(z.maxLength(200))),
 });
 export type ListApprovalsQuery = z.input<typeof listApprovalsQuerySchema>;
 
 /** `?wait=<s>`: long-poll until decided, at most 25 s. */
-export const waitQuerySchema = z.object({ wait: z.coerce.number().min(0).max(25).default(0) });
+export const waitQuerySchema = z.object({
+  wait: z._default(z.coerce.number().check(z.gte(0), z.lte(25)), 0),
+});
 
 export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'expired';
 

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { gatewayConfig } from '../config/index.ts';
 import { base64urlEncode } from '../crypto/base64url.ts';
 import { type Env, getSettings } from '../env.ts';
@@ -24,7 +24,9 @@ const groupsSchema = z.object({
   data: z.array(
     z.object({
       labels: z.record(z.string(), z.string()),
-      push_time_seconds: z.object({ metrics: z.array(z.object({ value: z.string() })).nullish() }).nullish(),
+      push_time_seconds: z.nullish(
+        z.object({ metrics: z.nullish(z.array(z.object({ value: z.string() }))) }),
+      ),
     }),
   ),
 });

@@ -29,7 +29,7 @@ const CEILING_KIB: Record<string, number> = {
   messages: 147,
   embed: 147,
   audit: 131,
-  approval: 129,
+  approval: 113,
   proxy: 126,
   usage: 91,
   mcp: 176,
