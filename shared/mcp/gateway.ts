@@ -12,6 +12,7 @@ import {
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker';
+import { deadline } from '../resilience/deadline.ts';
 import { VERSION } from '../version.ts';
 import { type CallContext, callTool } from './calls.ts';
 import { gatewayToolName, isExposed, type ResolvedServer, splitToolName } from './config.ts';
@@ -89,9 +90,15 @@ export function gatewayServer(ctx: CallContext, scope: GatewayScope): Server {
 
   server.setRequestHandler(CallToolRequestSchema, async (request, info) => {
     const { upstream, tool } = await resolveTool(request.params.name);
-    const signal = ctx.signal ? AbortSignal.any([ctx.signal, info.signal]) : info.signal;
+    // The caller leaving or the client cancelling ends the call; the link ends with it.
+    const link = ctx.signal ? deadline(Number.POSITIVE_INFINITY, [ctx.signal, info.signal]) : undefined;
     try {
-      return await callTool({ ...ctx, signal }, upstream, tool, request.params.arguments ?? {});
+      return await callTool(
+        { ...ctx, signal: link?.signal ?? info.signal },
+        upstream,
+        tool,
+        request.params.arguments ?? {},
+      );
     } catch (err) {
       if (err instanceof McpError) throw err;
 
@@ -108,6 +115,8 @@ export function gatewayServer(ctx: CallContext, scope: GatewayScope): Server {
           ? err.message
           : 'The MCP gateway failed to handle this call.',
       );
+    } finally {
+      link?.dispose();
     }
   });
 

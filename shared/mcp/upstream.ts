@@ -4,6 +4,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { ErrorCode, McpError, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker';
+import { type Deadline, deadline } from '../resilience/deadline.ts';
 import { VERSION } from '../version.ts';
 import type { ResolvedServer } from './config.ts';
 
@@ -45,19 +46,18 @@ export async function withUpstream<T>(
   const signal = extra.signal;
   // The credential last: nothing the caller passes can replace it.
   const headers = { ...extra.headers, ...server.headers };
-  const deadline = new AbortController();
   const timeout = server.config.timeout_ms;
-  const timer = setTimeout(
-    () => deadline.abort(new UpstreamError('timeout', server.name, timeoutMessage(server))),
-    timeout,
-  );
-  const onAbort = () => deadline.abort(signal?.reason);
-  signal?.addEventListener('abort', onAbort, { once: true });
-  const fetchWithDeadline: typeof fetch = (input, init) =>
-    fetch(input, {
-      ...init,
-      signal: init?.signal ? anySignal(init.signal, deadline.signal) : deadline.signal,
-    });
+  const exchange = deadline(timeout, signal);
+  // The SDK's own signal on each fetch, linked to the exchange's; every link is let go of when the
+  // exchange ends (an `AbortSignal.any` per fetch kept both sources until they were collected).
+  const links: Deadline[] = [];
+  let ended = false;
+  const fetchWithDeadline: typeof fetch = (input, init) => {
+    if (!init?.signal || ended) return fetch(input, { ...init, signal: init?.signal ?? exchange.signal });
+    const link = deadline(Number.POSITIVE_INFINITY, [init.signal, exchange.signal]);
+    links.push(link);
+    return fetch(input, { ...init, signal: link.signal });
+  };
   const transport: Transport =
     server.config.transport === 'sse'
       ? new SSEClientTransport(server.url, {
@@ -75,7 +75,7 @@ export async function withUpstream<T>(
   );
   // A transport error also rejects the pending request; this keeps it from being reported twice.
   client.onerror = () => undefined;
-  const options = { signal: deadline.signal, timeout };
+  const options = { signal: exchange.signal, timeout };
   try {
     const work = (async () => {
       await client.connect(transport, options);
@@ -83,22 +83,27 @@ export async function withUpstream<T>(
     })();
     // Whatever the SDK is waiting on, the deadline wins.
     const aborted = new Promise<never>((_, reject) => {
-      if (deadline.signal.aborted) reject(deadline.signal.reason);
-      deadline.signal.addEventListener('abort', () => reject(deadline.signal.reason), { once: true });
+      const stop = () =>
+        reject(
+          exchange.timedOut
+            ? new UpstreamError('timeout', server.name, timeoutMessage(server))
+            : exchange.signal.reason,
+        );
+      if (exchange.signal.aborted) stop();
+      exchange.signal.addEventListener('abort', stop, { once: true });
     });
     work.catch(() => undefined);
     return await Promise.race([work, aborted]);
   } catch (err) {
-    throw toUpstreamError(server, err, deadline.signal);
+    throw exchange.timedOut && !(err instanceof UpstreamError)
+      ? new UpstreamError('timeout', server.name, timeoutMessage(server), undefined, { cause: err })
+      : toUpstreamError(server, err);
   } finally {
-    clearTimeout(timer);
-    signal?.removeEventListener('abort', onAbort);
+    ended = true;
+    exchange.dispose();
+    for (const link of links) link.dispose();
     void client.close().catch(() => undefined);
   }
-}
-
-function anySignal(a: AbortSignal, b: AbortSignal): AbortSignal {
-  return AbortSignal.any([a, b]);
 }
 
 function withHeaders(init: RequestInit | undefined, extra: Record<string, string>): RequestInit {
@@ -110,9 +115,8 @@ function withHeaders(init: RequestInit | undefined, extra: Record<string, string
 const timeoutMessage = (server: ResolvedServer) =>
   `MCP server '${server.name}' did not answer within ${server.config.timeout_ms} ms.`;
 
-function toUpstreamError(server: ResolvedServer, err: unknown, deadline: AbortSignal): UpstreamError {
+function toUpstreamError(server: ResolvedServer, err: unknown): UpstreamError {
   if (err instanceof UpstreamError) return err;
-  if (deadline.aborted && deadline.reason instanceof UpstreamError) return deadline.reason;
   if (err instanceof McpError) {
     if (err.code === ErrorCode.RequestTimeout) {
       return new UpstreamError('timeout', server.name, timeoutMessage(server), undefined, { cause: err });
