@@ -5,6 +5,7 @@ import type { AppEnv } from '../http/create-app.ts';
 import type { Logger } from '../log/logger.ts';
 import { outgoingTraceHeaders, type TraceContext } from '../middleware/correlation/index.ts';
 import { getRedis } from '../redis/client.ts';
+import { sleep } from '../resilience/backoff.ts';
 import { withDeadline } from '../resilience/deadline.ts';
 import { hmacHex } from './receipts.ts';
 import { webhookUrlProblem } from './webhook-url.ts';
@@ -152,7 +153,8 @@ export async function waitForDecision<T extends { status: string }>(
   const deadline = Date.now() + seconds * 1000;
   const redis = getRedis(settings);
   while (current.status === 'pending' && Date.now() < deadline && !signal?.aborted) {
-    await new Promise((r) => setTimeout(r, redis ? 250 : 1000));
+    // The caller leaving ends the wait at once, and its timer with it.
+    await sleep(redis ? 250 : 1000, signal).catch(() => undefined);
     if (redis) {
       const woke = await redis.get(wakeKey(approvalId)).catch(() => 'error');
       if (woke === null) {

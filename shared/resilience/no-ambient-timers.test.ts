@@ -1,0 +1,31 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * "No per-request timer or signal outlives its request": the product's code takes its time limits
+ * from ./deadline.ts, which clears them when the work settles. `AbortSignal.timeout(ms)` stays armed
+ * (with what it references) for the whole `ms` after the work ended, and `AbortSignal.any()` keeps
+ * its sources; neither may come back in shared/ or functions/ (tests may use them).
+ */
+const root = join(import.meta.dirname, '..', '..');
+
+function productFiles(dir: string): string[] {
+  return readdirSync(join(root, dir), { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
+    .map((f) => join(dir, f));
+}
+
+/** The code of a file without its comments (they may name the patterns, to say why not). */
+const code = (text: string) => text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
+
+describe('per-request timers', () => {
+  it('no AbortSignal.timeout or AbortSignal.any in shared/ or functions/', () => {
+    const files = [...productFiles('shared'), ...productFiles('functions')];
+    expect(files.length).toBeGreaterThan(50);
+    const offenders = files.filter((f) =>
+      /AbortSignal\s*\.\s*(timeout|any)\s*\(/.test(code(readFileSync(join(root, f), 'utf8'))),
+    );
+    expect(offenders).toEqual([]);
+  });
+});
