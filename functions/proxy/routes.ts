@@ -1,5 +1,5 @@
 import { type Context, Hono } from 'hono';
-import type * as z from 'zod';
+import type * as z from 'zod/mini';
 import {
   agentIdField,
   agentNameField,
@@ -213,7 +213,7 @@ routes.all('/v1/integrations/:name/*', async (c) => {
 });
 
 /** An optional header checked like the body field it stands for: 400 naming the header. */
-function header(c: Context<AppEnv>, name: string, schema: z.ZodType<string>): string | undefined {
+function header(c: Context<AppEnv>, name: string, schema: z.ZodMiniType<string>): string | undefined {
   const value = c.req.header(name);
   if (value === undefined) return undefined;
   const parsed = schema.safeParse(value);

@@ -1,5 +1,5 @@
 import type { Context } from 'hono';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { announce, createApproval, type Notifier, notifierFor, redeemReceipt } from '../approvals/index.ts';
 import type { Principal } from '../auth/api-keys.ts';
 import { categorySchema } from '../config/category.ts';
@@ -19,9 +19,12 @@ import { appendLedgerEntries, appendLedgerEntry } from './ledger.ts';
 import { type HashedEntry, inputHash } from './ledger-hash.ts';
 import { isStorableText, UNSTORABLE_TEXT, unstorableJson } from './storable.ts';
 
-const text = (max: number) => z.string().trim().min(1).max(max).refine(isStorableText, UNSTORABLE_TEXT);
+// zod/mini, as every schema the proxy and audit functions parse with: classic zod's chainable API
+// stays out of their bundles.
+const text = (max: number) =>
+  z.string().check(z.trim(), z.minLength(1), z.maxLength(max), z.refine(isStorableText, UNSTORABLE_TEXT));
 /** JSON that Postgres can store and the redactor can read whole. */
-const storableJson = (value: unknown, ctx: z.RefinementCtx) => {
+const storableJson = (value: unknown, ctx: z.core.$RefinementCtx) => {
   const problem = unstorableJson(value);
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 };
@@ -39,38 +42,31 @@ const jsonObject = z.custom<Record<string, unknown>>(
 export const agentIdField = text(128);
 export const agentNameField = text(256);
 
-export const recordActionSchema = z
-  .object({
-    /** The agent acting: the key's principal id (the default) or an agent id bound to the key. */
-    agent_id: agentIdField.optional(),
-    /** What the agent calls itself; shown to approvers as self-declared only. */
-    agent_name: agentNameField,
-    action_type: text(128),
-    /**
-     * The category the caller asks for: kept when stricter than the registry's
-     * (config/actions.yaml), else the registry's applies. Optional.
-     */
-    category: text(64).optional(),
-    inputs: jsonObject.default({}).superRefine(storableJson),
-    tool_name: text(256).optional(),
-    /** Why the agent wants this, shown to approvers (redacted like inputs). */
-    justification: text(2000).optional(),
-    correlation_id: z
-      .string()
-      .regex(/^[A-Za-z0-9._:-]{8,128}$/)
-      .optional(),
-  })
-  .strict();
+export const recordActionSchema = z.strictObject({
+  /** The agent acting: the key's principal id (the default) or an agent id bound to the key. */
+  agent_id: z.optional(agentIdField),
+  /** What the agent calls itself; shown to approvers as self-declared only. */
+  agent_name: agentNameField,
+  action_type: text(128),
+  /**
+   * The category the caller asks for: kept when stricter than the registry's
+   * (config/actions.yaml), else the registry's applies. Optional.
+   */
+  category: z.optional(text(64)),
+  inputs: z._default(jsonObject, {}).check(z.superRefine(storableJson)),
+  tool_name: z.optional(text(256)),
+  /** Why the agent wants this, shown to approvers (redacted like inputs). */
+  justification: z.optional(text(2000)),
+  correlation_id: z.optional(z.string().check(z.regex(/^[A-Za-z0-9._:-]{8,128}$/))),
+});
 
-export const updateActionSchema = z
-  .object({
-    status: z.enum(['completed', 'failed', 'cancelled']),
-    /** The receipt from the approval; required to complete a gated action. */
-    receipt: z.string().max(200).optional(),
-    outputs: z.unknown().optional().superRefine(storableJson),
-    error: z.string().max(4000).refine(isStorableText, UNSTORABLE_TEXT).optional(),
-  })
-  .strict();
+export const updateActionSchema = z.strictObject({
+  status: z.enum(['completed', 'failed', 'cancelled']),
+  /** The receipt from the approval; required to complete a gated action. */
+  receipt: z.optional(z.string().check(z.maxLength(200))),
+  outputs: z.optional(z.unknown()).check(z.superRefine(storableJson)),
+  error: z.optional(z.string().check(z.maxLength(4000), z.refine(isStorableText, UNSTORABLE_TEXT))),
+});
 
 export type RecordActionInput = z.input<typeof recordActionSchema>;
 
@@ -282,12 +278,10 @@ export async function recordAction(
 /** The most actions one `POST /v1/audit/actions:batch` may carry. */
 export const MAX_BATCH_ACTIONS = 500;
 
-export const recordBatchSchema = z
-  .object({
-    /** Up to 500 actions, each as the body of POST /v1/audit/actions; recorded all or none. */
-    actions: z.array(recordActionSchema).min(1).max(MAX_BATCH_ACTIONS),
-  })
-  .strict();
+export const recordBatchSchema = z.strictObject({
+  /** Up to 500 actions, each as the body of POST /v1/audit/actions; recorded all or none. */
+  actions: z.array(recordActionSchema).check(z.minLength(1), z.maxLength(MAX_BATCH_ACTIONS)),
+});
 
 /** Names the batch item at fault: `actions.3.inputs.amount`, and the message says which. */
 function atIndex(err: unknown, index: number): unknown {
@@ -486,14 +480,14 @@ export async function getAction(client: Client, actionId: string, viewer: Princi
 }
 
 export const listQuerySchema = z.object({
-  agent_id: z.string().max(128).optional(),
-  correlation_id: z.string().max(128).optional(),
-  status: z.string().max(32).optional(),
-  category: z.string().max(64).optional(),
-  since: z.iso.datetime({ offset: true }).optional(),
-  until: z.iso.datetime({ offset: true }).optional(),
-  limit: z.coerce.number().int().min(1).max(200).default(50),
-  cursor: z.string().max(200).optional(),
+  agent_id: z.optional(z.string().check(z.maxLength(128))),
+  correlation_id: z.optional(z.string().check(z.maxLength(128))),
+  status: z.optional(z.string().check(z.maxLength(32))),
+  category: z.optional(z.string().check(z.maxLength(64))),
+  since: z.optional(z.iso.datetime({ offset: true })),
+  until: z.optional(z.iso.datetime({ offset: true })),
+  limit: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(200)), 50),
+  cursor: z.optional(z.string().check(z.maxLength(200))),
 });
 
 /** Newest first, keyset-paginated on (created_at, action_id); the cursor is opaque. */

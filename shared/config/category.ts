@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 
 /** The action categories of config/policies.yaml and the action registry. */
 export const categorySchema = z.enum([

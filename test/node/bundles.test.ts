@@ -30,7 +30,7 @@ const CEILING_KIB: Record<string, number> = {
   embed: 147,
   audit: 131,
   approval: 113,
-  proxy: 126,
+  proxy: 108,
   usage: 91,
   mcp: 176,
 };
