@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import {
   actionInclusionProofs,
   consistencyBetween,
@@ -22,24 +22,18 @@ import { requireRole } from '../../shared/middleware/auth/index.ts';
 /** The verifiable-log routes of the audit function (auth and rate limit come from routes.ts). */
 export const ledgerRoutes = new Hono<AppEnv>();
 
-const size = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-const proofQuery = z.object({ size: size.optional() }).strict();
-const consistencyQuery = z.object({ from: size, to: size }).strict();
-export const verifyQuery = z
-  .object({
-    /** Verify from this seq on: the tree before it comes from the stored nodes (an archived prefix). */
-    from: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
-  })
-  .strict();
-const pageQuery = z
-  .object({
-    limit: z.coerce.number().int().min(1).max(200).default(50),
-    cursor: z
-      .string()
-      .regex(/^\d{1,16}$/, 'must be a cursor this API returned')
-      .optional(),
-  })
-  .strict();
+// zod/mini, like the action schemas (shared/audit/actions.ts): no classic zod in this bundle.
+const size = z.coerce.number().check(z.int(), z.gte(0), z.lte(Number.MAX_SAFE_INTEGER));
+const proofQuery = z.strictObject({ size: z.optional(size) });
+const consistencyQuery = z.strictObject({ from: size, to: size });
+export const verifyQuery = z.strictObject({
+  /** Verify from this seq on: the tree before it comes from the stored nodes (an archived prefix). */
+  from: z.optional(z.coerce.number().check(z.int(), z.gte(1), z.lte(Number.MAX_SAFE_INTEGER))),
+});
+const pageQuery = z.strictObject({
+  limit: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(200)), 50),
+  cursor: z.optional(z.string().check(z.regex(/^\d{1,16}$/, 'must be a cursor this API returned'))),
+});
 
 ledgerRoutes.get('/v1/audit/verify', async (c) => {
   requireRole(c.get('principal'), ['approver', 'admin']);

@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import {
   getAction,
   listActions,
@@ -25,7 +25,7 @@ import { ledgerRoutes } from './ledger-routes.ts';
 
 const routes = new Hono<AppEnv>();
 const actionId = z.uuid({ message: 'must be an action id (uuid)' });
-const batchEnvelope = z.object({ actions: z.array(z.unknown()) }).loose();
+const batchEnvelope = z.looseObject({ actions: z.array(z.unknown()) });
 
 // Every write wakes the ledger's sealer once it has answered.
 routes.use('/v1/audit/*', auth(), rateLimit(), sealAfterWrites());

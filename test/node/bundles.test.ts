@@ -28,7 +28,7 @@ const CEILING_KIB: Record<string, number> = {
   chat: 153,
   messages: 147,
   embed: 147,
-  audit: 131,
+  audit: 113,
   approval: 113,
   proxy: 108,
   usage: 91,
