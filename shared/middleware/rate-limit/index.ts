@@ -4,6 +4,7 @@ import { getSettings } from '../../env.ts';
 import { tooManyRequests } from '../../errors/index.ts';
 import { runInBackground } from '../../http/background.ts';
 import { getRedis } from '../../redis/client.ts';
+import { withTimeout } from '../../resilience/deadline.ts';
 import { LocalLimiter } from './local-limiter.ts';
 import { type SharedLimiter, sharedSlidingWindow } from './shared-limiter.ts';
 
@@ -80,17 +81,19 @@ export function rateLimit(options: RateLimitOptions = {}): MiddlewareHandler {
       const cached = verdicts.get(verdictKey);
       const now = Date.now();
       const record = (): Promise<Verdict> =>
-        withDeadline(limiter.limit(key), 1000).then((v) => {
-          // Bounded like any per-isolate cache: many principals must not grow it without end.
-          if (verdicts.size >= 10_000) verdicts.clear();
-          verdicts.set(verdictKey, {
-            success: v.success,
-            remaining: v.remaining,
-            reset: v.reset,
-            at: Date.now(),
-          });
-          return v;
-        });
+        withTimeout(limiter.limit(key), 1000, () => new Error('Redis did not answer within 1000 ms')).then(
+          (v) => {
+            // Bounded like any per-isolate cache: many principals must not grow it without end.
+            if (verdicts.size >= 10_000) verdicts.clear();
+            verdicts.set(verdictKey, {
+              success: v.success,
+              remaining: v.remaining,
+              reset: v.reset,
+              at: Date.now(),
+            });
+            return v;
+          },
+        );
       if (cached?.success && now - cached.at < FRESH_MS && cached.remaining > minHeadroom(requests)) {
         cached.remaining -= 1;
         result = { success: true, remaining: cached.remaining, reset: cached.reset };
@@ -140,12 +143,4 @@ export function openaiDuration(ms: number): string {
   if (hours) return `${hours}h${minutes}m${seconds}s`;
   if (minutes) return `${minutes}m${seconds}s`;
   return `${seconds}s`;
-}
-
-function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
