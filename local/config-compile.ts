@@ -22,7 +22,7 @@ export const COMPILED_PATH = 'shared/config/compiled.ts';
 
 interface Entry {
   file: string;
-  schema: z.ZodType;
+  schema: z.core.$ZodType;
   exportName: string;
   type: string;
   typeFrom: string;

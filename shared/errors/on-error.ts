@@ -1,13 +1,8 @@
 import { HTTPException } from 'hono/http-exception';
-import { $ZodError, type $ZodIssue, config as zodConfig } from 'zod/v4/core';
-import en from 'zod/v4/locales/en.js';
+import { $ZodError, type $ZodIssue } from 'zod/v4/core';
 import { redactString } from '../redact/index.ts';
 import { AppError } from './app-error.ts';
-
-// The English messages our 400s quote (`Invalid 'tpm': Too small: expected number to be >=0`).
-// Classic zod registers them when its first schema is built; a bundle whose schemas are all
-// zod/mini would otherwise say only "Invalid input".
-zodConfig(en());
+import './zod-english.ts';
 
 export interface ErrorBody {
   error: { message: string; type: string; code: string; param: string | null };

@@ -24,7 +24,7 @@ const TARGET_KIB: Record<string, number> = { health: 30, chat: 120 };
 const DEFAULT_TARGET_KIB = 80;
 const CEILING_KIB: Record<string, number> = {
   all: 252, // every function and the docs on one origin: no target of its own
-  ready: 123,
+  ready: 105,
   chat: 153,
   messages: 147,
   embed: 147,
