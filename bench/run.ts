@@ -6,6 +6,7 @@
  *                     [--only health,chat,chat-budget,stream,stream-budget,messages,messages-stream,responses,responses-native,responses-stream,embed,embed-budget,audit,mcp] [--concurrency 1,8,32]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort } from '../local/ports.ts';
@@ -115,6 +116,8 @@ const upstreamOptions = { chunks: Number(args.chunks), delayMs: Number(args.dela
 const log = (line: string) => console.log(`[bench] ${line}`);
 const maxSeconds = Number(args['max-seconds']);
 const started = performance.now();
+// The machine as the run starts (its load average is the one to report beside the figures).
+const machineAtStart = machineInfo();
 const date = new Date().toISOString().slice(0, 10);
 
 // Every run is bounded: whatever hangs, the run ends (children are killed on exit).
@@ -593,7 +596,7 @@ try {
   const result = {
     date,
     runtime,
-    machine: machineInfo(),
+    machine: { ...machineAtStart, loadavgAtEnd: loadavg().map((v) => round(v, 2)) },
     config: {
       rounds,
       measureSecondsPerTarget: duration,
