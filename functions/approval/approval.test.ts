@@ -109,13 +109,10 @@ describe('deciding', () => {
     const ctx = createExecutionContext();
     await approvalApp.scheduled(createScheduledController({ cron: '* * * * *' }), await testEnv(), ctx);
     await waitOnExecutionContext(ctx);
-    // A second run finds nothing left to log.
-    expect(
-      await withPostgres(
-        getSettings(await testEnv()),
-        async (client) => (await expireApprovals(client)).length,
-      ),
-    ).toBe(0);
+    // A second run finds nothing of this approval's left to log (other files' approvals may
+    // expire meanwhile: the sweep serves every due one, so only this id is checked).
+    const again = await withPostgres(getSettings(await testEnv()), (client) => expireApprovals(client));
+    expect(again.map((e) => e.approval.id)).not.toContain(approvalId);
     const entries = await sql<{ n: number }>(
       "select count(*)::int as n from audit.action_logs where action_id = $1 and entry_type = 'expired'",
       [actionId],
