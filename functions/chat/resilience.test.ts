@@ -166,7 +166,7 @@ describe('circuit breaker', () => {
       expect.arrayContaining([expect.stringMatching(new RegExp(`^fake:flip-${run} (open|half-open)`))]),
     );
     // While open, the upstream is left alone.
-    const quiet = await seen('mode:flip-' + run);
+    const quiet = await seen(`mode:flip-${run}`);
     const turnedAway = await chat(e, 'flip');
     expect(turnedAway.status).toBe(503);
     expect(await seen(`mode:flip-${run}`)).toBe(quiet);
