@@ -1,5 +1,5 @@
 import { type Context, Hono } from 'hono';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { gatewayConfig } from '../../shared/config/index.ts';
 import { withPostgres } from '../../shared/db/postgres.ts';
 import { getSettings } from '../../shared/env.ts';
@@ -28,27 +28,24 @@ const routes = new Hono<AppEnv>();
 routes.use('/v1/embeddings', auth({ roles: ['agent', 'admin'] }), rateLimit());
 routes.use('/v1/vectors/*', auth({ roles: ['agent', 'admin'] }), rateLimit());
 
-const text = z.string().min(1).max(32_000);
+// zod/mini, as every schema of the embed function: classic zod stays out of its bundle.
+const text = z.string().check(z.minLength(1), z.maxLength(32_000));
 const tokenIds = z
-  .array(
-    z
-      .number()
-      .int()
-      .nonnegative()
-      .max(2 ** 31),
-  )
-  .min(1)
-  .max(32_000);
+  .array(z.number().check(z.int(), z.nonnegative(), z.lte(2 ** 31)))
+  .check(z.minLength(1), z.maxLength(32_000));
 /** OpenAI's four input forms: a string, strings, token ids, or one token-id array per input. */
-export const embeddingsSchema = z
-  .object({
-    input: z.union([text, z.array(text).min(1).max(2048), tokenIds, z.array(tokenIds).min(1).max(2048)]),
-    model: z.string().max(200).optional(),
-    encoding_format: z.enum(['float', 'base64']).optional(),
-    dimensions: z.number().int().positive().max(8192).optional(),
-    user: z.string().optional(),
-  })
-  .strict();
+export const embeddingsSchema = z.strictObject({
+  input: z.union([
+    text,
+    z.array(text).check(z.minLength(1), z.maxLength(2048)),
+    tokenIds,
+    z.array(tokenIds).check(z.minLength(1), z.maxLength(2048)),
+  ]),
+  model: z.optional(z.string().check(z.maxLength(200))),
+  encoding_format: z.optional(z.enum(['float', 'base64'])),
+  dimensions: z.optional(z.number().check(z.int(), z.positive(), z.lte(8192))),
+  user: z.optional(z.string()),
+});
 
 /**
  * Embeds through the `embedding` role (or the model asked for) with the same router as chat.
@@ -127,42 +124,42 @@ function embedInputsOf(input: z.infer<typeof embeddingsSchema>['input']): EmbedI
   return { tokens: input as number[][] };
 }
 
-const collection = z.string().regex(/^[a-z0-9_]{1,48}$/, 'lower-case letters, digits and _ (1-48)');
-const pointId = z.union([z.uuid(), z.number().int().nonnegative()]);
-const vector = z.array(z.number().finite()).min(1).max(8192);
+const collection = z.string().check(z.regex(/^[a-z0-9_]{1,48}$/, 'lower-case letters, digits and _ (1-48)'));
+const pointId = z.union([z.uuid(), z.number().check(z.int(), z.nonnegative())]);
+// zod's numbers are finite already (classic's .finite() was a no-op).
+const vector = z.array(z.number()).check(z.minLength(1), z.maxLength(8192));
 
-export const upsertSchema = z
-  .object({
-    points: z
-      .array(
-        z
-          .object({
-            id: pointId,
-            text: text.optional(),
-            vector: vector.optional(),
-            payload: z.record(z.string(), z.unknown()).default({}),
-          })
-          .strict()
-          .refine((p) => (p.text === undefined) !== (p.vector === undefined), {
+export const upsertSchema = z.strictObject({
+  points: z
+    .array(
+      z
+        .strictObject({
+          id: pointId,
+          text: z.optional(text),
+          vector: z.optional(vector),
+          payload: z._default(z.record(z.string(), z.unknown()), {}),
+        })
+        .check(
+          z.refine((p) => (p.text === undefined) !== (p.vector === undefined), {
             message: 'give exactly one of text or vector',
           }),
-      )
-      .min(1)
-      .max(1000),
-  })
-  .strict();
+        ),
+    )
+    .check(z.minLength(1), z.maxLength(1000)),
+});
 
 export const searchSchema = z
-  .object({
-    query: text.optional(),
-    vector: vector.optional(),
-    limit: z.number().int().min(1).max(100).default(10),
-    filter: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+  .strictObject({
+    query: z.optional(text),
+    vector: z.optional(vector),
+    limit: z._default(z.number().check(z.int(), z.gte(1), z.lte(100)), 10),
+    filter: z._default(z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])), {}),
   })
-  .strict()
-  .refine((s) => (s.query === undefined) !== (s.vector === undefined), {
-    message: 'give exactly one of query or vector',
-  });
+  .check(
+    z.refine((s) => (s.query === undefined) !== (s.vector === undefined), {
+      message: 'give exactly one of query or vector',
+    }),
+  );
 
 /** Qdrant when QDRANT_URL is set, else pgvector in the same Postgres. */
 async function withStore<T>(c: Context<AppEnv>, fn: (store: VectorStore) => Promise<T>): Promise<T> {

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { ProviderError } from '../../provider-error.ts';
 
 /** Only what we read ourselves; everything else passes through to the caller untouched. */
@@ -6,9 +6,12 @@ export const completionSchema = z.looseObject({ choices: z.array(z.unknown()) })
 
 export const embeddingsSchema = z.looseObject({
   data: z.array(
-    z.looseObject({ index: z.number().int(), embedding: z.union([z.array(z.number()), z.string()]) }),
+    z.looseObject({
+      index: z.number().check(z.int()),
+      embedding: z.union([z.array(z.number()), z.string()]),
+    }),
   ),
-  usage: z.looseObject({ prompt_tokens: z.number().optional() }).nullish(),
+  usage: z.nullish(z.looseObject({ prompt_tokens: z.optional(z.number()) })),
 });
 
 /** Classic and zod/mini schemas alike (the Gemini and Anthropic wire schemas are mini). */
