@@ -26,7 +26,7 @@ const CEILING_KIB: Record<string, number> = {
   all: 252, // every function and the docs on one origin: no target of its own
   ready: 105,
   chat: 153,
-  messages: 146,
+  messages: 128,
   embed: 129,
   audit: 113,
   approval: 113,

@@ -1,5 +1,6 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 
+// zod/mini, as every schema of the messages function: classic zod stays out of its bundle.
 const block = z.looseObject({ type: z.string() });
 
 /**
@@ -7,7 +8,7 @@ const block = z.looseObject({ type: z.string() });
  * else goes upstream as sent (native) or through the translation (other providers).
  */
 const messagesFields = {
-  model: z.string().max(200).optional(),
+  model: z.optional(z.string().check(z.maxLength(200))),
   messages: z
     .array(
       z.looseObject({
@@ -15,26 +16,24 @@ const messagesFields = {
         content: z.union([z.string(), z.array(block)]),
       }),
     )
-    .min(1),
-  system: z
-    .union([z.string(), z.array(z.looseObject({ type: z.literal('text'), text: z.string() }))])
-    .optional(),
-  tools: z.array(z.looseObject({ name: z.string().min(1).max(128) })).optional(),
-  tool_choice: z
-    .looseObject({ type: z.enum(['auto', 'any', 'tool', 'none']), name: z.string().optional() })
-    .optional(),
+    .check(z.minLength(1)),
+  system: z.optional(
+    z.union([z.string(), z.array(z.looseObject({ type: z.literal('text'), text: z.string() }))]),
+  ),
+  tools: z.optional(z.array(z.looseObject({ name: z.string().check(z.minLength(1), z.maxLength(128)) }))),
+  tool_choice: z.optional(
+    z.looseObject({ type: z.enum(['auto', 'any', 'tool', 'none']), name: z.optional(z.string()) }),
+  ),
 };
 
-export const messagesRequestSchema = z
-  .object({
-    ...messagesFields,
-    max_tokens: z.number().int().positive().max(1_000_000),
-    stream: z.boolean().optional(),
-    temperature: z.number().min(0).max(1).optional(),
-    top_p: z.number().min(0).max(1).optional(),
-    top_k: z.number().int().min(0).optional(),
-    stop_sequences: z.array(z.string()).max(64).optional(),
-  })
-  .loose();
+export const messagesRequestSchema = z.looseObject({
+  ...messagesFields,
+  max_tokens: z.number().check(z.int(), z.positive(), z.lte(1_000_000)),
+  stream: z.optional(z.boolean()),
+  temperature: z.optional(z.number().check(z.gte(0), z.lte(1))),
+  top_p: z.optional(z.number().check(z.gte(0), z.lte(1))),
+  top_k: z.optional(z.number().check(z.int(), z.gte(0))),
+  stop_sequences: z.optional(z.array(z.string()).check(z.maxLength(64))),
+});
 
-export const countTokensRequestSchema = z.object(messagesFields).loose();
+export const countTokensRequestSchema = z.looseObject(messagesFields);
