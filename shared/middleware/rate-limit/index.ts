@@ -5,6 +5,7 @@ import { tooManyRequests } from '../../errors/index.ts';
 import { runInBackground } from '../../http/background.ts';
 import { getRedis } from '../../redis/client.ts';
 import { withTimeout } from '../../resilience/deadline.ts';
+import { HitBatcher } from './hit-batcher.ts';
 import { LocalLimiter } from './local-limiter.ts';
 import { type SharedLimiter, sharedSlidingWindow } from './shared-limiter.ts';
 
@@ -33,6 +34,11 @@ interface Verdict {
 /** How long a shared verdict may stand in for Redis, and how far from the limit it must be. */
 const FRESH_MS = 1000;
 const minHeadroom = (limit: number) => Math.max(10, Math.ceil(limit * 0.1));
+/**
+ * Background hits of one key go to Redis together at most this often, or sooner once they are
+ * half the headroom (so two isolates' unsent hits together stay within it).
+ */
+const FLUSH_MS = 250;
 
 /**
  * Limits requests per principal (run it after `auth`). Shared across isolates through Redis with
@@ -43,8 +49,10 @@ const minHeadroom = (limit: number) => Math.max(10, Math.ceil(limit * 0.1));
  * Far from the limit, the Redis round trip leaves the hot path (as LiteLLM's and Cloudflare's
  * limiters do): a principal whose last shared verdict is under a second old and has headroom is
  * let through at once, and its hit is recorded in Redis in the background, refreshing the verdict.
- * Every hit is still counted; near the limit every request waits for Redis, so the overshoot is
- * bounded by the headroom of the isolates running at that moment.
+ * Those hits are batched per isolate and key (hit-batcher.ts): one command adding n hits every
+ * 250 ms, not one per request. Every hit is still counted; near the limit every request waits
+ * for Redis (sending this isolate's unsent hits first), so the overshoot is bounded by the
+ * headroom of the isolates running at that moment.
  */
 export function rateLimit(options: RateLimitOptions = {}): MiddlewareHandler {
   const windowSeconds = options.windowSeconds ?? gatewayConfig.rate_limit.window_seconds;
@@ -52,6 +60,7 @@ export function rateLimit(options: RateLimitOptions = {}): MiddlewareHandler {
   const locals = new Map<number, LocalLimiter>();
   const shared = new WeakMap<object, Map<number, SharedLimiter>>();
   const verdicts = new Map<string, Verdict & { at: number }>();
+  const batcher = new HitBatcher(FLUSH_MS);
 
   return async function rateLimitMiddleware(c, next) {
     // Hono's `/x/*` also matches `/x`, so routes registering both would count a request twice:
@@ -80,30 +89,40 @@ export function rateLimit(options: RateLimitOptions = {}): MiddlewareHandler {
       const verdictKey = `${requests}|${key}`;
       const cached = verdicts.get(verdictKey);
       const now = Date.now();
-      const record = (): Promise<Verdict> =>
-        withTimeout(limiter.limit(key), 1000, () => new Error('Redis did not answer within 1000 ms')).then(
-          (v) => {
-            // Bounded like any per-isolate cache: many principals must not grow it without end.
-            if (verdicts.size >= 10_000) verdicts.clear();
-            verdicts.set(verdictKey, {
-              success: v.success,
-              remaining: v.remaining,
-              reset: v.reset,
-              at: Date.now(),
-            });
-            return v;
-          },
-        );
+      const record = (hits: number): Promise<Verdict> =>
+        withTimeout(
+          limiter.limit(key, hits),
+          1000,
+          () => new Error('Redis did not answer within 1000 ms'),
+        ).then((v) => {
+          // Bounded like any per-isolate cache: many principals must not grow it without end.
+          if (verdicts.size >= 10_000) verdicts.clear();
+          verdicts.set(verdictKey, {
+            success: v.success,
+            // Hits let through since this command left are not in Redis's count yet.
+            remaining: v.remaining - batcher.pending(verdictKey),
+            reset: v.reset,
+            at: Date.now(),
+          });
+          return v;
+        });
       if (cached?.success && now - cached.at < FRESH_MS && cached.remaining > minHeadroom(requests)) {
         cached.remaining -= 1;
         result = { success: true, remaining: cached.remaining, reset: cached.reset };
-        runInBackground(
-          c,
-          record().catch(() => verdicts.delete(verdictKey)),
-        );
+        const send = (hits: number) =>
+          record(hits).then(
+            () => undefined,
+            () => {
+              verdicts.delete(verdictKey);
+            },
+          );
+        runInBackground(c, batcher.add(verdictKey, Math.ceil(minHeadroom(requests) / 2), send));
       } else {
         try {
-          result = await record();
+          // This isolate's unsent hits first, so the count this request is judged by has them.
+          const unsent = batcher.take(verdictKey);
+          if (unsent) await record(unsent);
+          result = await record(1);
         } catch (err) {
           verdicts.delete(verdictKey);
           c.get('log').warn('rate limit: Redis unavailable, using per-isolate limit', {

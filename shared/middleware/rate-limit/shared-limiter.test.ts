@@ -75,4 +75,22 @@ describe('sharedSlidingWindow', () => {
     expect((await mine.limit('who')).success).toBe(false);
     expect((await theirs.limit('who')).success).toBe(false);
   });
+
+  it('spends several tokens at once, as @upstash/ratelimit does with `rate`', async () => {
+    const p = `${prefix}:c`;
+    const mine = sharedSlidingWindow(ours, { tokens: 5, windowMs: 3_600_000, prefix: p });
+    const theirs = new Ratelimit({
+      redis: sdk,
+      limiter: Ratelimit.slidingWindow(5, '1 h'),
+      prefix: p,
+      analytics: false,
+      ephemeralCache: false,
+    });
+    expect(await mine.limit('who', 3)).toMatchObject({ success: true, remaining: 2 });
+    expect(await theirs.limit('who', { rate: 1 })).toMatchObject({ success: true, remaining: 1 });
+    // Past the limit: all three counted, and the verdict says over.
+    expect((await mine.limit('who', 3)).success).toBe(false);
+    const keys = await sdk.keys(`${p}:who:*`);
+    expect(Number(await sdk.get(keys[0]!))).toBe(7);
+  });
 });

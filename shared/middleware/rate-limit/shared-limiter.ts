@@ -16,7 +16,12 @@ export interface SharedVerdict {
 }
 
 export interface SharedLimiter {
-  limit(identifier: string): Promise<SharedVerdict>;
+  /**
+   * Spends `rate` tokens at once (`@upstash/ratelimit`'s `rate` option): refused, counting
+   * nothing, when the window was already full; otherwise all are counted and `success` says
+   * whether the count is still within the limit.
+   */
+  limit(identifier: string, rate?: number): Promise<SharedVerdict>;
 }
 
 const SLIDING_WINDOW = `
@@ -50,7 +55,7 @@ export function sharedSlidingWindow(
   // identifier → end of the window it was refused in.
   const blocked = new Map<string, number>();
   return {
-    async limit(identifier) {
+    async limit(identifier, rate = 1) {
       const now = Date.now();
       const until = blocked.get(identifier);
       if (until !== undefined) {
@@ -60,7 +65,7 @@ export function sharedSlidingWindow(
       const window = Math.floor(now / windowMs);
       const key = `${prefix}:${identifier}`;
       const remaining = Number(
-        await script.exec([`${key}:${window}`, `${key}:${window - 1}`], [tokens, now, windowMs, 1]),
+        await script.exec([`${key}:${window}`, `${key}:${window - 1}`], [tokens, now, windowMs, rate]),
       );
       const reset = (window + 1) * windowMs;
       const success = remaining >= 0;
