@@ -29,6 +29,7 @@ export interface Env {
   RESPONSES_RETENTION_DAYS?: string;
   RATE_LIMIT_REQUESTS?: string;
   RATE_LIMIT_AUTH_FAILURES?: string;
+  RATE_LIMIT_FLUSH_MS?: string;
   READY_CACHE_MS?: string;
   METRICS_GROUP_IDLE_SECONDS?: string;
   APPROVAL_SECRET?: string;
@@ -113,6 +114,18 @@ export const settingsSchema = z.object({
       z.coerce
         .number<string>()
         .check(z.refine(Number.isInteger, { message: 'must be an integer' }), z.positive()),
+    ),
+  ),
+  /**
+   * How often an isolate sends its batched background rate-limit hits to Redis (ms, default 250;
+   * 0 sends each at once: the test suite, whose calls wait for their background work).
+   */
+  RATE_LIMIT_FLUSH_MS: z.pipe(
+    optionalString,
+    z.optional(
+      z.coerce
+        .number<string>()
+        .check(z.refine(Number.isInteger, { message: 'must be an integer' }), z.nonnegative()),
     ),
   ),
   /** Overrides `ready.cache_ms` (how long an isolate reuses its last /ready answer; 0: never). */

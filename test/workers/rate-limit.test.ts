@@ -49,7 +49,11 @@ describe.skipIf(inject('stackInfo').redis !== 'ok')('one rate-limit token per re
     const prefix = `test:batch:${crypto.randomUUID()}`;
     const routes = new Hono<AppEnv>();
     // An hour-long window: at a boundary the previous window's weighted count rounds hits away.
-    routes.use('/v1/limited', auth(), rateLimit({ requests: 1000, windowSeconds: 3600, prefix }));
+    routes.use(
+      '/v1/limited',
+      auth(),
+      rateLimit({ requests: 1000, windowSeconds: 3600, prefix, flushMs: 250 }),
+    );
     routes.get('/v1/limited', (c) => c.json({ ok: true }));
     const limited = createApp('isolate', [defineFunction('limited', routes)]);
     const env = await testEnv();

@@ -16,16 +16,12 @@ interface Batch {
 
 export class HitBatcher {
   private readonly batches = new Map<string, Batch>();
-  private readonly flushMs: number;
-  constructor(flushMs: number) {
-    this.flushMs = flushMs;
-  }
 
   /**
    * Counts one hit for `key`; sends the batch at once when it reaches `flushAt` hits or the last
-   * flush is `flushMs` old, else when it will be. `send` gets the number of hits.
+   * flush is `flushMs` old (0: always), else when it will be. `send` gets the number of hits.
    */
-  add(key: string, flushAt: number, send: (hits: number) => Promise<void>): Promise<void> {
+  add(key: string, flushAt: number, flushMs: number, send: (hits: number) => Promise<void>): Promise<void> {
     let batch = this.batches.get(key);
     if (!batch) {
       // Bounded like any per-isolate cache; a batch dropped here is still sent by its own timer.
@@ -57,7 +53,7 @@ export class HitBatcher {
     };
     b.due = due;
     b.sendNow = sendNow;
-    const wait = b.lastFlush + this.flushMs - Date.now();
+    const wait = b.lastFlush + flushMs - Date.now();
     if (wait <= 0 || b.hits >= flushAt) sendNow();
     else timer = setTimeout(sendNow, wait);
     return due;

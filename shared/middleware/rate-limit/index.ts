@@ -23,6 +23,8 @@ export interface RateLimitOptions {
   windowSeconds?: number;
   /** Redis key prefix; separate limits per prefix. */
   prefix?: string;
+  /** Overrides RATE_LIMIT_FLUSH_MS (how often batched background hits go to Redis). */
+  flushMs?: number;
 }
 
 interface Verdict {
@@ -35,8 +37,9 @@ interface Verdict {
 const FRESH_MS = 1000;
 const minHeadroom = (limit: number) => Math.max(10, Math.ceil(limit * 0.1));
 /**
- * Background hits of one key go to Redis together at most this often, or sooner once they are
- * half the headroom (so two isolates' unsent hits together stay within it).
+ * Background hits of one key go to Redis together at most this often (RATE_LIMIT_FLUSH_MS,
+ * default 250; 0 sends each hit at once), or sooner once they are half the headroom (so two
+ * isolates' unsent hits together stay within it).
  */
 const FLUSH_MS = 250;
 
@@ -60,7 +63,7 @@ export function rateLimit(options: RateLimitOptions = {}): MiddlewareHandler {
   const locals = new Map<number, LocalLimiter>();
   const shared = new WeakMap<object, Map<number, SharedLimiter>>();
   const verdicts = new Map<string, Verdict & { at: number }>();
-  const batcher = new HitBatcher(FLUSH_MS);
+  const batcher = new HitBatcher();
 
   return async function rateLimitMiddleware(c, next) {
     // Hono's `/x/*` also matches `/x`, so routes registering both would count a request twice:
@@ -116,7 +119,8 @@ export function rateLimit(options: RateLimitOptions = {}): MiddlewareHandler {
               verdicts.delete(verdictKey);
             },
           );
-        runInBackground(c, batcher.add(verdictKey, Math.ceil(minHeadroom(requests) / 2), send));
+        const flushMs = options.flushMs ?? settings.RATE_LIMIT_FLUSH_MS ?? FLUSH_MS;
+        runInBackground(c, batcher.add(verdictKey, Math.ceil(minHeadroom(requests) / 2), flushMs, send));
       } else {
         try {
           // This isolate's unsent hits first, so the count this request is judged by has them.
