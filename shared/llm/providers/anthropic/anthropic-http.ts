@@ -1,4 +1,5 @@
 import { ProviderError } from '../../provider-error.ts';
+import { postUpstream } from '../http.ts';
 import { sseMessages } from '../sse.ts';
 import type { CallOptions, ProviderSettings } from '../types.ts';
 import { anthropicErrorFrom, anthropicStreamError } from './anthropic-errors.ts';
@@ -29,31 +30,14 @@ export async function anthropicRequest(
   };
   if (settings.apiKey) headers['x-api-key'] = settings.apiKey;
   // The router's per-attempt timeout (until the first chunk, for a stream) is in options.signal.
-  let res: Response;
-  try {
-    res = await (settings.fetch ?? fetch)(
-      `${settings.baseURL.replace(/\/+$/, '').replace(/\/v1$/, '')}/v1${path}`,
-      {
-        method: 'POST',
-        headers,
-        body: JSON.stringify(body),
-        signal: options.signal,
-      },
-    );
-  } catch (err) {
-    if (options.signal.aborted) throw err;
-    throw new ProviderError(provider, 'upstream unreachable', { code: 'upstream_unreachable', cause: err });
-  }
-  if (!res.ok) {
-    let text = '';
-    try {
-      text = await res.text();
-    } catch (err) {
-      if (options.signal.aborted) throw err;
-    }
-    throw anthropicErrorFrom(provider, res.status, text, res.headers.get('retry-after'));
-  }
-  return res;
+  return postUpstream(
+    settings,
+    `${settings.baseURL.replace(/\/+$/, '').replace(/\/v1$/, '')}/v1${path}`,
+    headers,
+    body,
+    options.signal,
+    (status, text, res) => anthropicErrorFrom(provider, status, text, res.headers.get('retry-after')),
+  );
 }
 
 /** One SSE event: its parsed body, and the exact `data` text for forwarding untouched. */

@@ -1,4 +1,5 @@
 import { ProviderError, parseRetryAfter } from '../../provider-error.ts';
+import { postUpstream } from '../http.ts';
 import type { CallOptions, ProviderSettings } from '../types.ts';
 import { GEMINI_API_VERSION, geminiErrorSchema } from './gemini-wire.ts';
 
@@ -23,28 +24,14 @@ export async function geminiRequest(
     ...options.headers,
   };
   if (settings.apiKey) headers['x-goog-api-key'] = settings.apiKey;
-  let res: Response;
-  try {
-    res = await (settings.fetch ?? fetch)(`${geminiBase(settings.baseURL)}/${modelPath(model)}:${method}`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify(body),
-      signal: options.signal,
-    });
-  } catch (err) {
-    if (options.signal.aborted) throw err;
-    throw new ProviderError(provider, 'upstream unreachable', { code: 'upstream_unreachable', cause: err });
-  }
-  if (!res.ok) {
-    let text = '';
-    try {
-      text = await res.text();
-    } catch (err) {
-      if (options.signal.aborted) throw err;
-    }
-    throw geminiErrorFrom(provider, res.status, text);
-  }
-  return res;
+  return postUpstream(
+    settings,
+    `${geminiBase(settings.baseURL)}/${modelPath(model)}:${method}`,
+    headers,
+    body,
+    options.signal,
+    (status, text) => geminiErrorFrom(provider, status, text),
+  );
 }
 
 function geminiBase(baseURL: string): string {

@@ -1,4 +1,5 @@
 import { ProviderError, parseRetryAfter } from '../../provider-error.ts';
+import { postUpstream } from '../http.ts';
 import type { CallOptions, ProviderSettings } from '../types.ts';
 
 /**
@@ -21,20 +22,14 @@ export async function upstreamRequest(
     ...options.headers,
   };
   if (settings.apiKey) headers.authorization = `Bearer ${settings.apiKey}`;
-  let res: Response;
-  try {
-    res = await (settings.fetch ?? fetch)(`${settings.baseURL.replace(/\/+$/, '')}${path}`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify(body),
-      signal: options.signal,
-    });
-  } catch (err) {
-    if (options.signal.aborted) throw err;
-    throw new ProviderError(provider, 'upstream unreachable', { code: 'upstream_unreachable', cause: err });
-  }
-  if (!res.ok) throw await errorFromResponse(provider, res, options.signal);
-  return res;
+  return postUpstream(
+    settings,
+    `${settings.baseURL.replace(/\/+$/, '')}${path}`,
+    headers,
+    body,
+    options.signal,
+    (status, text, res) => errorFromResponse(provider, status, text, res.headers),
+  );
 }
 
 /** The body as JSON; a broken connection is retryable, a body that is not JSON is a 502. */
@@ -64,13 +59,7 @@ export function bodyReadError(provider: string, err: unknown, signal: AbortSigna
  * An upstream 4xx/5xx: its own message (first line), Retry-After, and whether another model
  * could do better (bad credential, missing model, context too long).
  */
-async function errorFromResponse(provider: string, res: Response, signal: AbortSignal): Promise<unknown> {
-  let text = '';
-  try {
-    text = await res.text();
-  } catch (err) {
-    if (signal.aborted) return err;
-  }
+function errorFromResponse(provider: string, status: number, text: string, headers: Headers): ProviderError {
   let message = '';
   let code = '';
   let type: string | undefined;
@@ -89,12 +78,11 @@ async function errorFromResponse(provider: string, res: Response, signal: AbortS
   } catch {
     message = text;
   }
-  const status = res.status;
   const contextTooLong = code === 'context_length_exceeded';
   return new ProviderError(provider, upstreamMessage(message, status), {
     status,
     code: contextTooLong ? 'context_length_exceeded' : undefined,
-    retryAfterMs: parseRetryAfter(res.headers.get('retry-after')),
+    retryAfterMs: parseRetryAfter(headers.get('retry-after')),
     fallback: contextTooLong || status === 401 || status === 403 || status === 404 || undefined,
     upstream: {
       message: message.slice(0, 2000) || `${status} status code (no body)`,
