@@ -113,28 +113,13 @@ export async function initializeHandshake(server: ResolvedServer, timeoutMs: num
       const posted = await post(endpoint, 'application/json');
       if (!posted.ok) throw statusError(server, posted.status, invalid);
       await posted.body?.cancel();
-      for await (const event of events) {
-        if ((event.event ?? 'message') !== 'message') continue;
-        const message = parseJson(event.data, invalid);
-        if (isResponseTo(message, id)) {
-          answer = message;
-          break;
-        }
-      }
+      answer = await responseIn(events, id, invalid);
     } else {
       const res = await post(server.url, 'application/json, text/event-stream');
       if (!res.ok) throw statusError(server, res.status, invalid);
       const type = res.headers.get('content-type') ?? '';
       if (type.includes('text/event-stream') && res.body) {
-        const events = sseEvents(res.body, invalid);
-        for await (const event of events) {
-          if ((event.event ?? 'message') !== 'message') continue;
-          const message = parseJson(event.data, invalid);
-          if (isResponseTo(message, id)) {
-            answer = message;
-            break;
-          }
-        }
+        answer = await responseIn(sseEvents(res.body, invalid), id, invalid);
       } else {
         answer = parseJson(await res.text(), invalid);
       }
@@ -176,6 +161,20 @@ function parseJson(text: string, invalid: () => HandshakeError): unknown {
 }
 
 type JsonRpcAnswer = { id?: unknown; result?: unknown; error?: { code?: unknown; message?: unknown } };
+
+/** The JSON-RPC answer to `id` among a stream's `message` events (undefined if it ends first). */
+async function responseIn(
+  events: AsyncIterable<{ event?: string; data: string }>,
+  id: number,
+  invalid: () => HandshakeError,
+): Promise<unknown> {
+  for await (const event of events) {
+    if ((event.event ?? 'message') !== 'message') continue;
+    const message = parseJson(event.data, invalid);
+    if (isResponseTo(message, id)) return message;
+  }
+  return undefined;
+}
 
 function isResponseTo(message: unknown, id: number): message is JsonRpcAnswer {
   return typeof message === 'object' && message !== null && (message as JsonRpcAnswer).id === id;

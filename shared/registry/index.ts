@@ -20,6 +20,7 @@
  * `mcp:<server>/<tool>`); it is classified exactly like any other tool.
  */
 import { type OutputUnit, Validator } from '@cfworker/json-schema';
+import { CATEGORIES } from '../config/category.ts';
 import { actionRegistry } from '../config/compiled.ts';
 import { AppError } from '../errors/index.ts';
 import type { ActionRegistry, RegistryEntry } from './registry-schema.ts';
@@ -28,14 +29,7 @@ export type { ActionRegistry, RegistryEntry, RegistryRoute } from './registry-sc
 export { actionRegistry };
 
 /** Least to most strict. A claimed category outside this list ranks strictest (gated as unknown). */
-export const CATEGORY_ORDER = [
-  'read',
-  'internal_write',
-  'external_write',
-  'financial',
-  'destructive',
-  'security',
-] as const;
+export const CATEGORY_ORDER = CATEGORIES;
 
 function rank(category: string): number {
   const i = (CATEGORY_ORDER as readonly string[]).indexOf(category);
