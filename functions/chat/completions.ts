@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { badRequest } from '../../shared/errors/index.ts';
 import { beginSpend, estimatePromptTokens, setCostHeader } from '../../shared/governance/spend.ts';
 import type { AppEnv } from '../../shared/http/create-app.ts';
@@ -29,21 +29,25 @@ export const completionsRoutes = new Hono<AppEnv>();
 
 completionsRoutes.use('/v1/completions', auth({ roles: ['agent', 'admin'] }), rateLimit());
 
-const text = z.string().max(1_000_000);
-const tokens = z.array(z.number().int().nonnegative()).min(1);
-export const completionRequestSchema = z
-  .object({
-    model: z.string().max(200).optional(),
-    prompt: z.union([text, z.array(text).min(1).max(64), tokens, z.array(tokens).min(1).max(64)]),
-    max_tokens: z.number().int().positive().max(1_000_000).optional(),
-    stop: z.union([z.string(), z.array(z.string()).max(4)]).nullish(),
-    suffix: z.string().nullish(),
-    stream: z.boolean().optional(),
-    temperature: z.number().min(0).max(2).optional(),
-    top_p: z.number().min(0).max(1).optional(),
-    n: z.number().int().min(1).max(16).optional(),
-  })
-  .loose();
+// zod/mini, as every schema of the chat function: classic zod stays out of its bundle.
+const text = z.string().check(z.maxLength(1_000_000));
+const tokens = z.array(z.number().check(z.int(), z.nonnegative())).check(z.minLength(1));
+export const completionRequestSchema = z.looseObject({
+  model: z.optional(z.string().check(z.maxLength(200))),
+  prompt: z.union([
+    text,
+    z.array(text).check(z.minLength(1), z.maxLength(64)),
+    tokens,
+    z.array(tokens).check(z.minLength(1), z.maxLength(64)),
+  ]),
+  max_tokens: z.optional(z.number().check(z.int(), z.positive(), z.lte(1_000_000))),
+  stop: z.nullish(z.union([z.string(), z.array(z.string()).check(z.maxLength(4))])),
+  suffix: z.nullish(z.string()),
+  stream: z.optional(z.boolean()),
+  temperature: z.optional(z.number().check(z.gte(0), z.lte(2))),
+  top_p: z.optional(z.number().check(z.gte(0), z.lte(1))),
+  n: z.optional(z.number().check(z.int(), z.gte(1), z.lte(16))),
+});
 
 /** Only OpenAI-type upstreams have `/completions`; Gemini and Anthropic models go through chat. */
 const forwards = (model: ResolvedModel) =>

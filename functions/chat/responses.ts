@@ -1,5 +1,5 @@
 import { type Context, Hono } from 'hono';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { getSettings } from '../../shared/env.ts';
 import { AppError, badRequest } from '../../shared/errors/index.ts';
 import { beginSpend, estimatePromptTokens, setCostHeader } from '../../shared/governance/spend.ts';
@@ -45,94 +45,100 @@ export const responsesRoutes = new Hono<AppEnv>();
 responsesRoutes.use('/v1/responses', auth({ roles: ['agent', 'admin'] }), rateLimit());
 responsesRoutes.use('/v1/responses/*', auth({ roles: ['agent', 'admin'] }), rateLimit());
 
-const item = z
-  .looseObject({ type: z.string().optional(), role: z.string().optional() })
-  .refine((i) => i.type !== undefined || i.role !== undefined, {
+// zod/mini, as every schema of the chat function: classic zod stays out of its bundle.
+const item = z.looseObject({ type: z.optional(z.string()), role: z.optional(z.string()) }).check(
+  z.refine((i) => i.type !== undefined || i.role !== undefined, {
     message: 'each input item needs a type (or a role, for a message)',
-  });
+  }),
+);
 
 /** What we check ourselves; the rest goes to native upstreams as sent. */
 export const responsesRequestSchema = z
-  .object({
-    model: z.string().max(200).optional(),
-    input: z.union([z.string(), z.array(item).max(10_000)]).optional(),
-    instructions: z.string().nullish(),
-    tools: z
-      .array(z.looseObject({ type: z.string(), name: z.string().max(128).optional() }))
-      .max(512)
-      .optional(),
-    tool_choice: z
-      .union([
+  .looseObject({
+    model: z.optional(z.string().check(z.maxLength(200))),
+    input: z.optional(z.union([z.string(), z.array(item).check(z.maxLength(10_000))])),
+    instructions: z.nullish(z.string()),
+    tools: z.optional(
+      z
+        .array(z.looseObject({ type: z.string(), name: z.optional(z.string().check(z.maxLength(128))) }))
+        .check(z.maxLength(512)),
+    ),
+    tool_choice: z.optional(
+      z.union([
         z.enum(['none', 'auto', 'required']),
-        z.looseObject({ type: z.string(), name: z.string().optional() }),
-      ])
-      .optional(),
-    text: z
-      .looseObject({
-        format: z
-          .looseObject({ type: z.enum(['text', 'json_object', 'json_schema']), name: z.string().optional() })
-          .optional(),
-      })
-      .optional(),
-    max_output_tokens: z.number().int().positive().max(1_000_000).nullish(),
-    temperature: z.number().min(0).max(2).nullish(),
-    top_p: z.number().min(0).max(1).nullish(),
-    metadata: z.record(z.string().max(64), z.string().max(512)).nullish(),
-    parallel_tool_calls: z.boolean().nullish(),
-    reasoning: z.looseObject({ effort: z.string().nullish(), summary: z.string().nullish() }).nullish(),
-    store: z.boolean().nullish(),
-    previous_response_id: z.string().max(200).nullish(),
-    stream: z.boolean().nullish(),
-    background: z.literal(false).nullish(),
+        z.looseObject({ type: z.string(), name: z.optional(z.string()) }),
+      ]),
+    ),
+    text: z.optional(
+      z.looseObject({
+        format: z.optional(
+          z.looseObject({
+            type: z.enum(['text', 'json_object', 'json_schema']),
+            name: z.optional(z.string()),
+          }),
+        ),
+      }),
+    ),
+    max_output_tokens: z.nullish(z.number().check(z.int(), z.positive(), z.lte(1_000_000))),
+    temperature: z.nullish(z.number().check(z.gte(0), z.lte(2))),
+    top_p: z.nullish(z.number().check(z.gte(0), z.lte(1))),
+    metadata: z.nullish(z.record(z.string().check(z.maxLength(64)), z.string().check(z.maxLength(512)))),
+    parallel_tool_calls: z.nullish(z.boolean()),
+    reasoning: z.nullish(z.looseObject({ effort: z.nullish(z.string()), summary: z.nullish(z.string()) })),
+    store: z.nullish(z.boolean()),
+    previous_response_id: z.nullish(z.string().check(z.maxLength(200))),
+    stream: z.nullish(z.boolean()),
+    background: z.nullish(z.literal(false)),
   })
-  .loose()
-  .refine((r) => !r.metadata || Object.keys(r.metadata).length <= 16, {
-    message: 'metadata holds at most 16 keys',
-    path: ['metadata'],
-  });
+  .check(
+    z.refine((r) => !r.metadata || Object.keys(r.metadata).length <= 16, {
+      message: 'metadata holds at most 16 keys',
+      path: ['metadata'],
+    }),
+  );
 
 /**
  * zod rebuilds the objects it parses, and an own `__proto__` key (valid JSON) does not survive
  * that: refuse it in what is stored and shown back (metadata, input items) rather than keep less
  * than was sent.
  */
-const storedAsSent = z.unknown().superRefine((raw, ctx) => {
-  const body = raw as { metadata?: unknown; input?: unknown } | null;
-  const hasProto = (v: unknown) => v !== null && typeof v === 'object' && Object.hasOwn(v, '__proto__');
-  if (hasProto(body?.metadata)) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['metadata', '__proto__'],
-      message: 'a key named __proto__ cannot be kept',
-    });
-  }
-  if (Array.isArray(body?.input)) {
-    body.input.forEach((item, i) => {
-      if (hasProto(item))
-        ctx.addIssue({
-          code: 'custom',
-          path: ['input', i, '__proto__'],
-          message: 'a key named __proto__ cannot be kept',
-        });
-    });
-  }
-});
+const storedAsSent = z.unknown().check(
+  z.superRefine((raw, ctx) => {
+    const body = raw as { metadata?: unknown; input?: unknown } | null;
+    const hasProto = (v: unknown) => v !== null && typeof v === 'object' && Object.hasOwn(v, '__proto__');
+    if (hasProto(body?.metadata)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['metadata', '__proto__'],
+        message: 'a key named __proto__ cannot be kept',
+      });
+    }
+    if (Array.isArray(body?.input)) {
+      body.input.forEach((item, i) => {
+        if (hasProto(item))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['input', i, '__proto__'],
+            message: 'a key named __proto__ cannot be kept',
+          });
+      });
+    }
+  }),
+);
 
-export const inputItemsQuerySchema = z
-  .object({
-    limit: z.coerce.number().int().min(1).max(100).default(20),
-    order: z.enum(['asc', 'desc']).default('desc'),
-    after: z.string().max(200).optional(),
-    before: z.string().max(200).optional(),
-  })
-  .loose();
+export const inputItemsQuerySchema = z.looseObject({
+  limit: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(100)), 20),
+  order: z._default(z.enum(['asc', 'desc']), 'desc'),
+  after: z.optional(z.string().check(z.maxLength(200))),
+  before: z.optional(z.string().check(z.maxLength(200))),
+});
 
 const isNative = (model: ResolvedModel) => model.provider.type === 'openai';
 
 responsesRoutes.post('/v1/responses', async (c) => {
   const body = (await readJson(
     c,
-    storedAsSent.pipe(responsesRequestSchema),
+    z.pipe(storedAsSent, responsesRequestSchema),
     maxBodyBytes('chat'),
   )) as ResponsesRequest;
   const settings = getSettings(c.env);

@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { AppError } from '../../shared/errors/index.ts';
 import { cachePut, lookupCache } from '../../shared/governance/response-cache.ts';
 import { beginSpend, estimatePromptTokens, setCostHeader } from '../../shared/governance/spend.ts';
@@ -22,22 +22,21 @@ routes.use('/v1/chat/*', auth({ roles: ['agent', 'admin'] }), rateLimit());
 routes.use('/v1/models', auth(), rateLimit());
 routes.use('/v1/models/*', auth(), rateLimit());
 
+// zod/mini, as every schema of the chat function: classic zod stays out of its bundle.
 /** OpenAI's message roles: any other is the caller's error, not something to send upstream. */
 const messageRole = z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
 
 /** What we check ourselves; everything else (tools, response_format...) goes upstream as sent. */
-export const chatRequestSchema = z
-  .object({
-    model: z.string().max(200).optional(),
-    messages: z.array(z.looseObject({ role: messageRole })).min(1),
-    stream: z.boolean().optional(),
-    max_tokens: z.number().int().positive().max(1_000_000).optional(),
-    max_completion_tokens: z.number().int().positive().max(1_000_000).optional(),
-    temperature: z.number().min(0).max(2).optional(),
-    top_p: z.number().min(0).max(1).optional(),
-    n: z.number().int().min(1).max(16).optional(),
-  })
-  .loose();
+export const chatRequestSchema = z.looseObject({
+  model: z.optional(z.string().check(z.maxLength(200))),
+  messages: z.array(z.looseObject({ role: messageRole })).check(z.minLength(1)),
+  stream: z.optional(z.boolean()),
+  max_tokens: z.optional(z.number().check(z.int(), z.positive(), z.lte(1_000_000))),
+  max_completion_tokens: z.optional(z.number().check(z.int(), z.positive(), z.lte(1_000_000))),
+  temperature: z.optional(z.number().check(z.gte(0), z.lte(2))),
+  top_p: z.optional(z.number().check(z.gte(0), z.lte(1))),
+  n: z.optional(z.number().check(z.int(), z.gte(1), z.lte(16))),
+});
 
 routes.get('/v1/models', (c) => c.json(listModels(c.env)));
 routes.get('/v1/models/:id', (c) => c.json(retrieveModel(c.env, c.req.param('id'))));

@@ -25,7 +25,7 @@ const DEFAULT_TARGET_KIB = 80;
 const CEILING_KIB: Record<string, number> = {
   all: 252, // every function and the docs on one origin: no target of its own
   ready: 105,
-  chat: 153,
+  chat: 134,
   messages: 128,
   embed: 129,
   audit: 113,
