@@ -119,6 +119,17 @@ describe('approvals page sessions', () => {
     }
   });
 
+  it('a filter narrows the list; one too long to be a category is dropped, not refused', async () => {
+    const id = await gated();
+    const cookie = await signIn();
+    const narrowed = await page(cookie, undefined, '/approvals?category=no-such-category');
+    expect(narrowed.res.status).toBe(200);
+    expect(narrowed.html).not.toContain(`data-approval="${id}"`);
+    const dropped = await page(cookie, undefined, `/approvals?category=${'x'.repeat(65)}&agent_id=`);
+    expect(dropped.res.status).toBe(200);
+    expect(dropped.html).toContain(`data-approval="${id}"`);
+  });
+
   it('the sign-in form refuses a cross-site post (login CSRF) and agent keys', async () => {
     const cross = await call(app, '/approvals/login', {
       method: 'POST',
