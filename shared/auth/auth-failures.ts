@@ -1,8 +1,8 @@
-import { LRUCache } from 'lru-cache';
 import { gatewayConfig } from '../config/index.ts';
 import type { Settings } from '../env.ts';
 import { AppError } from '../errors/index.ts';
 import { lazy } from '../http/lazy.ts';
+import { boundedCache } from '../http/lru.ts';
 import type { Logger } from '../log/logger.ts';
 import { LocalLimiter } from '../middleware/rate-limit/local-limiter.ts';
 import { type SharedLimiter, sharedSlidingWindow } from '../middleware/rate-limit/shared-limiter.ts';
@@ -22,7 +22,7 @@ import { withTimeout } from '../resilience/deadline.ts';
  * a client is over from its own next Redis-counted failure, and then refuses it from memory.
  */
 const PREFIX = 'mas:authfail';
-const blockedUntil = lazy(() => new LRUCache<string, number>({ max: 10_000 }));
+const blockedUntil = lazy(() => boundedCache<string, number>(10_000));
 const locals = new Map<number, LocalLimiter>();
 const shared = new WeakMap<object, Map<number, SharedLimiter>>();
 

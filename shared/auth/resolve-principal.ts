@@ -1,7 +1,7 @@
-import { LRUCache } from 'lru-cache';
 import { withPostgres } from '../db/postgres.ts';
 import type { Settings } from '../env.ts';
 import { lazy } from '../http/lazy.ts';
+import { boundedCache } from '../http/lru.ts';
 import { type KeyEntry, type Principal, parseApiKeysSecret, roleSchema } from './api-keys.ts';
 
 const CACHE_TTL_MS = 60_000;
@@ -11,9 +11,7 @@ const secretCache = new Map<string, KeyEntry[]>();
  * Key hash -> principal (or a miss), least recently used out: a flood of random keys evicts only
  * the oldest entries, never every legitimate principal at once.
  */
-const tableCache = lazy(
-  () => new LRUCache<string, { principal: Principal | null; expires: number }>({ max: 10_000 }),
-);
+const tableCache = lazy(() => boundedCache<string, { principal: Principal | null; expires: number }>(10_000));
 
 export function keysFromSecret(settings: Settings): KeyEntry[] {
   const secret = settings.MAS_API_KEYS ?? '';

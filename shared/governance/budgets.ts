@@ -1,9 +1,9 @@
-import { LRUCache } from 'lru-cache';
 import { gatewayConfig } from '../config/index.ts';
 import type { BudgetLimits } from '../config/schema.ts';
 import { type Client, withPostgres } from '../db/postgres.ts';
 import type { Settings } from '../env.ts';
 import { lazy } from '../http/lazy.ts';
+import { boundedCache } from '../http/lru.ts';
 
 /** Who a budget belongs to: an API key's principal, an agent id, or a model role. */
 export type BudgetScope = 'principal' | 'agent' | 'role';
@@ -45,7 +45,7 @@ export const hasLimit = (l: BudgetLimits) =>
 
 // Per isolate: budgets change rarely and a request must not wait on Postgres for them. Entries
 // live `cache_seconds`; a stale entry is still used (and logged) when Postgres is down.
-const cache = lazy(() => new LRUCache<string, { limits: BudgetLimits | null; at: number }>({ max: 10_000 }));
+const cache = lazy(() => boundedCache<string, { limits: BudgetLimits | null; at: number }>(10_000));
 
 /**
  * The budgets that apply to one call: the key's, the agent's and the role's, each the row set for

@@ -1,7 +1,7 @@
 /**
  * A value made on first use, then kept. For per-isolate state that is costly to build and not
- * needed by every request: an `LRUCache` allocates its arrays for `max` entries up front, which
- * at module load is isolate start time paid by requests that never touch the cache.
+ * needed by every request: made at module load, it is isolate start time paid by requests that
+ * never touch it.
  */
 export function lazy<T>(make: () => T): () => T {
   let value: T | undefined;

@@ -1,7 +1,7 @@
-import { LRUCache } from 'lru-cache';
 import type { Client } from '../db/postgres.ts';
 import { AppError } from '../errors/index.ts';
 import { lazy } from '../http/lazy.ts';
+import { boundedCache } from '../http/lru.ts';
 import type { CollectionRef } from './tenancy.ts';
 import type { PointId, SearchHit, VectorPoint, VectorStore } from './types.ts';
 
@@ -14,7 +14,7 @@ interface CollectionTable {
  * Collections this isolate has seen: a table, once created, never changes its name or dimension,
  * so the look-up is safe to keep (bounded, least recently used out).
  */
-const known = lazy(() => new LRUCache<string, CollectionTable>({ max: 1000 }));
+const known = lazy(() => boundedCache<string, CollectionTable>(1000));
 const keyOf = (ref: CollectionRef) => `${ref.namespace}\u0000${ref.name}`;
 
 /**

@@ -1,5 +1,4 @@
 import type { Context, MiddlewareHandler } from 'hono';
-import { LRUCache } from 'lru-cache';
 import {
   findKeyEntry,
   isGeneratedKey,
@@ -14,6 +13,7 @@ import { keysFromSecret, lookupKeyInTable } from '../../auth/resolve-principal.t
 import { getSettings, type Settings } from '../../env.ts';
 import { forbidden, unauthorized } from '../../errors/index.ts';
 import { lazy } from '../../http/lazy.ts';
+import { boundedCache } from '../../http/lru.ts';
 
 declare module 'hono' {
   interface ContextVariableMap {
@@ -109,7 +109,7 @@ async function resolveKeyHashOnce(
  * pay a digest per request. Only the lookup is cached: which principal a hash belongs to (and
  * whether it was revoked) is still decided per request.
  */
-const digests = lazy(() => new LRUCache<string, string>({ max: 512 }));
+const digests = lazy(() => boundedCache<string, string>(512));
 async function hashOf(key: string): Promise<string> {
   let hash = digests().get(key);
   if (!hash) {
