@@ -1,8 +1,8 @@
 /**
  * `npm run build`: bundles every deployment with `wrangler deploy --dry-run` (exactly what a
- * deploy would upload) and prints each bundle's size, raw and gzip, and what takes the room: the
- * top contributors by esbuild's metafile (minified bytes each input left in the bundle, summed
- * per npm package or per folder of ours).
+ * deploy would upload) and prints each bundle's size, raw and gzip, its issue #23 target and
+ * whether it is met, and what takes the room: the top contributors by esbuild's metafile
+ * (minified bytes each input left in the bundle, summed per npm package or per folder of ours).
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -22,6 +22,26 @@ export const DEPLOYMENTS = [
   'usage',
   'mcp',
 ] as const;
+
+/**
+ * Issue #23's bundle targets, gzip KiB: chat 120, health 30, every other function 80. `all` (every
+ * function and the docs on one origin, what `npm start` serves) has none. The bench's targets
+ * (bench/lib/targets.ts) judge by the same table.
+ */
+const TARGET_KIB: Readonly<Record<string, number>> = { chat: 120, health: 30 };
+const DEFAULT_TARGET_KIB = 80;
+
+export function targetKiB(deployment: string): number | null {
+  return deployment === 'all' ? null : (TARGET_KIB[deployment] ?? DEFAULT_TARGET_KIB);
+}
+
+/** `<= 80 met`, `<= 80 MISSED`, or `none` for the combined deployment. */
+export function targetVerdict(deployment: string, gzipBytes: number): string {
+  const target = targetKiB(deployment);
+  if (target === null) return 'none (combined)';
+  // Judged at the 0.1 KiB printed, as the bench does.
+  return `<= ${target} ${Math.round(gzipBytes / 102.4) / 10 <= target ? 'met' : 'MISSED'}`;
+}
 
 export interface BundleSize {
   deployment: string;
@@ -90,8 +110,11 @@ if (import.meta.main) {
   const only = process.argv.slice(2);
   const targets = only.length ? only : DEPLOYMENTS;
   const top = Number(process.env.BUILD_TOP ?? 8);
-  console.log('deployment   raw          gzip         top contributors (minified KiB in the bundle)');
+  console.log(
+    'deployment   raw          gzip         target (gzip KiB)  top contributors (minified KiB in the bundle)',
+  );
   let failed = false;
+  let missed = 0;
   for (const deployment of targets) {
     try {
       const size = buildBundle(deployment);
@@ -99,13 +122,17 @@ if (import.meta.main) {
         .slice(0, top)
         .map((c) => `${c.name} ${(c.bytes / 1024).toFixed(1)}`)
         .join(', ');
+      const verdict = targetVerdict(deployment, size.gzipBytes);
+      if (verdict.endsWith('MISSED')) missed++;
       console.log(
-        `${deployment.padEnd(12)} ${kib(size.rawBytes).padEnd(12)} ${kib(size.gzipBytes).padEnd(12)} ${list}`,
+        `${deployment.padEnd(12)} ${kib(size.rawBytes).padEnd(12)} ${kib(size.gzipBytes).padEnd(12)} ${verdict.padEnd(18)} ${list}`,
       );
     } catch (err) {
       failed = true;
       console.error((err as Error).message);
     }
   }
+  // A missed target is reported, not a failed build: the bundles are still what a deploy ships.
+  if (missed) console.log(`${missed} deployment(s) over their issue #23 target`);
   process.exitCode = failed ? 1 : 0;
 }

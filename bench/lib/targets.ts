@@ -3,6 +3,7 @@
  * ceilings, audit writes) and issue #23's (CPU per request against the floors and Portkey, tail,
  * memory, cold start, bundles, isolate start), each `met` yes/no from this one run's figures.
  */
+import { targetKiB } from '../../local/build-bundles.ts';
 import type { ColdStartReport, Comparison, MemoryReport } from './peers.ts';
 import { type OverheadReport, round } from './report.ts';
 
@@ -183,9 +184,10 @@ function issue23(o: TargetInputs): Target[] {
       });
     }
   }
+  // One row per function, judged by `npm run build`'s table (local/build-bundles.ts); `all` has none.
   for (const b of o.bundles) {
-    if (b.deployment === 'all') continue;
-    const kib = b.deployment === 'chat' ? 120 : b.deployment === 'health' ? 30 : 80;
+    const kib = targetKiB(b.deployment);
+    if (kib === null) continue;
     const v = round(b.gzipBytes / 1024, 1);
     out.push({
       issue: 23,
