@@ -8,7 +8,7 @@ import { cachePut, lookupCache } from '../../shared/governance/response-cache.ts
 import { beginSpend, estimatePromptTokens, setCostHeader } from '../../shared/governance/spend.ts';
 import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
 import { encodeFloat32Base64 } from '../../shared/llm/embeddings-base64.ts';
-import { providerFor } from '../../shared/llm/providers/index.ts';
+import { embedWith } from '../../shared/llm/providers/embed.ts';
 import type { EmbedInputs } from '../../shared/llm/providers/types.ts';
 import { resolveTarget } from '../../shared/llm/registry.ts';
 import { createRouteContext, setRouteHeaders } from '../../shared/llm/route-context.ts';
@@ -75,7 +75,7 @@ async function embedTexts(c: Context<AppEnv>, inputs: EmbedInputs, model?: strin
     maxOutputTokens: 0,
   });
   const routed = await routeCall(createRouteContext(c, target), (m, signal) =>
-    providerFor(m).embed(m.model.upstream, inputs, {
+    embedWith(m, m.model.upstream, inputs, {
       signal,
       headers: outgoingTraceHeaders(trace),
       dimensions,

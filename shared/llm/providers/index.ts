@@ -2,22 +2,21 @@ import type { ResolvedModel } from '../registry.ts';
 import { type AnthropicProvider, createAnthropicProvider } from './anthropic/index.ts';
 import { createGeminiProvider } from './gemini/index.ts';
 import { createOpenAIProvider } from './openai/index.ts';
+import { settingsFor } from './settings.ts';
 import type { ChatProvider } from './types.ts';
 
 const cache = new Map<string, ChatProvider>();
 
-/** The provider client for a resolved model, one per provider/base URL/key per isolate. */
+/**
+ * The chat client for a resolved model, one per provider/base URL/key per isolate. Embeddings
+ * are embed.ts's embedWith, so the embed bundle carries none of the chat code.
+ */
 export function providerFor(target: ResolvedModel): ChatProvider {
   const type = target.provider.type;
   const key = `${target.providerId}|${target.baseURL}|${target.apiKey ?? ''}`;
   let provider = cache.get(key);
   if (!provider) {
-    const settings = {
-      id: target.providerId,
-      apiKey: target.apiKey,
-      baseURL: target.baseURL,
-      timeoutMs: target.provider.timeout_ms,
-    };
+    const settings = settingsFor(target);
     provider =
       type === 'gemini'
         ? createGeminiProvider(settings)

@@ -50,12 +50,6 @@ export interface ChatProvider {
     body: Record<string, unknown>,
     options: CallOptions,
   ): Promise<AsyncIterable<Record<string, unknown>>>;
-  /** One vector per input, in order. */
-  embed(
-    upstreamModel: string,
-    inputs: EmbedInputs,
-    options: CallOptions & { dimensions?: number },
-  ): Promise<EmbedResult>;
 }
 
 /**

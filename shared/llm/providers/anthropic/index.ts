@@ -1,4 +1,3 @@
-import { ProviderError } from '../../provider-error.ts';
 import { parseUpstream } from '../openai/openai-bodies.ts';
 import { readJson } from '../openai/openai-http.ts';
 import { primed } from '../sse.ts';
@@ -35,18 +34,6 @@ export function createAnthropicProvider(
   };
   const self: AnthropicProvider = {
     type: 'anthropic',
-    async embed() {
-      throw new ProviderError(
-        provider,
-        'Anthropic has no embeddings API: route embeddings to an OpenAI or Gemini model.',
-        {
-          status: 400,
-          code: 'embeddings_not_supported',
-          retryable: false,
-          fallback: false,
-        },
-      );
-    },
     async chat(upstreamModel, request, options) {
       const body = toAnthropicRequest(request, upstreamModel, defaultMaxTokens);
       return toOpenAICompletion(await self.messages(body, options));

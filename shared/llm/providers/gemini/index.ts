@@ -5,9 +5,8 @@ import { primed, sseMessages } from '../sse.ts';
 import type { ChatProvider, ProviderSettings } from '../types.ts';
 import { toGeminiRequest } from './gemini-chat-request.ts';
 import { toOpenAIChunks, toOpenAICompletion } from './gemini-chat-response.ts';
-import { geminiErrorFrom, geminiRequest, modelPath } from './gemini-http.ts';
+import { geminiErrorFrom, geminiRequest } from './gemini-http.ts';
 import {
-  batchEmbedResponseSchema,
   type GenerateContentResponse,
   generateContentBody,
   generateContentResponseSchema,
@@ -15,41 +14,13 @@ import {
 
 /**
  * Google Gemini through its native REST API over fetch (gemini-http.ts), translated to and from
- * the OpenAI shapes the router speaks. Like the other providers it never retries: the router
+ * the OpenAI shapes the router speaks (embeddings: gemini-embed.ts). Like the other providers it never retries: the router
  * decides.
  */
 export function createGeminiProvider(settings: ProviderSettings): ChatProvider {
   const provider = settings.id;
   return {
     type: 'gemini',
-    async embed(upstreamModel, input, options) {
-      if (!('texts' in input)) throw tokenInputUnsupported(provider);
-      const inputs = input.texts;
-      const model = modelPath(upstreamModel);
-      const body = {
-        requests: inputs.map((text) => ({
-          model,
-          content: { parts: [{ text }] },
-          ...(options.dimensions ? { outputDimensionality: options.dimensions } : {}),
-        })),
-      };
-      const res = await geminiRequest(settings, upstreamModel, 'batchEmbedContents', body, options);
-      const parsed = parseUpstream(
-        provider,
-        batchEmbedResponseSchema,
-        await readJson(provider, res, options.signal),
-      );
-      const vectors = (parsed.embeddings ?? []).map((e) => e.values ?? []);
-      if (vectors.length !== inputs.length) {
-        throw new ProviderError(
-          provider,
-          `Gemini returned ${vectors.length} embeddings for ${inputs.length} inputs`,
-          { status: 502 },
-        );
-      }
-      // The Gemini API reports no token usage for embeddings.
-      return { vectors, promptTokens: 0 };
-    },
     async chat(upstreamModel, request, options) {
       const { contents, config } = toGeminiRequest(request);
       const res = await geminiRequest(
@@ -109,13 +80,4 @@ async function* geminiResponses(
     }
     yield parseUpstream(provider, generateContentResponseSchema, json);
   }
-}
-
-/** Gemini embeds text only: token ids made by OpenAI's tokenizer mean nothing to it. */
-export function tokenInputUnsupported(provider: string): ProviderError {
-  return new ProviderError(
-    provider,
-    'Token-id input needs an OpenAI or OpenAI-compatible embedding model; Gemini embeds text only.',
-    { status: 400, code: 'token_input_unsupported', retryable: false, fallback: false },
-  );
 }

@@ -1,15 +1,14 @@
-import { decodeFloat32Base64 } from '../../embeddings-base64.ts';
 import { ProviderError } from '../../provider-error.ts';
 import { primed } from '../sse.ts';
 import type { ChatCompletion, ChatProvider, ChatRequest, ProviderSettings } from '../types.ts';
-import { completionSchema, embeddingsSchema, parseUpstream } from './openai-bodies.ts';
+import { completionSchema, parseUpstream } from './openai-bodies.ts';
 import { readJson, upstreamRequest } from './openai-http.ts';
 import { sseChunks } from './openai-sse.ts';
 import { openChunkBytes } from './openai-stream-tap.ts';
 
 /**
  * OpenAI and any OpenAI-compatible server (LiteLLM, Ollama, vLLM, llama.cpp), spoken directly over
- * fetch. The wire protocol is three JSON endpoints and SSE; the `openai` SDK would add ~400 KiB to
+ * fetch. The wire protocol is JSON endpoints and SSE (embeddings: openai-embed.ts); the `openai` SDK would add ~400 KiB to
  * every chat bundle and a parse/re-serialise of each stream chunk. The router decides about
  * retries and fallbacks, so nothing here retries.
  */
@@ -20,23 +19,6 @@ export function createOpenAIProvider(
   const provider = settings.id;
   return {
     type,
-    async embed(upstreamModel, input, options) {
-      // OpenAI itself sends base64 (a quarter of the bytes and no float parsing, as its SDKs
-      // ask by default); OpenAI-compatible servers do not all speak it, so they get `float`.
-      const encoding = type === 'openai' ? 'base64' : 'float';
-      const body = {
-        model: upstreamModel,
-        input: 'texts' in input ? input.texts : input.single ? input.tokens[0] : input.tokens,
-        encoding_format: encoding,
-        ...(options.dimensions ? { dimensions: options.dimensions } : {}),
-      };
-      const res = await upstreamRequest(settings, '/embeddings', body, options);
-      const parsed = parseUpstream(provider, embeddingsSchema, await readJson(provider, res, options.signal));
-      const vectors = [...parsed.data]
-        .sort((a, b) => a.index - b.index)
-        .map((d) => (typeof d.embedding === 'string' ? fromBase64(provider, d.embedding) : d.embedding));
-      return { vectors, promptTokens: parsed.usage?.prompt_tokens ?? 0 };
-    },
     async chat(upstreamModel, request, options) {
       const body = { ...request, model: upstreamModel, stream: false };
       const res = await upstreamRequest(settings, '/chat/completions', body, options);
@@ -83,15 +65,4 @@ function chatStreamBody(upstreamModel: string, request: ChatRequest): Record<str
     stream: true,
     stream_options: { ...((request.stream_options as object) ?? {}), include_usage: true },
   };
-}
-
-function fromBase64(provider: string, text: string): number[] {
-  try {
-    return decodeFloat32Base64(text);
-  } catch (err) {
-    throw new ProviderError(provider, 'upstream sent an embedding that is not base64 float32', {
-      status: 502,
-      cause: err,
-    });
-  }
 }
