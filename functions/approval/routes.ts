@@ -18,7 +18,7 @@ import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
 import { auth, requireRole } from '../../shared/middleware/auth/index.ts';
 import { maxBodyBytes, readJson } from '../../shared/middleware/json-body/index.ts';
 import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
-import { approvalsPage } from './page.tsx';
+import { approvalsPage } from './page.ts';
 
 const routes = new Hono<AppEnv>();
 const approvalId = z.uuid({ message: 'must be an approval id (uuid)' });

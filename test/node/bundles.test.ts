@@ -27,7 +27,7 @@ const CEILING_KIB: Record<string, number> = {
   messages: 122,
   embed: 117,
   audit: 108,
-  approval: 105,
+  approval: 101,
   proxy: 103,
   usage: 86,
   mcp: 171,

@@ -1,11 +1,9 @@
 import { type Context, Hono } from 'hono';
 import { deleteCookie, getSignedCookie, setSignedCookie } from 'hono/cookie';
 import { csrf } from 'hono/csrf';
-import type { FC, PropsWithChildren } from 'hono/jsx';
 import { secureHeaders } from 'hono/secure-headers';
 import * as z from 'zod/mini';
 import {
-  type ApprovalView,
   announceDecision,
   approvalHistory,
   decideApproval,
@@ -27,9 +25,9 @@ import { getSettings } from '../../shared/env.ts';
 import { AppError } from '../../shared/errors/index.ts';
 import type { AppEnv } from '../../shared/http/create-app.ts';
 import { authenticate } from '../../shared/middleware/auth/index.ts';
-import { CATEGORY_ORDER } from '../../shared/registry/index.ts';
 import { PAGE_CSS, PAGE_JS } from './assets.ts';
-import { usageView } from './usage-view.tsx';
+import { usageView } from './usage-view.ts';
+import { detailPage, listPage, notDecidedPage, pendingCards, signInPage } from './views.ts';
 
 /**
  * The approvals page: server-rendered HTML; one same-origin script refreshes the pending list
@@ -122,95 +120,6 @@ async function sessionOf(c: Context<AppEnv>): Promise<PageSession | null> {
   return typeof id === 'string' ? readSession(getSettings(c.env), id) : null;
 }
 
-const Layout: FC<PropsWithChildren<{ title: string; script?: boolean }>> = ({ title, children, script }) => (
-  <html lang="en">
-    <head>
-      <meta charset="utf-8" />
-      <meta name="viewport" content="width=device-width, initial-scale=1" />
-      <title>{title}</title>
-      <link rel="stylesheet" href="/approvals/assets/page.css" />
-      {script ? <script src="/approvals/assets/page.js" defer /> : null}
-    </head>
-    <body>{children}</body>
-  </html>
-);
-
-const ago = (at: Date | string) => {
-  const s = Math.max(0, Math.round((Date.now() - new Date(at).getTime()) / 1000));
-  return s < 60 ? `${s}s` : s < 3600 ? `${Math.round(s / 60)}m` : `${Math.round(s / 3600)}h`;
-};
-const left = (seconds: number) =>
-  seconds < 60
-    ? `${seconds} s`
-    : seconds < 3600
-      ? `${Math.round(seconds / 60)} min`
-      : `${Math.round(seconds / 3600)} h`;
-
-/** Who asks: the authenticated principal and the agent it acts as first; the agent's own name only as such. */
-const Requester: FC<{ a: ApprovalView }> = ({ a }) => (
-  <p>
-    <span class="who" data-principal>
-      {a.principal ?? a.requested_by}
-    </span>
-    {a.agent_id !== a.principal ? (
-      <>
-        {' '}
-        acting as <span class="who">{a.agent_id}</span>
-      </>
-    ) : null}
-    {a.agent_name ? <span class="declared"> · calls itself “{a.agent_name}”</span> : null}
-  </p>
-);
-
-const Facts: FC<{ a: ApprovalView }> = ({ a }) => (
-  <>
-    <p class="meta">
-      category <b>{a.category}</b>
-      {a.claimed_category && a.claimed_category !== a.category
-        ? ` (agent claimed ${a.claimed_category})`
-        : ''}
-      {a.tool_name ? ` · tool ${a.tool_name}` : ''} · rule {a.policy_rule ?? 'n/a'} · asked{' '}
-      {ago(a.created_at)} ago ·{' '}
-      {a.status === 'pending' ? `expires in ${left(a.expires_in_seconds)}` : a.status} · approvals{' '}
-      {a.approvals}/{a.quorum}
-      {a.escalated ? ' · escalated' : ''}
-    </p>
-    {a.risk ? <p class="risk">Risk: {a.risk}</p> : null}
-    {a.justification ? (
-      <p>
-        Agent’s justification: <q>{a.justification}</q>
-      </p>
-    ) : null}
-  </>
-);
-
-const DecideForm: FC<{ id: string; csrf: string }> = ({ id, csrf: token }) => (
-  <form method="post" action={`/approvals/${id}/decide`}>
-    <input type="hidden" name="csrf" value={token} />
-    <label>
-      Reason <textarea name="reason" />
-    </label>
-    <button type="submit" name="decision" value="approve">
-      Approve
-    </button>
-    <button type="submit" name="decision" value="reject">
-      Reject
-    </button>
-  </form>
-);
-
-const Card: FC<{ a: ApprovalView & { inputs?: unknown }; csrf: string }> = ({ a, csrf: token }) => (
-  <section class="card" data-approval={a.id}>
-    <h2>
-      <a href={`/approvals/${a.id}`}>{a.action_type}</a>
-    </h2>
-    <Requester a={a} />
-    <Facts a={a} />
-    <pre>{JSON.stringify(a.inputs, null, 2)}</pre>
-    <DecideForm id={a.id} csrf={token} />
-  </section>
-);
-
 /**
  * A filter that is too long is dropped rather than refused: the page still renders. (A plain
  * check: zod/mini's `catch` brings in the whole of zod's util module, ~9 KiB minified.)
@@ -230,23 +139,10 @@ function queryOf(f: { category?: string; agent_id?: string }): string {
   return s ? `?${s}` : '';
 }
 
-const SignIn: FC<{ flash?: string }> = ({ flash }) => (
-  <Layout title="Approvals: sign in">
-    <h1>Approvals</h1>
-    {flash ? <p class="flash">{flash}</p> : null}
-    <form method="post" action="/approvals/login">
-      <label>
-        Approver API key <input type="password" name="key" autocomplete="off" required />
-      </label>{' '}
-      <button type="submit">Sign in</button>
-    </form>
-  </Layout>
-);
-
 approvalsPage.get('/approvals', async (c) => {
   const session = await sessionOf(c);
   const flash = c.req.query('flash');
-  if (!session) return c.html(<SignIn flash={flash} />);
+  if (!session) return c.html(signInPage(flash));
   const filters = filtersOf(c);
   const settings = getSettings(c.env);
   const [pending, approved, rejected] = await withPostgres(settings, async (client) => [
@@ -259,77 +155,15 @@ approvalsPage.get('/approvals', async (c) => {
   );
   const token = await csrfToken(secretOf(c), session.id);
   return c.html(
-    <Layout title="Approvals" script>
-      <header>
-        <h1>
-          Pending approvals (<span data-pending-count>{pending.length}</span>)
-        </h1>
-        <form method="post" action="/approvals/logout">
-          <input type="hidden" name="csrf" value={token} />
-          signed in as{' '}
-          <span class="who" data-signed-in>
-            {session.principal.id}
-          </span>{' '}
-          ({session.principal.role}) <button type="submit">Sign out</button>
-          {session.principal.role === 'admin' ? (
-            <>
-              {' '}
-              · <a href="/approvals/usage">Usage</a>
-            </>
-          ) : null}
-        </form>
-      </header>
-      {flash ? <p class="flash">{flash}</p> : null}
-      <form class="filters" method="get" action="/approvals">
-        <label>
-          category{' '}
-          <select name="category">
-            <option value="">any</option>
-            {CATEGORY_ORDER.map((cat) => (
-              <option value={cat} selected={filters.category === cat}>
-                {cat}
-              </option>
-            ))}
-          </select>
-        </label>{' '}
-        <label>
-          agent <input name="agent_id" value={filters.agent_id ?? ''} maxlength={128} />
-        </label>{' '}
-        <button type="submit">Filter</button>
-      </form>
-      <div data-pending-list data-poll={`/approvals/pending${queryOf(filters)}`} data-interval="3000">
-        {pending.map((a) => (
-          <Card a={a} csrf={token} />
-        ))}
-        <p data-empty hidden={pending.length > 0}>
-          Nothing waits for a decision.
-        </p>
-      </div>
-      <h2>Recent decisions</h2>
-      <table>
-        <tr>
-          <th>decided</th>
-          <th>action</th>
-          <th>status</th>
-          <th>by</th>
-          <th>reason</th>
-        </tr>
-        {decided.map((a) => (
-          <tr data-decided={a.id}>
-            <td>{a.decided_at ? `${ago(a.decided_at)} ago` : ''}</td>
-            <td>
-              <a href={`/approvals/${a.id}`}>
-                {a.principal}
-                {a.agent_id !== a.principal ? ` as ${a.agent_id}` : ''}: {a.action_type}
-              </a>
-            </td>
-            <td>{a.status}</td>
-            <td>{a.decided_by}</td>
-            <td>{a.reason}</td>
-          </tr>
-        ))}
-      </table>
-    </Layout>,
+    listPage({
+      session,
+      flash,
+      filters,
+      poll: `/approvals/pending${queryOf(filters)}`,
+      pending,
+      decided,
+      token,
+    }),
   );
 });
 
@@ -341,13 +175,7 @@ approvalsPage.get('/approvals/pending', async (c) => {
     listApprovals(client, { status: 'pending', limit: 100, ...filtersOf(c) }, session.principal),
   );
   const token = await csrfToken(secretOf(c), session.id);
-  return c.html(
-    <div>
-      {data.map((a) => (
-        <Card a={a} csrf={token} />
-      ))}
-    </div>,
-  );
+  return c.html(pendingCards(data, token));
 });
 
 approvalsPage.post('/approvals/login', async (c) => {
@@ -395,54 +223,17 @@ approvalsPage.post('/approvals/logout', async (c) => {
 const approvalId = z.uuid({ message: 'must be an approval id (uuid)' });
 
 // Before /approvals/:id, which would take `usage` for an id.
-approvalsPage.get('/approvals/usage', async (c) => usageView(c, await sessionOf(c), Layout));
+approvalsPage.get('/approvals/usage', async (c) => usageView(c, await sessionOf(c)));
 
 approvalsPage.get('/approvals/:id', async (c) => {
   const id = approvalId.parse(c.req.param('id'));
   const session = await sessionOf(c);
-  if (!session) return c.html(<SignIn flash="Sign in to see this approval." />, 401);
+  if (!session) return c.html(signInPage('Sign in to see this approval.'), 401);
   const { approval: a, entries } = await withPostgres(getSettings(c.env), (client) =>
     approvalHistory(client, id, session.principal),
   );
   const token = await csrfToken(secretOf(c), session.id);
-  return c.html(
-    <Layout title={`Approval ${a.id}`}>
-      <p>
-        <a href="/approvals">← all approvals</a> · signed in as{' '}
-        <span class="who">{session.principal.id}</span>
-      </p>
-      <h1 data-detail={a.id}>
-        {a.action_type}: {a.status}
-      </h1>
-      <Requester a={a} />
-      <Facts a={a} />
-      <pre>{JSON.stringify((a as { inputs?: unknown }).inputs, null, 2)}</pre>
-      {a.status === 'pending' ? <DecideForm id={a.id} csrf={token} /> : null}
-      <h2>Ledger history</h2>
-      <table data-history>
-        <tr>
-          <th>seq</th>
-          <th>when</th>
-          <th>entry</th>
-          <th>status</th>
-          <th>by</th>
-          <th>detail</th>
-        </tr>
-        {entries.map((e) => (
-          <tr>
-            <td>{e.seq}</td>
-            <td>{new Date(e.created_at).toISOString()}</td>
-            <td>{e.entry_type}</td>
-            <td>{e.status}</td>
-            <td>{e.principal}</td>
-            <td>
-              <code>{JSON.stringify(e.detail)}</code>
-            </td>
-          </tr>
-        ))}
-      </table>
-    </Layout>,
-  );
+  return c.html(detailPage(session, a, entries, token));
 });
 
 approvalsPage.post('/approvals/:id/decide', async (c) => {
@@ -457,16 +248,7 @@ approvalsPage.post('/approvals/:id/decide', async (c) => {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     c.status(400);
-    return c.html(
-      <Layout title="Approvals: not decided">
-        <p class="flash" data-error>
-          Not decided: {issue?.path.join('.') || 'decision'}: {issue?.message}
-        </p>
-        <p>
-          <a href={`/approvals/${id}`}>Back to the approval</a>
-        </p>
-      </Layout>,
-    );
+    return c.html(notDecidedPage(id, issue?.path.join('.') || 'decision', issue?.message));
   }
   const settings = getSettings(c.env);
   const trace = c.get('trace');
