@@ -104,8 +104,13 @@ const withStart = !quick && !args['no-start'];
  * workerd one, bare workerd when it is Node), so both fair pairs come from one run.
  * --peers off skips them all (off in --quick).
  */
-const peersOn =
-  (args.peers ?? (quick ? 'off' : 'on')) !== 'off' && endpoints.some((e) => PEER_ENDPOINTS.includes(e));
+const peersArg = args.peers ?? (quick ? 'off' : 'on');
+const peersOn = peersArg !== 'off' && endpoints.some((e) => PEER_ENDPOINTS.includes(e));
+/** `--peers on`: all of them; `--peers passthrough-workerd,io-floor-workerd`: those only. */
+const peersRun: readonly Peer[] =
+  peersArg === 'on' || peersArg === 'off' ? PEERS : (peersArg.split(',') as Peer[]);
+for (const p of peersRun)
+  if (!PEERS.includes(p)) throw new Error(`--peers: unknown peer ${p} (${PEERS.join(', ')})`);
 const alsoRuntimes = (
   peersOn ? (args.also ?? (runtime.startsWith('node') ? 'workerd-raw' : 'node,node-bundle')) : ''
 )
@@ -170,11 +175,14 @@ try {
   };
   const alsoUrl: Partial<Record<Runtime, string>> = {};
   if (peersOn) {
-    for (const peer of PEERS) {
-      const child = await startChild<{ url: string; pid: number }>(peer, 'bench/lib/peer-process.ts', [
+    for (const peer of peersRun) {
+      // The function's vars: the I/O floor reaches the same Redis and Postgres as ours.
+      const child = await startChild<{ url: string; pid: number }>(
         peer,
-        env.upstream.info.url,
-      ]);
+        'bench/lib/peer-process.ts',
+        [peer, env.upstream.info.url],
+        { env: { BENCH_VARS: JSON.stringify(env.vars) } },
+      );
       peerChildren.push(child);
       peerUrl[peer] = child.info.url;
       watch[peer] = child.info.pid;
@@ -359,7 +367,7 @@ try {
   ]);
   for (const e of endpoints.filter((x) => peersOn && PEER_ENDPOINTS.includes(x))) {
     for (const r of alsoRuntimes) checks.push([`${e} ours@${r}`, e, oursOn(r, specs[e].through)]);
-    for (const p of PEERS) checks.push([`${e} ${p}`, undefined, atPeer(p, specs[e].direct!)]);
+    for (const p of peersRun) checks.push([`${e} ${p}`, undefined, atPeer(p, specs[e].direct!)]);
   }
   for (const [name, ours, s] of checks) {
     const res = await fetch(s.url, {
@@ -425,7 +433,7 @@ try {
               'ours',
               oursOn(r, spec.through),
             ]),
-            ...PEERS.map((p): [string, Participant['kind'], RequestSpec] => [
+            ...peersRun.map((p): [string, Participant['kind'], RequestSpec] => [
               p,
               p === 'portkey' ? 'peer' : 'floor',
               atPeer(p, spec.direct!),
@@ -469,6 +477,9 @@ try {
           log(
             `${endpoint} c=${concurrency} ours@${c.runtime}: cpu ${c.ours.cpu} ms/req` +
               (c.floor ? `; ${c.floor.name} ${c.floor.cpu} (ours/floor ${c.floor.ratio.cpu})` : '') +
+              (c.ioFloor
+                ? `; ${c.ioFloor.name} ${c.ioFloor.cpu} (ours/io floor ${c.ioFloor.ratio.cpu})`
+                : '') +
               (c.portkey ? `; portkey ${c.portkey.cpu} (ours/portkey ${c.portkey.ratio.cpu})` : ''),
           );
         }
@@ -508,7 +519,7 @@ try {
   // Process start to first chat answer on Node, ours (from source and the deploy bundle) against
   // Portkey, fresh processes, A B C C B A A B C.
   const coldStart: ColdStartReport[] = [];
-  if (peersOn && measured.includes('chat')) {
+  if (peersOn && peersRun.includes('portkey') && measured.includes('chat')) {
     const samples: Record<string, number[]> = { 'ours@node': [], 'ours@node-bundle': [], portkey: [] };
     const tryOnce = async (name: string) => {
       const port = await freePort();

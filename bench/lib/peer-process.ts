@@ -1,16 +1,19 @@
 /**
  * Child process: one peer or floor beside the gateway, on the fake upstream `<url>`, printing
  * `{"url", "pid"}` (pid: the process that serves, whose tree CPU and RSS are read from).
- *   node bench/lib/peer-process.ts passthrough-workerd|passthrough-node|portkey <upstream url>
+ *   node bench/lib/peer-process.ts passthrough-workerd|io-floor-workerd|passthrough-node|portkey <upstream url>
  * passthrough-workerd: bench/lib/peers/passthrough-worker.js under the bare workerd binary (the one
  * the workerd and workerd-raw runtimes run), a generated capnp config, the socket straight to it.
+ * io-floor-workerd: bench/lib/peers/io-floor-worker.ts (the passthrough plus the gateway's Redis and
+ * Postgres I/O, made as ours makes it), bundled by wrangler, the same way; the stack's Redis and
+ * Postgres come from BENCH_VARS (the function's vars).
  * passthrough-node: bench/lib/peers/passthrough-node.ts on @hono/node-server in this process.
  * portkey: Portkey's open-source gateway (@portkey-ai/gateway, its published Node build) on the
  * pinned Node, headless; requests name the fake with x-portkey-custom-host (see portkeyHeaders).
  * SIGTERM stops it.
  */
-import { spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +21,7 @@ import { freePort } from '../../local/ports.ts';
 import { pinnedNode } from './children.ts';
 import { wranglerCompat } from './runtimes.ts';
 
-type Peer = 'passthrough-workerd' | 'passthrough-node' | 'portkey';
+type Peer = 'passthrough-workerd' | 'io-floor-workerd' | 'passthrough-node' | 'portkey';
 
 /** The command that starts Portkey's gateway on `port` (also used for its cold start). */
 export function portkeyCommand(port: number): [string, string[]] {
@@ -31,6 +34,44 @@ export function portkeyCommand(port: number): [string, string[]] {
 /** What a client sends Portkey to reach an OpenAI-compatible upstream at `upstream` (its /v1). */
 export function portkeyHeaders(upstream: string): Record<string, string> {
   return { 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `${upstream}/v1` };
+}
+
+/**
+ * `wrangler deploy --dry-run` of one Worker entry into `dir` (the project's compatibility date
+ * and flags, minified as the deploys are); returns the module files written there.
+ */
+function bundleWorker(entry: string, dir: string): string[] {
+  const { compatibilityDate, compatibilityFlags } = wranglerCompat();
+  const config = join(dir, 'wrangler.toml');
+  writeFileSync(
+    config,
+    [
+      'name = "io-floor"',
+      `main = ${JSON.stringify(entry)}`,
+      `compatibility_date = ${JSON.stringify(compatibilityDate)}`,
+      `compatibility_flags = ${JSON.stringify(compatibilityFlags)}`,
+      'minify = true',
+      'keep_names = false',
+      '',
+    ].join('\n'),
+  );
+  const out = join(dir, 'bundle');
+  // On this Node (wrangler's bin script would start the system's, which may be older).
+  const wrangler = join(
+    createRequire(import.meta.url).resolve('wrangler/package.json'),
+    '..',
+    'bin',
+    'wrangler.js',
+  );
+  const args = [wrangler, 'deploy', '--dry-run', '--config', config, '--outdir', out];
+  const result = spawnSync(process.execPath, args, {
+    encoding: 'utf8',
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+  });
+  if (result.status !== 0) throw new Error(`bundling ${entry}: ${result.stderr || result.stdout}`);
+  const files = readdirSync(out).filter((f) => /\.m?js$/.test(f));
+  for (const f of files) copyFileSync(join(out, f), join(dir, f));
+  return files;
 }
 
 async function waitFor(url: string, alive: () => boolean): Promise<void> {
@@ -68,13 +109,30 @@ async function main(): Promise<void> {
       child.once('exit', () => process.exit(0));
       child.kill('SIGTERM');
     };
-  } else if (peer === 'passthrough-workerd') {
+  } else if (peer === 'passthrough-workerd' || peer === 'io-floor-workerd') {
     const require = createRequire(import.meta.url);
     const binary = join(require.resolve('workerd/package.json'), '..', 'bin', 'workerd');
     const dir = mkdtempSync(join(tmpdir(), 'mas-peer-'));
-    copyFileSync(join(import.meta.dirname, 'peers', 'passthrough-worker.js'), join(dir, 'worker.js'));
     const { compatibilityDate, compatibilityFlags } = wranglerCompat();
     const text = (v: string) => JSON.stringify(v);
+    const bindings: Record<string, string> = { UPSTREAM: upstream };
+    let modules: string[];
+    if (peer === 'passthrough-workerd') {
+      copyFileSync(join(import.meta.dirname, 'peers', 'passthrough-worker.js'), join(dir, 'worker.js'));
+      modules = ['worker.js'];
+    } else {
+      // Bundled as a deploy would be (it imports the driver and the usage statement of ours).
+      modules = bundleWorker(join(import.meta.dirname, 'peers', 'io-floor-worker.ts'), dir);
+      const vars = JSON.parse(process.env.BENCH_VARS ?? '{}') as Record<string, string>;
+      for (const k of [
+        'UPSTASH_REDIS_REST_URL',
+        'UPSTASH_REDIS_REST_TOKEN',
+        'DATABASE_URL',
+        'NEON_WS_PROXY',
+      ]) {
+        if (vars[k]) bindings[k] = vars[k];
+      }
+    }
     writeFileSync(
       join(dir, 'config.capnp'),
       `using Workerd = import "/workerd/workerd.capnp";
@@ -83,10 +141,12 @@ const config :Workerd.Config = (
   sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "main")],
 );
 const w :Workerd.Worker = (
-  modules = [(name = "worker.js", esModule = embed "worker.js")],
+  modules = [${modules.map((f) => `(name = ${text(f)}, esModule = embed ${text(f)})`).join(', ')}],
   compatibilityDate = ${text(compatibilityDate)},
   compatibilityFlags = [${compatibilityFlags.map(text).join(', ')}],
-  bindings = [(name = "UPSTREAM", text = ${text(upstream)})],
+  bindings = [${Object.entries(bindings)
+    .map(([name, value]) => `(name = ${text(name)}, text = ${text(value)})`)
+    .join(', ')}],
   globalOutbound = "net",
 );
 `,

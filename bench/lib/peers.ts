@@ -7,7 +7,12 @@
  */
 import { type CellReport, formatTable, round } from './report.ts';
 
-export const FLOORS = ['passthrough-workerd', 'passthrough-node'] as const;
+/**
+ * passthrough-*: ten lines forwarding to the fake. io-floor-workerd: the workerd passthrough plus
+ * the Redis and Postgres I/O a gateway does per request, made as ours makes it
+ * (peers/io-floor-worker.ts): ours / it is our JavaScript, it / the passthrough the I/O.
+ */
+export const FLOORS = ['passthrough-workerd', 'io-floor-workerd', 'passthrough-node'] as const;
 export const PEERS = [...FLOORS, 'portkey'] as const;
 export type Peer = (typeof PEERS)[number];
 export const PEER_ENDPOINTS: readonly string[] = ['chat', 'stream', 'embed'];
@@ -18,6 +23,11 @@ export function fairFloor(runtime: string): Peer | undefined {
     return 'passthrough-workerd';
   if (runtime === 'node' || runtime === 'node-bundle') return 'passthrough-node';
   return undefined;
+}
+
+/** The I/O floor on the runtime of ours on `runtime`, where there is one (workerd). */
+export function fairIoFloor(runtime: string): Peer | undefined {
+  return fairFloor(runtime) === 'passthrough-workerd' ? 'io-floor-workerd' : undefined;
 }
 
 /** One participant's merged windows in one cell. */
@@ -45,6 +55,11 @@ export interface Comparison {
   runtime: string;
   ours: Side;
   floor?: Side & { name: Peer; ratio: { cpu: number; p50: number; p99: number } };
+  /**
+   * The I/O floor (workerd): `ratio` is ours / it (our JavaScript's share), `overFloor` is it /
+   * the passthrough (the runtime's cost of the gateway's I/O).
+   */
+  ioFloor?: Side & { name: Peer; ratio: { cpu: number; p50: number; p99: number }; overFloor?: number };
   portkey?: Side & { ratio: { cpu: number; p50: number; p99: number } };
 }
 
@@ -72,6 +87,13 @@ export function compareCell(
       const s = side(floor.cell, floor.cpuMsPerRequest);
       out.floor = { name: floorName, ...s, ratio: ratio(mine, s) };
     }
+    const ioName = fairIoFloor(o.runtime);
+    const io = ioName ? of(ioName) : undefined;
+    if (io && ioName) {
+      const s = side(io.cell, io.cpuMsPerRequest);
+      out.ioFloor = { name: ioName, ...s, ratio: ratio(mine, s) };
+      if (out.floor) out.ioFloor.overFloor = round(s.cpu / out.floor.cpu, 2);
+    }
     if (portkey) {
       const s = side(portkey.cell, portkey.cpuMsPerRequest);
       out.portkey = { ...s, ratio: ratio(mine, s) };
@@ -92,8 +114,11 @@ export function comparisonTable(comparisons: Comparison[]): string {
       'ours',
       'ours cpu ms/req',
       'floor cpu',
+      'io floor cpu',
       'portkey cpu',
       'ours/floor',
+      'ours/io floor',
+      'io floor/floor',
       'ours/portkey',
       'p50 ours/floor/portkey',
       'p99 ours/portkey',
@@ -104,8 +129,11 @@ export function comparisonTable(comparisons: Comparison[]): string {
       c.runtime,
       f(c.ours.cpu, 3),
       c.floor ? `${f(c.floor.cpu, 3)} (${c.floor.name.replace('passthrough-', '')})` : '-',
+      f(c.ioFloor?.cpu, 3),
       f(c.portkey?.cpu, 3),
       c.floor ? `${f(c.floor.ratio.cpu)}x` : '-',
+      c.ioFloor ? `${f(c.ioFloor.ratio.cpu)}x` : '-',
+      c.ioFloor?.overFloor !== undefined ? `${f(c.ioFloor.overFloor)}x` : '-',
       c.portkey ? `${f(c.portkey.ratio.cpu)}x` : '-',
       `${f(c.ours.p50)}/${f(c.floor?.p50)}/${f(c.portkey?.p50)}`,
       `${f(c.ours.p99)}/${f(c.portkey?.p99)}`,
