@@ -32,6 +32,8 @@ export default defineConfig({
                 // Each call waits for its background work, so batched rate-limit hits would make
                 // sequential calls wait for the batch (up to 250 ms); the batching test sets its own.
                 RATE_LIMIT_FLUSH_MS: '0',
+                // Likewise the usage rows' gathering window (250 ms by default).
+                USAGE_FLUSH_MS: '0',
               },
             },
           })),

@@ -30,6 +30,7 @@ export interface Env {
   RATE_LIMIT_REQUESTS?: string;
   RATE_LIMIT_AUTH_FAILURES?: string;
   RATE_LIMIT_FLUSH_MS?: string;
+  USAGE_FLUSH_MS?: string;
   READY_CACHE_MS?: string;
   METRICS_GROUP_IDLE_SECONDS?: string;
   APPROVAL_SECRET?: string;
@@ -121,6 +122,18 @@ export const settingsSchema = z.object({
    * 0 sends each at once: the test suite, whose calls wait for their background work).
    */
   RATE_LIMIT_FLUSH_MS: z.pipe(
+    optionalString,
+    z.optional(
+      z.coerce
+        .number<string>()
+        .check(z.refine(Number.isInteger, { message: 'must be an integer' }), z.nonnegative()),
+    ),
+  ),
+  /**
+   * How long an isolate gathers usage rows before writing them to Postgres in one statement (ms,
+   * default 250; 0 writes at the next turn: the test suite, whose calls wait for their background work).
+   */
+  USAGE_FLUSH_MS: z.pipe(
     optionalString,
     z.optional(
       z.coerce

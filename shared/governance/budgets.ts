@@ -58,29 +58,40 @@ export async function budgetsFor(
 ): Promise<Budget[]> {
   const now = Date.now();
   const ttl = gatewayConfig.budgets.cache_seconds * 1000;
-  const missing = subjects.filter((s) => {
+  // One cache read per subject (a key without a budget is cached as `null` like any other answer).
+  const known: Array<BudgetLimits | null | undefined> = [];
+  const missing: Array<{ scope: BudgetScope; id: string }> = [];
+  for (const s of subjects) {
     const hit = cache().get(`${s.scope}\u0000${s.id}`);
-    return !hit || now - hit.at >= ttl;
-  });
+    if (hit && now - hit.at < ttl) known.push(hit.limits);
+    else {
+      known.push(hit?.limits);
+      missing.push(s);
+    }
+  }
   if (missing.length && settings.DATABASE_URL) {
     try {
-      const rows = await withPostgres(settings, (client) => readBudgets(client, missing), {
+      const asked = missing;
+      const rows = await withPostgres(settings, (client) => readBudgets(client, asked), {
         connectTimeoutMs: 2000,
       });
-      for (const s of missing) {
+      subjects.forEach((s, i) => {
+        if (!asked.includes(s)) return;
         const row = rows.find((r) => r.scope === s.scope && r.id === s.id);
-        cache().set(`${s.scope}\u0000${s.id}`, { limits: row ? limitsOfRow(row) : null, at: now });
-      }
+        const limits = row ? limitsOfRow(row) : null;
+        cache().set(`${s.scope}\u0000${s.id}`, { limits, at: now });
+        known[i] = limits;
+      });
     } catch (err) {
       onStale(err);
     }
   }
   const out: Budget[] = [];
-  for (const s of subjects) {
-    const set = cache().get(`${s.scope}\u0000${s.id}`)?.limits;
+  subjects.forEach((s, i) => {
+    const set = known[i];
     const limits = set ?? gatewayConfig.budgets.defaults[s.scope];
     if (hasLimit(limits)) out.push({ scope: s.scope, id: s.id, limits, source: set ? 'set' : 'default' });
-  }
+  });
   return out;
 }
 

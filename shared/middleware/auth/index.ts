@@ -66,17 +66,19 @@ export async function authenticate(
   key: string | undefined,
 ): Promise<{ principal: Principal; hash: string } | null> {
   const settings = getSettings(c.env);
-  const client = clientAddress(c.req.raw);
-  refuseIfOverFailureLimit(client);
+  // Only a refusal needs the client's address (and a check, only when some client is blocked).
+  let client: string | undefined;
+  const clientOf = () => (client ??= clientAddress(c.req.raw));
+  refuseIfOverFailureLimit(clientOf);
   const log = c.get('log');
   if (!key || !isWellFormedKey(key)) {
-    await recordAuthFailure(settings, client, { costly: false, log });
+    await recordAuthFailure(settings, clientOf(), { costly: false, log });
     return null;
   }
   const hash = await hashOf(key);
   const { principal, queried } = await resolveKeyHashOnce(settings, hash, isGeneratedKey(key));
   if (!principal) {
-    await recordAuthFailure(settings, client, { costly: queried, log });
+    await recordAuthFailure(settings, clientOf(), { costly: queried, log });
     return null;
   }
   return { principal, hash };

@@ -24,11 +24,25 @@ export function isSaneCorrelationId(value: string | undefined | null): value is 
   return typeof value === 'string' && SANE_CORRELATION_ID.test(value);
 }
 
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+/**
+ * Random bytes drawn 4 KiB at a time: a request takes three ids (trace, span, the outgoing
+ * call's span), and one `getRandomValues` per id was a crossing into the runtime each (on Node,
+ * `randomFillSync` was ~2 % of a chat request's CPU). Ids need to be unique, not secret: the
+ * bytes come from the same CSPRNG either way, and each is used once.
+ */
+const pool = new Uint8Array(4096);
+let used = pool.length;
+
 export function randomHex(bytes: number): string {
-  const buf = new Uint8Array(bytes);
-  crypto.getRandomValues(buf);
+  if (bytes > pool.length) throw new RangeError('randomHex: at most 4096 bytes');
+  if (used + bytes > pool.length) {
+    crypto.getRandomValues(pool);
+    used = 0;
+  }
   let out = '';
-  for (const b of buf) out += b.toString(16).padStart(2, '0');
+  for (let i = used; i < used + bytes; i++) out += HEX[pool[i]!];
+  used += bytes;
   return out;
 }
 

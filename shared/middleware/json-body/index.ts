@@ -24,10 +24,11 @@ export async function readJson<S extends $ZodType>(
   if (!JSON_TYPE.test(c.req.header('content-type') ?? '')) throw unsupportedMediaType();
   const declared = Number(c.req.header('content-length') ?? Number.NaN);
   if (declared > maxBytes) throw payloadTooLarge(maxBytes);
-  const bytes = await readBounded(c.req.raw.body, maxBytes);
+  const bytes =
+    declared >= 0 ? await readDeclared(c.req.raw, maxBytes) : await readBounded(c.req.raw.body, maxBytes);
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+    text = utf8.decode(bytes);
   } catch {
     throw badRequest('Request body is not valid UTF-8.', null, 'invalid_encoding');
   }
@@ -39,6 +40,21 @@ export async function readJson<S extends $ZodType>(
   }
   // Core's parse takes classic and zod/mini schemas alike.
   return parse(schema, raw);
+}
+
+/** Fatal: invalid UTF-8 throws (400). Without `stream`, each decode starts afresh, so one serves all. */
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+/**
+ * A body whose Content-Length is within the limit, read in one call into the runtime instead of
+ * chunk by chunk through a reader (two crossings per chunk: ~6 % of the isolate's time per chat
+ * request on workerd). Over HTTP the length frames the body, so it cannot be longer; a Request
+ * built in-process can carry any header, so the length read is checked again.
+ */
+async function readDeclared(request: Request, maxBytes: number): Promise<Uint8Array> {
+  const bytes = new Uint8Array(await request.arrayBuffer());
+  if (bytes.byteLength > maxBytes) throw payloadTooLarge(maxBytes);
+  return bytes;
 }
 
 /** Reads a body, failing with 413 as soon as it passes `maxBytes`. */

@@ -2,10 +2,12 @@
  * Hits let through far from the limit, counted per isolate and key and sent as one command
  * adding n (one Redis round trip per key every `flushMs`, not one per request).
  *
- * Every caller of `add` gets the promise of the flush that carries its hit, to hand to its own
- * `waitUntil`: the runtime keeps the isolate alive until that flush is done, so hits pending when
- * the isolate serves its last request are still sent. The timer belongs to the batch, not to a
- * request, and is cleared when the batch is sent early.
+ * The caller whose `add` starts the batch's timer, or sends the batch, gets the promise of that
+ * flush, to hand to its own `waitUntil`: workerd binds a timer and a fetch to the request that
+ * made them, so that request's `waitUntil` is what keeps them alive, and hits pending when the
+ * isolate serves its last request are still sent. A caller that only joins a waiting batch gets
+ * nothing to hold: the same promise in its `waitUntil` would keep nothing alive, and each
+ * `waitUntil` is a crossing into the runtime. The timer is cleared when the batch is sent early.
  */
 interface Batch {
   hits: number;
@@ -21,7 +23,12 @@ export class HitBatcher {
    * Counts one hit for `key`; sends the batch at once when it reaches `flushAt` hits or the last
    * flush is `flushMs` old (0: always), else when it will be. `send` gets the number of hits.
    */
-  add(key: string, flushAt: number, flushMs: number, send: (hits: number) => Promise<void>): Promise<void> {
+  add(
+    key: string,
+    flushAt: number,
+    flushMs: number,
+    send: (hits: number) => Promise<void>,
+  ): Promise<void> | undefined {
     let batch = this.batches.get(key);
     if (!batch) {
       // Bounded like any per-isolate cache; a batch dropped here is still sent by its own timer.
@@ -32,8 +39,10 @@ export class HitBatcher {
     const b = batch;
     b.hits += 1;
     if (b.due) {
+      if (b.hits < flushAt) return undefined;
+      // This caller sends the batch (its fetch is this request's I/O): it holds the flush.
       const due = b.due;
-      if (b.hits >= flushAt) b.sendNow?.();
+      b.sendNow?.();
       return due;
     }
     let resolve!: (flushed: Promise<void>) => void;

@@ -53,7 +53,8 @@ const FLUSH_MS = 250;
  * limiters do): a principal whose last shared verdict is under a second old and has headroom is
  * let through at once, and its hit is recorded in Redis in the background, refreshing the verdict.
  * Those hits are batched per isolate and key (hit-batcher.ts): one command adding n hits every
- * 250 ms, not one per request. Every hit is still counted; near the limit every request waits
+ * 250 ms, not one per request (and one `waitUntil` per batch, by the request whose timer or send it
+ * is). Every hit is still counted; near the limit every request waits
  * for Redis (sending this isolate's unsent hits first), so the overshoot is bounded by the
  * headroom of the isolates running at that moment.
  */
@@ -120,7 +121,8 @@ export function rateLimit(options: RateLimitOptions = {}): MiddlewareHandler {
             },
           );
         const flushMs = options.flushMs ?? settings.RATE_LIMIT_FLUSH_MS ?? FLUSH_MS;
-        runInBackground(c, batcher.add(verdictKey, Math.ceil(minHeadroom(requests) / 2), flushMs, send));
+        const flush = batcher.add(verdictKey, Math.ceil(minHeadroom(requests) / 2), flushMs, send);
+        if (flush) runInBackground(c, flush);
       } else {
         try {
           // This isolate's unsent hits first, so the count this request is judged by has them.
