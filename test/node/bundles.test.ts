@@ -24,7 +24,7 @@ const CEILING_KIB: Record<string, number> = {
   all: 246, // every function and the docs on one origin: no target of its own
   ready: 100,
   chat: 128,
-  messages: 122,
+  messages: 120,
   embed: 117,
   audit: 108,
   approval: 101,

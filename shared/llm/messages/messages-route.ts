@@ -8,7 +8,7 @@ import { mapAnthropicUsage } from '../providers/anthropic/anthropic-chat-respons
 import { anthropicErrorType } from '../providers/anthropic/anthropic-errors.ts';
 import { PASS_THROUGH_HEADERS } from '../providers/anthropic/anthropic-http.ts';
 import type { AnthropicRequest, AnthropicUsage } from '../providers/anthropic/anthropic-wire.ts';
-import { anthropicProviderFor, providerFor } from '../providers/index.ts';
+import { anthropicMessagesFor, translatedChatFor } from '../providers/index.ts';
 import type { ResolvedModel } from '../registry.ts';
 import { resolveTarget } from '../registry.ts';
 import { createRouteContext, setRouteHeaders } from '../route-context.ts';
@@ -67,8 +67,8 @@ export async function createMessage(c: Context<AppEnv>): Promise<Response> {
   if (!stream) {
     const routed = await routeCall(ctx, async (model, signal) => {
       if (isAnthropic(model))
-        return anthropicProviderFor(model).messages(native(model), options(signal, model));
-      const completion = await providerFor(model).chat(
+        return anthropicMessagesFor(model).messages(native(model), options(signal, model));
+      const completion = await translatedChatFor(model).chat(
         model.model.upstream,
         messagesToChat(body),
         options(signal, model),
@@ -83,8 +83,8 @@ export async function createMessage(c: Context<AppEnv>): Promise<Response> {
 
   const routed = await routeCall(ctx, async (model, signal): Promise<AsyncIterable<OutEvent>> => {
     if (isAnthropic(model))
-      return anthropicProviderFor(model).messagesStream(native(model), options(signal, model));
-    const chunks = await providerFor(model).chatStream(
+      return anthropicMessagesFor(model).messagesStream(native(model), options(signal, model));
+    const chunks = await translatedChatFor(model).chatStream(
       model.model.upstream,
       messagesToChat(body),
       options(signal, model),
@@ -147,7 +147,7 @@ export async function countMessageTokens(c: Context<AppEnv>): Promise<Response> 
   const routed = await routeCall(ctx, async (model, signal) => {
     if (!isAnthropic(model)) return { input_tokens: estimateInputTokens(body), source: 'estimate' };
     const { stream: _stream, max_tokens: _max, ...rest } = body;
-    const tokens = await anthropicProviderFor(model).countTokens(
+    const tokens = await anthropicMessagesFor(model).countTokens(
       { ...rest, model: model.model.upstream },
       { signal, headers: { ...ctx.headers(), ...passThrough(c) } },
     );

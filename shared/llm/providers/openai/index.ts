@@ -8,9 +8,9 @@ import { openChunkBytes } from './openai-stream-tap.ts';
 
 /**
  * OpenAI and any OpenAI-compatible server (LiteLLM, Ollama, vLLM, llama.cpp), spoken directly over
- * fetch. The wire protocol is JSON endpoints and SSE (embeddings: openai-embed.ts); the `openai` SDK would add ~400 KiB to
- * every chat bundle and a parse/re-serialise of each stream chunk. The router decides about
- * retries and fallbacks, so nothing here retries.
+ * fetch. The wire protocol is JSON endpoints and SSE (embeddings: openai-embed.ts); the `openai`
+ * SDK would add ~400 KiB to every chat bundle and a parse/re-serialise of each stream chunk. The
+ * router decides about retries and fallbacks, so nothing here retries.
  */
 export function createOpenAIProvider(
   settings: ProviderSettings,
@@ -18,14 +18,7 @@ export function createOpenAIProvider(
 ): ChatProvider {
   const provider = settings.id;
   return {
-    type,
-    async chat(upstreamModel, request, options) {
-      const body = { ...request, model: upstreamModel, stream: false };
-      const res = await upstreamRequest(settings, '/chat/completions', body, options);
-      const json = await readJson(provider, res, options.signal);
-      parseUpstream(provider, completionSchema, json);
-      return json as ChatCompletion;
-    },
+    ...createOpenAIChat(settings, type),
     async forward(path, body, options) {
       const res = await upstreamRequest(settings, path, { ...body, stream: false }, options);
       const json = await readJson(provider, res, options.signal);
@@ -44,15 +37,36 @@ export function createOpenAIProvider(
       const res = await upstreamRequest(settings, path, { ...body, stream: true }, options, { stream: true });
       return openChunkBytes(provider, res, settings.timeoutMs, options.signal);
     },
-    async chatStream(upstreamModel, request, options) {
-      const body = chatStreamBody(upstreamModel, request);
-      const res = await upstreamRequest(settings, '/chat/completions', body, options, { stream: true });
-      return primed(sseChunks(provider, res, settings.timeoutMs, options.signal));
-    },
     async chatStreamBytes(upstreamModel, request, options) {
       const body = chatStreamBody(upstreamModel, request);
       const res = await upstreamRequest(settings, '/chat/completions', body, options, { stream: true });
       return openChunkBytes(provider, res, settings.timeoutMs, options.signal);
+    },
+  };
+}
+
+/**
+ * Chat Completions alone, as chunks: what the messages function translates to, without the
+ * forwarding and byte streams (and their stream tap) only the chat function uses.
+ */
+export function createOpenAIChat(
+  settings: ProviderSettings,
+  type: 'openai' | 'openai_compatible',
+): ChatProvider {
+  const provider = settings.id;
+  return {
+    type,
+    async chat(upstreamModel, request, options) {
+      const body = { ...request, model: upstreamModel, stream: false };
+      const res = await upstreamRequest(settings, '/chat/completions', body, options);
+      const json = await readJson(provider, res, options.signal);
+      parseUpstream(provider, completionSchema, json);
+      return json as ChatCompletion;
+    },
+    async chatStream(upstreamModel, request, options) {
+      const body = chatStreamBody(upstreamModel, request);
+      const res = await upstreamRequest(settings, '/chat/completions', body, options, { stream: true });
+      return primed(sseChunks(provider, res, settings.timeoutMs, options.signal));
     },
   };
 }
