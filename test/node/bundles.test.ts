@@ -28,9 +28,9 @@ const CEILING_KIB: Record<string, number> = {
   chat: 128,
   messages: 120,
   embed: 117,
-  audit: 108,
+  audit: 107,
   approval: 101,
-  proxy: 103,
+  proxy: 100,
   usage: 86,
   mcp: 125,
 };
