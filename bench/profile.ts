@@ -82,8 +82,6 @@ const nameOrigin = (key: string) => {
     [env.upstream.info.url, 'the fake upstream'],
     [env.vars.UPSTASH_REDIS_REST_URL, 'Upstash REST bridge (Redis)'],
     [env.mcp.info.url, 'the fake MCP server'],
-    // The Neon driver's WebSocket handshake to the stack's proxy (Postgres: usage, budgets).
-    [env.vars.NEON_WS_PROXY && `http://${env.vars.NEON_WS_PROXY}`, 'Neon WebSocket proxy (Postgres)'],
   ];
   for (const [url, name] of known) if (url && key.includes(new URL(url).origin)) return `http → ${name}`;
   return key;

@@ -1,4 +1,4 @@
-import type { Client } from '@neondatabase/serverless';
+import type { Client } from '../shared/db/postgres.ts';
 
 /** The role migrations grant to (migrations/0002, 0040): what the functions connect as. */
 export const APP_ROLE = 'mas_app';

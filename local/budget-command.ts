@@ -3,8 +3,9 @@
  * --tpm 200000 --rpm 60`, `budget get --id X`, `budget clear --id X`, `budget list`: the budgets
  * of docs/LLM.md "Cost and budgets", written to governance.budgets as the admin API does.
  */
-import type { Client } from '@neondatabase/serverless';
+
 import { budgetLimitsSchema } from '../shared/config/schema.ts';
+import type { Client } from '../shared/db/postgres.ts';
 import {
   BUDGET_SCOPES,
   type BudgetScope,

@@ -1,5 +1,5 @@
-import type { Client } from '@neondatabase/serverless';
 import { generateApiKey, PRINCIPAL_ID, type Role, roleSchema, sha256Hex } from '../shared/auth/api-keys.ts';
+import type { Client } from '../shared/db/postgres.ts';
 
 export interface CreatedKey {
   id: string;

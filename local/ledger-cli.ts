@@ -36,7 +36,7 @@ const usage =
 /** A value given inline or as a file holding it. */
 const inlineOrFile = (v: string) => (existsSync(v) ? readFileSync(v, 'utf8') : v);
 
-async function withDatabase<T>(fn: (client: import('@neondatabase/serverless').Client) => Promise<T>) {
+async function withDatabase<T>(fn: (client: import('../shared/db/postgres.ts').Client) => Promise<T>) {
   const database = await resolveLocalDatabase();
   const db = await connectNodePostgres(database.databaseUrl);
   try {

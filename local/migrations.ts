@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Client } from '@neondatabase/serverless';
+import type { Client } from '../shared/db/postgres.ts';
 
 const MIGRATION_FILE = /^\d{4}_[a-z0-9_]+\.sql$/;
 // One arbitrary constant: concurrent `migrate` runs (tests, two terminals) take turns.

@@ -1,5 +1,4 @@
-import { Client, neonConfig } from '@neondatabase/serverless';
-import { startNeonWsProxy } from './neon-ws-proxy.ts';
+import { type Client, openPostgres } from '../shared/db/postgres.ts';
 
 export interface NodePostgres {
   client: Client;
@@ -7,33 +6,24 @@ export interface NodePostgres {
 }
 
 /**
- * A Postgres connection for local tooling (migrations, keys) through the same Neon driver the
- * functions use, by way of a private WebSocket proxy that only reaches this one server.
+ * A Postgres connection for local tooling (migrations, keys, the ledger CLI) through the same
+ * driver and the same pg-compatible client the functions use (shared/db/postgres.ts), checked
+ * with a first statement so a wrong DATABASE_URL fails here, with the host named (never the
+ * password).
  */
 export async function connectNodePostgres(databaseUrl: string): Promise<NodePostgres> {
   const target = parseDatabaseUrl(databaseUrl);
-  const proxy = await startNeonWsProxy({ port: 0, allowedTargets: [`${target.host}:${target.port}`] });
-  neonConfig.wsProxy = (host, port) => `${proxy.url}?address=${host}:${port}`;
-  neonConfig.useSecureWebSocket = false;
-  neonConfig.pipelineTLS = false;
-  neonConfig.pipelineConnect = false;
-  const client = new Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5000 });
-  client.on('error', () => undefined);
+  const connection = await openPostgres(databaseUrl);
   try {
-    await client.connect();
+    await connection.client.query('select 1');
   } catch (err) {
-    await proxy.close();
+    await connection.end();
+    const cause = (err as Error).cause instanceof Error ? ((err as Error).cause as Error) : (err as Error);
     throw new Error(
-      `cannot connect to Postgres at ${target.host}:${target.port} (${(err as Error).message || 'connection failed'}); is it running, and is DATABASE_URL right?`,
+      `cannot connect to Postgres at ${target.host}:${target.port} (${cause.message || (cause as { code?: string }).code || 'connection failed'}); is it running, and is DATABASE_URL right?`,
     );
   }
-  return {
-    client,
-    close: async () => {
-      await client.end().catch(() => undefined);
-      await proxy.close();
-    },
-  };
+  return { client: connection.client, close: connection.end };
 }
 
 export interface DatabaseTarget {

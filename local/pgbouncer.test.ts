@@ -1,6 +1,5 @@
-import { Client, neonConfig } from '@neondatabase/serverless';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type NeonWsProxy, startNeonWsProxy } from './neon-ws-proxy.ts';
+import { type Client, openPostgres } from '../shared/db/postgres.ts';
 import { findPgBouncer, type PgBouncer, startPgBouncer } from './pgbouncer.ts';
 import { startStack } from './stack.ts';
 
@@ -13,7 +12,6 @@ describe.skipIf(!realPostgres || !binary)('PgBouncer in front of the real Postgr
   const server = { host: owner.hostname, port: Number(owner.port || 5432) };
   let trust: PgBouncer;
   let md5: PgBouncer;
-  let proxy: NeonWsProxy;
 
   beforeAll(async () => {
     // Pool size 2, so concurrent sessions share server connections.
@@ -28,30 +26,20 @@ describe.skipIf(!realPostgres || !binary)('PgBouncer in front of the real Postgr
       server,
       user: { name: decodeURIComponent(owner.username), password: 'pg"bouncer pass' },
     });
-    proxy = await startNeonWsProxy({
-      port: 0,
-      allowedTargets: [`127.0.0.1:${trust.port}`, `127.0.0.1:${md5.port}`],
-    });
-    // As shared/db/postgres.ts configures the driver for the local proxy.
-    neonConfig.wsProxy = (host, port) => `${proxy.url}?address=${host}:${port}`;
-    neonConfig.useSecureWebSocket = false;
-    neonConfig.pipelineTLS = false;
-    neonConfig.pipelineConnect = false;
   });
 
   afterAll(async () => {
-    await proxy?.close();
     await trust?.stop();
     await md5?.stop();
   });
 
+  /** A connection as the functions open one (shared/db/postgres.ts). */
   async function session<T>(url: string, fn: (client: Client) => Promise<T>): Promise<T> {
-    const client = new Client(url);
-    await client.connect();
+    const connection = await openPostgres(url);
     try {
-      return await fn(client);
+      return await fn(connection.client);
     } finally {
-      await client.end();
+      await connection.end();
     }
   }
   const pid = async (c: Client) => (await c.query('select pg_backend_pid() as pid')).rows[0].pid as number;
@@ -63,7 +51,7 @@ describe.skipIf(!realPostgres || !binary)('PgBouncer in front of the real Postgr
     expect(await session(url, pid)).toBe(first);
   });
 
-  it("carries the driver's unnamed prepared statements, transactions and multi-statement queries, 24 sessions over 2 backends", async () => {
+  it("carries the driver's unnamed statements (Parse, Describe, then Bind), transactions and multi-statement queries, 24 sessions over 2 backends", async () => {
     const url = trust.urlFor(realPostgres!);
     const results = await Promise.all(
       Array.from({ length: 24 }, (_, i) =>
@@ -107,7 +95,9 @@ describe.skipIf(!realPostgres || !binary)('PgBouncer in front of the real Postgr
     );
     const wrong = new URL(right);
     wrong.password = 'wrong';
-    await expect(session(wrong.toString(), pid)).rejects.toThrow(/password authentication failed/);
+    const refused = (await session(wrong.toString(), pid).catch((e: unknown) => e)) as Error;
+    expect(refused.message).toBe('Postgres is unreachable.');
+    expect((refused.cause as Error).message).toMatch(/password authentication failed/);
   });
 });
 
@@ -126,20 +116,18 @@ describe.skipIf(!realPostgres || !binary)('the local stack and PgBouncer', () =>
       appRolePassword: 'mas-app-test-password',
     });
 
-  it("points the functions' DATABASE_URL at PgBouncer, as mas_app, and the WS proxy lets it through", async () => {
+  it("points the functions' DATABASE_URL at PgBouncer, as mas_app", async () => {
     const stack = await start({});
     try {
       expect(stack.pgbouncer).toBe('ok');
       const url = new URL(stack.settings.DATABASE_URL!);
       expect(url.username).toBe('mas_app');
       expect(url.port).not.toBe(new URL(realPostgres!).port || '5432');
-      neonConfig.wsProxy = (host, port) => `${stack.settings.NEON_WS_PROXY}?address=${host}:${port}`;
-      const client = new Client(url.toString());
-      await client.connect();
+      const connection = await openPostgres(url.toString());
       try {
-        expect((await client.query('select current_user as u')).rows[0].u).toBe('mas_app');
+        expect((await connection.client.query('select current_user as u')).rows[0].u).toBe('mas_app');
       } finally {
-        await client.end();
+        await connection.end();
       }
     } finally {
       await stack.stop();

@@ -12,7 +12,7 @@ export interface EmbeddedPostgres {
 
 /**
  * Real Postgres compiled to WASM, with pgvector, served on a local TCP port so every client
- * (Neon's driver through the WebSocket proxy, psql) reaches it like a server. `dataDir`
+ * (the functions' postgres.js, psql) reaches it like a server. `dataDir`
  * undefined keeps it in memory (tests); otherwise data survives restarts.
  */
 export async function startEmbeddedPostgres(options: {

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { appRoleUrl, setAppRolePassword } from './app-role.ts';
 import { applyMigrations, readMigrations } from './migrations.ts';
-import { startNeonWsProxy } from './neon-ws-proxy.ts';
 import { connectNodePostgres, parseDatabaseUrl } from './node-postgres.ts';
 import { findPgBouncer, startPgBouncer } from './pgbouncer.ts';
 import { startEmbeddedPostgres } from './pglite-server.ts';
@@ -47,7 +46,7 @@ export interface Stack {
   appRole: boolean;
   /** Whether the functions reach Postgres through a spawned PgBouncer (`settings.DATABASE_URL`). */
   pgbouncer: ServiceState;
-  /** With `pgvectorDatabase`: a DATABASE_URL with pgvector, reachable through NEON_WS_PROXY. */
+  /** With `pgvectorDatabase`: a DATABASE_URL with pgvector, reachable like the main one. */
   pgvectorDatabaseUrl?: string;
   redis: ServiceState;
   pushgateway: ServiceState;
@@ -56,8 +55,8 @@ export interface Stack {
 
 /**
  * Brings up what the functions need, the way `npm start` and the integration tests both do:
- * Postgres (given or embedded; PgBouncer in front of a given one when installed), the WebSocket
- * proxy for Neon's driver, Redis behind an Upstash REST bridge (given, spawned, or off), a
+ * Postgres (given or embedded; PgBouncer in front of a given one when installed), which the
+ * functions reach over plain TCP, Redis behind an Upstash REST bridge (given, spawned, or off), a
  * Pushgateway (given, spawned, or off), and migrations.
  * Anything it started is stopped by `stop()`, in reverse order, also when a later step fails.
  */
@@ -108,7 +107,6 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       settings.DATABASE_URL = appRoleUrl(databaseUrl, options.appRolePassword!);
       log('postgres', 'functions connect as mas_app (the application role)');
     }
-    const proxyTargets = [`${target.host}:${target.port}`];
 
     let pgvectorDatabaseUrl: string | undefined;
     if (options.pgvectorDatabase) {
@@ -118,7 +116,6 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         stops.push(pgv.close);
         await migrate(pgv.databaseUrl, options.migrationsDir);
         pgvectorDatabaseUrl = pgv.databaseUrl;
-        proxyTargets.push(`127.0.0.1:${pgv.port}`);
         log('postgres', `embedded PGlite with pgvector at 127.0.0.1:${pgv.port} (in memory)`);
       }
     }
@@ -142,7 +139,6 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         });
         stops.push(bouncer.stop);
         settings.DATABASE_URL = bouncer.urlFor(settings.DATABASE_URL);
-        proxyTargets.push(`127.0.0.1:${bouncer.port}`);
         pgbouncer = 'ok';
         log('pgbouncer', `transaction pooling on 127.0.0.1:${bouncer.port} in front of ${where}`);
       } else {
@@ -153,14 +149,6 @@ export async function startStack(options: StackOptions): Promise<Stack> {
             : 'off (apt-get install pgbouncer): a new Postgres backend per request',
         );
       }
-    }
-
-    // Neon's driver speaks WebSocket; a plain Postgres needs the proxy. Neon itself does not.
-    if (!neon) {
-      const proxy = await startNeonWsProxy({ port: 0, allowedTargets: proxyTargets });
-      stops.push(proxy.close);
-      settings.NEON_WS_PROXY = proxy.url;
-      log('ws-proxy', `Neon WebSocket proxy on ws://${proxy.url}`);
     }
 
     // Redis, reached by the functions over Upstash's REST protocol.

@@ -6,8 +6,6 @@ import * as z from 'zod/mini';
  */
 export interface Env {
   DATABASE_URL?: string;
-  /** Local only: `host:port/path` of the WebSocket proxy in front of a plain Postgres. */
-  NEON_WS_PROXY?: string;
   UPSTASH_REDIS_REST_URL?: string;
   UPSTASH_REDIS_REST_TOKEN?: string;
   QDRANT_URL?: string;
@@ -70,7 +68,6 @@ export const settingsSchema = z.object({
       message: 'must look like postgres://user:password@host:5432/dbname',
     }),
   ),
-  NEON_WS_PROXY: optionalString,
   UPSTASH_REDIS_REST_URL: optionalUrl,
   UPSTASH_REDIS_REST_TOKEN: optionalString,
   QDRANT_URL: optionalUrl,

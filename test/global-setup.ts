@@ -12,7 +12,7 @@ import { startQdrantFake } from './fakes/qdrant-fake.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    /** Settings for workers under test: DATABASE_URL, NEON_WS_PROXY, UPSTASH_REDIS_REST_*. */
+    /** Settings for workers under test: DATABASE_URL, UPSTASH_REDIS_REST_*. */
     stackSettings: Record<string, string>;
     stackInfo: { embeddedPostgres: boolean; redis: 'ok' | 'off'; appRole: boolean };
     /** The migrations' owner: for tests that set up or tamper with rows the app may not touch. */

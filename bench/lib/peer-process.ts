@@ -124,12 +124,7 @@ async function main(): Promise<void> {
       // Bundled as a deploy would be (it imports the driver and the usage statement of ours).
       modules = bundleWorker(join(import.meta.dirname, 'peers', 'io-floor-worker.ts'), dir);
       const vars = JSON.parse(process.env.BENCH_VARS ?? '{}') as Record<string, string>;
-      for (const k of [
-        'UPSTASH_REDIS_REST_URL',
-        'UPSTASH_REDIS_REST_TOKEN',
-        'DATABASE_URL',
-        'NEON_WS_PROXY',
-      ]) {
+      for (const k of ['UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN', 'DATABASE_URL']) {
         if (vars[k]) bindings[k] = vars[k];
       }
     }

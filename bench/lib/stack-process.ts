@@ -1,8 +1,8 @@
 /**
  * The local stack (local/stack.ts, exactly what `npm start` uses) in its own process: Postgres
- * (DATABASE_URL, else embedded PGlite), the Neon WebSocket proxy, Redis behind the Upstash REST
- * bridge. Its event loop carries every audit write and rate-limit call, so it must not share the
- * load generator's. Prints `{"settings": {...}, "databaseUrl": ..., ...}` once up; SIGTERM stops it.
+ * (DATABASE_URL, else embedded PGlite, which then answers every audit write from this process),
+ * PgBouncer, Redis behind the Upstash REST bridge. Its event loop carries every rate-limit call,
+ * so it must not share the load generator's. Prints `{"settings": {...}, "databaseUrl": ..., ...}` once up; SIGTERM stops it.
  * No Pushgateway: metrics pushes would add a background request per request to every number.
  */
 import { startStack } from '../../local/stack.ts';

@@ -1,3 +1,4 @@
+import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { type Context, Hono } from 'hono';
 import { notifierFor } from '../../shared/approvals/index.ts';
 import { sealAfterWrites } from '../../shared/audit/ledger-seal.ts';
@@ -7,7 +8,6 @@ import { runInBackground } from '../../shared/http/background.ts';
 import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
 import { mcpConfig } from '../../shared/mcp/config.ts';
 import { type GatewayScope, gatewayServer } from '../../shared/mcp/gateway.ts';
-import { handleStreamableHttpPost } from '../../shared/mcp/http-server.ts';
 import { auth } from '../../shared/middleware/auth/index.ts';
 import { maxBodyBytes } from '../../shared/middleware/json-body/index.ts';
 import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
@@ -52,7 +52,7 @@ routes.post('/mcp/:server', (c) => {
   return serve(c, { servers: [server], single: true, toolsCacheSeconds: config.tools_cache_seconds });
 });
 
-function serve(c: Context<AppEnv>, scope: GatewayScope): Promise<Response> {
+async function serve(c: Context<AppEnv>, scope: GatewayScope): Promise<Response> {
   const settings = getSettings(c.env);
   const { config } = mcpConfig(c.env);
   const server = gatewayServer(
@@ -69,7 +69,17 @@ function serve(c: Context<AppEnv>, scope: GatewayScope): Promise<Response> {
     },
     scope,
   );
-  return handleStreamableHttpPost(c.req.raw, server, { maxBodyBytes: maxBodyBytes('mcp') });
+  const transport = new WebStandardStreamableHTTPServerTransport({
+    sessionIdGenerator: undefined,
+    enableJsonResponse: true,
+    maxRequestBodySize: maxBodyBytes('mcp'),
+  });
+  await server.connect(transport);
+  try {
+    return await transport.handleRequest(c.req.raw);
+  } finally {
+    runInBackground(c, server.close());
+  }
 }
 
 export const mcpFunction = defineFunction('mcp', routes);

@@ -1,6 +1,5 @@
 import { createServer, type Server, connect as tcpConnect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type NeonWsProxy, startNeonWsProxy } from '../../local/neon-ws-proxy.ts';
 import type { Settings } from '../env.ts';
 import { withPostgres } from './postgres.ts';
 
@@ -20,7 +19,6 @@ function refusal(code: string): Buffer {
 describe.skipIf(!realPostgres)('withPostgres against a Postgres that refuses connections', () => {
   const target = new URL(realPostgres ?? 'postgres://x@127.0.0.1:5432/x');
   let server: Server;
-  let proxy: NeonWsProxy;
   let refusals = 0;
   let code = '53300';
   let connections = 0;
@@ -39,12 +37,9 @@ describe.skipIf(!realPostgres)('withPostgres against a Postgres that refuses con
       upstream.on('error', () => socket.destroy());
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as { port: number }).port;
-    proxy = await startNeonWsProxy({ port: 0, allowedTargets: [`127.0.0.1:${port}`] });
   });
 
   afterAll(async () => {
-    await proxy?.close();
     await new Promise((r) => server?.close(r));
   });
 
@@ -53,7 +48,7 @@ describe.skipIf(!realPostgres)('withPostgres against a Postgres that refuses con
     const url = new URL(realPostgres!);
     url.hostname = '127.0.0.1';
     url.port = String(port);
-    return { DATABASE_URL: url.toString(), NEON_WS_PROXY: proxy.url } as Settings;
+    return { DATABASE_URL: url.toString() } as Settings;
   };
   const selectOne = (s: Settings) =>
     withPostgres(s, async (client) => (await client.query('select 1 as one')).rows[0].one as number);
@@ -83,5 +78,175 @@ describe.skipIf(!realPostgres)('withPostgres against a Postgres that refuses con
     const err = (await selectOne(settings()).catch((e: unknown) => e)) as { status: number };
     expect(err.status).toBe(503);
     expect(connections).toBe(1);
+  });
+});
+
+// What the callers were written against (node-postgres): the values, counts and errors they read.
+describe.skipIf(!realPostgres)('withPostgres: values as pg gives them', () => {
+  const settings = { DATABASE_URL: realPostgres } as Settings;
+
+  it('reads int8 and numeric as strings, timestamps as Dates, json parsed, bool, bytea, arrays', async () => {
+    const row = await withPostgres(settings, async (client) => {
+      const { rows } = await client.query(
+        `select 9007199254740993::int8 as i8, 2.50::numeric as n, 3::int4 as i4, 1.5::float8 as f8,
+           '2026-12-01 10:00:00+00'::timestamptz as ts, '{"a":[1]}'::jsonb as j, '[1]'::json as js,
+           true as b, '\\x0102'::bytea as by, '{a,"b c",NULL}'::text[] as ta, '{1,2}'::int4[] as ia,
+           '{1,9007199254740993}'::int8[] as i8a, array['{"x":1}'::jsonb] as ja, '{t,f}'::bool[] as ba,
+           '{{1,2},{3,4}}'::int[] as nested, '{}'::text[] as empty`,
+      );
+      return rows[0];
+    });
+    expect(row).toEqual({
+      i8: '9007199254740993',
+      n: '2.50',
+      i4: 3,
+      f8: 1.5,
+      ts: new Date('2026-12-01T10:00:00Z'),
+      j: { a: [1] },
+      js: [1],
+      b: true,
+      by: Buffer.from([1, 2]),
+      ta: ['a', 'b c', null],
+      ia: [1, 2],
+      i8a: ['1', '9007199254740993'],
+      ja: [{ x: 1 }],
+      ba: [true, false],
+      nested: [
+        [1, 2],
+        [3, 4],
+      ],
+      empty: [],
+    });
+  });
+
+  it('sends parameters as pg does: JSON text as it is, arrays, Dates, bytes, booleans, undefined as NULL', async () => {
+    const odd = ['a', 'quote " and \\ backslash', null, 'comma, {brace}', '', 'NULL'];
+    const row = await withPostgres(settings, async (client) => {
+      const { rows } = await client.query(
+        `select $1::jsonb as j, $2::jsonb as obj, $3::text[] as ta, $4::jsonb[] as ja, $5::timestamptz as ts,
+           $6::bytea as by, $7::bool as b, $8::text as b_text, $9::int8[] as i8a, $10::text as missing,
+           $11::int + 1 as n, cardinality($3::text[]) as len`,
+        [
+          JSON.stringify({ s: 'a string' }),
+          { k: [1, 'two'] },
+          odd,
+          [JSON.stringify({ y: 2 }), '3'],
+          new Date(0),
+          Buffer.from([0, 255]),
+          true,
+          false,
+          ['9007199254740993'],
+          undefined,
+          41,
+        ],
+      );
+      return rows[0];
+    });
+    expect(row).toEqual({
+      j: { s: 'a string' },
+      obj: { k: [1, 'two'] },
+      ta: odd,
+      ja: [{ y: 2 }, 3],
+      ts: new Date(0),
+      by: Buffer.from([0, 255]),
+      b: true,
+      b_text: 'false',
+      i8a: ['9007199254740993'],
+      missing: null,
+      n: 42,
+      len: 6,
+    });
+  });
+
+  it('counts rows like pg, answers a multi-statement text with its last result, and keeps SQLSTATE on errors', async () => {
+    const out = await withPostgres(settings, async (client) => {
+      const created = await client.query(
+        'create temp table t (x int primary key); insert into t values (1), (2)',
+      );
+      const updated = await client.query('update t set x = x + 10');
+      const begun = await client.query('begin');
+      const dup = await client.query('insert into t values (11)').catch((e: unknown) => e);
+      await client.query('rollback');
+      // The connection is still usable after a failed statement.
+      const after = await client.query<{ n: number }>('select count(*)::int as n from t');
+      return { created: created.rowCount, updated: updated.rowCount, begun: begun.rowCount, dup, after };
+    });
+    expect(out.created).toBe(2);
+    expect(out.updated).toBe(2);
+    expect(out.begun).toBeNull();
+    expect((out.dup as { code: string }).code).toBe('23505');
+    expect(out.after.rows).toEqual([{ n: 2 }]);
+  });
+
+  it("a statement error is the caller's (not a 503), and the connection is closed after it", async () => {
+    let pid = 0;
+    const failed = await withPostgres(settings, async (client) => {
+      pid = (await client.query('select pg_backend_pid() as pid')).rows[0].pid;
+      await client.query('select 1/0');
+    }).catch((e: unknown) => e);
+    const err = failed as { code?: string; status?: number };
+    expect(err.code).toBe('22012');
+    expect(err.status).toBeUndefined();
+    const alive = await withPostgres(settings, async (client) => {
+      for (let i = 0; i < 50; i++) {
+        const { rowCount } = await client.query('select 1 from pg_stat_activity where pid = $1', [pid]);
+        if (!rowCount) return false;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return true;
+    });
+    expect(alive).toBe(false);
+  });
+});
+
+describe.skipIf(!realPostgres)('withPostgres when the connection goes away', () => {
+  const settings = { DATABASE_URL: realPostgres } as Settings;
+
+  it('a backend terminated mid-request is a 503 database_unavailable, and no second connection is opened', async () => {
+    const pids: number[] = [];
+    const err = (await withPostgres(settings, async (client) => {
+      pids.push((await client.query('select pg_backend_pid() as pid')).rows[0].pid);
+      await withPostgres(settings, (admin) => admin.query('select pg_terminate_backend($1)', [pids[0]]));
+      // Whatever the driver has seen of the close by now, this statement must not run elsewhere.
+      pids.push((await client.query('select pg_backend_pid() as pid')).rows[0].pid);
+      pids.push((await client.query('select pg_backend_pid() as pid')).rows[0].pid);
+    }).catch((e: unknown) => e)) as { status: number; code: string; message: string };
+    expect(err.status).toBe(503);
+    expect(err.code).toBe('database_unavailable');
+    expect(err.message).toBe('Postgres became unreachable during the request.');
+    expect(pids).toHaveLength(1);
+  });
+
+  it('nothing listening is a 503 "Postgres is unreachable." naming no host, user or password', async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as { port: number }).port;
+    await new Promise((r) => closed.close(r));
+    const err = (await withPostgres(
+      { DATABASE_URL: `postgres://someone:s3cret-pw@127.0.0.1:${port}/db` } as Settings,
+      (client) => client.query('select 1'),
+    ).catch((e: unknown) => e)) as { status: number; message: string };
+    expect(err.status).toBe(503);
+    expect(err.message).toBe('Postgres is unreachable.');
+    expect(err.message).not.toMatch(/someone|s3cret|127\.0\.0\.1/);
+  });
+
+  it('a server that accepts and never answers is a 503 after the connect timeout', async () => {
+    // Reading (and dropping) what arrives, so the server sees the client's close.
+    const silent = createServer((socket) => socket.resume());
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const started = Date.now();
+      const err = (await withPostgres(
+        { DATABASE_URL: `postgres://x@127.0.0.1:${port}/db` } as Settings,
+        (client) => client.query('select 1'),
+        { connectTimeoutMs: 300 },
+      ).catch((e: unknown) => e)) as { status: number };
+      expect(err.status).toBe(503);
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      await new Promise((r) => silent.close(r));
+    }
   });
 });

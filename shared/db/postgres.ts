@@ -1,40 +1,58 @@
-import type { Client } from '@neondatabase/serverless';
+import type postgres from 'postgres';
+import type { Options, Sql } from 'postgres';
 import type { Settings } from '../env.ts';
 import { AppError, serviceUnavailable } from '../errors/index.ts';
 import { backoffDelay, sleep } from '../resilience/backoff.ts';
+import { PG_TYPES, toPgText } from './pg-values.ts';
+import type { TlsMode } from './workerd-socket.ts';
 
-export type { Client } from '@neondatabase/serverless';
-
-let configuredProxy: string | undefined;
-
-type Driver = typeof import('@neondatabase/serverless');
-let driver: Promise<Driver> | undefined;
-/**
- * The driver (~145 KiB, with module-level set-up of its own) loads on the first connection, not
- * at start: an isolate, or a Node process, that has not touched Postgres yet has not paid for it.
- */
-const loadDriver = () => (driver ??= import('@neondatabase/serverless'));
-
-/**
- * Points Neon's driver at a local WebSocket proxy (`NEON_WS_PROXY=127.0.0.1:5488/v1`) in front
- * of a plain Postgres. Without it the driver talks to Neon itself over TLS, as in production.
- */
-function configureNeon({ neonConfig }: Driver, settings: Settings): void {
-  const proxy = settings.NEON_WS_PROXY;
-  if (!proxy || proxy === configuredProxy) return;
-  neonConfig.wsProxy = (host, port) => `${proxy}?address=${host}:${port}`;
-  // The local proxy speaks plain ws:// and Postgres without TLS.
-  neonConfig.useSecureWebSocket = false;
-  neonConfig.pipelineTLS = false;
-  neonConfig.pipelineConnect = false;
-  // Coalescing writes into one WebSocket frame waits for a timer (~1 ms per query under Node and
-  // Deno); on loopback the extra frames cost nothing.
-  neonConfig.coalesceWrites = false;
-  configuredProxy = proxy;
+/** What a query answers, as node-postgres shapes it (the callers were written against pg). */
+export interface QueryResult<R> {
+  rows: R[];
+  /** Rows returned or affected; null for commands that count nothing (BEGIN, CREATE...). */
+  rowCount: number | null;
 }
 
+/** One connection's statements, pg-style: `$1`-numbered text and an array of values. */
+export interface Client {
+  // biome-ignore lint/suspicious/noExplicitAny: rows are typed by the caller, as with pg.
+  query<R extends Record<string, any> = any>(
+    text: string,
+    values?: readonly unknown[],
+  ): Promise<QueryResult<R>>;
+}
+
+type Driver = typeof postgres;
+type SocketFactory = (options: { host: string[]; port: number[] }) => unknown;
+interface Transport {
+  driver: Driver;
+  /** How each connection gets its socket (see socketFor). */
+  socket: (tls: TlsMode) => SocketFactory | undefined;
+}
+let transport: Promise<Transport> | undefined;
+/**
+ * postgres.js loads on the first connection, not at start: an isolate, or a Node process, that
+ * has not touched Postgres yet has not paid for it. Bundles for workerd carry its `workerd` build,
+ * Node and Deno load its Node build (package.json `exports` conditions).
+ */
+const loadTransport = () =>
+  (transport ??= (async () => {
+    const driver = (await import('postgres')).default as Driver;
+    if (
+      (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === 'Cloudflare-Workers'
+    ) {
+      const { workerdSocket } = await import('./workerd-socket.ts');
+      return { driver, socket: workerdSocket };
+    }
+    // Node and Deno: plain TCP on node:net (which also lets the workerd bundle run under Node, as
+    // the bench's node-bundle runtime does); TLS is left to the driver's Node build.
+    const { connect } = await import('node:net');
+    const plain: SocketFactory = (o) => connect(o.port[0]!, o.host[0]!).setNoDelay(true);
+    return { driver, socket: (tls: TlsMode) => (tls === 'off' ? plain : undefined) };
+  })());
+
 export interface WithClientOptions {
-  /** Connection attempt deadline; the driver has none of its own. */
+  /** Connection attempt deadline (default 5 s). */
   connectTimeoutMs?: number;
   /** Retries when Postgres refuses a connection it may accept a moment later (default 3). */
   connectRetries?: number;
@@ -42,7 +60,8 @@ export interface WithClientOptions {
 
 /**
  * Postgres refused the connection before any statement ran, for a reason that passes: too many
- * clients (53300), starting up (57P03). Retrying is safe: nothing was sent.
+ * clients (53300), starting up (57P03). Both only ever come during start-up, before the driver
+ * sends a statement, so retrying is safe: nothing was sent.
  */
 function isBusy(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
@@ -60,14 +79,13 @@ export async function withPostgres<T>(
   options: WithClientOptions = {},
 ): Promise<T> {
   if (!settings.DATABASE_URL) throw serviceUnavailable('Postgres is not configured (DATABASE_URL).');
-  const neon = await loadDriver();
-  configureNeon(neon, settings);
-  const { client, lost } = await connect(neon, settings.DATABASE_URL, options);
+  const connection = await openPostgres(settings.DATABASE_URL, options);
   try {
-    return await fn(client);
+    return await fn(connection.client);
   } catch (err) {
     // Postgres going away mid-request is a dependency failure (503, retryable), not our bug.
-    if (!(err instanceof AppError) && (lost() || isConnectionError(err))) {
+    // (A connection that never opened is a 503 already, from the first statement.)
+    if (!(err instanceof AppError) && isConnectionError(err)) {
       throw serviceUnavailable(
         'Postgres became unreachable during the request.',
         'database_unavailable',
@@ -76,64 +94,216 @@ export async function withPostgres<T>(
     }
     throw err;
   } finally {
-    await endQuietly(client);
+    await connection.end();
   }
 }
 
-/** A connected client, retrying only refusals that pass (nothing has been sent yet). */
-async function connect(
-  { Client }: Driver,
-  connectionString: string,
-  options: WithClientOptions,
-): Promise<{ client: Client; lost: () => boolean }> {
-  const retries = options.connectRetries ?? 3;
-  for (let attempt = 0; ; attempt++) {
-    const client = new Client({
-      connectionString,
-      connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
-    });
-    // An error event on an idle client would otherwise be an unhandled rejection.
-    let lost = false;
-    client.on('error', () => {
-      lost = true;
-    });
-    client.on('end', () => {
-      lost = true;
-    });
-    try {
-      await client.connect();
-      return { client, lost: () => lost };
-    } catch (err) {
-      await endQuietly(client);
-      if (attempt >= retries || !isBusy(err)) {
-        throw serviceUnavailable('Postgres is unreachable.', 'database_unavailable', err);
-      }
-      // Full jitter up to 50, 100, 200 ms: a burst of refused clients does not come back at once.
-      await sleep(backoffDelay({ base_ms: 50, max_ms: 200 }, attempt));
-    }
-  }
+export interface PostgresConnection {
+  client: Client;
+  /** Closes the connection whatever state it is in; never throws. */
+  end(): Promise<void>;
 }
 
 /**
- * Closes a client whatever state its socket is in. `end()` writes Terminate synchronously, so on a
- * WebSocket that is already closed it throws before returning a promise (`.catch` never sees it).
+ * One connection (postgres.js with `max: 1`), opened by its first statement: no round trip of
+ * its own. Statements run one after another, as pg runs them; a refusal that passes (53300,
+ * 57P03) is retried with backoff on a fresh connection before the first statement is sent. Once
+ * the socket has closed, statements fail (a connection error, so a 503) instead of silently
+ * opening a second connection midway through a transaction.
  */
-async function endQuietly(client: Client): Promise<void> {
+export async function openPostgres(
+  url: string,
+  options: WithClientOptions = {},
+): Promise<PostgresConnection> {
+  const { driver, socket } = await loadTransport();
+  const target = libpqFree(url);
+  const tls = tlsMode(target);
+  const socketFactory = socket(tls);
+  const retries = options.connectRetries ?? 3;
+  const connectTimeout = (options.connectTimeoutMs ?? 5000) / 1000;
+  let sql: Sql;
+  let closed = false;
+  const open = () => {
+    closed = false;
+    sql = driver(target, {
+      ...DRIVER_OPTIONS,
+      connect_timeout: connectTimeout,
+      // With a socket of ours, the TLS negotiation is ours too (workerd-socket.ts).
+      ...(socketFactory ? { socket: socketFactory, ssl: false } : {}),
+      onclose: () => {
+        closed = true;
+      },
+    } as unknown as Options<Record<string, never>>);
+  };
+  open();
+
+  const run = (text: string, params: (string | null)[]) => {
+    if (closed) return Promise.reject(connectionClosed());
+    return sql.unsafe(text, params).then(toQueryResult);
+  };
+  /**
+   * The first statement opens the connection; after a refusal that passes it is sent again on a
+   * fresh connection. A connection that cannot be opened is a 503 naming no host or user.
+   */
+  const first = async (text: string, params: (string | null)[]) => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await run(text, params);
+      } catch (err) {
+        if (!isStartupFailure(err)) throw err;
+        if (attempt >= retries || !isBusy(err)) {
+          throw serviceUnavailable('Postgres is unreachable.', 'database_unavailable', err);
+        }
+        await endQuietly(sql);
+        // Full jitter up to 50, 100, 200 ms: a burst of refused clients does not come back at once.
+        await sleep(backoffDelay({ base_ms: 50, max_ms: 200 }, attempt));
+        open();
+      }
+    }
+  };
+
+  // One statement at a time, as pg runs them; the first also opens the connection.
+  let tail: Promise<unknown> | undefined;
+  const client: Client = {
+    query<R>(text: string, values: readonly unknown[] = []) {
+      const params = values.map(toPgText);
+      const next = (tail ? tail.then(() => run(text, params)) : first(text, params)) as Promise<
+        QueryResult<R>
+      >;
+      tail = next.catch(() => undefined);
+      return next;
+    },
+  };
+  return { client, end: () => endQuietly(sql) };
+}
+
+function connectionClosed(): Error {
+  return Object.assign(new Error('The connection to Postgres is closed.'), { code: 'CONNECTION_CLOSED' });
+}
+
+/** The driver's own errors for a statement it would not send (the caller's mistake, not the connection's). */
+const STATEMENT_CODES = new Set(['UNDEFINED_VALUE', 'MAX_PARAMETERS_EXCEEDED']);
+
+/**
+ * How the first statement fails when the connection does not open: anything but an ERROR for the
+ * statement itself (a FATAL start-up refusal, a socket or TLS error, the connect timeout).
+ */
+function isStartupFailure(err: unknown): boolean {
+  const e = err as { code?: unknown; severity?: unknown } | null;
+  if (e?.severity === 'ERROR') return false;
+  return !(typeof e?.code === 'string' && STATEMENT_CODES.has(e.code));
+}
+
+/** What every connection is opened with (the timeout and the close hook are per connection). */
+const DRIVER_OPTIONS = {
+  max: 1,
+  // PgBouncer in transaction mode, Hyperdrive, and one statement each: named statements gain nothing.
+  prepare: false,
+  // The array types it would look up in pg_type (a round trip per connection) are in PG_TYPES.
+  fetch_types: false,
+  types: PG_TYPES,
+  // undefined parameters are NULL, as in pg (toPgText already does it; this covers the driver's own checks).
+  transform: { undefined: null },
+  // No timers per connection: it lives for one unit of work.
+  idle_timeout: 0,
+  max_lifetime: 0,
+  keep_alive: 0,
+  // The driver would print NOTICEs (e.g. "already exists, skipping"); pg drops them too.
+  onnotice: () => undefined,
+  // postgres.js builds a logical-replication client per instance unless told not to.
+  no_subscribe: true,
+};
+
+/** A result row array, or several for a multi-statement text (pg answers those with an array too). */
+function toQueryResult<R>(result: unknown): QueryResult<R> {
+  const rows = result as R[] & { count: number | null };
+  const last = Array.isArray(rows[0]) && 'count' in (rows[0] as object) ? (rows.at(-1) as typeof rows) : rows;
+  return { rows: last, rowCount: last.count };
+}
+
+/**
+ * Connection-string parameters libpq reads and Postgres does not: postgres.js would send each as
+ * a start-up parameter, which the server refuses ("unrecognized configuration parameter").
+ * Neon's strings carry `channel_binding=require`. `sslmode` is read by the driver itself.
+ */
+const LIBPQ_ONLY = [
+  'channel_binding',
+  'sslcert',
+  'sslkey',
+  'sslpassword',
+  'sslcrl',
+  'sslcompression',
+  'gssencmode',
+  'krbsrvname',
+  'requiressl',
+];
+
+function libpqFree(url: string): string {
+  if (!url.includes('?')) return url;
+  const parsed = new URL(url);
+  let changed = false;
+  for (const key of LIBPQ_ONLY) {
+    if (parsed.searchParams.has(key)) {
+      parsed.searchParams.delete(key);
+      changed = true;
+    }
+  }
+  return changed ? parsed.toString() : url;
+}
+
+/**
+ * `sslmode` as libpq reads it; absent is plain TCP, as the driver reads it (Neon's and other
+ * hosted strings say `sslmode=require`; a local Postgres or Hyperdrive's string says nothing).
+ */
+function tlsMode(url: string): TlsMode {
+  const query = url.indexOf('?');
+  if (query < 0) return 'off';
+  const params = new URLSearchParams(url.slice(query + 1));
+  const mode = params.get('sslmode') ?? (params.get('sslrootcert') === 'system' ? 'verify-full' : 'disable');
+  if (mode === 'disable') return 'off';
+  return mode === 'allow' || mode === 'prefer' ? 'prefer' : 'require';
+}
+
+/** Terminate, and after a second the socket is dropped whatever it is waiting for. */
+async function endQuietly(sql: Sql): Promise<void> {
   try {
-    await client.end();
+    await sql.end({ timeout: 1 });
   } catch {
     // already gone
   }
 }
 
+/** Node's and workerd's socket errors: the connection was refused, reset or dropped. */
+const SOCKET_CODES = new Set([
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
 /**
- * SQLSTATE class 08 (connection exception) and 57P0x (server shutting down, restarting), and the
- * driver's own errors for a socket that is already gone (a write on a closed WebSocket throws
- * before any 'end' event has told us).
+ * A failure of the connection rather than of a statement: SQLSTATE class 08 (connection
+ * exception), 57P0x (server shutting down, restarting), any FATAL (start-up refused: too many
+ * clients, authentication, no such database), the driver's codes for a socket that closed or
+ * timed out, and workerd's socket errors, which carry no code.
  */
-function isConnectionError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && (code.startsWith('08') || /^57P0[1-3]$/.test(code))) return true;
+export function isConnectionError(err: unknown): boolean {
+  const e = err as { code?: unknown; severity?: unknown } | null;
+  const code = e?.code;
+  if (typeof code === 'string') {
+    if (code.startsWith('08') || /^57P0[1-3]$/.test(code) || SOCKET_CODES.has(code)) return true;
+  }
+  if (e?.severity === 'FATAL' || e?.severity === 'PANIC') return true;
   const message = err instanceof Error ? err.message : '';
-  return /after close\(\)|Connection terminated|not queryable|socket (hang up|closed)/i.test(message);
+  return /network connection lost|connection (closed|reset|refused|lost)|socket (hang up|closed)|proxy request failed|stream was cancelled/i.test(
+    message,
+  );
 }

@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startMcpFake } from '../../test/fakes/mcp-fake.ts';
 import type { ResolvedServer } from './config.ts';
 import { mcpConfigSchema } from './mcp-schema.ts';
-import { resultSchemas } from './protocol.ts';
 import { UpstreamError, withUpstream } from './upstream.ts';
 
 /**
@@ -48,13 +47,9 @@ describe('MCP upstream exchanges: nothing outlives them', () => {
       const caller = countedSignal();
       const server = serverOf(transport, 5000);
       for (let i = 0; i < 10; i++) {
-        const { tools } = await withUpstream(
-          server,
-          (client) => client.request('tools/list', {}, resultSchemas().listTools),
-          {
-            signal: caller.signal,
-          },
-        );
+        const { tools } = await withUpstream(server, (client, options) => client.listTools({}, options), {
+          signal: caller.signal,
+        });
         expect(tools.map((t) => t.name)).toContain('read_file');
       }
       expect(caller.listeners()).toBe(0);
@@ -65,8 +60,7 @@ describe('MCP upstream exchanges: nothing outlives them', () => {
         await expect(
           withUpstream(
             quick,
-            (client) =>
-              client.request('tools/call', { name: 'stall', arguments: {} }, resultSchemas().callTool),
+            (client, options) => client.callTool({ name: 'stall', arguments: {} }, undefined, options),
             {
               signal: caller.signal,
             },
@@ -79,10 +73,8 @@ describe('MCP upstream exchanges: nothing outlives them', () => {
       const leaving = countedSignal();
       const call = withUpstream(
         server,
-        (client) => client.request('tools/call', { name: 'stall', arguments: {} }, resultSchemas().callTool),
-        {
-          signal: leaving.signal,
-        },
+        (client, options) => client.callTool({ name: 'stall', arguments: {} }, undefined, options),
+        { signal: leaving.signal },
       );
       await vi.waitFor(() => expect(leaving.listeners()).toBeGreaterThan(0));
       leaving.controller.abort(new Error('caller left'));

@@ -1,5 +1,5 @@
 import { Validator } from '@cfworker/json-schema';
-import type { Tool } from './protocol.ts';
+import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 
 const validators = new WeakMap<object, Validator>();
 

@@ -39,7 +39,6 @@ describe('docker-compose.local.yml', () => {
         'functions',
         'grafana',
         'litellm',
-        'neon-proxy',
         'postgres',
         'prometheus',
         'pushgateway',
@@ -72,8 +71,13 @@ describe('docker-compose.local.yml', () => {
     service(digest, 'redis').image = `redis@sha256:${'a'.repeat(64)}`;
     expect(unpinnedImages(digest)).toEqual([]);
     const build = copy();
-    service(build, 'neon-proxy').build = { context: 'https://github.com/neondatabase/wsproxy.git#master' };
+    service(build, 'redis').image = 'mas-functions/redis:1';
+    service(build, 'redis').build = { context: 'https://github.com/redis/docker-library-redis.git#master' };
     expect(unpinnedImages(build)).toEqual([expect.stringContaining('not pinned to a commit')]);
+    service(build, 'redis').build = {
+      context: `https://github.com/redis/docker-library-redis.git#${'a'.repeat(40)}`,
+    };
+    expect(unpinnedImages(build)).toEqual([]);
   });
 
   it('takes every variable it interpolates from .env.example; a new one is caught', () => {

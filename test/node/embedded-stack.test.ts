@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Unstable_DevWorker } from 'wrangler';
 import { applyMigrations, readMigrations } from '../../local/migrations.ts';
-import { startNeonWsProxy } from '../../local/neon-ws-proxy.ts';
 import { connectNodePostgres } from '../../local/node-postgres.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../../local/pglite-server.ts';
 import { type Stack, startStack } from '../../local/stack.ts';
@@ -32,7 +31,7 @@ describe('embedded PGlite stack (smoke)', () => {
     await stack?.stop();
   });
 
-  it('migrates, and /ready sees Postgres and pgvector through the Neon driver', async () => {
+  it('migrates, and /ready sees Postgres and pgvector over TCP (postgres.js)', async () => {
     expect(stack.embeddedPostgres).toBe(true);
     const res = await worker.fetch('/ready');
     const body = (await res.json()) as ReadyBody;
@@ -59,24 +58,20 @@ describe('embedded PGlite stack (smoke)', () => {
 describe('/ready follows Postgres going away and coming back, without a restart', () => {
   let pg: EmbeddedPostgres | undefined;
   let worker: Unstable_DevWorker;
-  let proxy: Awaited<ReturnType<typeof startNeonWsProxy>>;
   let port: number;
 
   beforeAll(async () => {
     pg = await startEmbeddedPostgres({});
     port = pg.port;
-    proxy = await startNeonWsProxy({ port: 0, allowedTargets: [`127.0.0.1:${port}`] });
     // No /ready cache (ready.cache_ms): this test watches each transition the moment it happens.
     worker = await startDevWorker('ready', {
       DATABASE_URL: pg.databaseUrl,
-      NEON_WS_PROXY: proxy.url,
       READY_CACHE_MS: '0',
     });
   }, 120_000);
 
   afterAll(async () => {
     await worker?.stop();
-    await proxy?.close();
     await pg?.close();
   });
 

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Unstable_DevWorker } from 'wrangler';
 import { applyMigrations, readMigrations } from '../../local/migrations.ts';
-import { type NeonWsProxy, startNeonWsProxy } from '../../local/neon-ws-proxy.ts';
 import { connectNodePostgres } from '../../local/node-postgres.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../../local/pglite-server.ts';
 import { sha256Hex } from '../../shared/auth/api-keys.ts';
@@ -31,7 +30,6 @@ interface Outcome {
 describe('Postgres stopped and restarted mid-run', () => {
   let dataDir: string;
   let pg: EmbeddedPostgres | undefined;
-  let proxy: NeonWsProxy;
   let worker: Unstable_DevWorker;
   let port: number;
   let base: string;
@@ -46,10 +44,8 @@ describe('Postgres stopped and restarted mid-run', () => {
     } finally {
       await db.close();
     }
-    proxy = await startNeonWsProxy({ port: 0, allowedTargets: [`127.0.0.1:${port}`] });
     worker = await startDevWorker('audit', {
       DATABASE_URL: pg.databaseUrl,
-      NEON_WS_PROXY: proxy.url,
       MAS_API_KEYS: `faults-agent:agent:${await sha256Hex(AGENT_KEY)},faults-admin:admin:${await sha256Hex(ADMIN_KEY)}`,
       APPROVAL_SECRET: 'faults-secret-0123456789',
       RATE_LIMIT_REQUESTS: '1000000',
@@ -59,7 +55,6 @@ describe('Postgres stopped and restarted mid-run', () => {
 
   afterAll(async () => {
     await worker?.stop();
-    await proxy?.close();
     await pg?.close();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });

@@ -21,7 +21,6 @@ interface FloorEnv {
   UPSTASH_REDIS_REST_URL?: string;
   UPSTASH_REDIS_REST_TOKEN?: string;
   DATABASE_URL?: string;
-  NEON_WS_PROXY?: string;
 }
 
 /** Ours' figures (shared/middleware/rate-limit, shared/governance/usage-writer.ts). */
@@ -92,7 +91,7 @@ function recordUsage(env: FloorEnv, ctx: ExecutionContext, endpoint: string): vo
   }
   const rows = [row];
   openRows = rows;
-  const settings = { DATABASE_URL: env.DATABASE_URL, NEON_WS_PROXY: env.NEON_WS_PROXY } as Settings;
+  const settings = { DATABASE_URL: env.DATABASE_URL } as Settings;
   const write = new Promise((r) => setTimeout(r, USAGE_FLUSH_MS)).then(async () => {
     if (openRows === rows) openRows = undefined;
     await withPostgres(settings, (client) => insertUsage(client, rows), { connectTimeoutMs: 3000 });
