@@ -22,20 +22,40 @@ export type LogSink = (line: string) => void;
  * operators and are not credentials), so a secret in a message or a field never reaches a log.
  */
 export function createLogger(base: LogFields, level: LogLevel = 'info', sink: LogSink = defaultSink): Logger {
-  const threshold = LEVELS[level];
-  const write = (lvl: Exclude<LogLevel, 'silent'>, msg: string, fields?: LogFields) => {
-    if (LEVELS[lvl] < threshold) return;
-    const line = { ts: new Date().toISOString(), level: lvl, msg, ...base, ...normalizeFields(fields) };
+  return new JsonLogger(base, LEVELS[level], sink);
+}
+
+/** One object per logger, its methods on the prototype: a request makes two (access log, auth). */
+class JsonLogger implements Logger {
+  private readonly base: LogFields;
+  private readonly threshold: number;
+  private readonly sink: LogSink;
+  constructor(base: LogFields, threshold: number, sink: LogSink) {
+    this.base = base;
+    this.threshold = threshold;
+    this.sink = sink;
+  }
+  private write(lvl: Exclude<LogLevel, 'silent'>, msg: string, fields?: LogFields): void {
+    if (LEVELS[lvl] < this.threshold) return;
+    const line = { ts: new Date().toISOString(), level: lvl, msg, ...this.base, ...normalizeFields(fields) };
     const { value } = redactSecrets(line, { extraKeys: gatewayConfig.redaction.extra_keys });
-    sink(JSON.stringify(value));
-  };
-  return {
-    debug: (msg, fields) => write('debug', msg, fields),
-    info: (msg, fields) => write('info', msg, fields),
-    warn: (msg, fields) => write('warn', msg, fields),
-    error: (msg, fields) => write('error', msg, fields),
-    child: (fields) => createLogger({ ...base, ...fields }, level, sink),
-  };
+    this.sink(JSON.stringify(value));
+  }
+  debug(msg: string, fields?: LogFields): void {
+    this.write('debug', msg, fields);
+  }
+  info(msg: string, fields?: LogFields): void {
+    this.write('info', msg, fields);
+  }
+  warn(msg: string, fields?: LogFields): void {
+    this.write('warn', msg, fields);
+  }
+  error(msg: string, fields?: LogFields): void {
+    this.write('error', msg, fields);
+  }
+  child(fields: LogFields): Logger {
+    return new JsonLogger({ ...this.base, ...fields }, this.threshold, this.sink);
+  }
 }
 
 function defaultSink(line: string): void {

@@ -34,12 +34,11 @@ export function correlation(options: CorrelationOptions = {}): MiddlewareHandler
     const traceId = parent?.traceId ?? randomHex(16);
     const correlationId = isSaneCorrelationId(incoming) ? incoming : traceId;
     c.set('trace', { correlationId, traceId, spanId: randomHex(8), flags: parent?.flags ?? '01' });
-    c.header(headerName, correlationId);
-    // OpenAI's name for the same thing: the SDKs read it into `request_id` and their errors.
-    c.header('x-request-id', correlationId);
     await next();
-    // Errors rendered by onError replace the response; make sure the headers survive.
+    // Set on whatever response came back (a handler's, onError's, a Response returned as is), and
+    // only there: each header set is a call into the runtime, so none is made twice.
     c.res.headers.set(headerName, correlationId);
+    // OpenAI's name for the same thing: the SDKs read it into `request_id` and their errors.
     c.res.headers.set('x-request-id', correlationId);
   };
 }
