@@ -5,12 +5,12 @@
  *                     [--peers on|off] [--duration 4] [--quick]
  *                     [--only health,chat,chat-budget,stream,stream-budget,messages,messages-stream,responses,responses-native,responses-stream,embed,embed-budget,audit,mcp] [--concurrency 1,8,32]
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort } from '../local/ports.ts';
-import { type Child, pinnedNode, startChild } from './lib/children.ts';
+import { type Child, pinnedNode, serveCommand, startChild } from './lib/children.ts';
 import { coldStartMs } from './lib/cold-start.ts';
 import { findDescendants, processMemoryMiB } from './lib/cpu.ts';
 import { BENCH_KEYS, bearer } from './lib/keys.ts';
@@ -29,6 +29,7 @@ import {
   PEER_ENDPOINTS,
   PEERS,
   type Peer,
+  readNodeMemory,
 } from './lib/peers.ts';
 import {
   type CellReport,
@@ -131,6 +132,12 @@ setTimeout(() => {
   process.exit(2);
 }, maxSeconds * 1000).unref();
 
+// Where the Node servers (ours, the Node floor, Portkey: children inherit it) write their memory
+// when asked after the cells (bench/lib/memory-report.mjs).
+const memoryDir = mkdtempSync(join(tmpdir(), 'mas-bench-memory-'));
+process.env.BENCH_MEMORY_DIR = memoryDir;
+process.on('exit', () => rmSync(memoryDir, { recursive: true, force: true }));
+
 const skip = unavailable(runtime);
 if (skip) {
   console.log(`skipped: ${skip}`);
@@ -190,14 +197,10 @@ try {
       log(`${peer}: ${child.info.url}`);
     }
     for (const r of alsoRuntimes) {
-      const child = await startChild<{ url: string }>(
-        `fn-${r}`,
-        'bench/lib/serve.ts',
-        [r, join(bundleRoot, 'all')],
-        {
-          env: { BENCH_VARS: JSON.stringify(env.vars), WRANGLER_SEND_METRICS: 'false' },
-        },
-      );
+      const [script, scriptArgs] = serveCommand(r, join(bundleRoot, 'all'));
+      const child = await startChild<{ url: string }>(`fn-${r}`, script, scriptArgs, {
+        env: { BENCH_VARS: JSON.stringify(env.vars), WRANGLER_SEND_METRICS: 'false' },
+      });
       peerChildren.push(child);
       alsoUrl[r] = child.info.url;
       watch[`ours@${r}`] = child.pid;
@@ -499,7 +502,8 @@ try {
     }
   }
 
-  // Memory of every server right after the cells (RSS now and its peak), before anything stops.
+  // Memory of every server right after the cells (RSS now and its peak), before anything stops;
+  // then each Node server's heap before and after a full GC (bench/lib/memory-report.mjs).
   const memory: MemoryReport[] = Object.entries(servers).map(([name, pids]) => {
     const m = pids.map(processMemoryMiB);
     return {
@@ -515,6 +519,14 @@ try {
       ),
     };
   });
+  for (const m of memory) {
+    const nodeServer =
+      m.name.startsWith('ours@node') || m.name === 'portkey' || m.name === 'passthrough-node';
+    if (nodeServer && m.pids.length === 1) {
+      const heap = await readNodeMemory(m.pids[0]!, memoryDir);
+      if (heap) m.heap = heap;
+    }
+  }
 
   // Process start to first chat answer on Node, ours (from source and the deploy bundle) against
   // Portkey, fresh processes, A B C C B A A B C.
@@ -532,7 +544,7 @@ try {
         samples[name]!.push(
           await coldStartMs(
             pinnedNode(),
-            ['bench/lib/serve.ts', name.slice('ours@'.length), join(bundleRoot, 'all')],
+            serveCommand(name.slice('ours@'.length), join(bundleRoot, 'all')).flat(),
             { ...specs.chat.through, url },
             {
               BENCH_VARS: JSON.stringify(env.vars),

@@ -16,6 +16,16 @@ export function pinnedNode(): string {
   return existsSync(pinned) ? pinned : process.execPath;
 }
 
+/**
+ * The script (and its arguments) that serves ours on `runtime` in a child process: `node-bundle`
+ * is plain JavaScript (bench/lib/serve-node.mjs: node/serve.mjs and the deploy bundle, no
+ * TypeScript stripper in the process, as in Portkey's), every other runtime bench/lib/serve.ts.
+ */
+export function serveCommand(runtime: string, bundleDir: string): [string, string[]] {
+  if (runtime === 'node-bundle') return ['bench/lib/serve-node.mjs', [`${bundleDir}/index.js`]];
+  return ['bench/lib/serve.ts', [runtime, bundleDir]];
+}
+
 export interface Child<T> {
   pid: number;
   info: T;

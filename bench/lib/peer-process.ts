@@ -17,6 +17,8 @@ import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'n
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import './memory-report.mjs';
 import { freePort } from '../../local/ports.ts';
 import { pinnedNode } from './children.ts';
 import { wranglerCompat } from './runtimes.ts';
@@ -102,7 +104,9 @@ async function main(): Promise<void> {
   } else if (peer === 'portkey') {
     const [command, args] = portkeyCommand(port);
     // Its banner goes to stdout (ignored); warnings to our stderr.
-    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+    // Preloaded: answers the bench's memory question after the cells (bench/lib/memory-report.mjs).
+    const report = pathToFileURL(join(import.meta.dirname, 'memory-report.mjs')).href;
+    const child = spawn(command, [`--import=${report}`, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
     pid = child.pid!;
     await waitFor(url, () => child.exitCode === null);
     stop = () => {

@@ -5,6 +5,8 @@
  * of each server's process tree; the ratios pair ours on a runtime with the floor on that runtime
  * (bare workerd ↔ the passthrough Worker, Node ↔ the Hono passthrough) and with Portkey (Node).
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { type CellReport, formatTable, round } from './report.ts';
 
 /**
@@ -146,12 +148,65 @@ export interface MemoryReport {
   pids: number[];
   rssMiB: number;
   peakMiB: number;
+  /** A Node server's own view (bench/lib/memory-report.mjs): heap used before and after a full GC. */
+  heap?: NodeMemory;
+}
+
+/** What bench/lib/memory-report.mjs writes (MiB). */
+export interface NodeMemory {
+  before: { rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number };
+  after: { rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number };
+  mallocedMiB: number;
+  spaces: Array<{ space: string; usedMiB: number; sizeMiB: number }>;
+  /** process.getActiveResourcesInfo() by kind, once the load has stopped. */
+  active?: Record<string, number>;
+}
+
+/**
+ * Asks each Node server (SIGUSR2) for its memory before and after a full GC, written by
+ * bench/lib/memory-report.mjs into `dir`; waits up to 5 s per process. Read after RSS, since the
+ * GC it forces changes RSS.
+ */
+export async function readNodeMemory(pid: number, dir: string): Promise<NodeMemory | undefined> {
+  const file = join(dir, `memory-${pid}.json`);
+  try {
+    process.kill(pid, 'SIGUSR2');
+  } catch {
+    return undefined;
+  }
+  for (const until = Date.now() + 5000; Date.now() < until; ) {
+    if (existsSync(file)) {
+      try {
+        return JSON.parse(readFileSync(file, 'utf8')) as NodeMemory;
+      } catch {
+        // still being written
+      }
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return undefined;
 }
 
 export function memoryTable(memory: MemoryReport[]): string {
   return formatTable(
-    ['memory after the cells (server processes)', 'RSS MiB', 'peak RSS MiB'],
-    memory.map((m) => [m.name, f(m.rssMiB, 1), f(m.peakMiB, 1)]),
+    [
+      'memory after the cells (server processes)',
+      'RSS MiB',
+      'peak RSS MiB',
+      'heap used / total MiB',
+      'after full GC: heap used / total',
+      'external (of it ArrayBuffers)',
+      'timers left',
+    ],
+    memory.map((m) => [
+      m.name,
+      f(m.rssMiB, 1),
+      f(m.peakMiB, 1),
+      m.heap ? `${f(m.heap.before.heapUsed, 1)} / ${f(m.heap.before.heapTotal, 1)}` : '-',
+      m.heap ? `${f(m.heap.after.heapUsed, 1)} / ${f(m.heap.after.heapTotal, 1)}` : '-',
+      m.heap ? `${f(m.heap.after.external, 1)} (${f(m.heap.after.arrayBuffers, 1)})` : '-',
+      m.heap ? String(m.heap.active?.Timeout ?? 0) : '-',
+    ]),
   );
 }
 

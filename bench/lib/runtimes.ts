@@ -204,10 +204,12 @@ async function startNpmStartRuntime(vars: Record<string, string>): Promise<Serve
 /**
  * `node`: functions/index.ts from source (Node strips the TypeScript as it loads, esbuild the JSX);
  * `node-bundle`: the deploy bundle itself (`wrangler deploy --dry-run`'s minified index.js, what
- * workerd runs), like for like with Portkey's published build.
+ * workerd runs), like for like with Portkey's published build. Both through node/serve.mjs, the
+ * project's Node entry; the bench starts `node-bundle` as plain JavaScript (bench/lib/serve-node.mjs,
+ * see serveCommand) so no TypeScript stripper sits in the measured process.
  */
 async function startNode(vars: Record<string, string>, bundleDir?: string): Promise<Server> {
-  const { serve } = await import('@hono/node-server');
+  const { serveNode } = await import('../../node/serve.mjs');
   let entry: string;
   if (bundleDir) {
     entry = pathToFileURL(resolve(bundleDir, 'index.js')).href;
@@ -216,30 +218,9 @@ async function startNode(vars: Record<string, string>, bundleDir?: string): Prom
     registerBenchHooks();
     entry = '../../functions/index.ts';
   }
-  const app = (await import(entry)).default as {
-    fetch: (req: Request, env: unknown, ctx: unknown) => Response | Promise<Response>;
-  };
-  const ctx = {
-    waitUntil: (p: Promise<unknown>) => void p.catch(() => undefined),
-    passThroughOnException() {},
-    props: {},
-  };
-  const env = { ...vars };
-  return new Promise((resolveServer) => {
-    const server = serve(
-      {
-        fetch: (req: Request) => app.fetch(req, env, ctx),
-        hostname: '127.0.0.1',
-        // A fixed port for the cold-start cell (polled from before the process exists).
-        port: Number(process.env.BENCH_PORT ?? 0),
-      },
-      (info) =>
-        resolveServer({
-          url: `http://127.0.0.1:${info.port}`,
-          close: () => new Promise<void>((done) => server.close(() => done())),
-        }),
-    );
-  });
+  const app = (await import(entry)).default;
+  // A fixed port for the cold-start cell (polled from before the process exists).
+  return serveNode(app, { env: { ...vars }, port: Number(process.env.BENCH_PORT ?? 0) });
 }
 
 /** The deno binary: PATH, else the `deno` npm package's. */

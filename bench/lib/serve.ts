@@ -3,6 +3,7 @@
  * `{"url": ...}`. Arguments: runtime, bundle dir; the vars come as JSON in BENCH_VARS.
  * SIGTERM stops it. Its process tree (workerd included) is what CPU per request is read from.
  */
+import './memory-report.mjs';
 import { type Runtime, startRuntime } from './runtimes.ts';
 
 const [runtime, bundleDir] = process.argv.slice(2) as [Runtime, string];

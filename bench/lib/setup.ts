@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Child, startChild } from './children.ts';
+import { type Child, serveCommand, startChild } from './children.ts';
 import { findDescendants, findPostmaster } from './cpu.ts';
 import type { FakeUpstreamOptions } from './fake-upstream.ts';
 import { functionVars } from './keys.ts';
@@ -78,7 +78,8 @@ export async function setupBench(o: SetupOptions): Promise<BenchEnv> {
       logLevel: o.logLevel,
     });
     const t1 = performance.now();
-    const fn = await startChild<{ url: string }>('fn', 'bench/lib/serve.ts', [o.runtime, o.bundleDir], {
+    const [script, scriptArgs] = serveCommand(o.runtime, o.bundleDir);
+    const fn = await startChild<{ url: string }>('fn', script, scriptArgs, {
       env: { BENCH_VARS: JSON.stringify(vars), WRANGLER_SEND_METRICS: 'false', ...o.fnEnv },
     });
     started.push(fn);

@@ -51,3 +51,15 @@ describe('isSaneCorrelationId', () => {
     expect(isSaneCorrelationId(id)).toBe(false);
   });
 });
+
+describe('randomHex', () => {
+  it('gives distinct hex ids of the asked length across refills of its pool', () => {
+    // 16 bytes × 1,000 crosses the 4 KiB pool's end several times, also mid-id.
+    const ids = Array.from({ length: 1000 }, (_, i) => randomHex(i % 3 === 0 ? 8 : 16));
+    for (const [i, id] of ids.entries())
+      expect(id).toMatch(i % 3 === 0 ? /^[0-9a-f]{16}$/ : /^[0-9a-f]{32}$/);
+    expect(new Set(ids).size).toBe(ids.length);
+    // Every hex digit shows up: the bytes are not stuck (a pool never refilled would repeat ids).
+    expect(new Set(ids.join('')).size).toBe(16);
+  });
+});
