@@ -23,9 +23,8 @@ const compiledLimits = new RegExp(
 const CEILING_KIB: Record<string, number> = {
   all: 246, // every function and the docs on one origin: no target of its own
   ready: 100,
-  chat: 128,
-  messages: 120,
-  embed: 117,
+  messages: 91,
+  embed: 89,
   audit: 108,
   approval: 101,
   proxy: 103,
