@@ -1,4 +1,3 @@
-import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { type Context, Hono } from 'hono';
 import { notifierFor } from '../../shared/approvals/index.ts';
 import { sealAfterWrites } from '../../shared/audit/ledger-seal.ts';
@@ -8,6 +7,7 @@ import { runInBackground } from '../../shared/http/background.ts';
 import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
 import { mcpConfig } from '../../shared/mcp/config.ts';
 import { type GatewayScope, gatewayServer } from '../../shared/mcp/gateway.ts';
+import { handleStreamableHttpPost } from '../../shared/mcp/http-server.ts';
 import { auth } from '../../shared/middleware/auth/index.ts';
 import { maxBodyBytes } from '../../shared/middleware/json-body/index.ts';
 import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
@@ -52,7 +52,7 @@ routes.post('/mcp/:server', (c) => {
   return serve(c, { servers: [server], single: true, toolsCacheSeconds: config.tools_cache_seconds });
 });
 
-async function serve(c: Context<AppEnv>, scope: GatewayScope): Promise<Response> {
+function serve(c: Context<AppEnv>, scope: GatewayScope): Promise<Response> {
   const settings = getSettings(c.env);
   const { config } = mcpConfig(c.env);
   const server = gatewayServer(
@@ -69,17 +69,7 @@ async function serve(c: Context<AppEnv>, scope: GatewayScope): Promise<Response>
     },
     scope,
   );
-  const transport = new WebStandardStreamableHTTPServerTransport({
-    sessionIdGenerator: undefined,
-    enableJsonResponse: true,
-    maxRequestBodySize: maxBodyBytes('mcp'),
-  });
-  await server.connect(transport);
-  try {
-    return await transport.handleRequest(c.req.raw);
-  } finally {
-    runInBackground(c, server.close());
-  }
+  return handleStreamableHttpPost(c.req.raw, server, { maxBodyBytes: maxBodyBytes('mcp') });
 }
 
 export const mcpFunction = defineFunction('mcp', routes);

@@ -1,4 +1,3 @@
-import { type CallToolResult, ErrorCode, McpError, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import canonicalize from 'canonicalize';
 import { getApproval } from '../approvals/approvals.ts';
 import { type Notifier, waitForDecision } from '../approvals/index.ts';
@@ -20,6 +19,8 @@ import { redactSecrets } from '../redact/index.ts';
 import { type Classification, classificationFromEntry, classify } from '../registry/index.ts';
 import { findCallApproval, type LinkedApproval, redeemCallApproval } from './approval-link.ts';
 import { gatewayToolName, type ResolvedServer, registryToolName } from './config.ts';
+import { ErrorCode, RpcError } from './jsonrpc.ts';
+import { type CallToolResult, resultSchemas, type Tool } from './protocol.ts';
 import { UpstreamError, withUpstream } from './upstream.ts';
 import { argumentProblem } from './validate.ts';
 
@@ -95,7 +96,7 @@ export async function callTool(
     const problem = unstorable ? { field: '(arguments)', message: unstorable } : argumentProblem(tool, args);
     if (problem) {
       outcome = 'invalid';
-      throw new McpError(
+      throw new RpcError(
         ErrorCode.InvalidParams,
         `Invalid arguments for ${name}: ${problem.field}: ${problem.message}`,
         {
@@ -104,7 +105,7 @@ export async function callTool(
       );
     }
     if (!ctx.settings.ACTION_AUDIT_ENABLED) {
-      throw new McpError(
+      throw new RpcError(
         ErrorCode.InternalError,
         'Tool calls are audited, and audit writes are disabled (ACTION_AUDIT_ENABLED=false).',
       );
@@ -337,11 +338,15 @@ async function forward(
   let result: CallToolResult | undefined;
   let failure: UpstreamError | undefined;
   try {
-    result = (await withUpstream(
+    result = await withUpstream(
       server,
-      (client, options) => client.callTool({ name: tool.name, arguments: args }, undefined, options),
-      { signal: ctx.signal, headers: outgoingTraceHeaders(ctx.trace) },
-    )) as CallToolResult;
+      (client) =>
+        client.request('tools/call', { name: tool.name, arguments: args }, resultSchemas().callTool),
+      {
+        signal: ctx.signal,
+        headers: outgoingTraceHeaders(ctx.trace),
+      },
+    );
   } catch (err) {
     if (!(err instanceof UpstreamError)) throw err;
     failure = err;

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startMcpFake } from '../../test/fakes/mcp-fake.ts';
 import type { ResolvedServer } from './config.ts';
 import { mcpConfigSchema } from './mcp-schema.ts';
+import { resultSchemas } from './protocol.ts';
 import { UpstreamError, withUpstream } from './upstream.ts';
 
 /**
@@ -47,9 +48,13 @@ describe('MCP upstream exchanges: nothing outlives them', () => {
       const caller = countedSignal();
       const server = serverOf(transport, 5000);
       for (let i = 0; i < 10; i++) {
-        const { tools } = await withUpstream(server, (client, options) => client.listTools({}, options), {
-          signal: caller.signal,
-        });
+        const { tools } = await withUpstream(
+          server,
+          (client) => client.request('tools/list', {}, resultSchemas().listTools),
+          {
+            signal: caller.signal,
+          },
+        );
         expect(tools.map((t) => t.name)).toContain('read_file');
       }
       expect(caller.listeners()).toBe(0);
@@ -60,7 +65,8 @@ describe('MCP upstream exchanges: nothing outlives them', () => {
         await expect(
           withUpstream(
             quick,
-            (client, options) => client.callTool({ name: 'stall', arguments: {} }, undefined, options),
+            (client) =>
+              client.request('tools/call', { name: 'stall', arguments: {} }, resultSchemas().callTool),
             {
               signal: caller.signal,
             },
@@ -73,8 +79,10 @@ describe('MCP upstream exchanges: nothing outlives them', () => {
       const leaving = countedSignal();
       const call = withUpstream(
         server,
-        (client, options) => client.callTool({ name: 'stall', arguments: {} }, undefined, options),
-        { signal: leaving.signal },
+        (client) => client.request('tools/call', { name: 'stall', arguments: {} }, resultSchemas().callTool),
+        {
+          signal: leaving.signal,
+        },
       );
       await vi.waitFor(() => expect(leaving.listeners()).toBeGreaterThan(0));
       leaving.controller.abort(new Error('caller left'));

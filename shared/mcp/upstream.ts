@@ -1,165 +1,102 @@
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { ErrorCode, McpError, type Tool } from '@modelcontextprotocol/sdk/types.js';
-import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker';
-import { type Deadline, deadline } from '../resilience/deadline.ts';
-import { VERSION } from '../version.ts';
+import { deadline } from '../resilience/deadline.ts';
+import { type Handshake, McpClient } from './client.ts';
 import type { ResolvedServer } from './config.ts';
+import { RpcError } from './jsonrpc.ts';
+import { resultSchemas, type Tool } from './protocol.ts';
+import { UpstreamError, upstreamFailures } from './upstream-error.ts';
 
-/** Why an upstream exchange failed, in words safe to show an agent (no URL, no credential). */
-export class UpstreamError extends Error {
-  override name = 'UpstreamError';
-  readonly kind: 'timeout' | 'unreachable' | 'protocol' | 'upstream_error';
-  readonly server: string;
-  /** The upstream's own JSON-RPC error code, when it answered with one. */
-  readonly upstreamCode: number | undefined;
-  constructor(
-    kind: UpstreamError['kind'],
-    server: string,
-    message: string,
-    upstreamCode?: number,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.kind = kind;
-    this.server = server;
-    this.upstreamCode = upstreamCode;
-  }
+export { UpstreamError };
+
+export interface ExchangeOptions {
+  /** The caller's signal: its abort ends the exchange. */
+  signal?: AbortSignal | undefined;
+  /** Sent upstream beside the credential (trace context); never replaces it. */
+  headers?: Record<string, string>;
+  /** The exchange's limit; the server's `timeout_ms` unless given (the /ready check's own). */
+  timeoutMs?: number;
+  /** false: initialize only, without the initialized notification (the /ready check). */
+  initialized?: boolean;
 }
 
-/** Validators that never generate code at run time: Workers forbid `new Function` (ajv's way). */
-const validator = new CfWorkerJsonSchemaValidator();
+/**
+ * How long the handshake of an upstream that keeps no session is reused. A Streamable HTTP
+ * server that answers initialize without an Mcp-Session-Id holds nothing for this client between
+ * requests (the SDK's stateless servers, FastMCP's stateless HTTP), so a later exchange can start
+ * where the last one ended: the negotiated MCP-Protocol-Version on one tools/call POST instead of
+ * initialize, initialized and the call (three round trips, two of them identical every time),
+ * as our own stateless /mcp serves its agents. A server that issues a session always gets the
+ * full handshake; any failure of a reused exchange drops the entry, so the next one handshakes.
+ */
+const HANDSHAKE_REUSE_MS = 60_000;
+const handshakes = new Map<string, { at: number; handshake: Handshake }>();
 
 /**
- * Runs `fn` with an SDK `Client` connected to the upstream (initialize handshake included), the
+ * Runs `fn` with a client connected to the upstream (initialize handshake included), the
  * credential injected on every request, and closes it. The whole exchange lives under one deadline
- * (the server's `timeout_ms`, and the caller's `signal`): past it every request is aborted and an
- * `UpstreamError('timeout')` is thrown, so a stalled upstream never holds the agent longer.
+ * (the server's `timeout_ms`, and the caller's `signal`): past it every fetch and body read is
+ * aborted and an `UpstreamError('timeout')` is thrown, so a stalled upstream never holds the
+ * agent longer. The deadline is let go of when the exchange ends (no `AbortSignal.any`, whose
+ * sources would stay alive until collected).
  */
 export async function withUpstream<T>(
   server: ResolvedServer,
-  fn: (client: Client, options: { signal: AbortSignal; timeout: number }) => Promise<T>,
-  extra: { signal?: AbortSignal; headers?: Record<string, string> } = {},
+  fn: (client: McpClient) => Promise<T>,
+  options: ExchangeOptions = {},
 ): Promise<T> {
-  const signal = extra.signal;
+  const fail = upstreamFailures(server.name);
+  const timeout = options.timeoutMs ?? server.config.timeout_ms;
+  const exchange = deadline(timeout, options.signal);
   // The credential last: nothing the caller passes can replace it.
-  const headers = { ...extra.headers, ...server.headers };
-  const timeout = server.config.timeout_ms;
-  const exchange = deadline(timeout, signal);
-  // The SDK's own signal on each fetch, linked to the exchange's; every link is let go of when the
-  // exchange ends (an `AbortSignal.any` per fetch kept both sources until they were collected).
-  const links: Deadline[] = [];
-  let ended = false;
-  const fetchWithDeadline: typeof fetch = (input, init) => {
-    if (!init?.signal || ended) return fetch(input, { ...init, signal: init?.signal ?? exchange.signal });
-    const link = deadline(Number.POSITIVE_INFINITY, [init.signal, exchange.signal]);
-    links.push(link);
-    return fetch(input, { ...init, signal: link.signal });
+  const link = {
+    url: server.url,
+    headers: { ...options.headers, ...server.headers },
+    signal: exchange.signal,
+    fail,
   };
-  const transport: Transport =
-    server.config.transport === 'sse'
-      ? new SSEClientTransport(server.url, {
-          requestInit: { headers },
-          eventSourceInit: { fetch: (url, init) => fetchWithDeadline(url, withHeaders(init, headers)) },
-          fetch: fetchWithDeadline,
-        })
-      : new StreamableHTTPClientTransport(server.url, {
-          requestInit: { headers },
-          fetch: fetchWithDeadline,
-        });
-  const client = new Client(
-    { name: 'mas-gateway', version: VERSION },
-    { capabilities: {}, jsonSchemaValidator: validator },
-  );
-  // A transport error also rejects the pending request; this keeps it from being reported twice.
-  client.onerror = () => undefined;
-  const options = { signal: exchange.signal, timeout };
+  const ended = () =>
+    exchange.timedOut
+      ? fail.timeout(timeout, exchange.signal.reason)
+      : fail.cancelled(exchange.signal.reason);
+  // Whatever the exchange is waiting on, the deadline wins.
+  let stop: () => void = () => undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    stop = () => reject(ended());
+    exchange.signal.addEventListener('abort', stop, { once: true });
+  });
+  aborted.catch(() => undefined);
+  let client: McpClient | undefined;
+  // The /ready check (initialized: false) always asks: proving the handshake is its job.
+  const reusable = server.config.transport === 'streamable_http' && options.initialized !== false;
+  const key = cacheKey(server);
+  const known = reusable ? handshakes.get(key) : undefined;
+  const reused = known && Date.now() - known.at < HANDSHAKE_REUSE_MS ? known.handshake : undefined;
   try {
     const work = (async () => {
-      await client.connect(transport, options);
-      return fn(client, options);
+      if (reused) client = McpClient.resume(link, reused);
+      else {
+        client = await McpClient.connect(link, server.config.transport, { initialized: options.initialized });
+        const handshake = reusable ? client.reusableHandshake() : undefined;
+        if (handshake) remember(key, handshake);
+      }
+      return fn(client);
     })();
-    // Whatever the SDK is waiting on, the deadline wins.
-    const aborted = new Promise<never>((_, reject) => {
-      const stop = () =>
-        reject(
-          exchange.timedOut
-            ? new UpstreamError('timeout', server.name, timeoutMessage(server))
-            : exchange.signal.reason,
-        );
-      if (exchange.signal.aborted) stop();
-      exchange.signal.addEventListener('abort', stop, { once: true });
-    });
     work.catch(() => undefined);
     return await Promise.race([work, aborted]);
   } catch (err) {
-    throw exchange.timedOut && !(err instanceof UpstreamError)
-      ? new UpstreamError('timeout', server.name, timeoutMessage(server), undefined, { cause: err })
-      : toUpstreamError(server, err);
+    if (reused) handshakes.delete(key);
+    // Failures already named, and refusals of our own made inside `fn`, pass as they are.
+    if (err instanceof UpstreamError || err instanceof RpcError) throw err;
+    // An aborted fetch or read: the deadline's doing, or the caller's.
+    if (exchange.signal.aborted) throw ended();
+    throw fail.invalid(err);
   } finally {
-    ended = true;
+    exchange.signal.removeEventListener('abort', stop);
+    client?.close();
+    // Ends whatever is still open (an unread body, the older transport's stream), then lets go
+    // of the caller's signal.
+    exchange.abort();
     exchange.dispose();
-    for (const link of links) link.dispose();
-    void client.close().catch(() => undefined);
   }
-}
-
-function withHeaders(init: RequestInit | undefined, extra: Record<string, string>): RequestInit {
-  const headers = new Headers(init?.headers);
-  for (const [k, v] of Object.entries(extra)) headers.set(k, v);
-  return { ...init, headers };
-}
-
-const timeoutMessage = (server: ResolvedServer) =>
-  `MCP server '${server.name}' did not answer within ${server.config.timeout_ms} ms.`;
-
-function toUpstreamError(server: ResolvedServer, err: unknown): UpstreamError {
-  if (err instanceof UpstreamError) return err;
-  if (err instanceof McpError) {
-    if (err.code === ErrorCode.RequestTimeout) {
-      return new UpstreamError('timeout', server.name, timeoutMessage(server), undefined, { cause: err });
-    }
-    if (err.code === ErrorCode.ConnectionClosed) {
-      return new UpstreamError(
-        'unreachable',
-        server.name,
-        `MCP server '${server.name}' closed the connection.`,
-        undefined,
-        {
-          cause: err,
-        },
-      );
-    }
-    // The upstream answered with a JSON-RPC error of its own: its message is its own words.
-    return new UpstreamError(
-      'upstream_error',
-      server.name,
-      `MCP server '${server.name}' answered: ${err.message.replace(/^MCP error -?\d+: /, '').slice(0, 500)}`,
-      err.code,
-      { cause: err },
-    );
-  }
-  const message = err instanceof Error ? err.message : String(err);
-  if (/fetch failed|ECONNREFUSED|network|connect|Error POSTing|Failed to open SSE|SSE error/i.test(message)) {
-    return new UpstreamError(
-      'unreachable',
-      server.name,
-      `MCP server '${server.name}' is unreachable.`,
-      undefined,
-      {
-        cause: err,
-      },
-    );
-  }
-  return new UpstreamError(
-    'protocol',
-    server.name,
-    `MCP server '${server.name}' answered with something that is not valid MCP.`,
-    undefined,
-    { cause: err },
-  );
 }
 
 interface CachedTools {
@@ -167,6 +104,11 @@ interface CachedTools {
   tools: Tool[];
 }
 const toolCache = new Map<string, CachedTools>();
+
+function remember(key: string, handshake: Handshake): void {
+  if (handshakes.size > 256) handshakes.clear();
+  handshakes.set(key, { at: Date.now(), handshake });
+}
 const cacheKey = (server: ResolvedServer) => `${server.name} ${server.url.href}`;
 
 /**
@@ -176,19 +118,23 @@ const cacheKey = (server: ResolvedServer) => `${server.name} ${server.url.href}`
 export async function upstreamTools(
   server: ResolvedServer,
   cacheSeconds: number,
-  extra: { signal?: AbortSignal; headers?: Record<string, string> } = {},
+  extra: ExchangeOptions = {},
 ): Promise<Tool[]> {
   const key = cacheKey(server);
   const hit = toolCache.get(key);
   if (hit && Date.now() - hit.at < cacheSeconds * 1000) return hit.tools;
   const tools = await withUpstream(
     server,
-    async (client, options) => {
-      if (!client.getServerCapabilities()?.tools) return [];
+    async (client) => {
+      if (!client.getServerCapabilities().tools) return [];
       const all: Tool[] = [];
       let cursor: string | undefined;
       for (let page = 0; page < 50; page++) {
-        const result = await client.listTools(cursor ? { cursor } : {}, options);
+        const result = await client.request(
+          'tools/list',
+          cursor ? { cursor } : {},
+          resultSchemas().listTools,
+        );
         all.push(...result.tools);
         cursor = result.nextCursor;
         if (!cursor) break;

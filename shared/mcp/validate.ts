@@ -1,5 +1,5 @@
 import { Validator } from '@cfworker/json-schema';
-import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { Tool } from './protocol.ts';
 
 const validators = new WeakMap<object, Validator>();
 

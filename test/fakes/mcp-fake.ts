@@ -1,7 +1,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import * as z from 'zod';
 import { listenOnLoopback, readBody } from './listen.ts';
 
@@ -25,6 +27,11 @@ export interface FakeCall {
  * Endpoints:
  *   POST /mcp                   Streamable HTTP, stateless (a new McpServer per request)
  *   GET  /sse, POST /messages   the older HTTP+SSE transport
+ *   POST /paged/mcp             Streamable HTTP answered only as event streams (the SDK's default,
+ *                               no JSON responses), by the SDK's low-level Server: tools/list in
+ *                               pages of two (nextCursor), and each tools/call sends a log
+ *                               notification on the stream before its result. Tools echo, upper,
+ *                               lower, reverse, length, each {text}
  *   POST /garbage/mcp           200 with a body that is not JSON-RPC
  *   GET  /__calls               every tools/call received (tool, arguments, headers)
  *   GET  /__requests            how many HTTP requests each endpoint received
@@ -109,6 +116,51 @@ export async function startMcpFake(): Promise<{ url: string; close(): Promise<vo
     return server;
   }
 
+  const PAGED_TOOLS = ['echo', 'upper', 'lower', 'reverse', 'length'];
+  const transforms: Record<string, (text: string) => string> = {
+    echo: (t) => t,
+    upper: (t) => t.toUpperCase(),
+    lower: (t) => t.toLowerCase(),
+    reverse: (t) => [...t].reverse().join(''),
+    length: (t) => String(t.length),
+  };
+  function buildPaged(headers: Record<string, unknown>): Server {
+    const server = new Server(
+      { name: 'mcp-fake-paged', version: '1.0.0' },
+      { capabilities: { tools: {}, logging: {} } },
+    );
+    server.setRequestHandler(ListToolsRequestSchema, async (request) => {
+      const start = Number(request.params?.cursor ?? 0);
+      const next = start + 2;
+      return {
+        tools: PAGED_TOOLS.slice(start, next).map((name) => ({
+          name,
+          description: `${name} of a text`,
+          inputSchema: {
+            type: 'object' as const,
+            properties: { text: { type: 'string' } },
+            required: ['text'],
+          },
+        })),
+        ...(next < PAGED_TOOLS.length ? { nextCursor: String(next) } : {}),
+      };
+    });
+    server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+      const args = request.params.arguments ?? {};
+      if (calls.length >= 20_000) calls.splice(0, 10_000);
+      calls.push({ tool: request.params.name, arguments: args, headers, transport: 'streamable_http' });
+      // On the request's own stream, before the result: the client must read past it.
+      await extra.sendNotification({
+        method: 'notifications/message',
+        params: { level: 'info', data: `working on ${request.params.name}` },
+      });
+      const transform = transforms[request.params.name];
+      if (!transform) return { isError: true, content: [{ type: 'text', text: 'no such tool' }] };
+      return { content: [{ type: 'text', text: transform(String(args.text ?? '')) }] };
+    });
+    return server;
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const url = new URL(req.url ?? '/', 'http://fake');
     hits[`${req.method} ${url.pathname}`] = (hits[`${req.method} ${url.pathname}`] ?? 0) + 1;
@@ -117,6 +169,22 @@ export async function startMcpFake(): Promise<{ url: string; close(): Promise<vo
     if (url.pathname === '/garbage/mcp') {
       await readBody(req);
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"this is": not json-rpc');
+      return;
+    }
+    if (url.pathname === '/paged/mcp') {
+      if (req.method !== 'POST') {
+        res.writeHead(405, { allow: 'POST' }).end();
+        return;
+      }
+      const body = JSON.parse((await readBody(req)) || 'null');
+      const server = buildPaged(req.headers);
+      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+      res.on('close', () => {
+        void transport.close();
+        void server.close();
+      });
+      await server.connect(transport);
+      await transport.handleRequest(req, res, body);
       return;
     }
     if (url.pathname === '/mcp') {

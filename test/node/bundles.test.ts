@@ -29,7 +29,7 @@ const CEILING_KIB: Record<string, number> = {
   approval: 101,
   proxy: 103,
   usage: 86,
-  mcp: 171,
+  mcp: 97,
 };
 
 // What `npm run build` does: each function bundles alone, exactly as `wrangler deploy` would.

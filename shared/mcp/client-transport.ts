@@ -1,0 +1,116 @@
+import {
+  ErrorCode,
+  errorResponse,
+  type JsonRpcNotification,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+  resultResponse,
+} from './jsonrpc.ts';
+import type { UpstreamFailures } from './upstream-error.ts';
+
+/** How the client reaches one upstream: Streamable HTTP (client-http.ts) or HTTP+SSE (client-sse.ts). */
+export interface ClientTransport {
+  /** The negotiated revision, sent as MCP-Protocol-Version on every request after initialize. */
+  protocolVersion: string | undefined;
+  /** The Mcp-Session-Id the server issued, if it keeps a session (Streamable HTTP only). */
+  readonly sessionId: string | undefined;
+  /** Sends a request and resolves with the response to it; failures are UpstreamErrors. */
+  request(message: JsonRpcRequest): Promise<JsonRpcResponse>;
+  notify(message: JsonRpcNotification): Promise<void>;
+  /** Ends whatever is still open (the older transport's event stream). */
+  close(): void;
+}
+
+/** What every request of one exchange carries. */
+export interface Link {
+  url: URL;
+  /** Sent on every request (the credential among them). */
+  headers: Record<string, string>;
+  /** The exchange's deadline: aborting it ends every fetch and every body read. */
+  signal: AbortSignal;
+  fail: UpstreamFailures;
+}
+
+/**
+ * A request an upstream sends us in the middle of answering (MCP lets a server ask the client
+ * things). We declare no client capabilities, so only `ping` is ours to answer.
+ */
+export const answerServerRequest = (request: JsonRpcRequest): JsonRpcResponse =>
+  request.method === 'ping'
+    ? resultResponse(request.id, {})
+    : errorResponse(request.id, { code: ErrorCode.MethodNotFound, message: 'Method not found' });
+
+/** fetch, with a failure to connect named as such (a deadline's abort is left for the exchange). */
+export async function send(link: Link, url: URL, init: RequestInit): Promise<Response> {
+  try {
+    return await fetchWithinOrigin(url, { ...init, signal: link.signal });
+  } catch (err) {
+    if (link.signal.aborted) throw err;
+    throw link.fail.unreachable(err);
+  }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The upstream's message when it is a JSON-RPC response (a result object, or an error with an
+ * integer code and a message). The client reads only this envelope by hand: the result is then
+ * checked by its method's schema (protocol.ts), and the server's full zod parse of every message
+ * kind (jsonrpc.ts classify) stays out of the bundles that only make requests (/ready).
+ */
+export function asResponse(raw: unknown): JsonRpcResponse | undefined {
+  if (!isObject(raw) || raw.jsonrpc !== '2.0') return undefined;
+  const id = raw.id;
+  if (typeof id !== 'string' && !Number.isInteger(id)) return undefined;
+  if (isObject(raw.result)) return raw as JsonRpcResponse;
+  const error = raw.error;
+  return isObject(error) && Number.isInteger(error.code) && typeof error.message === 'string'
+    ? (raw as JsonRpcResponse)
+    : undefined;
+}
+
+/** The upstream's message when it is a request to us (it has an id and a method). */
+export function asServerRequest(raw: unknown): JsonRpcRequest | undefined {
+  if (!isObject(raw) || raw.jsonrpc !== '2.0' || typeof raw.method !== 'string') return undefined;
+  return typeof raw.id === 'string' || Number.isInteger(raw.id)
+    ? (raw as unknown as JsonRpcRequest)
+    : undefined;
+}
+
+const MAX_REDIRECTS = 5;
+
+/**
+ * Redirects are followed only within the upstream's origin (the SDK's rule): the credential
+ * goes with every request, and a redirect must not carry it to another host. 301/302/303 would
+ * turn a POST into a GET, so only 307/308 are followed for a POST.
+ */
+async function fetchWithinOrigin(url: URL, init: RequestInit, followed = 0): Promise<Response> {
+  const res = await fetch(url, { ...init, redirect: 'manual' });
+  if (res.status < 300 || res.status >= 400 || followed === MAX_REDIRECTS) return res;
+  const location = res.headers.get('location');
+  const keepsMethod = res.status === 307 || res.status === 308 || (init.method ?? 'GET') === 'GET';
+  let target: URL | undefined;
+  try {
+    target = location && keepsMethod ? new URL(location, url) : undefined;
+  } catch {
+    target = undefined;
+  }
+  if (!target || target.origin !== url.origin || target.username || target.password) return res;
+  await res.body?.cancel();
+  return fetchWithinOrigin(target, init, followed + 1);
+}
+
+/** The headers of one request: ours, then the protocol's, then the link's (the credential last). */
+export function requestHeaders(
+  link: Link,
+  own: Record<string, string>,
+  state: { protocolVersion?: string | undefined; sessionId?: string | undefined },
+): Record<string, string> {
+  return {
+    ...own,
+    ...(state.protocolVersion ? { 'mcp-protocol-version': state.protocolVersion } : {}),
+    ...(state.sessionId ? { 'mcp-session-id': state.sessionId } : {}),
+    ...link.headers,
+  };
+}
