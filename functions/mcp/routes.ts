@@ -19,8 +19,9 @@ for (const path of ['/mcp', '/mcp/*'])
   routes.use(path, auth({ roles: ['agent', 'admin'] }), rateLimit(), sealAfterWrites());
 
 /**
- * Stateless Streamable HTTP: every POST carries its whole exchange and is answered as JSON, so
- * there is no session to resume (GET) or end (DELETE). The spec lets a server answer both 405.
+ * Stateless Streamable HTTP (shared/mcp/http-server.ts): every POST carries its whole exchange and
+ * is answered in its own response, so there is no session to resume (GET) or end (DELETE). The
+ * spec lets a server answer both 405.
  */
 const noSessions = (c: Context<AppEnv>) =>
   c.json(
