@@ -14,6 +14,7 @@ import {
   llmCostUsdTotal,
   llmUnpricedRequestsTotal,
 } from '../metrics/registry.ts';
+import { randomUuid } from '../middleware/correlation/trace-context.ts';
 import { openaiDuration } from '../middleware/rate-limit/index.ts';
 import { redisIsDown } from '../redis/client.ts';
 import { UpstashRedis as Redis } from '../redis/upstash-rest.ts';
@@ -171,7 +172,7 @@ export async function beginSpend(c: Context<AppEnv>, request: SpendRequest): Pro
     );
     for (const b of budgets) checks.push(...checksFor(b, now, worstNano, worst.prompt + worst.completion));
   }
-  const rid = crypto.randomUUID();
+  const rid = randomUuid();
   const store = checks.length ? budgetReservations(settings) : local;
   if (checks.length) {
     if (store !== local && redisIsDown(settings)) throw budgetsUnavailable(undefined);

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { formatTraceparent, isSaneCorrelationId, parseTraceparent, randomHex } from './trace-context.ts';
+import {
+  formatTraceparent,
+  isSaneCorrelationId,
+  parseTraceparent,
+  randomHex,
+  randomUuid,
+} from './trace-context.ts';
 
 describe('parseTraceparent', () => {
   it('accepts a valid header, case-insensitively', () => {
@@ -61,5 +67,28 @@ describe('randomHex', () => {
     expect(new Set(ids).size).toBe(ids.length);
     // Every hex digit shows up: the bytes are not stuck (a pool never refilled would repeat ids).
     expect(new Set(ids.join('')).size).toBe(16);
+  });
+});
+
+describe('random ids from the pool', () => {
+  it('are hex of the asked length, and do not repeat across refills of the pool', () => {
+    const seen = new Set<string>();
+    // 4096-byte pool, 16 bytes each: 1000 ids span several refills.
+    for (let i = 0; i < 1000; i++) {
+      const id = randomHex(16);
+      expect(id).toMatch(/^[0-9a-f]{32}$/);
+      seen.add(id);
+    }
+    expect(seen.size).toBe(1000);
+  });
+
+  it('makes RFC 9562 version-4 UUIDs', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 500; i++) {
+      const id = randomUuid();
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      seen.add(id);
+    }
+    expect(seen.size).toBe(500);
   });
 });
