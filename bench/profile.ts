@@ -17,6 +17,7 @@ import { startChild } from './lib/children.ts';
 import { breakdown, type ProfileBreakdown, readProfile } from './lib/cpuprofile.ts';
 import { type RequestSpec, runAutocannon } from './lib/loadgen.ts';
 import { portkeyHeaders } from './lib/peer-process.ts';
+import { readNodeMemory } from './lib/peers.ts';
 import { PROFILE_ENDPOINTS, profileRequest } from './lib/profile-requests.ts';
 import { formatTable, round } from './lib/report.ts';
 import { setupBench } from './lib/setup.ts';
@@ -55,6 +56,9 @@ const profiled = (sub: string) => {
     BENCH_PROFILE_DIR: join(dir, sub),
   };
 };
+
+// Both servers answer the memory question after the windows (bench/lib/memory-report.mjs).
+process.env.BENCH_MEMORY_DIR = dir;
 
 const spawnedAt = process.hrtime.bigint();
 const env = await setupBench({
@@ -110,6 +114,11 @@ try {
       `${who}: ${w.requests} requests, ${w.errors} errors, ${round(w.cpuMs[who]! / w.requests, 3)} cpu ms/req`,
     );
   }
+  // What each holds once the load stops: heap before and after a full GC, timers still scheduled.
+  const memory = {
+    ours: await readNodeMemory(pids.ours, dir),
+    portkey: await readNodeMemory(pids.portkey, dir),
+  };
   await portkey.stop();
   await env.stop();
 
@@ -151,6 +160,7 @@ try {
     );
     report[who] = {
       requests: n,
+      memory: memory[who],
       processCpuUsPerRequest: round(cpuUsPerRequest, 1),
       /** Outgoing calls per call to the fake upstream, by origin (the upstream's own is 1). */
       callsPerUpstreamCall: Object.fromEntries(
@@ -187,6 +197,13 @@ try {
         merged.top.slice(0, 15).map((t) => [t.fn.slice(0, 80), t.category, perReq(t.us).toFixed(1)]),
       )}`,
     );
+    const m = memory[who];
+    if (m)
+      console.log(
+        `\n${who} memory after the windows: RSS ${m.before.rss} MiB, heap used ${m.before.heapUsed} of ` +
+          `${m.before.heapTotal} MiB; after a full GC ${m.after.heapUsed} of ${m.after.heapTotal} MiB, ` +
+          `external ${m.after.external} MiB, RSS ${m.after.rss} MiB; timers left ${m.active?.Timeout ?? 0}`,
+      );
     console.log(
       `\n${who} start-up to listening: main thread busy ${round(startup.busyUs / 1000, 1)} ms; ` +
         startup.categories

@@ -43,10 +43,38 @@ export function serveNode(handler, { env, port = 8001, hostname = '127.0.0.1' })
   });
 }
 
+/**
+ * `cloudflare:` modules a deploy bundle imports at its top (esbuild hoists them out of the lazy
+ * imports that use them) but that Node never reaches: shared/db/postgres.ts takes the
+ * `cloudflare:sockets` socket only under workerd and node:net here. Stubbed so the bundle loads;
+ * a call would say why it fails.
+ */
+const WORKERD_ONLY = {
+  'cloudflare:sockets': `export function connect() { throw new Error('cloudflare:sockets is workerd-only; on Node the driver uses node:net'); }`,
+};
+let hooked = false;
+async function stubWorkerdModules() {
+  if (hooked) return;
+  hooked = true;
+  const { registerHooks } = await import('node:module');
+  registerHooks({
+    resolve(specifier, context, nextResolve) {
+      const source = WORKERD_ONLY[specifier];
+      if (source === undefined) return nextResolve(specifier, context);
+      return {
+        url: `data:text/javascript,${encodeURIComponent(source)}`,
+        format: 'module',
+        shortCircuit: true,
+      };
+    },
+  });
+}
+
 /** The module's default export, resolved against the working directory. */
 export async function loadHandler(path) {
   const { pathToFileURL } = await import('node:url');
   const { resolve } = await import('node:path');
+  await stubWorkerdModules();
   return /** @type {{ default: Handler }} */ (await import(pathToFileURL(resolve(path)).href)).default;
 }
 

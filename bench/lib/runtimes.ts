@@ -17,7 +17,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 
 export const RUNTIMES = [
   'workerd',
@@ -209,16 +208,15 @@ async function startNpmStartRuntime(vars: Record<string, string>): Promise<Serve
  * see serveCommand) so no TypeScript stripper sits in the measured process.
  */
 async function startNode(vars: Record<string, string>, bundleDir?: string): Promise<Server> {
-  const { serveNode } = await import('../../node/serve.mjs');
-  let entry: string;
+  const { loadHandler, serveNode } = await import('../../node/serve.mjs');
+  let app: import('../../node/serve.mjs').Handler;
   if (bundleDir) {
-    entry = pathToFileURL(resolve(bundleDir, 'index.js')).href;
+    app = await loadHandler(resolve(bundleDir, 'index.js'));
   } else {
     const { registerBenchHooks } = await import('./node-hooks.ts');
     registerBenchHooks();
-    entry = '../../functions/index.ts';
+    app = (await import('../../functions/index.ts')).default;
   }
-  const app = (await import(entry)).default;
   // A fixed port for the cold-start cell (polled from before the process exists).
   return serveNode(app, { env: { ...vars }, port: Number(process.env.BENCH_PORT ?? 0) });
 }

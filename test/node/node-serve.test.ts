@@ -1,7 +1,11 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod/mini';
+import { startChild } from '../../bench/lib/children.ts';
 import { type NodeServer, serveNode } from '../../node/serve.mjs';
 import { toAppError } from '../../shared/errors/index.ts';
 import { readJson } from '../../shared/middleware/json-body/index.ts';
@@ -79,5 +83,28 @@ describe('node/serve.mjs', () => {
   it('400 for malformed JSON read whole', async () => {
     const res = await post('{"name":', 'length');
     expect(res).toEqual({ status: 400, text: JSON.stringify({ code: 'invalid_json' }) });
+  });
+});
+
+describe('node/serve.mjs loading a deploy bundle', () => {
+  it('stubs the workerd-only modules a bundle imports at its top (cloudflare:sockets)', async () => {
+    // Run by real Node (not through vitest's module runner), as `node-bundle` runs.
+    const dir = mkdtempSync(join(tmpdir(), 'mas-node-serve-'));
+    const entry = join(dir, 'index.js');
+    writeFileSync(
+      entry,
+      `import { connect } from 'cloudflare:sockets';
+       export default { fetch: (req, env) => new Response(typeof connect + ' ' + env.NAME) };`,
+    );
+    const child = await startChild<{ url: string }>('serve-node', 'bench/lib/serve-node.mjs', [entry], {
+      env: { BENCH_VARS: JSON.stringify({ NAME: 'bundle-env' }) },
+    });
+    try {
+      const res = await fetch(child.info.url);
+      expect(await res.text()).toBe('function bundle-env');
+    } finally {
+      await child.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
