@@ -110,6 +110,36 @@ describe('OpenAI stream tap', () => {
     }
   });
 
+  it('looks at the bytes only: usage:null chunks pass, spaced keys, error objects and error events are found', async () => {
+    const spaced =
+      'data: {"id":"c1","choices":[], "usage" :\t {"prompt_tokens":2,"completion_tokens":3,"total_tokens":5}}\n\n';
+    const up = upstream();
+    up.send(chunk('漢字 first'));
+    const opened = tap(up, false);
+    // `"usage":null` in every chunk (OpenAI once usage is asked for) is nothing to look at.
+    up.send(`${chunk('é') + spaced}data:[DONE]\n\n`);
+    up.close();
+    const { stream, ended } = await opened;
+    expect((await readAll(stream)).join('')).toBe(`${chunk('漢字 first')}${chunk('é')}data:[DONE]\n\n`);
+    await until(() => ended() !== undefined);
+    expect(ended()?.usage?.total_tokens).toBe(5);
+
+    for (const bad of [
+      'data: {"object":"error","message":"flat error"}\n\n',
+      'event:error\ndata: {"message":"named event"}\n\n',
+      ': note\r\nevent: error\r\ndata: plain text\r\n\r\n',
+    ]) {
+      const failing = upstream();
+      failing.send(chunk('ü'));
+      const t = tap(failing, true);
+      failing.send(chunk('b') + bad + chunk('never'));
+      const { stream: s } = await t;
+      const text = (await readAll(s)).join('');
+      expect(text.startsWith(`${chunk('ü') + chunk('b')}event: error\n`)).toBe(true);
+      expect(text).not.toContain('never');
+    }
+  });
+
   it('sends only whole events: one split across reads goes out once it is complete', async () => {
     const up = upstream();
     const whole = chunk('one') + chunk('two');

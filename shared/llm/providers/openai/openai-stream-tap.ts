@@ -8,10 +8,12 @@ import { bodyReadError } from './openai-http.ts';
  * OpenAI chunk streams (chat and legacy completions) forwarded as the upstream's own bytes. The
  * body flows through one stream stage, a pull source reading the upstream body (no TransformStream
  * and pipe: on workerd their construction and per-chunk promise hops cost more than the scan), whose
- * scanner looks at each chunk once: it cuts at the
- * last event boundary (a half event waits for its end, so a stream that breaks is cut cleanly),
- * decodes the chunk and, only if it may hold usage, an error or `[DONE]`, looks at its events one
- * by one. Everything else is enqueued as the very bytes that arrived: no parse, no re-encode.
+ * scanner looks at each chunk once, as bytes: it cuts at the last event boundary (a half event
+ * waits for its end, so a stream that breaks is cut cleanly) and looks for the few byte patterns
+ * that may matter (usage, an error, `[DONE]`, an `event:` field). Only the events holding one are
+ * decoded and parsed, usually the usage chunk and `[DONE]`; everything else is enqueued as the very
+ * bytes that arrived: no decode, no parse, no re-encode, no string per chunk. The patterns are
+ * ASCII and no byte of a multi-byte UTF-8 character is, so byte offsets serve any text.
  */
 
 const NL = 10;
@@ -21,10 +23,10 @@ const encoder = new TextEncoder();
 /** Whole events only are decoded (never half a character), so one stateless decoder serves all. */
 const decoder = new TextDecoder();
 const DONE = encoder.encode('data: [DONE]\n\n');
-/** A chunk with none of these is forwarded without a look at its events. */
-const INTERESTING = /"usage"\s*:\s*\{|"error"|\[DONE\]|^event\s*:/m;
-/** The same, to walk the matches of one chunk (reset before each use; scans never overlap). */
-const INTERESTING_ALL = new RegExp(INTERESTING.source, 'gm');
+const USAGE_KEY = encoder.encode('"usage"');
+const ERROR_KEY = encoder.encode('"error"');
+const DONE_MARK = encoder.encode('[DONE]');
+const EVENT_FIELD = encoder.encode('event');
 
 /**
  * Reads the body up to its first data event, so an upstream that answers 200 and then fails (an
@@ -111,8 +113,9 @@ export function tapChunkStream(bytes: ChunkBytes, options: TapOptions): Readable
   };
 
   /** Usage-only chunks the caller did not ask for are withheld; an error event ends the stream. */
-  const classify = (text: string): 'keep' | 'drop' | 'done' | ProviderError => {
-    const event = classifyEvent(provider, text);
+  const classify = (piece: Uint8Array): 'keep' | 'drop' | 'done' | ProviderError => {
+    if (isDone(piece)) return 'done';
+    const event = classifyEvent(provider, decoder.decode(piece));
     if (event.usage) usage = event.usage;
     if (event.kind === 'usage-only') return options.wantsUsage ? 'keep' : 'drop';
     return event.kind === 'data' || event.kind === 'other' ? 'keep' : event.kind;
@@ -129,48 +132,32 @@ export function tapChunkStream(bytes: ChunkBytes, options: TapOptions): Readable
     if (limit < data.length) carry = data.slice(limit);
     if (limit === 0) return;
     const complete = limit === data.length ? data : data.subarray(0, limit);
-    const text = decoder.decode(complete);
-    if (!INTERESTING.test(text)) {
+    let match = findInteresting(complete, 0, limit);
+    if (match < 0) {
       emit(complete);
       return;
     }
     // Only the events that may matter are decoded and parsed on their own (usually the usage
     // chunk and [DONE]); the runs of plain events between them go out as they are.
     let from = 0;
-    /** False once the stream failed. */
-    const visit = (at: number, next: number): boolean => {
-      const kind = classify(decoder.decode(complete.subarray(at, next)));
+    let at = 0;
+    while (match >= 0) {
+      let next = eventEnd(complete, at, limit);
+      while (next <= match) {
+        at = next;
+        next = eventEnd(complete, at, limit);
+      }
+      const kind = classify(complete.subarray(at, next));
       if (kind === 'drop' || kind instanceof ProviderError) {
         if (at > from) emit(complete.subarray(from, at));
         from = next;
         if (kind instanceof ProviderError) {
           fail(kind);
-          return false;
+          return;
         }
       } else if (kind === 'done') sawDone = true;
-      return true;
-    };
-    if (text.length === complete.length) {
-      // ASCII: string offsets are byte offsets, so the matches point at their events directly.
-      let at = 0;
-      const matches = INTERESTING_ALL;
-      matches.lastIndex = 0;
-      for (let match = matches.exec(text); match; match = matches.exec(text)) {
-        let next = eventEnd(complete, at, limit);
-        while (next <= match.index) {
-          at = next;
-          next = eventEnd(complete, at, limit);
-        }
-        if (!visit(at, next)) return;
-        at = next;
-        matches.lastIndex = next;
-      }
-    } else {
-      for (let at = 0; at < limit; ) {
-        const next = eventEnd(complete, at, limit);
-        if (INTERESTING.test(decoder.decode(complete.subarray(at, next))) && !visit(at, next)) return;
-        at = next;
-      }
+      at = next;
+      match = findInteresting(complete, next, limit);
     }
     if (from < limit) emit(from === 0 ? complete : complete.subarray(from, limit));
   };
@@ -268,12 +255,78 @@ function hasFirstEvent(provider: string, head: Uint8Array): boolean {
   if (end === 0) return false;
   for (let at = 0; at < end; ) {
     const next = eventEnd(head, at, end);
+    // A plain `data:` event (nothing that may be an error) is the first chunk: no decode or parse.
+    if (startsWithData(head, at) && findInteresting(head, at, next) < 0) return true;
     const { kind } = classifyEvent(provider, decoder.decode(head.subarray(at, next)));
     if (kind instanceof ProviderError) throw kind;
     if (kind !== 'other') return true;
     at = next;
   }
   return false;
+}
+
+/**
+ * The first offset in [from, to) where something the tap must look at starts: `"usage"` with an
+ * object after its colon (OpenAI sends `"usage":null` in every chunk once usage is asked for),
+ * `"error"`, `[DONE]`, or an `event` field at the start of a line; -1 when there is none. A false
+ * positive only costs a parse of that event.
+ */
+function findInteresting(b: Uint8Array, from: number, to: number): number {
+  for (let i = from; i < to; i++) {
+    const c = b[i];
+    if (c === 0x22) {
+      const k = b[i + 1];
+      if (k === 0x75 && matches(b, i, to, USAGE_KEY)) {
+        let j = skipSpace(b, i + USAGE_KEY.length, to);
+        if (b[j] === 0x3a && j < to) {
+          j = skipSpace(b, j + 1, to);
+          if (j < to && b[j] === 0x7b) return i;
+        }
+      } else if (k === 0x65 && matches(b, i, to, ERROR_KEY)) return i;
+    } else if (c === 0x5b) {
+      if (b[i + 1] === 0x44 && matches(b, i, to, DONE_MARK)) return i;
+    } else if (c === 0x65 && (i === 0 || b[i - 1] === NL || b[i - 1] === CR)) {
+      if (matches(b, i, to, EVENT_FIELD)) {
+        const j = skipSpace(b, i + EVENT_FIELD.length, to);
+        if (j < to && b[j] === 0x3a) return i;
+      }
+    }
+  }
+  return -1;
+}
+
+function matches(b: Uint8Array, at: number, to: number, what: Uint8Array): boolean {
+  if (at + what.length > to) return false;
+  for (let k = 0; k < what.length; k++) if (b[at + k] !== what[k]) return false;
+  return true;
+}
+
+/** Past JSON's whitespace (and SSE's): space, tab, LF, CR. */
+function skipSpace(b: Uint8Array, at: number, to: number): number {
+  let j = at;
+  while (j < to) {
+    const c = b[j];
+    if (c !== 0x20 && c !== 0x09 && c !== NL && c !== CR) break;
+    j++;
+  }
+  return j;
+}
+
+/** The event at `at` opens with a `data:` line (the usual one-line chunk). */
+function startsWithData(b: Uint8Array, at: number): boolean {
+  return (
+    b[at] === 0x64 && b[at + 1] === 0x61 && b[at + 2] === 0x74 && b[at + 3] === 0x61 && b[at + 4] === 0x3a
+  );
+}
+
+/** `data: [DONE]` (or `data:[DONE]`) and its blank line, as bytes. */
+function isDone(event: Uint8Array): boolean {
+  if (!startsWithData(event, 0)) return false;
+  const at = event[5] === 0x20 ? 6 : 5;
+  if (!matches(event, at, event.length, DONE_MARK)) return false;
+  for (let i = at + DONE_MARK.length; i < event.length; i++)
+    if (event[i] !== NL && event[i] !== CR) return false;
+  return true;
 }
 
 /** Just past the last blank line (LF LF or CRLF CRLF) in `bytes`; 0 when there is none. */
