@@ -15,39 +15,44 @@ import { backoffDelay, sleep } from '../resilience/backoff.ts';
 import type { ApprovalEvent } from './notify.ts';
 import { makeReceipt } from './receipts.ts';
 
+// The schemas are pure-wrapped: `.check(...)` is a method call a bundler must keep, so the audit
+// and proxy bundles (which create approvals but never parse these) would carry and build them.
 /**
  * The one decision body, for the API and the page alike. zod/mini (as the approval function's
  * other schemas): classic zod's chainable API stays out of that bundle.
  */
-export const decisionSchema = z
-  .strictObject({
-    decision: z.enum(['approve', 'reject']),
-    reason: z.optional(
-      z.string().check(z.trim(), z.maxLength(2000), z.refine(isStorableText, UNSTORABLE_TEXT)),
-    ),
-  })
-  .check(
-    z.refine((d) => d.decision !== 'reject' || Boolean(d.reason && d.reason.length > 0), {
-      message: 'a rejection needs a reason (the agent reads it so it does not retry the same call)',
-      path: ['reason'],
-    }),
-  );
+export const decisionSchema = /* @__PURE__ */ (() =>
+  z
+    .strictObject({
+      decision: z.enum(['approve', 'reject']),
+      reason: z.optional(
+        z.string().check(z.trim(), z.maxLength(2000), z.refine(isStorableText, UNSTORABLE_TEXT)),
+      ),
+    })
+    .check(
+      z.refine((d) => d.decision !== 'reject' || Boolean(d.reason && d.reason.length > 0), {
+        message: 'a rejection needs a reason (the agent reads it so it does not retry the same call)',
+        path: ['reason'],
+      }),
+    ))();
 
 export type Decision = z.infer<typeof decisionSchema>;
 
-export const listApprovalsQuerySchema = z.object({
-  status: z.optional(z.enum(['pending', 'approved', 'rejected', 'expired'])),
-  category: z.optional(z.string().check(z.maxLength(64))),
-  agent_id: z.optional(z.string().check(z.maxLength(128))),
-  limit: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(500)), 100),
-  cursor: z.optional(z.string().check(z.maxLength(200))),
-});
+export const listApprovalsQuerySchema = /* @__PURE__ */ (() =>
+  z.object({
+    status: z.optional(z.enum(['pending', 'approved', 'rejected', 'expired'])),
+    category: z.optional(z.string().check(z.maxLength(64))),
+    agent_id: z.optional(z.string().check(z.maxLength(128))),
+    limit: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(500)), 100),
+    cursor: z.optional(z.string().check(z.maxLength(200))),
+  }))();
 export type ListApprovalsQuery = z.input<typeof listApprovalsQuerySchema>;
 
 /** `?wait=<s>`: long-poll until decided, at most 25 s. */
-export const waitQuerySchema = z.object({
-  wait: z._default(z.coerce.number().check(z.gte(0), z.lte(25)), 0),
-});
+export const waitQuerySchema = /* @__PURE__ */ (() =>
+  z.object({
+    wait: z._default(z.coerce.number().check(z.gte(0), z.lte(25)), 0),
+  }))();
 
 export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'expired';
 
@@ -133,7 +138,8 @@ const selectApproval = (
   from audit.approvals ap
   join audit.actions a on a.action_id = ap.action_id
   join audit.action_logs l on l.action_id = ap.action_id and l.entry_type = 'action'`;
-const SELECT_APPROVAL = selectApproval();
+// Pure: a bundle that never reads approvals drops it.
+const SELECT_APPROVAL = /* @__PURE__ */ selectApproval();
 
 function statusOf(row: ApprovalRow): ApprovalStatus {
   return row.expired ? 'expired' : row.status;

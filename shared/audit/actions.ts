@@ -42,31 +42,36 @@ const jsonObject = z.custom<Record<string, unknown>>(
 export const agentIdField = text(128);
 export const agentNameField = text(256);
 
-export const recordActionSchema = z.strictObject({
-  /** The agent acting: the key's principal id (the default) or an agent id bound to the key. */
-  agent_id: z.optional(agentIdField),
-  /** What the agent calls itself; shown to approvers as self-declared only. */
-  agent_name: agentNameField,
-  action_type: text(128),
-  /**
-   * The category the caller asks for: kept when stricter than the registry's
-   * (config/actions.yaml), else the registry's applies. Optional.
-   */
-  category: z.optional(text(64)),
-  inputs: z._default(jsonObject, {}).check(z.superRefine(storableJson)),
-  tool_name: z.optional(text(256)),
-  /** Why the agent wants this, shown to approvers (redacted like inputs). */
-  justification: z.optional(text(2000)),
-  correlation_id: z.optional(z.string().check(z.regex(/^[A-Za-z0-9._:-]{8,128}$/))),
-});
+// Schemas built with `.check(...)` are method calls a bundler must keep, so a bundle that never
+// parses them (the proxy records actions through prepareAction but never parses these bodies)
+// would still carry and build them at isolate start; a pure-annotated wrapper lets it drop them.
+export const recordActionSchema = /* @__PURE__ */ (() =>
+  z.strictObject({
+    /** The agent acting: the key's principal id (the default) or an agent id bound to the key. */
+    agent_id: z.optional(agentIdField),
+    /** What the agent calls itself; shown to approvers as self-declared only. */
+    agent_name: agentNameField,
+    action_type: text(128),
+    /**
+     * The category the caller asks for: kept when stricter than the registry's
+     * (config/actions.yaml), else the registry's applies. Optional.
+     */
+    category: z.optional(text(64)),
+    inputs: z._default(jsonObject, {}).check(z.superRefine(storableJson)),
+    tool_name: z.optional(text(256)),
+    /** Why the agent wants this, shown to approvers (redacted like inputs). */
+    justification: z.optional(text(2000)),
+    correlation_id: z.optional(z.string().check(z.regex(/^[A-Za-z0-9._:-]{8,128}$/))),
+  }))();
 
-export const updateActionSchema = z.strictObject({
-  status: z.enum(['completed', 'failed', 'cancelled']),
-  /** The receipt from the approval; required to complete a gated action. */
-  receipt: z.optional(z.string().check(z.maxLength(200))),
-  outputs: z.optional(z.unknown()).check(z.superRefine(storableJson)),
-  error: z.optional(z.string().check(z.maxLength(4000), z.refine(isStorableText, UNSTORABLE_TEXT))),
-});
+export const updateActionSchema = /* @__PURE__ */ (() =>
+  z.strictObject({
+    status: z.enum(['completed', 'failed', 'cancelled']),
+    /** The receipt from the approval; required to complete a gated action. */
+    receipt: z.optional(z.string().check(z.maxLength(200))),
+    outputs: z.optional(z.unknown()).check(z.superRefine(storableJson)),
+    error: z.optional(z.string().check(z.maxLength(4000), z.refine(isStorableText, UNSTORABLE_TEXT))),
+  }))();
 
 export type RecordActionInput = z.input<typeof recordActionSchema>;
 
@@ -278,10 +283,11 @@ export async function recordAction(
 /** The most actions one `POST /v1/audit/actions:batch` may carry. */
 export const MAX_BATCH_ACTIONS = 500;
 
-export const recordBatchSchema = z.strictObject({
-  /** Up to 500 actions, each as the body of POST /v1/audit/actions; recorded all or none. */
-  actions: z.array(recordActionSchema).check(z.minLength(1), z.maxLength(MAX_BATCH_ACTIONS)),
-});
+export const recordBatchSchema = /* @__PURE__ */ (() =>
+  z.strictObject({
+    /** Up to 500 actions, each as the body of POST /v1/audit/actions; recorded all or none. */
+    actions: z.array(recordActionSchema).check(z.minLength(1), z.maxLength(MAX_BATCH_ACTIONS)),
+  }))();
 
 /** Names the batch item at fault: `actions.3.inputs.amount`, and the message says which. */
 function atIndex(err: unknown, index: number): unknown {
@@ -479,16 +485,17 @@ export async function getAction(client: Client, actionId: string, viewer: Princi
   return { ...presentAction(action), entries };
 }
 
-export const listQuerySchema = z.object({
-  agent_id: z.optional(z.string().check(z.maxLength(128))),
-  correlation_id: z.optional(z.string().check(z.maxLength(128))),
-  status: z.optional(z.string().check(z.maxLength(32))),
-  category: z.optional(z.string().check(z.maxLength(64))),
-  since: z.optional(z.iso.datetime({ offset: true })),
-  until: z.optional(z.iso.datetime({ offset: true })),
-  limit: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(200)), 50),
-  cursor: z.optional(z.string().check(z.maxLength(200))),
-});
+export const listQuerySchema = /* @__PURE__ */ (() =>
+  z.object({
+    agent_id: z.optional(z.string().check(z.maxLength(128))),
+    correlation_id: z.optional(z.string().check(z.maxLength(128))),
+    status: z.optional(z.string().check(z.maxLength(32))),
+    category: z.optional(z.string().check(z.maxLength(64))),
+    since: z.optional(z.iso.datetime({ offset: true })),
+    until: z.optional(z.iso.datetime({ offset: true })),
+    limit: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(200)), 50),
+    cursor: z.optional(z.string().check(z.maxLength(200))),
+  }))();
 
 /** Newest first, keyset-paginated on (created_at, action_id); the cursor is opaque. */
 export async function listActions(client: Client, query: z.infer<typeof listQuerySchema>, viewer: Principal) {

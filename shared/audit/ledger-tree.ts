@@ -26,7 +26,8 @@ export function nodeHash(left: Hash, right: Hash): Hash {
   return sha256(NODE, left, right);
 }
 
-export const EMPTY_ROOT: Hash = sha256();
+// Pure: bundles that append to the ledger but never build trees (approval, proxy) drop it.
+export const EMPTY_ROOT: Hash = /* @__PURE__ */ sha256();
 
 /** Reads the stored hash of complete subtree (level, idx): leaves [idx·2^level, (idx+1)·2^level). */
 export type NodeSource = (level: number, idx: number) => Hash;

@@ -27,7 +27,7 @@ const CEILING_KIB: Record<string, number> = {
   embed: 89,
   audit: 108,
   approval: 101,
-  proxy: 103,
+  proxy: 100,
   usage: 86,
   mcp: 97,
 };
