@@ -4,19 +4,25 @@
  * neither a YAML parser nor the validation cost at isolate start, and Node and Deno import the
  * same module with no loader. wrangler runs this before every `dev`/`deploy` ([build] in
  * wrangler.toml); `--check` (npm run config:check, and a test) fails when the file is stale.
+ *
+ * `--json MAS_MODELS_YAML [file.yaml]` (or MAS_MCP_YAML) validates that override, from the file
+ * or else from the environment and .env, and prints it as the one line of JSON a deployed Worker
+ * reads (shared/config/override.ts): `... | wrangler secret put MAS_MODELS_YAML --env chat`.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type * as z from 'zod';
-import { ConfigError, parseConfig } from '../shared/config/parse-config.ts';
+import { ConfigError, parseConfig, parseYaml } from '../shared/config/parse-config.ts';
 import { policySchema } from '../shared/config/policy-schema.ts';
 import { gatewayConfigSchema } from '../shared/config/schema.ts';
+import { validateConfig } from '../shared/config/validate-config.ts';
 import { integrationsConfigSchema } from '../shared/integrations/integrations-schema.ts';
 import { modelsConfigSchema } from '../shared/llm/models-schema.ts';
 import { mcpConfigSchema } from '../shared/mcp/mcp-schema.ts';
 import { type ActionRegistry, actionRegistrySchema } from '../shared/registry/registry-schema.ts';
+import { loadDotEnv } from './dotenv.ts';
 
 export const COMPILED_PATH = 'shared/config/compiled.ts';
 
@@ -154,25 +160,79 @@ export function compileConfig(root = '.'): string {
   return lines.join('\n');
 }
 
+/** The schema of each runtime override: the same as its bundled file's. */
+const OVERRIDE_SCHEMAS: Record<string, z.core.$ZodType> = {
+  MAS_MODELS_YAML: modelsConfigSchema,
+  MAS_MCP_YAML: mcpConfigSchema,
+};
+
+/**
+ * An override's YAML (or JSON) text as the one line of JSON Workers read, validated against its
+ * schema (a ConfigError names `source` and the bad key). What the YAML says, not the defaults
+ * filled in: the Worker fills them, so a later default change reaches the deployment.
+ */
+export function overrideJson(variable: string, text: string, source = variable): string {
+  const raw = parseYaml(source, text);
+  validateConfig(source, raw, overrideSchema(variable));
+  return JSON.stringify(raw);
+}
+
+function overrideSchema(variable: string): z.core.$ZodType {
+  const schema = OVERRIDE_SCHEMAS[variable];
+  if (!schema) {
+    throw new ConfigError(`--json takes ${Object.keys(OVERRIDE_SCHEMAS).join(' or ')}, not '${variable}'`);
+  }
+  return schema;
+}
+
+function printOverride(args: string[]): void {
+  const [variable = '', file] = args;
+  overrideSchema(variable); // an unknown variable is refused before any file is read
+  let text: string;
+  if (file) {
+    text = readFileSync(file, 'utf8');
+  } else {
+    loadDotEnv();
+    const value = process.env[variable];
+    if (value === undefined) {
+      throw new ConfigError(
+        `${variable} is not set (environment or .env); or give a file: --json ${variable} <file.yaml>`,
+      );
+    }
+    text = value ?? '';
+  }
+  process.stdout.write(`${overrideJson(variable, text, file ?? variable)}\n`);
+}
+
+/** Writes shared/config/compiled.ts, or under `--check` fails when it is stale. */
+function compileAndWrite(check: boolean): void {
+  const text = compileConfig();
+  let current = '';
+  try {
+    current = readFileSync(COMPILED_PATH, 'utf8');
+  } catch {
+    // missing: written below, or stale under --check
+  }
+  for (const entry of ENTRIES) console.log(`config: ${entry.file} ok`);
+  if (current === text) {
+    console.log(`config: ${COMPILED_PATH} up to date`);
+  } else if (check) {
+    console.error(`config: ${COMPILED_PATH} is stale; run npm run config:compile`);
+    process.exitCode = 1;
+  } else {
+    writeFileSync(COMPILED_PATH, text);
+    console.log(`config: wrote ${COMPILED_PATH}`);
+  }
+}
+
 if (import.meta.main) {
   const check = process.argv.includes('--check');
+  const json = process.argv.indexOf('--json');
   try {
-    const text = compileConfig();
-    let current = '';
-    try {
-      current = readFileSync(COMPILED_PATH, 'utf8');
-    } catch {
-      // missing: written below, or stale under --check
-    }
-    for (const entry of ENTRIES) console.log(`config: ${entry.file} ok`);
-    if (current === text) {
-      console.log(`config: ${COMPILED_PATH} up to date`);
-    } else if (check) {
-      console.error(`config: ${COMPILED_PATH} is stale; run npm run config:compile`);
-      process.exitCode = 1;
+    if (json >= 0) {
+      printOverride(process.argv.slice(json + 1));
     } else {
-      writeFileSync(COMPILED_PATH, text);
-      console.log(`config: wrote ${COMPILED_PATH}`);
+      compileAndWrite(check);
     }
   } catch (err) {
     console.error(`config: ${(err as Error).message}`);

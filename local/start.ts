@@ -180,7 +180,15 @@ if (!process.env.MAS_MCP_YAML && Object.keys(bundledMcp.servers).length === 0) {
   );
 }
 
-const vars = workerSettings(process.env, running.settings, { EXPOSE_METRICS: 'true' });
+// A YAML MAS_MODELS_YAML / MAS_MCP_YAML from .env becomes the JSON the workers read; text that is
+// not YAML either stops here, naming the variable, rather than at the first request.
+let vars: Record<string, string> = {};
+try {
+  vars = workerSettings(process.env, running.settings, { EXPOSE_METRICS: 'true' });
+} catch (err) {
+  console.error(`[mas] error       ${(err as Error).message}`);
+  await shutdown(1);
+}
 writeFileSync(
   STACK_FILE,
   JSON.stringify({

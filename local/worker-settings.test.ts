@@ -20,7 +20,7 @@ describe('workerSettings (what npm start hands the functions)', () => {
       CORS_ORIGINS: 'http://localhost:5173,https://app.example',
       RESPONSES_RETENTION_DAYS: '7',
       LOG_LEVEL: 'debug',
-      MAS_MODELS_YAML: 'roles: {}',
+      MAS_MODELS_YAML: '{"roles":{}}', // as JSON, the form workers read
       DATABASE_URL: 'postgres://u@127.0.0.1:5432/db',
     });
   });

@@ -1,4 +1,5 @@
 import { bundledMcp, bundledModels, integrationsConfig } from '../shared/config/compiled.ts';
+import { overridesAsJson } from './config-overrides.ts';
 
 /**
  * What `npm start` / `npm run dev` hand the functions from the environment (and .env): every
@@ -29,7 +30,8 @@ export function configEnvNames(
 
 /**
  * The functions' settings: the passed-through environment, `defaults` under it, and the local
- * stack's settings (DATABASE_URL, Redis, Pushgateway...) over it.
+ * stack's settings (DATABASE_URL, Redis, Pushgateway...) over it. A YAML MAS_MODELS_YAML or
+ * MAS_MCP_YAML becomes JSON, the form Workers read (throws a ConfigError when it is not YAML).
  */
 export function workerSettings(
   env: NodeJS.ProcessEnv,
@@ -41,5 +43,5 @@ export function workerSettings(
   for (const [key, value] of Object.entries(env)) {
     if (value !== undefined && (PASS_THROUGH.test(key) || named.has(key))) vars[key] = value;
   }
-  return Object.assign(vars, stackSettings);
+  return overridesAsJson(Object.assign(vars, stackSettings));
 }

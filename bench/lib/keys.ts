@@ -50,6 +50,9 @@ export function functionVars(o: FunctionVarsOptions): Record<string, string> {
     // The limiter still runs (its cost is part of every request) but never says no.
     RATE_LIMIT_REQUESTS: '1000000000',
     LOG_LEVEL: o.logLevel,
-    MAS_MCP_YAML: `servers: { bench: { url: "${o.mcpUrl}/mcp", tools: { read_file: { category: read } } } }`,
+    // JSON, the form Workers read (shared/config/override.ts).
+    MAS_MCP_YAML: JSON.stringify({
+      servers: { bench: { url: `${o.mcpUrl}/mcp`, tools: { read_file: { category: 'read' } } } },
+    }),
   };
 }

@@ -1,5 +1,5 @@
 import { bundledModels } from '../config/compiled.ts';
-import { parseConfig } from '../config/parse-config.ts';
+import { parseOverride } from '../config/override.ts';
 import type { Env } from '../env.ts';
 import { AppError, badRequest } from '../errors/index.ts';
 import {
@@ -31,12 +31,12 @@ export interface ResolvedTarget {
 }
 
 /**
- * The effective registry for an env: `MAS_MODELS_YAML` (a whole registry, for deployments and
- * tests) or the bundled file, then the environment's overrides: `LLM_BASE_URL` with
- * `LLM_DEFAULT_PROVIDER=openai_compatible` sends every role to that one server (model names:
- * `LLM_MODEL_<ROLE>`, a comma-separated chain, else the role's first model id), then to
- * `LLM_FALLBACK_BASE_URL` under the same names when set; `LLM_MODEL_<ROLE>` alone replaces a
- * role's first model with that chain.
+ * The effective registry for an env: `MAS_MODELS_YAML` (a whole registry, as JSON in a Worker:
+ * shared/config/override.ts; for deployments and tests) or the bundled file, then the
+ * environment's overrides: `LLM_BASE_URL` with `LLM_DEFAULT_PROVIDER=openai_compatible` sends
+ * every role to that one server (model names: `LLM_MODEL_<ROLE>`, a comma-separated chain, else
+ * the role's first model id), then to `LLM_FALLBACK_BASE_URL` under the same names when set;
+ * `LLM_MODEL_<ROLE>` alone replaces a role's first model with that chain.
  */
 export function effectiveRegistry(env: Env): ModelsConfig {
   // Bindings are fixed per isolate: build the registry once per env object, not per request.
@@ -56,7 +56,7 @@ function buildRegistry(env: Env): ModelsConfig {
   if (override) {
     let parsed = overrideCache.get(override);
     if (!parsed) {
-      parsed = parseConfig('MAS_MODELS_YAML', override, modelsConfigSchema);
+      parsed = parseOverride('MAS_MODELS_YAML', override, modelsConfigSchema);
       overrideCache.set(override, parsed);
     }
     base = parsed;

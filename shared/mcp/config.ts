@@ -1,5 +1,5 @@
 import { bundledMcp } from '../config/compiled.ts';
-import { parseConfig } from '../config/parse-config.ts';
+import { parseOverride } from '../config/override.ts';
 import type { Env } from '../env.ts';
 import { type McpConfig, type McpServerConfig, mcpConfigSchema } from './mcp-schema.ts';
 
@@ -21,8 +21,9 @@ const parsedOverrides = new Map<string, McpConfig>();
 const byEnv = new WeakMap<object, { config: McpConfig; servers: Map<string, ResolvedServer> }>();
 
 /**
- * The effective MCP config for an env: `MAS_MCP_YAML` (a whole file, same schema) or the bundled
- * config/mcp.yaml. Built once per env object: bindings are fixed per isolate.
+ * The effective MCP config for an env: `MAS_MCP_YAML` (a whole file, same schema, as JSON in a
+ * Worker: shared/config/override.ts) or the bundled config/mcp.yaml. Built once per env object:
+ * bindings are fixed per isolate.
  */
 export function mcpConfig(env: Env): { config: McpConfig; servers: Map<string, ResolvedServer> } {
   let entry = byEnv.get(env);
@@ -32,7 +33,7 @@ export function mcpConfig(env: Env): { config: McpConfig; servers: Map<string, R
     if (override) {
       let parsed = parsedOverrides.get(override);
       if (!parsed) {
-        parsed = parseConfig('MAS_MCP_YAML', override, mcpConfigSchema);
+        parsed = parseOverride('MAS_MCP_YAML', override, mcpConfigSchema);
         parsedOverrides.set(override, parsed);
       }
       config = parsed;

@@ -21,15 +21,14 @@ const compiledLimits = new RegExp(
 // meets its target is held to it; the others are held where the dependency diet has got them so
 // far (a ratchet: lower a ceiling when a bundle shrinks, never raise one without saying why).
 const CEILING_KIB: Record<string, number> = {
-  all: 246, // every function and the docs on one origin: no target of its own
-  ready: 100,
-  messages: 91,
-  embed: 89,
+  all: 158, // every function and the docs on one origin: no target of its own
+  // ready, chat, messages and embed are held to their targets, met once the Neon driver and
+  // js-yaml (the MAS_*_YAML overrides are JSON in a Worker: shared/config/override.ts) left.
   audit: 108,
   approval: 101,
   proxy: 100,
   usage: 86,
-  mcp: 97,
+  mcp: 83,
 };
 
 // What `npm run build` does: each function bundles alone, exactly as `wrangler deploy` would.
@@ -50,6 +49,8 @@ describe('each deployment bundles alone', () => {
       // Workers read no files at run time: the config YAML is inside the bundle, compiled.
       expect(Object.keys(limits).length).toBeGreaterThan(1);
       expect(compiledLimits.test(bundle), String(compiledLimits)).toBe(true);
+      // ...and parse none: the MAS_*_YAML overrides are JSON in a Worker (shared/config/override.ts).
+      expect(size.contributors.map((c) => c.name)).not.toContain('js-yaml');
     },
     60_000,
   );

@@ -1,6 +1,7 @@
 import { env as baseEnv, createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import type { Hono } from 'hono';
 import { inject } from 'vitest';
+import { overridesAsJson } from '../../local/config-overrides.ts';
 import { sha256Hex } from '../../shared/auth/api-keys.ts';
 import { withPostgres } from '../../shared/db/postgres.ts';
 import { type Env, getSettings } from '../../shared/env.ts';
@@ -33,7 +34,11 @@ export async function testKeysSecret(): Promise<string> {
   ].join(',');
 }
 
-/** The real stack's bindings (Postgres, Redis) plus the test keys, with `overrides` on top. */
+/**
+ * The real stack's bindings (Postgres, Redis) plus the test keys, with `overrides` on top. Tests
+ * write MAS_MODELS_YAML / MAS_MCP_YAML as YAML; they reach the worker as JSON, as npm start hands
+ * them over (local/config-overrides.ts). `rawEnv` skips that, for the worker's own answer to YAML.
+ */
 export async function testEnv(overrides: Record<string, string | undefined> = {}): Promise<Env> {
   return {
     ...(baseEnv as unknown as Env),
@@ -44,8 +49,13 @@ export async function testEnv(overrides: Record<string, string | undefined> = {}
     // Test files share principals and (in CI) one Redis: only the rate-limit tests, which set
     // their own limits and prefixes, should ever see a 429.
     RATE_LIMIT_REQUESTS: '1000000',
-    ...overrides,
+    ...overridesAsJson(overrides),
   };
+}
+
+/** testEnv without the YAML-to-JSON conversion: the values reach the worker as written. */
+export async function rawEnv(overrides: Record<string, string | undefined> = {}): Promise<Env> {
+  return { ...(await testEnv()), ...overrides };
 }
 
 /** Calls an app inside workerd and waits for its `waitUntil` work, as the runtime would. */
