@@ -250,3 +250,32 @@ describe.skipIf(!realPostgres)('withPostgres when the connection goes away', () 
     }
   });
 });
+
+// The bench also serves the workerd bundle under Node (node-bundle): postgres.js's workerd build
+// must load and connect there too, which it does only because cloudflare:sockets is imported
+// when used (shared/db/workerd-socket.ts) and off workerd the socket is node:net's.
+describe.skipIf(!realPostgres)('the workerd build of this module under Node', () => {
+  it('loads and runs a statement', async () => {
+    const { build } = await import('esbuild');
+    const out = await build({
+      entryPoints: [new URL('./postgres.ts', import.meta.url).pathname],
+      bundle: true,
+      write: false,
+      format: 'esm',
+      platform: 'neutral',
+      conditions: ['workerd', 'worker'],
+      external: ['cloudflare:sockets', 'node:*'],
+      logLevel: 'silent',
+    });
+    const code = out.outputFiles[0]!.text;
+    expect(code).toContain('cloudflare:sockets');
+    const url = `data:text/javascript;base64,${Buffer.from(code).toString('base64')}`;
+    const bundled = (await import(/* @vite-ignore */ url)) as typeof import('./postgres.ts');
+    const settings = { DATABASE_URL: realPostgres } as Settings;
+    const rows = await bundled.withPostgres(
+      settings,
+      async (client) => (await client.query('select $1::text[] as a', [['x', 'y']])).rows,
+    );
+    expect(rows).toEqual([{ a: ['x', 'y'] }]);
+  });
+});

@@ -174,7 +174,9 @@ export async function openPostgres(
       return next;
     },
   };
-  return { client, end: () => endQuietly(sql) };
+  // A socket already closed has nothing to end (and the driver would wait out the timeout for a
+  // statement that failed with it).
+  return { client, end: () => (closed ? Promise.resolve() : endQuietly(sql)) };
 }
 
 function connectionClosed(): Error {

@@ -11,12 +11,17 @@
  * `'close'` is emitted once.
  */
 
-import { connect } from 'cloudflare:sockets';
 import { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 
 /** `require`: TLS or nothing (workerd always verifies the certificate); `prefer`: TLS if offered. */
 export type TlsMode = 'off' | 'prefer' | 'require';
+
+/**
+ * Imported when first used, not at the top: a static import would make every bundle that
+ * carries this module unloadable off workerd (the bench also runs the workerd bundle under Node).
+ */
+let sockets: Promise<typeof import('cloudflare:sockets')> | undefined;
 
 /** SSLRequest: length 8, code 80877103. */
 const SSL_REQUEST = new Uint8Array([0, 0, 0, 8, 4, 210, 22, 47]);
@@ -41,6 +46,8 @@ class WorkerdSocket extends EventEmitter {
 
   async #open(tls: TlsMode): Promise<void> {
     try {
+      sockets ??= import('cloudflare:sockets');
+      const { connect } = await sockets;
       let socket = connect(
         { hostname: this.host, port: this.port },
         { secureTransport: tls === 'off' ? 'off' : 'starttls', allowHalfOpen: false },

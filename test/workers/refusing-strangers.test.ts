@@ -40,6 +40,14 @@ async function errorOf(res: Response) {
 
 afterEach(() => vi.restoreAllMocks());
 
+/**
+ * The digests a key would cost, from the spy's calls: not the MD5 of the Postgres md5 password
+ * exchange (postgres.js hashes it with crypto.subtle), which a connection still being made for
+ * an earlier test's look-up can do while this one runs.
+ */
+const keyDigests = (digest: { mock: { calls: unknown[][] } }) =>
+  digest.mock.calls.filter(([algorithm]) => String(algorithm).toLowerCase() !== 'md5');
+
 describe('a malformed key', () => {
   it('is 401 without a digest, a query or a Redis command, even with both dependencies broken', async () => {
     const env = await testEnv(BROKEN);
@@ -70,7 +78,7 @@ describe('a malformed key', () => {
       });
       expect(res.status).toBe(401);
     }
-    expect(digest).not.toHaveBeenCalled();
+    expect(keyDigests(digest)).toEqual([]);
     expect(fetches).not.toHaveBeenCalled();
   });
 
@@ -244,7 +252,7 @@ describe('the per-client limit on failed authentications', () => {
       expect(res.headers.get('location')).toContain('flash=');
       expect(res.headers.get('set-cookie')).toBeNull();
     }
-    expect(digest).not.toHaveBeenCalled();
+    expect(keyDigests(digest)).toEqual([]);
     const over = await login(KEYS.approver);
     expect(over.status).toBe(429);
     expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
