@@ -5,10 +5,11 @@
  * in turn A B B A per round and concurrency: CPU ms per request of each process (/proc), p50 and
  * p99, and B/A. On a loaded machine only such interleaved ratios mean much.
  *   node bench/node-ab.ts --a DIR --b DIR [--endpoint chat|embed] [--concurrency 1,8,32]
- *                         [--seconds 2] [--rounds 3]
+ *                         [--seconds 2] [--rounds 3] [--b-node-options=--max-semi-space-size=32]
  */
 import { parseArgs } from 'node:util';
 import { startChild } from './lib/children.ts';
+import { processMemoryMiB } from './lib/cpu.ts';
 import { runAutocannon } from './lib/loadgen.ts';
 import { profileRequest } from './lib/profile-requests.ts';
 import { formatTable, round } from './lib/report.ts';
@@ -22,6 +23,8 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '1,8,32' },
     seconds: { type: 'string', default: '2' },
     rounds: { type: 'string', default: '3' },
+    /** Node flags for B's process only (e.g. --max-semi-space-size=32): the same bundle twice. */
+    'b-node-options': { type: 'string', default: '' },
     'max-seconds': { type: 'string', default: '600' },
   },
 });
@@ -41,7 +44,7 @@ const env = await setupBench({
   log,
 });
 const b = await startChild<{ url: string }>('b', 'bench/lib/serve-node.mjs', [`${args.b}/index.js`], {
-  env: { BENCH_VARS: JSON.stringify(env.vars) },
+  env: { BENCH_VARS: JSON.stringify(env.vars), NODE_OPTIONS: args['b-node-options'] },
 });
 const sides = {
   a: { url: env.fn.info.url, pid: env.fn.pid },
@@ -83,8 +86,10 @@ try {
     ]);
     log(`c=${concurrency}: ${rows.at(-1)!.join('  ')}`);
   }
+  const rss = (pid: number) => round(processMemoryMiB(pid).rss, 1);
+  console.log(`\nRSS after the cells: A ${rss(sides.a.pid)} MiB, B ${rss(sides.b.pid)} MiB`);
   console.log(
-    `\n${args.endpoint}: A = ${args.a}, B = ${args.b}\n${formatTable(
+    `\n${args.endpoint}: A = ${args.a}, B = ${args.b} ${args['b-node-options']}\n${formatTable(
       ['c', 'A cpu ms/req', 'B cpu ms/req', 'B/A', 'A p50 / p99 ms', 'B p50 / p99 ms', 'requests A / B'],
       rows,
     )}`,
