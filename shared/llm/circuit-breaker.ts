@@ -1,4 +1,4 @@
-import { llmCircuitState } from '../metrics/registry.ts';
+import { llmCircuitState } from '../metrics/circuit-state.ts';
 import type { UpstashRedis as Redis } from '../redis/upstash-rest.ts';
 import { retryBudget } from './retry-budget.ts';
 import { SlidingWindow } from './sliding-window.ts';

@@ -1,8 +1,8 @@
 // prom-client's index also loads what no worker runs (default process metrics, which bring
 // @opentelemetry/api; Summary and its t-digest; the Pushgateway client; the cluster aggregator):
-// about 70 KiB of every bundle. The four classes we use come from their own files.
+// about 70 KiB of every bundle. The classes we use come from their own files (Gauge from
+// circuit-state.ts, so that only bundles with a circuit breaker load it).
 import Counter from 'prom-client/lib/counter.js';
-import Gauge from 'prom-client/lib/gauge.js';
 import Histogram from 'prom-client/lib/histogram.js';
 import Registry from 'prom-client/lib/registry.js';
 
@@ -87,13 +87,6 @@ export const llmCacheHitsTotal = /* @__PURE__ */ new Counter({
   name: 'llm_cache_hits_total',
   help: 'Answers served from the response cache (priced at zero), by endpoint and role.',
   labelNames: ['endpoint', 'role'] as const,
-  registers: [registry],
-});
-
-export const llmCircuitState = /* @__PURE__ */ new Gauge({
-  name: 'llm_circuit_state',
-  help: 'Circuit breaker state per provider and model, as this isolate sees it: 0 closed, 1 open, 2 half-open.',
-  labelNames: ['provider', 'model'] as const,
   registers: [registry],
 });
 
