@@ -1,13 +1,18 @@
 import {
   answerServerRequest,
-  asResponse,
   asServerRequest,
   type ClientTransport,
   type Link,
   requestHeaders,
   send,
 } from './client-transport.ts';
-import type { JsonRpcNotification, JsonRpcRequest, JsonRpcResponse, RequestId } from './jsonrpc.ts';
+import {
+  asResponse,
+  type JsonRpcNotification,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+  type RequestId,
+} from './jsonrpc.ts';
 import { mediaType } from './media-type.ts';
 import { isMessageEvent, sseEvents } from './sse-events.ts';
 

@@ -1,14 +1,18 @@
 import type { SseMessage } from '../llm/providers/sse.ts';
 import {
   answerServerRequest,
-  asResponse,
   asServerRequest,
   type ClientTransport,
   type Link,
   requestHeaders,
   send,
 } from './client-transport.ts';
-import type { JsonRpcNotification, JsonRpcRequest, JsonRpcResponse } from './jsonrpc.ts';
+import {
+  asResponse,
+  type JsonRpcNotification,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+} from './jsonrpc.ts';
 import { isMessageEvent, sseEvents } from './sse-events.ts';
 
 interface Waiting {

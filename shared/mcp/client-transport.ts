@@ -1,4 +1,5 @@
 import {
+  classify,
   ErrorCode,
   errorResponse,
   type JsonRpcNotification,
@@ -50,32 +51,10 @@ export async function send(link: Link, url: URL, init: RequestInit): Promise<Res
   }
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/**
- * The upstream's message when it is a JSON-RPC response (a result object, or an error with an
- * integer code and a message). The client reads only this envelope by hand: the result is then
- * checked by its method's schema (protocol.ts), and the server's full zod parse of every message
- * kind (jsonrpc.ts classify) stays out of the bundles that only make requests (/ready).
- */
-export function asResponse(raw: unknown): JsonRpcResponse | undefined {
-  if (!isObject(raw) || raw.jsonrpc !== '2.0') return undefined;
-  const id = raw.id;
-  if (typeof id !== 'string' && !Number.isInteger(id)) return undefined;
-  if (isObject(raw.result)) return raw as JsonRpcResponse;
-  const error = raw.error;
-  return isObject(error) && Number.isInteger(error.code) && typeof error.message === 'string'
-    ? (raw as JsonRpcResponse)
-    : undefined;
-}
-
 /** The upstream's message when it is a request to us (it has an id and a method). */
 export function asServerRequest(raw: unknown): JsonRpcRequest | undefined {
-  if (!isObject(raw) || raw.jsonrpc !== '2.0' || typeof raw.method !== 'string') return undefined;
-  return typeof raw.id === 'string' || Number.isInteger(raw.id)
-    ? (raw as unknown as JsonRpcRequest)
-    : undefined;
+  const incoming = classify(raw);
+  return incoming.kind === 'request' ? incoming.message : undefined;
 }
 
 const MAX_REDIRECTS = 5;

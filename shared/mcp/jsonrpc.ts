@@ -1,4 +1,4 @@
-import * as z from 'zod/mini';
+import type * as z from 'zod/mini';
 
 /**
  * JSON-RPC 2.0 framing as MCP uses it (https://www.jsonrpc.org/specification, MCP "Base
@@ -63,50 +63,54 @@ export class RpcError extends Error {
   }
 }
 
-/** Built on first use: an isolate builds no schema at start. */
-let schemas: ReturnType<typeof build> | undefined;
-function build() {
-  const id = z.union([z.string(), z.number().check(z.int())]);
-  const params = z.optional(z.record(z.string(), z.unknown()));
-  const errorObject = z.looseObject({
-    code: z.number().check(z.int()),
-    message: z.string(),
-    data: z.optional(z.unknown()),
-  });
-  return {
-    request: z.object({ jsonrpc: z.literal('2.0'), id, method: z.string(), params }),
-    notification: z.object({ jsonrpc: z.literal('2.0'), method: z.string(), params }),
-    response: z.union([
-      z.object({ jsonrpc: z.literal('2.0'), id, result: z.record(z.string(), z.unknown()) }),
-      z.object({ jsonrpc: z.literal('2.0'), id: z.nullable(id), error: errorObject }),
-    ]),
-  };
-}
-
 export type Incoming =
   | { kind: 'request'; message: JsonRpcRequest }
   | { kind: 'notification'; message: JsonRpcNotification }
   | { kind: 'response'; message: JsonRpcResponse }
   | { kind: 'invalid' };
 
+const INVALID: Incoming = { kind: 'invalid' };
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+const isId = (v: unknown): v is RequestId => typeof v === 'string' || Number.isInteger(v);
+
 /**
- * What a parsed JSON value is as a JSON-RPC message. The member that is present decides which
- * shape it must have (`method` with or without `id`, else `result`/`error`), so an invalid
- * message is named invalid once rather than tried against every shape.
+ * What a parsed JSON value is as a JSON-RPC message. The envelope is checked by hand, not by a
+ * schema: it is four members, every message in both directions passes through it, and a zod
+ * union of its shapes cost more per message and in every bundle than these lines (the params and
+ * results inside are zod/mini, protocol.ts). The member that is present decides which shape it
+ * must have (`method` with or without `id`, else `result`/`error`).
  */
 export function classify(raw: unknown): Incoming {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { kind: 'invalid' };
-  schemas ??= build();
+  if (!isObject(raw) || raw.jsonrpc !== '2.0') return INVALID;
   if ('method' in raw) {
-    if ('id' in raw) {
-      const parsed = schemas.request.safeParse(raw);
-      return parsed.success ? { kind: 'request', message: parsed.data } : { kind: 'invalid' };
-    }
-    const parsed = schemas.notification.safeParse(raw);
-    return parsed.success ? { kind: 'notification', message: parsed.data } : { kind: 'invalid' };
+    const { method, params } = raw;
+    if (typeof method !== 'string' || (params !== undefined && !isObject(params))) return INVALID;
+    const rest = params === undefined ? {} : { params };
+    if (!('id' in raw)) return { kind: 'notification', message: { jsonrpc: '2.0', method, ...rest } };
+    return isId(raw.id)
+      ? { kind: 'request', message: { jsonrpc: '2.0', id: raw.id, method, ...rest } }
+      : INVALID;
   }
-  const parsed = schemas.response.safeParse(raw);
-  return parsed.success ? { kind: 'response', message: parsed.data as JsonRpcResponse } : { kind: 'invalid' };
+  const response = asResponse(raw);
+  return response ? { kind: 'response', message: response } : INVALID;
+}
+
+/** `raw` when it is a JSON-RPC response: a result object, or an error with an integer code and a message. */
+export function asResponse(raw: unknown): JsonRpcResponse | undefined {
+  if (!isObject(raw) || raw.jsonrpc !== '2.0') return undefined;
+  const { id, result, error } = raw;
+  if (isId(id) && isObject(result)) return { jsonrpc: '2.0', id, result };
+  if (
+    (isId(id) || id === null) &&
+    isObject(error) &&
+    Number.isInteger(error.code) &&
+    typeof error.message === 'string'
+  ) {
+    return { jsonrpc: '2.0', id, error: error as unknown as RpcErrorObject };
+  }
+  return undefined;
 }
 
 export const resultResponse = (id: RequestId, result: Record<string, unknown>): JsonRpcResponse => ({
