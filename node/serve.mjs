@@ -15,28 +15,68 @@ import { serve } from '@hono/node-server';
 
 /** @typedef {{ fetch(request: Request, env: object, ctx: object): Response | Promise<Response> }} Handler */
 
-/** One context for every request: `waitUntil` keeps nothing alive but the promise itself. */
-const ctx = {
-  /** @param {Promise<unknown>} promise */
-  waitUntil(promise) {
-    promise.catch(() => undefined);
-  },
-  passThroughOnException() {},
-  props: {},
-};
+/** How long close() waits for background work: the Workers runtime's own waitUntil limit. */
+const DRAIN_MS = 30_000;
 
 /**
- * Listens with `handler`; resolves once listening, with the origin and a close().
+ * One context for every request of a server: `waitUntil` keeps nothing alive but the promise
+ * itself, and remembers it until it settles, so close() can let pending work (a usage batch, the
+ * rate limiter's hits) finish before the process exits instead of dropping it.
+ */
+function executionContext() {
+  /** @type {Set<Promise<unknown>>} */
+  const pending = new Set();
+  return {
+    pending,
+    ctx: {
+      /** @param {Promise<unknown>} promise */
+      waitUntil(promise) {
+        const settled = Promise.resolve(promise).then(
+          () => undefined,
+          () => undefined,
+        );
+        pending.add(settled);
+        void settled.then(() => pending.delete(settled));
+      },
+      passThroughOnException() {},
+      props: {},
+    },
+  };
+}
+
+/** Resolves once every pending promise has settled, or after `ms`, whichever is first. */
+async function drain(pending, ms) {
+  let timer;
+  const cap = new Promise((done) => {
+    timer = setTimeout(done, ms);
+    timer.unref?.();
+  });
+  // Work started while draining (a flush that schedules the next) is waited for too.
+  while (pending.size > 0) {
+    const all = Promise.all([...pending]);
+    if ((await Promise.race([all.then(() => 'drained'), cap.then(() => 'cap')])) === 'cap') break;
+  }
+  clearTimeout(timer);
+}
+
+/**
+ * Listens with `handler`; resolves once listening, with the origin and a close() that stops
+ * listening and then waits (up to 30 s) for the background work requests left with waitUntil.
  * @param {Handler} handler
  * @param {{ env: object, port?: number, hostname?: string }} options
  * @returns {Promise<{ url: string, close(): Promise<void> }>}
  */
 export function serveNode(handler, { env, port = 8001, hostname = '127.0.0.1' }) {
+  const { ctx, pending } = executionContext();
   return new Promise((resolve, reject) => {
     const server = serve({ fetch: (request) => handler.fetch(request, env, ctx), hostname, port }, (info) =>
       resolve({
         url: `http://${hostname}:${info.port}`,
-        close: () => new Promise((done) => server.close(() => done())),
+        // Stop taking requests, then let the background work of those answered finish.
+        close: async () => {
+          await new Promise((done) => server.close(() => done(undefined)));
+          await drain(pending, DRAIN_MS);
+        },
       }),
     );
     server.once('error', reject);

@@ -108,3 +108,33 @@ describe('node/serve.mjs loading a deploy bundle', () => {
     }
   });
 });
+
+describe('node/serve.mjs closing', () => {
+  it('close() stops listening, then waits for the background work answered requests left', async () => {
+    const order: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const bg = new Hono();
+    bg.get('/', (c) => {
+      // A usage batch still to be written when SIGTERM arrives.
+      c.executionCtx.waitUntil(gate.then(() => order.push('background done')));
+      return c.text('ok');
+    });
+    const s = await serveNode(bg, { env: {}, port: 0 });
+    expect(await (await fetch(s.url, { headers: { connection: 'close' } })).text()).toBe('ok');
+    const closing = s.close().then(() => order.push('closed'));
+    // Not listening any more, yet close() has not resolved: the background work is pending.
+    await expect
+      .poll(() =>
+        fetch(s.url).then(
+          () => 'listening',
+          () => 'refused',
+        ),
+      )
+      .toBe('refused');
+    expect(order).toEqual([]);
+    release();
+    await closing;
+    expect(order).toEqual(['background done', 'closed']);
+  });
+});
