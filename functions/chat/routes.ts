@@ -4,7 +4,7 @@ import { AppError } from '../../shared/errors/index.ts';
 import { cachePut, lookupCache } from '../../shared/governance/response-cache.ts';
 import { beginSpend, estimatePromptTokens, setCostHeader } from '../../shared/governance/spend.ts';
 import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
-import { providerFor } from '../../shared/llm/providers/index.ts';
+import { providerFor, upstreamText } from '../../shared/llm/providers/index.ts';
 import type { ChatChunk, ChatRequest, ChunkBytes, Usage } from '../../shared/llm/providers/types.ts';
 import { listModels, resolveTarget, retrieveModel } from '../../shared/llm/registry.ts';
 import { createRouteContext, setRouteHeaders } from '../../shared/llm/route-context.ts';
@@ -17,6 +17,7 @@ import { completionsRoutes } from './completions.ts';
 import { responsesRoutes } from './responses.ts';
 
 const routes = new Hono<AppEnv>();
+const JSON_TYPE = { 'content-type': 'application/json' };
 
 routes.use('/v1/chat/*', auth({ roles: ['agent', 'admin'] }), rateLimit());
 routes.use('/v1/models', auth(), rateLimit());
@@ -120,7 +121,9 @@ routes.post('/v1/chat/completions', async (c) => {
         provider: routed.model.providerId,
         model: routed.model.model.id,
       });
-    return c.json(routed.result);
+    // An OpenAI-type answer goes out as the upstream's own bytes (nothing in it is rewritten).
+    const text = upstreamText(routed.result);
+    return text === undefined ? c.json(routed.result) : c.body(text, 200, JSON_TYPE);
   }
 
   // OpenAI-type upstreams stream their own bytes through; the others are translated chunk by chunk.

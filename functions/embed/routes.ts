@@ -102,6 +102,11 @@ routes.post('/v1/embeddings', async (c) => {
   if (hit) return hit;
   const routed = await embedTexts(c, embedInputsOf(body.input), body.model, body.dimensions);
   const base64 = body.encoding_format === 'base64';
+  const { floatTexts } = routed.result;
+  if (floatTexts && !base64 && !cache) {
+    // Floats asked for and sent: the upstream's own number texts, not the floats serialised again.
+    return c.body(floatAnswer(floatTexts, routed.model.model.id, routed.result.promptTokens), 200, JSON_TYPE);
+  }
   const answer = {
     object: 'list',
     data: routed.result.vectors.map((vector, index) => ({
@@ -116,6 +121,15 @@ routes.post('/v1/embeddings', async (c) => {
     cachePut(c, cache, { body: answer, provider: routed.model.providerId, model: routed.model.model.id });
   return c.json(answer);
 });
+
+const JSON_TYPE = { 'content-type': 'application/json' };
+
+/** The answer `c.json` would send for these vectors, with each vector's text as the upstream wrote it. */
+function floatAnswer(vectors: string[], model: string, promptTokens: number): string {
+  const data = vectors.map((v, index) => `{"object":"embedding","index":${index},"embedding":${v}}`);
+  const usage = JSON.stringify({ prompt_tokens: promptTokens, total_tokens: promptTokens });
+  return `{"object":"list","data":[${data.join(',')}],"model":${JSON.stringify(model)},"usage":${usage}}`;
+}
 
 function embedInputsOf(input: z.infer<typeof embeddingsSchema>['input']): EmbedInputs {
   if (typeof input === 'string') return { texts: [input] };

@@ -53,3 +53,4 @@ export function anthropicMessagesFor(target: ResolvedModel): AnthropicMessages {
 }
 
 export { rawChunkText } from './openai/openai-sse.ts';
+export { upstreamText } from './upstream-text.ts';

@@ -77,6 +77,8 @@ export type ForwardPath = '/responses' | '/completions';
 export interface EmbedResult {
   vectors: number[][];
   promptTokens: number;
+  /** OpenAI-type float answers: each vector's JSON text as the upstream wrote it, in order. */
+  floatTexts?: string[];
 }
 
 export interface ProviderSettings {

@@ -1,8 +1,9 @@
 import { ProviderError } from '../../provider-error.ts';
 import { primed } from '../sse.ts';
 import type { ChatCompletion, ChatProvider, ChatRequest, ProviderSettings } from '../types.ts';
+import { keepText } from '../upstream-text.ts';
 import { completionSchema, parseUpstream } from './openai-bodies.ts';
-import { readJson, upstreamRequest } from './openai-http.ts';
+import { readJson, readJsonText, upstreamRequest } from './openai-http.ts';
 import { sseChunks } from './openai-sse.ts';
 import { openChunkBytes } from './openai-stream-tap.ts';
 
@@ -59,9 +60,9 @@ export function createOpenAIChat(
     async chat(upstreamModel, request, options) {
       const body = { ...request, model: upstreamModel, stream: false };
       const res = await upstreamRequest(settings, '/chat/completions', body, options);
-      const json = await readJson(provider, res, options.signal);
+      const { text, json } = await readJsonText(provider, res, options.signal);
       parseUpstream(provider, completionSchema, json);
-      return json as ChatCompletion;
+      return keepText(json as ChatCompletion, text);
     },
     async chatStream(upstreamModel, request, options) {
       const body = chatStreamBody(upstreamModel, request);

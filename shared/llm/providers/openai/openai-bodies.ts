@@ -4,16 +4,6 @@ import { ProviderError } from '../../provider-error.ts';
 /** Only what we read ourselves; everything else passes through to the caller untouched. */
 export const completionSchema = z.looseObject({ choices: z.array(z.unknown()) });
 
-export const embeddingsSchema = z.looseObject({
-  data: z.array(
-    z.looseObject({
-      index: z.number().check(z.int()),
-      embedding: z.union([z.array(z.number()), z.string()]),
-    }),
-  ),
-  usage: z.nullish(z.looseObject({ prompt_tokens: z.optional(z.number()) })),
-});
-
 /** Classic and zod/mini schemas alike (the Gemini and Anthropic wire schemas are mini). */
 export function parseUpstream<S extends z.core.$ZodType>(
   provider: string,

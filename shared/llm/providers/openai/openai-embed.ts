@@ -1,8 +1,7 @@
 import { decodeFloat32Base64 } from '../../embeddings-base64.ts';
 import { ProviderError } from '../../provider-error.ts';
 import type { CallOptions, EmbedInputs, EmbedResult, ProviderSettings } from '../types.ts';
-import { embeddingsSchema, parseUpstream } from './openai-bodies.ts';
-import { readJson, upstreamRequest } from './openai-http.ts';
+import { readJsonText, upstreamRequest } from './openai-http.ts';
 
 /** `/embeddings` on OpenAI or an OpenAI-compatible server: one vector per input, in order. */
 export async function openAIEmbed(
@@ -23,11 +22,73 @@ export async function openAIEmbed(
     ...(options.dimensions ? { dimensions: options.dimensions } : {}),
   };
   const res = await upstreamRequest(settings, '/embeddings', body, options);
-  const parsed = parseUpstream(provider, embeddingsSchema, await readJson(provider, res, options.signal));
-  const vectors = [...parsed.data]
-    .sort((a, b) => a.index - b.index)
-    .map((d) => (typeof d.embedding === 'string' ? fromBase64(provider, d.embedding) : d.embedding));
-  return { vectors, promptTokens: parsed.usage?.prompt_tokens ?? 0 };
+  const { text, json } = await readJsonText(provider, res, options.signal);
+  const data = checkEmbeddings(provider, json);
+  const spans = floatSpans(text, data.length);
+  const order = data.map((_, i) => i).sort((a, b) => data[a]!.index - data[b]!.index);
+  const vectors = order.map((i) => {
+    const e = data[i]!.embedding;
+    return typeof e === 'string' ? fromBase64(provider, e) : e;
+  });
+  const usage = (json as { usage?: { prompt_tokens?: number } | null }).usage;
+  return {
+    vectors,
+    promptTokens: usage?.prompt_tokens ?? 0,
+    ...(spans ? { floatTexts: order.map((i) => spans[i]!) } : {}),
+  };
+}
+
+type Item = { index: number; embedding: number[] | string };
+
+/**
+ * The shape we rely on, checked by hand: a 1536-float vector through zod was most of the
+ * embed route's CPU (issue #23). Every number is still checked to be a finite number.
+ */
+function checkEmbeddings(provider: string, json: unknown): Item[] {
+  const bad = (where: string, what: string) =>
+    new ProviderError(provider, `upstream sent an unexpected body (${where}: ${what})`, { status: 502 });
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw bad('root', 'not an object');
+  const { data, usage } = json as { data?: unknown; usage?: unknown };
+  if (!Array.isArray(data)) throw bad('data', 'not an array');
+  if (usage !== undefined && usage !== null) {
+    if (typeof usage !== 'object' || Array.isArray(usage)) throw bad('usage', 'not an object');
+    const tokens = (usage as { prompt_tokens?: unknown }).prompt_tokens;
+    if (tokens !== undefined && typeof tokens !== 'number') throw bad('usage.prompt_tokens', 'not a number');
+  }
+  data.forEach((item: unknown, i) => {
+    if (typeof item !== 'object' || item === null || Array.isArray(item))
+      throw bad(`data.${i}`, 'not an object');
+    const { index, embedding } = item as { index?: unknown; embedding?: unknown };
+    if (!Number.isInteger(index)) throw bad(`data.${i}.index`, 'not an integer');
+    if (typeof embedding === 'string') return;
+    if (!Array.isArray(embedding)) throw bad(`data.${i}.embedding`, 'not an array or a string');
+    for (const x of embedding) {
+      if (typeof x !== 'number' || !Number.isFinite(x))
+        throw bad(`data.${i}.embedding`, 'not a finite number');
+    }
+  });
+  return data as Item[];
+}
+
+/**
+ * Each item's `embedding` array as the upstream wrote it, in `data`'s order, so the route can
+ * send them on without serialising the floats again; undefined unless every `"embedding":` key
+ * in the text is one of the `count` items' and holds an array. The body already parsed, so a
+ * `"embedding"` followed by `:` is a key (an escaped quote inside a longer key can add a match:
+ * then the count is off and the floats are serialised as before). Floats hold no `]`.
+ */
+function floatSpans(text: string, count: number): string[] | undefined {
+  const spans: string[] = [];
+  const key = /"embedding"\s*:\s*/g;
+  for (let m = key.exec(text); m; m = key.exec(text)) {
+    const start = m.index + m[0].length;
+    if (text[start] !== '[' || spans.length === count) return undefined;
+    const end = text.indexOf(']', start);
+    if (end < 0) return undefined;
+    spans.push(text.slice(start, end + 1));
+    key.lastIndex = end + 1;
+  }
+  return spans.length === count ? spans : undefined;
 }
 
 function fromBase64(provider: string, text: string): number[] {

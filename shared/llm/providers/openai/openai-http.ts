@@ -34,6 +34,15 @@ export async function upstreamRequest(
 
 /** The body as JSON; a broken connection is retryable, a body that is not JSON is a 502. */
 export async function readJson(provider: string, res: Response, signal: AbortSignal): Promise<unknown> {
+  return (await readJsonText(provider, res, signal)).json;
+}
+
+/** `readJson` with the text it parsed, for answers sent on as the upstream's own bytes. */
+export async function readJsonText(
+  provider: string,
+  res: Response,
+  signal: AbortSignal,
+): Promise<{ text: string; json: unknown }> {
   let text: string;
   try {
     text = await res.text();
@@ -41,7 +50,7 @@ export async function readJson(provider: string, res: Response, signal: AbortSig
     throw bodyReadError(provider, err, signal);
   }
   try {
-    return JSON.parse(text);
+    return { text, json: JSON.parse(text) };
   } catch (err) {
     throw new ProviderError(provider, 'upstream sent a body that is not JSON', { status: 502, cause: err });
   }
