@@ -44,6 +44,13 @@ describe('openAIEmbed: the upstream float texts, read once', () => {
     expect(escaped.floatTexts).toBeUndefined();
   });
 
+  it('gives no texts when an item spells its key with an escape (the text found is not that vector)', async () => {
+    // JSON.parse reads `embedd\u0069ng` as `embedding`; a text search sees only the other key.
+    const r = await embed('{"data":[{"index":0,"embedd\\u0069ng":[1]}],"extra":{"embedding":[[9],"x"]}}');
+    expect(r.vectors).toEqual([[1]]);
+    expect(r.floatTexts).toBeUndefined();
+  });
+
   it('base64 vectors are decoded and give no texts', async () => {
     const b64 = Buffer.from(new Float32Array([0.5, -1]).buffer).toString('base64');
     const r = await embed(`{"data":[{"index":0,"embedding":"${b64}"}]}`, 'openai');

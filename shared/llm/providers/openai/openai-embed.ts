@@ -75,9 +75,13 @@ function checkEmbeddings(provider: string, json: unknown): Item[] {
  * send them on without serialising the floats again; undefined unless every `"embedding":` key
  * in the text is one of the `count` items' and holds an array. The body already parsed, so a
  * `"embedding"` followed by `:` is a key (an escaped quote inside a longer key can add a match:
- * then the count is off and the floats are serialised as before). Floats hold no `]`.
+ * then the count is off and the floats are serialised as before). Floats hold no `]`. A text
+ * with any backslash gets none: an escape can spell a key (`"embedd\u0069ng"`) that JSON.parse
+ * reads as an item's `embedding` but the search does not see, so the count could still match
+ * with some other, unvalidated `"embedding"` array's text standing in for that item's vector.
  */
 function floatSpans(text: string, count: number): string[] | undefined {
+  if (text.includes('\\')) return undefined;
   const spans: string[] = [];
   const key = /"embedding"\s*:\s*/g;
   for (let m = key.exec(text); m; m = key.exec(text)) {
