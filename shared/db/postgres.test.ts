@@ -199,6 +199,25 @@ describe.skipIf(!realPostgres)('withPostgres: values as pg gives them', () => {
   });
 });
 
+describe.skipIf(!realPostgres)('withPostgres: libpq-only TLS parameters in the URL', () => {
+  const withQuery = (query: string) => {
+    const url = new URL(realPostgres!);
+    url.search = query;
+    return { DATABASE_URL: url.toString() } as Settings;
+  };
+  const selectOne = (s: Settings) =>
+    withPostgres(s, async (client) => (await client.query('select 1 as one')).rows[0].one as number);
+
+  it('are not sent to Postgres as start-up parameters (it refuses those: "unrecognized configuration parameter")', async () => {
+    expect(await selectOne(withQuery('sslmode=disable&sslrootcert=/no/such/root.crt&sslsni=1'))).toBe(1);
+  });
+
+  it('sslrootcert=system still means verify-full: no plain connection to a Postgres without TLS', async () => {
+    const err = await selectOne(withQuery('sslrootcert=system')).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 503, code: 'database_unavailable' });
+  });
+});
+
 describe.skipIf(!realPostgres)('withPostgres when the connection goes away', () => {
   const settings = { DATABASE_URL: realPostgres } as Settings;
 

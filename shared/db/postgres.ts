@@ -226,7 +226,9 @@ function toQueryResult<R>(result: unknown): QueryResult<R> {
 /**
  * Connection-string parameters libpq reads and Postgres does not: postgres.js would send each as
  * a start-up parameter, which the server refuses ("unrecognized configuration parameter").
- * Neon's strings carry `channel_binding=require`. `sslmode` is read by the driver itself.
+ * Neon's strings carry `channel_binding=require`; hosted providers' verify-full strings carry
+ * `sslrootcert` (the driver reads `=system` as verify-full but still sends it on, and verifies
+ * against the system's roots, never a file). `sslmode` is read by the driver itself.
  */
 const LIBPQ_ONLY = [
   'channel_binding',
@@ -235,6 +237,11 @@ const LIBPQ_ONLY = [
   'sslpassword',
   'sslcrl',
   'sslcompression',
+  'sslrootcert',
+  'sslsni',
+  'sslcertmode',
+  'ssl_min_protocol_version',
+  'ssl_max_protocol_version',
   'gssencmode',
   'krbsrvname',
   'requiressl',
@@ -244,6 +251,10 @@ function libpqFree(url: string): string {
   if (!url.includes('?')) return url;
   const parsed = new URL(url);
   let changed = false;
+  // What `sslrootcert=system` means (libpq, the driver) must outlive the parameter's removal.
+  if (parsed.searchParams.get('sslrootcert') === 'system' && !parsed.searchParams.has('sslmode')) {
+    parsed.searchParams.set('sslmode', 'verify-full');
+  }
   for (const key of LIBPQ_ONLY) {
     if (parsed.searchParams.has(key)) {
       parsed.searchParams.delete(key);
