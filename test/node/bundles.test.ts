@@ -21,7 +21,9 @@ const compiledLimits = new RegExp(
 // meets its target is held to it; the others are held where the dependency diet has got them so
 // far (a ratchet: lower a ceiling when a bundle shrinks, never raise one without saying why).
 const CEILING_KIB: Record<string, number> = {
-  all: 158, // every function and the docs on one origin: no target of its own
+  // 158 -> 159: the non-stream answers sent as the upstream text (upstream-text.ts, the embed
+  // float spans) and the circuit gauge in its own module, which every function but chat dropped.
+  all: 159, // every function and the docs on one origin: no target of its own
   // Every function deployment meets its target since the Neon driver and js-yaml (the MAS_*_YAML
   // overrides are JSON in a Worker: shared/config/override.ts) and the MCP SDK left, and is held
   // to it.
