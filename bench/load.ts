@@ -15,6 +15,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connectNodePostgres } from '../local/node-postgres.ts';
+import { giveUpAfter } from './lib/children.ts';
 import { BENCH_KEYS, bearer } from './lib/keys.ts';
 import { formatTable, machineInfo, round } from './lib/report.ts';
 import { RUNTIMES, type Runtime } from './lib/runtimes.ts';
@@ -38,10 +39,7 @@ const { values: args } = parseArgs({
   },
 });
 // Every run is bounded: whatever hangs, the run ends (children are killed on exit).
-setTimeout(() => {
-  console.error(`[load] gave up after ${args['max-seconds']} s (--max-seconds)`);
-  process.exit(2);
-}, Number(args['max-seconds']) * 1000).unref();
+giveUpAfter('load', Number(args['max-seconds']));
 const runtime = args.runtime as Runtime;
 if (!RUNTIMES.includes(runtime) || runtime === 'deno')
   throw new Error('--runtime: workerd, workerd-raw, workerd-dev or node');

@@ -8,7 +8,7 @@
  *                         [--seconds 2] [--rounds 3] [--b-node-options=--max-semi-space-size=32]
  */
 import { parseArgs } from 'node:util';
-import { startChild } from './lib/children.ts';
+import { giveUpAfter, startChild } from './lib/children.ts';
 import { processMemoryMiB } from './lib/cpu.ts';
 import { runAutocannon } from './lib/loadgen.ts';
 import { profileRequest } from './lib/profile-requests.ts';
@@ -29,10 +29,7 @@ const { values: args } = parseArgs({
   },
 });
 if (!args.a || !args.b) throw new Error('--a and --b: two bundle dirs (each with index.js)');
-setTimeout(() => {
-  console.error(`[node-ab] gave up after ${args['max-seconds']} s`);
-  process.exit(2);
-}, Number(args['max-seconds']) * 1000).unref();
+giveUpAfter('node-ab', Number(args['max-seconds']));
 const log = (line: string) => console.log(`[node-ab] ${line}`);
 
 const env = await setupBench({

@@ -8,7 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startChild } from './lib/children.ts';
+import { giveUpAfter, startChild } from './lib/children.ts';
 import { findDescendants } from './lib/cpu.ts';
 import { bearer, functionVars } from './lib/keys.ts';
 import { type RequestSpec, runAutocannon } from './lib/loadgen.ts';
@@ -31,10 +31,7 @@ const rounds = Number(args.rounds);
 const measureMs = (Number(args.duration) * 1000) / rounds;
 const concurrencies = args.concurrency!.split(',').map(Number);
 const endpoints = args.only!.split(',');
-setTimeout(() => {
-  console.error('[bench] gave up after 900 s');
-  process.exit(2);
-}, 900_000).unref();
+giveUpAfter('bench', 900);
 
 const bundleRoot = 'bench/.dist';
 await buildBundles(['all'], bundleRoot);

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { freePort } from '../local/ports.ts';
+import { giveUpAfter } from './lib/children.ts';
 import { breakdown, type CpuProfile, sourceMapRemap } from './lib/cpuprofile.ts';
 import { runAutocannon } from './lib/loadgen.ts';
 import { PROFILE_ENDPOINTS, profileRequest } from './lib/profile-requests.ts';
@@ -38,10 +39,7 @@ if (!(PROFILE_ENDPOINTS as readonly string[]).includes(endpoint))
   throw new Error('--endpoint: chat, embed or stream');
 const concurrency = Number(args.concurrency);
 const log = (line: string) => console.log(`[profile-workerd] ${line}`);
-setTimeout(() => {
-  console.error(`[profile-workerd] gave up after ${args['max-seconds']} s`);
-  process.exit(2);
-}, Number(args['max-seconds']) * 1000).unref();
+giveUpAfter('profile-workerd', Number(args['max-seconds']));
 
 const bundleDir = 'bench/.dist/all';
 if (!existsSync(join(bundleDir, 'index.js'))) await buildBundles(['all'], 'bench/.dist');

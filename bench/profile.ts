@@ -13,7 +13,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startChild } from './lib/children.ts';
+import { giveUpAfter, startChild } from './lib/children.ts';
 import { breakdown, type ProfileBreakdown, readProfile } from './lib/cpuprofile.ts';
 import { type RequestSpec, runAutocannon } from './lib/loadgen.ts';
 import { portkeyHeaders } from './lib/peer-process.ts';
@@ -41,10 +41,7 @@ if (!(PROFILE_ENDPOINTS as readonly string[]).includes(endpoint))
 const concurrency = Number(args.concurrency);
 const seconds = Number(args.seconds);
 const log = (line: string) => console.log(`[profile] ${line}`);
-setTimeout(() => {
-  console.error(`[profile] gave up after ${args['max-seconds']} s`);
-  process.exit(2);
-}, Number(args['max-seconds']) * 1000).unref();
+giveUpAfter('profile', Number(args['max-seconds']));
 
 const dir = mkdtempSync(join(tmpdir(), 'mas-cpuprof-'));
 // Exits cleanly on SIGTERM where nothing else does (so the profile is written), counts outgoing calls.

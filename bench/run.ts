@@ -10,7 +10,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort } from '../local/ports.ts';
-import { type Child, pinnedNode, serveCommand, startChild } from './lib/children.ts';
+import { type Child, giveUpAfter, pinnedNode, serveCommand, startChild } from './lib/children.ts';
 import { coldStartMs } from './lib/cold-start.ts';
 import { findDescendants, processMemoryMiB } from './lib/cpu.ts';
 import { BENCH_KEYS, bearer } from './lib/keys.ts';
@@ -120,17 +120,13 @@ const alsoRuntimes = (
 for (const r of alsoRuntimes) if (!RUNTIMES.includes(r)) throw new Error(`--also: unknown runtime ${r}`);
 const upstreamOptions = { chunks: Number(args.chunks), delayMs: Number(args.delay), dim: 1536 };
 const log = (line: string) => console.log(`[bench] ${line}`);
-const maxSeconds = Number(args['max-seconds']);
 const started = performance.now();
 // The machine as the run starts (its load average is the one to report beside the figures).
 const machineAtStart = machineInfo();
 const date = new Date().toISOString().slice(0, 10);
 
 // Every run is bounded: whatever hangs, the run ends (children are killed on exit).
-setTimeout(() => {
-  console.error(`[bench] gave up after ${maxSeconds} s (--max-seconds)`);
-  process.exit(2);
-}, maxSeconds * 1000).unref();
+giveUpAfter('bench', Number(args['max-seconds']));
 
 // Where the Node servers (ours, the Node floor, Portkey: children inherit it) write their memory
 // when asked after the cells (bench/lib/memory-report.mjs).
@@ -403,7 +399,6 @@ try {
     warmRequestMs: number;
     firstRequestSamplesMs: number[];
   }> = [];
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   if (withStart) {
     for (const deployment of deployments) {
       const start: number[] = [];

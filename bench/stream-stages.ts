@@ -13,15 +13,14 @@
  */
 import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import { freePort } from '../local/ports.ts';
-import { startChild } from './lib/children.ts';
+import { giveUpAfter, startChild } from './lib/children.ts';
 import { formatTable, round } from './lib/report.ts';
-import { wranglerCompat } from './lib/runtimes.ts';
+import { bareWorkerdConfig, workerdBinary, wranglerCompat } from './lib/runtimes.ts';
 import { runStreams } from './lib/stream-client.ts';
 
 const { values: args } = parseArgs({
@@ -36,10 +35,7 @@ const { values: args } = parseArgs({
 });
 const stages = args.stages!.split(',');
 const log = (line: string) => console.log(`[stream-stages] ${line}`);
-setTimeout(() => {
-  console.error(`[stream-stages] gave up after ${args['max-seconds']} s`);
-  process.exit(2);
-}, Number(args['max-seconds']) * 1000).unref();
+giveUpAfter('stream-stages', Number(args['max-seconds']));
 
 const dir = mkdtempSync(join(tmpdir(), 'mas-stream-stages-'));
 copyFileSync(join(import.meta.dirname, 'lib', 'peers', 'stream-stages-worker.js'), join(dir, 'worker.js'));
@@ -55,26 +51,12 @@ const upstream = await startChild<{ url: string }>('upstream', 'bench/lib/fake-u
   JSON.stringify({ chunks: 8, delayMs: 0 }),
 ]);
 const port = await freePort();
-const { compatibilityDate, compatibilityFlags } = wranglerCompat();
-const text = (v: string) => JSON.stringify(v);
+const { compatibilityDate } = wranglerCompat();
 writeFileSync(
   join(dir, 'config.capnp'),
-  `using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [(name = "main", worker = .w), (name = "net", network = (allow = ["public", "private", "local"]))],
-  sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "main")],
+  bareWorkerdConfig(port, ['worker.js', 'tap.js'], { UPSTREAM: upstream.info.url }),
 );
-const w :Workerd.Worker = (
-  modules = [(name = "worker.js", esModule = embed "worker.js"), (name = "tap.js", esModule = embed "tap.js")],
-  compatibilityDate = ${text(compatibilityDate)},
-  compatibilityFlags = [${compatibilityFlags.map(text).join(', ')}],
-  bindings = [(name = "UPSTREAM", text = ${text(upstream.info.url)})],
-  globalOutbound = "net",
-);
-`,
-);
-const binary = join(createRequire(import.meta.url).resolve('workerd/package.json'), '..', 'bin', 'workerd');
-const workerd = spawn(binary, ['serve', join(dir, 'config.capnp'), '--experimental'], {
+const workerd = spawn(workerdBinary(), ['serve', join(dir, 'config.capnp'), '--experimental'], {
   stdio: ['ignore', 'ignore', 'ignore'],
 });
 const origin = `http://127.0.0.1:${port}`;

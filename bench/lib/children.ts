@@ -26,6 +26,17 @@ export function serveCommand(runtime: string, bundleDir: string): [string, strin
   return ['bench/lib/serve.ts', [runtime, bundleDir]];
 }
 
+/**
+ * Bounds a bench script: whatever hangs, it ends after `seconds` with code 2 (the children are
+ * killed on exit). `tag` prefixes the message, as the script's own log lines.
+ */
+export function giveUpAfter(tag: string, seconds: number): void {
+  setTimeout(() => {
+    console.error(`[${tag}] gave up after ${seconds} s`);
+    process.exit(2);
+  }, seconds * 1000).unref();
+}
+
 export interface Child<T> {
   pid: number;
   info: T;

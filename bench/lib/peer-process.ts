@@ -21,7 +21,7 @@ import { pathToFileURL } from 'node:url';
 import './memory-report.mjs';
 import { freePort } from '../../local/ports.ts';
 import { pinnedNode } from './children.ts';
-import { wranglerCompat } from './runtimes.ts';
+import { bareWorkerdConfig, workerdBinary, wranglerCompat } from './runtimes.ts';
 
 type Peer = 'passthrough-workerd' | 'io-floor-workerd' | 'passthrough-node' | 'portkey';
 
@@ -114,11 +114,7 @@ async function main(): Promise<void> {
       child.kill('SIGTERM');
     };
   } else if (peer === 'passthrough-workerd' || peer === 'io-floor-workerd') {
-    const require = createRequire(import.meta.url);
-    const binary = join(require.resolve('workerd/package.json'), '..', 'bin', 'workerd');
     const dir = mkdtempSync(join(tmpdir(), 'mas-peer-'));
-    const { compatibilityDate, compatibilityFlags } = wranglerCompat();
-    const text = (v: string) => JSON.stringify(v);
     const bindings: Record<string, string> = { UPSTREAM: upstream };
     let modules: string[];
     if (peer === 'passthrough-workerd') {
@@ -132,25 +128,8 @@ async function main(): Promise<void> {
         if (vars[k]) bindings[k] = vars[k];
       }
     }
-    writeFileSync(
-      join(dir, 'config.capnp'),
-      `using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [(name = "main", worker = .w), (name = "net", network = (allow = ["public", "private", "local"]))],
-  sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "main")],
-);
-const w :Workerd.Worker = (
-  modules = [${modules.map((f) => `(name = ${text(f)}, esModule = embed ${text(f)})`).join(', ')}],
-  compatibilityDate = ${text(compatibilityDate)},
-  compatibilityFlags = [${compatibilityFlags.map(text).join(', ')}],
-  bindings = [${Object.entries(bindings)
-    .map(([name, value]) => `(name = ${text(name)}, text = ${text(value)})`)
-    .join(', ')}],
-  globalOutbound = "net",
-);
-`,
-    );
-    const child = spawn(binary, ['serve', join(dir, 'config.capnp'), '--experimental'], {
+    writeFileSync(join(dir, 'config.capnp'), bareWorkerdConfig(port, modules, bindings));
+    const child = spawn(workerdBinary(), ['serve', join(dir, 'config.capnp'), '--experimental'], {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     pid = child.pid!;

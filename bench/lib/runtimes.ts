@@ -34,9 +34,35 @@ export interface Server {
   close(): Promise<void>;
 }
 
-import { wranglerCompat } from '../../local/workerd.ts';
+import { workerdBinary, wranglerCompat } from '../../local/workerd.ts';
 
-export { wranglerCompat };
+export { workerdBinary, wranglerCompat };
+
+/**
+ * The capnp config of the bench's bare-workerd setups: one Worker of `modules` (files beside the
+ * config, the first the entry; .yaml as text) with the project's compatibility date and flags,
+ * `bindings` as text, on 127.0.0.1:`port`, outbound to the network.
+ */
+export function bareWorkerdConfig(port: number, modules: string[], bindings: Record<string, string>): string {
+  const { compatibilityDate, compatibilityFlags } = wranglerCompat();
+  const text = (v: string) => JSON.stringify(v); // capnp text literals take JSON's escapes
+  const kind = (f: string) => (f.endsWith('.yaml') ? 'text' : 'esModule');
+  return `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [(name = "main", worker = .w), (name = "net", network = (allow = ["public", "private", "local"]))],
+  sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "main")],
+);
+const w :Workerd.Worker = (
+  modules = [${modules.map((f) => `(name = ${text(f)}, ${kind(f)} = embed ${text(f)})`).join(', ')}],
+  compatibilityDate = ${text(compatibilityDate)},
+  compatibilityFlags = [${compatibilityFlags.map(text).join(', ')}],
+  bindings = [${Object.entries(bindings)
+    .map(([name, value]) => `(name = ${text(name)}, text = ${text(value)})`)
+    .join(', ')}],
+  globalOutbound = "net",
+);
+`;
+}
 
 /** A `wrangler deploy --dry-run` bundle (index.js + the YAML text modules) in one Miniflare. */
 export async function startMiniflare(bundleDir: string, vars: Record<string, string>): Promise<Server> {
@@ -73,43 +99,18 @@ async function startWorkerdRaw(bundleDir: string, vars: Record<string, string>):
   const { mkdtempSync, writeFileSync, copyFileSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { freePort } = await import('../../local/ports.ts');
-  const require = createRequire(import.meta.url);
-  const binary = join(require.resolve('workerd/package.json'), '..', 'bin', 'workerd');
   const dir = mkdtempSync(join(tmpdir(), 'mas-workerd-'));
-  const modules = readdirSync(bundleDir).filter((f) => /\.(m?js|yaml)$/.test(f));
+  const modules = readdirSync(bundleDir)
+    .filter((f) => /\.(m?js|yaml)$/.test(f))
+    .sort((a, b) => Number(b === 'index.js') - Number(a === 'index.js'));
   for (const f of modules) copyFileSync(join(bundleDir, f), join(dir, f));
   const port = await freePort();
-  const { compatibilityDate, compatibilityFlags } = wranglerCompat();
-  const text = (v: string) => JSON.stringify(v); // capnp text literals take JSON's escapes
-  writeFileSync(
-    join(dir, 'config.capnp'),
-    `using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [
-    (name = "main", worker = .mainWorker),
-    (name = "net", network = (allow = ["public", "private", "local"])),
-  ],
-  sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "main")],
-);
-const mainWorker :Workerd.Worker = (
-  modules = [${modules
-    .map((f) => `(name = ${text(f)}, ${f.endsWith('.yaml') ? 'text' : 'esModule'} = embed ${text(f)})`)
-    .sort((a) => (a.includes('"index.js"') ? -1 : 1))
-    .join(', ')}],
-  compatibilityDate = ${text(compatibilityDate)},
-  compatibilityFlags = [${compatibilityFlags.map(text).join(', ')}],
-  bindings = [${Object.entries(vars)
-    .map(([k, v]) => `(name = ${text(k)}, text = ${text(v)})`)
-    .join(', ')}],
-  globalOutbound = "net",
-);
-`,
-  );
+  writeFileSync(join(dir, 'config.capnp'), bareWorkerdConfig(port, modules, vars));
   // bench/profile.ts profiles the isolate through workerd's inspector (the DevTools protocol).
   const inspector = process.env.BENCH_INSPECTOR_PORT;
   const serveArgs = ['serve', join(dir, 'config.capnp'), '--experimental'];
   if (inspector) serveArgs.push(`--inspector-addr=127.0.0.1:${inspector}`);
-  const child = spawn(binary, serveArgs, {
+  const child = spawn(workerdBinary(), serveArgs, {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
