@@ -62,7 +62,9 @@ export function buildBundle(deployment: string, outRoot = 'dist'): BundleSize {
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
   });
   if (result.status !== 0) {
-    throw new Error(`wrangler deploy --dry-run for ${deployment} failed:\n${result.stderr || result.stdout}`);
+    throw new Error(
+      `wrangler deploy --dry-run for ${deployment} failed:\n${result.error?.message ?? (result.stderr || result.stdout)}`,
+    );
   }
   let raw = 0;
   let gzip = 0;
