@@ -96,6 +96,7 @@ describe.skipIf(!realPostgres || !binary)('PgBouncer in front of the real Postgr
     const wrong = new URL(right);
     wrong.password = 'wrong';
     const refused = (await session(wrong.toString(), pid).catch((e: unknown) => e)) as Error;
+    // PgBouncer refuses a password with 08P01 (protocol violation), which names no one reason.
     expect(refused.message).toBe('Postgres is unreachable.');
     expect((refused.cause as Error).message).toMatch(/password authentication failed/);
   });

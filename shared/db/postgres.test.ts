@@ -66,7 +66,7 @@ describe.skipIf(!realPostgres)('withPostgres against a Postgres that refuses con
     connections = 0;
     const err = (await selectOne(settings()).catch((e: unknown) => e)) as { status: number; message: string };
     expect(err.status).toBe(503);
-    expect(err.message).toBe('Postgres is unreachable.');
+    expect(err.message).toBe('Postgres is unreachable (too many clients).');
     expect(connections).toBe(4); // the first attempt and 3 retries
     refusals = 0;
   });
@@ -236,7 +236,7 @@ describe.skipIf(!realPostgres)('withPostgres when the connection goes away', () 
     expect(pids).toHaveLength(1);
   });
 
-  it('nothing listening is a 503 "Postgres is unreachable." naming no host, user or password', async () => {
+  it('nothing listening is a 503 "Postgres is unreachable (connection refused)." naming no host, user or password', async () => {
     const closed = createServer();
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
     const port = (closed.address() as { port: number }).port;
@@ -246,7 +246,7 @@ describe.skipIf(!realPostgres)('withPostgres when the connection goes away', () 
       (client) => client.query('select 1'),
     ).catch((e: unknown) => e)) as { status: number; message: string };
     expect(err.status).toBe(503);
-    expect(err.message).toBe('Postgres is unreachable.');
+    expect(err.message).toBe('Postgres is unreachable (connection refused).');
     expect(err.message).not.toMatch(/someone|s3cret|127\.0\.0\.1/);
   });
 

@@ -152,7 +152,7 @@ export async function openPostgres(
       } catch (err) {
         if (!isStartupFailure(err)) throw err;
         if (attempt >= retries || !isBusy(err)) {
-          throw serviceUnavailable('Postgres is unreachable.', 'database_unavailable', err);
+          throw serviceUnavailable(unreachable(err), 'database_unavailable', err);
         }
         await endQuietly(sql);
         // Full jitter up to 50, 100, 200 ms: a burst of refused clients does not come back at once.
@@ -177,6 +177,31 @@ export async function openPostgres(
   // A socket already closed has nothing to end (and the driver would wait out the timeout for a
   // statement that failed with it).
   return { client, end: () => (closed ? Promise.resolve() : endQuietly(sql)) };
+}
+
+/**
+ * Why a connection did not open, in words that name no host, port, user or database: the driver's
+ * and the server's own messages name them ("connect ECONNREFUSED 10.0.0.5:5432", "password
+ * authentication failed for user ..."), and this message reaches callers and /ready; the cause,
+ * for the log, keeps them.
+ */
+const STARTUP_REASONS: Record<string, string> = {
+  '28P01': 'authentication failed',
+  '28000': 'authentication failed',
+  '3D000': 'no such database',
+  '53300': 'too many clients',
+  '57P03': 'starting up',
+  ECONNREFUSED: 'connection refused',
+  CONNECT_TIMEOUT: 'connect timed out',
+  ETIMEDOUT: 'connect timed out',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host not found',
+};
+
+function unreachable(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  const reason = typeof code === 'string' ? STARTUP_REASONS[code] : undefined;
+  return reason ? `Postgres is unreachable (${reason}).` : 'Postgres is unreachable.';
 }
 
 function connectionClosed(): Error {

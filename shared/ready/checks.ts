@@ -1,6 +1,7 @@
 import type { ReadyCheckName } from '../config/index.ts';
 import { withPostgres } from '../db/postgres.ts';
 import type { Settings } from '../env.ts';
+import { AppError } from '../errors/app-error.ts';
 import { openCircuits } from '../llm/circuit-breaker.ts';
 import { getRedis } from '../redis/client.ts';
 
@@ -178,8 +179,13 @@ function trimSlash(url: string): string {
   return url.replace(/\/+$/, '');
 }
 
-/** First line of the innermost cause, cut short; the redactor scrubs it again on the way out. */
+/**
+ * First line of the innermost cause, cut short; the redactor scrubs it again on the way out. An
+ * AppError's message is the part written for callers (/ready needs no key); its cause is for the
+ * log only (Postgres's names the host, port, user and database).
+ */
 function shortReason(err: unknown): string {
+  if (err instanceof AppError) return err.message;
   let e: unknown = err;
   while (e instanceof Error && e.cause instanceof Error) e = e.cause;
   const outer = err instanceof Error ? err.message : String(err);
