@@ -116,8 +116,7 @@ export async function openPostgres(
   options: WithClientOptions = {},
 ): Promise<PostgresConnection> {
   const { driver, socket } = await loadTransport();
-  const target = libpqFree(url);
-  const tls = tlsMode(target);
+  const { target, tls } = connectionTarget(url);
   const socketFactory = socket(tls);
   const retries = options.connectRetries ?? 3;
   const connectTimeout = (options.connectTimeoutMs ?? 5000) / 1000;
@@ -272,6 +271,16 @@ const LIBPQ_ONLY = [
   'requiressl',
 ];
 
+/** An isolate has one DATABASE_URL: it is read once, not per connection (per request). */
+let lastTarget: { url: string; target: string; tls: TlsMode } | undefined;
+function connectionTarget(url: string): { target: string; tls: TlsMode } {
+  if (lastTarget?.url !== url) {
+    const target = libpqFree(url);
+    lastTarget = { url, target, tls: tlsMode(target) };
+  }
+  return lastTarget;
+}
+
 function libpqFree(url: string): string {
   if (!url.includes('?')) return url;
   const parsed = new URL(url);
@@ -290,14 +299,14 @@ function libpqFree(url: string): string {
 }
 
 /**
- * `sslmode` as libpq reads it; absent is plain TCP, as the driver reads it (Neon's and other
- * hosted strings say `sslmode=require`; a local Postgres or Hyperdrive's string says nothing).
+ * `sslmode` as libpq reads it, of a URL libpqFree has seen (which turned `sslrootcert=system` into
+ * `sslmode=verify-full`); absent is plain TCP, as the driver reads it (Neon's and other hosted
+ * strings say `sslmode=require`; a local Postgres or Hyperdrive's string says nothing).
  */
 function tlsMode(url: string): TlsMode {
   const query = url.indexOf('?');
   if (query < 0) return 'off';
-  const params = new URLSearchParams(url.slice(query + 1));
-  const mode = params.get('sslmode') ?? (params.get('sslrootcert') === 'system' ? 'verify-full' : 'disable');
+  const mode = new URLSearchParams(url.slice(query + 1)).get('sslmode') ?? 'disable';
   if (mode === 'disable') return 'off';
   return mode === 'allow' || mode === 'prefer' ? 'prefer' : 'require';
 }
