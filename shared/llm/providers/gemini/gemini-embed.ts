@@ -44,7 +44,7 @@ export async function geminiEmbed(
 }
 
 /** Gemini embeds text only: token ids made by OpenAI's tokenizer mean nothing to it. */
-export function tokenInputUnsupported(provider: string): ProviderError {
+function tokenInputUnsupported(provider: string): ProviderError {
   return new ProviderError(
     provider,
     'Token-id input needs an OpenAI or OpenAI-compatible embedding model; Gemini embeds text only.',
