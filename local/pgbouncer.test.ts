@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Client, openPostgres } from '../shared/db/postgres.ts';
+import { type Client, openPostgres, withPostgres } from '../shared/db/postgres.ts';
+import type { Settings } from '../shared/env.ts';
 import { findPgBouncer, type PgBouncer, startPgBouncer } from './pgbouncer.ts';
 import { startStack } from './stack.ts';
 
@@ -33,15 +34,9 @@ describe.skipIf(!realPostgres || !binary)('PgBouncer in front of the real Postgr
     await md5?.stop();
   });
 
-  /** A connection as the functions open one (shared/db/postgres.ts). */
-  async function session<T>(url: string, fn: (client: Client) => Promise<T>): Promise<T> {
-    const connection = await openPostgres(url);
-    try {
-      return await fn(connection.client);
-    } finally {
-      await connection.end();
-    }
-  }
+  /** A connection as the functions open one, errors as they see them (503s). */
+  const session = <T>(url: string, fn: (client: Client) => Promise<T>) =>
+    withPostgres({ DATABASE_URL: url } as Settings, fn);
   const pid = async (c: Client) => (await c.query('select pg_backend_pid() as pid')).rows[0].pid as number;
 
   it('hands the next session the backend the last one used (no new backend per connection)', async () => {

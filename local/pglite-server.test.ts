@@ -1,16 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Client, openPostgres } from '../shared/db/postgres.ts';
+import { type Client, withPostgres } from '../shared/db/postgres.ts';
+import type { Settings } from '../shared/env.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './pglite-server.ts';
 
-/** A connection as the functions open one (shared/db/postgres.ts), straight over TCP. */
-async function session<T>(url: string, fn: (client: Client) => Promise<T>): Promise<T> {
-  const connection = await openPostgres(url);
-  try {
-    return await fn(connection.client);
-  } finally {
-    await connection.end();
-  }
-}
+/** A connection as the functions open one, errors as they see them (503s). */
+const session = <T>(url: string, fn: (client: Client) => Promise<T>) =>
+  withPostgres({ DATABASE_URL: url } as Settings, fn);
 
 describe('embedded PGlite served over TCP', () => {
   let pg: EmbeddedPostgres;
