@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { waitFor } from './ports.ts';
+import { freePort, tcpAnswers, waitFor } from './ports.ts';
 
 /** The absolute path of `binary` on PATH (plus the sbin dirs Debian puts daemons in), or undefined. */
 export function findBinary(binary: string): string | undefined {
@@ -53,6 +53,25 @@ export async function startProcess(options: {
     throw new Error(`${options.name} did not start: ${tail.slice(-3).join(' | ') || 'no output'}`);
   }
   return { child, stop: () => stopChild(child) };
+}
+
+export type RedisServer = ManagedProcess & { url: string };
+
+/**
+ * A throwaway redis-server on a free loopback port, nothing persisted (the local stack's, and the
+ * tests' that need a real Redis when REDIS_URL is not set), or undefined when it is not installed.
+ */
+export async function startRedisServer(): Promise<RedisServer | undefined> {
+  const binary = findBinary('redis-server');
+  if (!binary) return undefined;
+  const port = await freePort();
+  const proc = await startProcess({
+    name: 'redis-server',
+    command: binary,
+    args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    ready: () => tcpAnswers(port),
+  });
+  return { ...proc, url: `redis://127.0.0.1:${port}` };
 }
 
 export function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {

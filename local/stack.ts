@@ -5,8 +5,7 @@ import { applyMigrations, readMigrations } from './migrations.ts';
 import { connectNodePostgres, parseDatabaseUrl } from './node-postgres.ts';
 import { findPgBouncer, startPgBouncer } from './pgbouncer.ts';
 import { startEmbeddedPostgres } from './pglite-server.ts';
-import { freePort, tcpAnswers } from './ports.ts';
-import { findBinary, startProcess } from './processes.ts';
+import { startRedisServer } from './processes.ts';
 import { findPushgateway, startPushgateway } from './pushgateway.ts';
 import { startUpstashBridge } from './upstash-bridge.ts';
 
@@ -162,17 +161,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       let redisUrl = env.REDIS_URL?.trim() || undefined;
       let origin = 'REDIS_URL';
       if (!redisUrl) {
-        const binary = findBinary('redis-server');
-        if (binary) {
-          const port = await freePort();
-          const proc = await startProcess({
-            name: 'redis-server',
-            command: binary,
-            args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-            ready: () => tcpAnswers(port),
-          });
-          stops.push(proc.stop);
-          redisUrl = `redis://127.0.0.1:${port}`;
+        const server = await startRedisServer();
+        if (server) {
+          stops.push(server.stop);
+          redisUrl = server.url;
           origin = 'redis-server';
         }
       }

@@ -1,31 +1,20 @@
 import { Ratelimit } from '@upstash/ratelimit';
 import { Redis } from '@upstash/redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, tcpAnswers } from './ports.ts';
-import { findBinary, type ManagedProcess, startProcess } from './processes.ts';
+import { freePort } from './ports.ts';
+import { type RedisServer, startRedisServer } from './processes.ts';
 import { startUpstashBridge, type UpstashBridge } from './upstash-bridge.ts';
 
-const given = process.env.REDIS_URL;
-const serverBinary = given ? undefined : findBinary('redis-server');
-
-describe.skipIf(!given && !serverBinary)('Upstash REST bridge to a real Redis', () => {
-  let server: ManagedProcess | undefined;
+describe('Upstash REST bridge to a real Redis', () => {
+  let server: RedisServer | undefined;
   let bridge: UpstashBridge;
   let redis: Redis;
   const prefix = `bridge-test:${Date.now()}:`;
 
   beforeAll(async () => {
-    let redisUrl = given;
-    if (!redisUrl) {
-      const port = await freePort();
-      server = await startProcess({
-        name: 'redis-server',
-        command: serverBinary!,
-        args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-        ready: () => tcpAnswers(port),
-      });
-      redisUrl = `redis://127.0.0.1:${port}`;
-    }
+    server = process.env.REDIS_URL ? undefined : await startRedisServer();
+    const redisUrl = process.env.REDIS_URL ?? server?.url;
+    if (!redisUrl) throw new Error('redis-server is needed (apt-get install redis-server), or REDIS_URL');
     bridge = await startUpstashBridge({ redisUrl, token: 'test-token', port: 0 });
     redis = new Redis({ url: bridge.url, token: 'test-token' });
   });

@@ -1,34 +1,24 @@
 import { Ratelimit } from '@upstash/ratelimit';
 import { Redis } from '@upstash/redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, tcpAnswers } from '../../local/ports.ts';
-import { findBinary, type ManagedProcess, startProcess } from '../../local/processes.ts';
+import { freePort } from '../../local/ports.ts';
+import { type RedisServer, startRedisServer } from '../../local/processes.ts';
 import { startUpstashBridge, type UpstashBridge } from '../../local/upstash-bridge.ts';
 import { UpstashError, UpstashRedis } from './upstash-rest.ts';
 
 // Our REST client against a real Redis (through the local Upstash bridge), with the official
 // `@upstash/redis` client as the judge: what one writes the other reads the same way.
 describe('UpstashRedis, the REST client of the functions', () => {
-  let server: ManagedProcess | undefined;
+  let server: RedisServer | undefined;
   let bridge: UpstashBridge;
   let ours: UpstashRedis;
   let sdk: Redis;
   const prefix = `rest-test:${Date.now()}:`;
 
   beforeAll(async () => {
-    let redisUrl = process.env.REDIS_URL;
-    if (!redisUrl) {
-      const binary = findBinary('redis-server');
-      if (!binary) throw new Error('redis-server is needed (apt-get install redis-server), or REDIS_URL');
-      const port = await freePort();
-      server = await startProcess({
-        name: 'redis-server',
-        command: binary,
-        args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-        ready: () => tcpAnswers(port),
-      });
-      redisUrl = `redis://127.0.0.1:${port}`;
-    }
+    server = process.env.REDIS_URL ? undefined : await startRedisServer();
+    const redisUrl = process.env.REDIS_URL ?? server?.url;
+    if (!redisUrl) throw new Error('redis-server is needed (apt-get install redis-server), or REDIS_URL');
     bridge = await startUpstashBridge({ redisUrl, token: 'test-token', port: 0 });
     ours = new UpstashRedis({
       url: bridge.url,

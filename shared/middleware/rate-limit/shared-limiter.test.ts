@@ -1,8 +1,7 @@
 import { Ratelimit } from '@upstash/ratelimit';
 import { Redis } from '@upstash/redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, tcpAnswers } from '../../../local/ports.ts';
-import { findBinary, type ManagedProcess, startProcess } from '../../../local/processes.ts';
+import { type RedisServer, startRedisServer } from '../../../local/processes.ts';
 import { startUpstashBridge, type UpstashBridge } from '../../../local/upstash-bridge.ts';
 import { UpstashRedis } from '../../redis/upstash-rest.ts';
 import { sharedSlidingWindow } from './shared-limiter.ts';
@@ -11,26 +10,16 @@ import { sharedSlidingWindow } from './shared-limiter.ts';
 // algorithm and keys it keeps) as the judge: both count the same hits. Hour-long windows, so a
 // run does not straddle a window boundary.
 describe('sharedSlidingWindow', () => {
-  let server: ManagedProcess | undefined;
+  let server: RedisServer | undefined;
   let bridge: UpstashBridge;
   let ours: UpstashRedis;
   let sdk: Redis;
   const prefix = `limiter-test:${Date.now()}`;
 
   beforeAll(async () => {
-    let redisUrl = process.env.REDIS_URL;
-    if (!redisUrl) {
-      const binary = findBinary('redis-server');
-      if (!binary) throw new Error('redis-server is needed (apt-get install redis-server), or REDIS_URL');
-      const port = await freePort();
-      server = await startProcess({
-        name: 'redis-server',
-        command: binary,
-        args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-        ready: () => tcpAnswers(port),
-      });
-      redisUrl = `redis://127.0.0.1:${port}`;
-    }
+    server = process.env.REDIS_URL ? undefined : await startRedisServer();
+    const redisUrl = process.env.REDIS_URL ?? server?.url;
+    if (!redisUrl) throw new Error('redis-server is needed (apt-get install redis-server), or REDIS_URL');
     bridge = await startUpstashBridge({ redisUrl, token: 't', port: 0 });
     ours = new UpstashRedis({ url: bridge.url, token: 't' });
     sdk = new Redis({ url: bridge.url, token: 't' });
