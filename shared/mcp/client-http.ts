@@ -3,6 +3,7 @@ import {
   asServerRequest,
   type ClientTransport,
   type Link,
+  readMessage,
   requestHeaders,
   send,
 } from './client-transport.ts';
@@ -37,7 +38,7 @@ export class StreamableHttpTransport implements ClientTransport {
     const type = mediaType(res.headers.get('content-type'));
     if (type === 'text/event-stream' && res.body) return this.answerIn(res.body, message.id);
     if (type === 'application/json') {
-      const text = await res.text();
+      const text = await readMessage(this.link, res);
       let body: unknown;
       try {
         body = JSON.parse(text);
@@ -87,7 +88,7 @@ export class StreamableHttpTransport implements ClientTransport {
 
   /** The response to `id` among the stream's messages; requests the server sends are answered. */
   private async answerIn(body: ReadableStream<Uint8Array>, id: RequestId): Promise<JsonRpcResponse> {
-    for await (const event of sseEvents(body.getReader())) {
+    for await (const event of sseEvents(body.getReader(), this.link.fail)) {
       if (!isMessageEvent(event)) continue;
       let raw: unknown;
       try {

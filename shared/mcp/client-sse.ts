@@ -60,7 +60,7 @@ export class LegacySseTransport implements ClientTransport {
       throw link.fail.status(res.status);
     }
     const reader = res.body.getReader();
-    const events = sseEvents(reader);
+    const events = sseEvents(reader, link.fail);
     for (;;) {
       const next = await events.next();
       if (next.done) throw link.fail.invalid();

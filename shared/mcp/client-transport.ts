@@ -1,3 +1,5 @@
+import { AppError } from '../errors/index.ts';
+import { readBounded } from '../middleware/json-body/index.ts';
 import {
   classify,
   ErrorCode,
@@ -20,6 +22,27 @@ export interface ClientTransport {
   notify(message: JsonRpcNotification): Promise<void>;
   /** Ends whatever is still open (the older transport's event stream). */
   close(): void;
+}
+
+/**
+ * The most one upstream message may carry (a JSON answer, one event of a stream): an upstream
+ * cannot make the gateway hold more than this for it.
+ */
+export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+
+/** A JSON answer's text, read to at most MAX_MESSAGE_BYTES (counted as it arrives). */
+export async function readMessage(link: Link, res: Response): Promise<string> {
+  if (Number(res.headers.get('content-length') ?? Number.NaN) > MAX_MESSAGE_BYTES) {
+    await res.body?.cancel().catch(() => undefined);
+    throw link.fail.tooLarge(MAX_MESSAGE_BYTES);
+  }
+  try {
+    return new TextDecoder().decode(await readBounded(res.body, MAX_MESSAGE_BYTES));
+  } catch (err) {
+    // readBounded's 413 is about a request body; here the upstream sent too much.
+    if (err instanceof AppError && err.status === 413) throw link.fail.tooLarge(MAX_MESSAGE_BYTES);
+    throw err;
+  }
 }
 
 /** What every request of one exchange carries. */

@@ -1,6 +1,7 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_MESSAGE_BYTES } from './client-transport.ts';
 import type { ResolvedServer } from './config.ts';
 import { resultSchemas } from './protocol.ts';
 import { UpstreamError, withUpstream } from './upstream.ts';
@@ -34,6 +35,16 @@ const read = (req: IncomingMessage) =>
     req.on('end', () => resolve(text));
   });
 
+/** Waits until a response can take more, or its client is gone. */
+const drained = (res: ServerResponse) =>
+  new Promise<void>((resolve) => {
+    const done = () => {
+      res.off('drain', done).off('close', done);
+      resolve();
+    };
+    res.on('drain', done).on('close', done);
+  });
+
 beforeAll(async () => {
   server = createServer(async (req, res) => {
     const body = JSON.parse((await read(req)) || '{}');
@@ -60,7 +71,7 @@ beforeAll(async () => {
       res.writeHead(202).end();
       return;
     }
-    const stateless = path === '/stateless';
+    const stateless = path === '/stateless' || path.startsWith('/huge');
     if (body.method === 'initialize') {
       const session = stateless ? {} : { 'mcp-session-id': 's-1' };
       res.writeHead(200, { 'content-type': 'application/json', ...session }).end(
@@ -74,6 +85,24 @@ beforeAll(async () => {
           },
         }),
       );
+      return;
+    }
+    if (path.startsWith('/huge')) {
+      // An answer past the client's bound, of unknown length (chunked): one JSON body, or one
+      // event that never ends. Written until the client stops reading.
+      const sse = path === '/huge-sse';
+      res.on('error', () => undefined);
+      res.writeHead(200, { 'content-type': sse ? 'text/event-stream' : 'application/json' });
+      res.write(
+        sse
+          ? 'event: message\ndata: {"jsonrpc":"2.0","id":2,"result":"'
+          : '{"jsonrpc":"2.0","id":2,"result":"',
+      );
+      const chunk = 'x'.repeat(64 * 1024);
+      for (let sent = 0; sent <= MAX_MESSAGE_BYTES + chunk.length && !res.destroyed; sent += chunk.length) {
+        if (!res.write(chunk)) await drained(res);
+      }
+      res.end(sse ? '"}\n\n' : '"}');
       return;
     }
     if (stateless) {
@@ -196,5 +225,16 @@ describe('the MCP client, against a bare server', () => {
     expect(err).toBeInstanceOf(UpstreamError);
     expect((err as Error).message).toBe("MCP server 'bare' answered HTTP 307.");
     expect(seen.map((s) => s.path)).toEqual(['/elsewhere']);
+  });
+
+  it('an answer past MAX_MESSAGE_BYTES, as JSON or as one event, is a clear failure, not read further', async () => {
+    for (const path of ['/huge-json', '/huge-sse']) {
+      const err = await callDone(path).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(UpstreamError);
+      expect((err as UpstreamError).kind).toBe('protocol');
+      expect((err as Error).message).toBe(
+        `MCP server 'bare' answered with more than ${MAX_MESSAGE_BYTES} bytes in one message.`,
+      );
+    }
   });
 });

@@ -1,4 +1,6 @@
 import { type SseMessage, SseParser } from '../llm/providers/sse.ts';
+import { MAX_MESSAGE_BYTES } from './client-transport.ts';
+import type { UpstreamFailures } from './upstream-error.ts';
 
 /**
  * The events of an SSE body, one at a time, ending when the body does; stopping early (the
@@ -6,12 +8,16 @@ import { type SseMessage, SseParser } from '../llm/providers/sse.ts';
  * so whoever holds it can also cancel a read that is waiting (a generator cannot be returned
  * while it waits). MCP's events are
  * `message` (or unnamed) carrying one JSON-RPC message, and, on the older HTTP+SSE transport,
- * one `endpoint` first; a priming event of the 2025-11-25 revision has empty data.
+ * one `endpoint` first; a priming event of the 2025-11-25 revision has empty data. An event
+ * still incomplete after MAX_MESSAGE_BYTES (counted since the last chunk that completed one, so
+ * the parser never holds more than that and one chunk) fails the read: `fail.tooLarge`.
  */
 export async function* sseEvents(
   reader: ReadableStreamDefaultReader<Uint8Array>,
+  fail: UpstreamFailures,
 ): AsyncGenerator<SseMessage, void, undefined> {
   const parser = new SseParser();
+  let pending = 0;
   try {
     for (;;) {
       const next = await reader.read();
@@ -19,7 +25,10 @@ export async function* sseEvents(
         yield* parser.end();
         return;
       }
-      yield* parser.push(next.value);
+      const events = parser.push(next.value);
+      pending = events.length > 0 ? 0 : pending + next.value.byteLength;
+      if (pending > MAX_MESSAGE_BYTES) throw fail.tooLarge(MAX_MESSAGE_BYTES);
+      yield* events;
     }
   } finally {
     reader.cancel().catch(() => undefined);

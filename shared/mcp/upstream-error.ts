@@ -52,6 +52,9 @@ export function upstreamFailures(server: string) {
           cause,
         },
       ),
+    /** An answer past the client's bound (client-transport.ts MAX_MESSAGE_BYTES): not read further. */
+    tooLarge: (max: number) =>
+      new UpstreamError('protocol', server, `${at} answered with more than ${max} bytes in one message.`),
     unsupportedVersion: (version: unknown) =>
       new UpstreamError(
         'protocol',
