@@ -15,6 +15,22 @@ import { ConfigError, validateConfig } from './validate-config.ts';
  * error the operator must see, which no caller can fix. The message never quotes the value.
  */
 export function parseOverride<S extends $ZodType>(variable: string, text: string, schema: S): output<S> {
+  const key = `${variable}\n${text}`;
+  let config = parsed.get(key) as output<S> | undefined;
+  if (config === undefined) {
+    config = parse(variable, text, schema);
+    parsed.set(key, config);
+  }
+  return config;
+}
+
+/**
+ * Each override text is parsed and validated once per isolate, however many env objects carry it
+ * (a bad one is refused again each time it is read).
+ */
+const parsed = new Map<string, unknown>();
+
+function parse<S extends $ZodType>(variable: string, text: string, schema: S): output<S> {
   let raw: unknown = {};
   if (text.trim()) {
     try {

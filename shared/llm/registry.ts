@@ -12,8 +12,6 @@ import {
 /** The bundled `config/models.yaml`, validated at build time (local/config-compile.ts). */
 export { bundledModels };
 
-const overrideCache = new Map<string, ModelsConfig>();
-
 /** A model ready to call: its entry, its provider and the credential found for it. */
 export interface ResolvedModel {
   model: ModelEntry;
@@ -54,12 +52,7 @@ function buildRegistry(env: Env): ModelsConfig {
   const override = typeof env.MAS_MODELS_YAML === 'string' ? env.MAS_MODELS_YAML : '';
   let base = bundledModels;
   if (override) {
-    let parsed = overrideCache.get(override);
-    if (!parsed) {
-      parsed = parseOverride('MAS_MODELS_YAML', override, modelsConfigSchema);
-      overrideCache.set(override, parsed);
-    }
-    base = parsed;
+    base = parseOverride('MAS_MODELS_YAML', override, modelsConfigSchema);
   }
   // `LLM_MODEL_PLANNING=qwen2.5:14b,llama3.1:8b`: a chain, tried in order.
   const roleOverride = (role: string) => {

@@ -17,7 +17,6 @@ export interface ResolvedServer {
   headers: Record<string, string>;
 }
 
-const parsedOverrides = new Map<string, McpConfig>();
 const byEnv = new WeakMap<object, { config: McpConfig; servers: Map<string, ResolvedServer> }>();
 
 /**
@@ -31,12 +30,7 @@ export function mcpConfig(env: Env): { config: McpConfig; servers: Map<string, R
     const override = typeof env.MAS_MCP_YAML === 'string' ? env.MAS_MCP_YAML.trim() : '';
     let config = bundledMcp;
     if (override) {
-      let parsed = parsedOverrides.get(override);
-      if (!parsed) {
-        parsed = parseOverride('MAS_MCP_YAML', override, mcpConfigSchema);
-        parsedOverrides.set(override, parsed);
-      }
-      config = parsed;
+      config = parseOverride('MAS_MCP_YAML', override, mcpConfigSchema);
     }
     const servers = new Map<string, ResolvedServer>();
     for (const [name, server] of Object.entries(config.servers))
