@@ -18,25 +18,13 @@ import { freePort } from '../local/ports.ts';
 import { giveUpAfter } from './lib/children.ts';
 import { breakdown, type CpuProfile, sourceMapRemap } from './lib/cpuprofile.ts';
 import { runAutocannon } from './lib/loadgen.ts';
-import { PROFILE_ENDPOINTS, profileRequest } from './lib/profile-requests.ts';
+import { PROFILE_OPTIONS, profileEndpoint, profileRequest } from './lib/profile-requests.ts';
 import { formatTable, round } from './lib/report.ts';
 import { buildBundles, setupBench } from './lib/setup.ts';
 import { runStreams } from './lib/stream-client.ts';
 
-const { values: args } = parseArgs({
-  options: {
-    endpoint: { type: 'string', default: 'chat' },
-    concurrency: { type: 'string', default: '8' },
-    seconds: { type: 'string', default: '6' },
-    warmup: { type: 'string', default: '2' },
-    interval: { type: 'string', default: '200' },
-    out: { type: 'string', default: 'bench/results' },
-    'max-seconds': { type: 'string', default: '300' },
-  },
-});
-const endpoint = args.endpoint!;
-if (!(PROFILE_ENDPOINTS as readonly string[]).includes(endpoint))
-  throw new Error('--endpoint: chat, embed or stream');
+const { values: args } = parseArgs({ options: PROFILE_OPTIONS });
+const endpoint = profileEndpoint(args.endpoint);
 const concurrency = Number(args.concurrency);
 const log = (line: string) => console.log(`[profile-workerd] ${line}`);
 giveUpAfter('profile-workerd', Number(args['max-seconds']));

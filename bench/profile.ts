@@ -18,26 +18,15 @@ import { breakdown, type ProfileBreakdown, readProfile } from './lib/cpuprofile.
 import { type RequestSpec, runAutocannon } from './lib/loadgen.ts';
 import { portkeyHeaders } from './lib/peer-process.ts';
 import { readNodeMemory } from './lib/peers.ts';
-import { PROFILE_ENDPOINTS, profileRequest } from './lib/profile-requests.ts';
+import { PROFILE_OPTIONS, profileEndpoint, profileRequest } from './lib/profile-requests.ts';
 import { formatTable, round } from './lib/report.ts';
 import { setupBench } from './lib/setup.ts';
 import { runStreams } from './lib/stream-client.ts';
 
 const { values: args } = parseArgs({
-  options: {
-    endpoint: { type: 'string', default: 'chat' },
-    concurrency: { type: 'string', default: '8' },
-    seconds: { type: 'string', default: '6' },
-    warmup: { type: 'string', default: '2' },
-    interval: { type: 'string', default: '200' },
-    keep: { type: 'boolean', default: false },
-    out: { type: 'string', default: 'bench/results' },
-    'max-seconds': { type: 'string', default: '300' },
-  },
+  options: { ...PROFILE_OPTIONS, keep: { type: 'boolean', default: false } },
 });
-const endpoint = args.endpoint!;
-if (!(PROFILE_ENDPOINTS as readonly string[]).includes(endpoint))
-  throw new Error('--endpoint: chat, embed or stream');
+const endpoint = profileEndpoint(args.endpoint);
 const concurrency = Number(args.concurrency);
 const seconds = Number(args.seconds);
 const log = (line: string) => console.log(`[profile] ${line}`);

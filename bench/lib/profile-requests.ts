@@ -4,6 +4,24 @@ import type { RequestSpec } from './loadgen.ts';
 
 export const PROFILE_ENDPOINTS = ['chat', 'embed', 'stream'] as const;
 
+/** The command-line options both profilers take (node:util parseArgs'), defaults included. */
+export const PROFILE_OPTIONS = {
+  endpoint: { type: 'string', default: 'chat' },
+  concurrency: { type: 'string', default: '8' },
+  seconds: { type: 'string', default: '6' },
+  warmup: { type: 'string', default: '2' },
+  interval: { type: 'string', default: '200' },
+  out: { type: 'string', default: 'bench/results' },
+  'max-seconds': { type: 'string', default: '300' },
+} as const;
+
+/** `--endpoint`, checked: one of PROFILE_ENDPOINTS. */
+export function profileEndpoint(value: string | undefined): (typeof PROFILE_ENDPOINTS)[number] {
+  const endpoint = PROFILE_ENDPOINTS.find((e) => e === value);
+  if (!endpoint) throw new Error(`--endpoint: ${PROFILE_ENDPOINTS.join(', ')}`);
+  return endpoint;
+}
+
 export function profileRequest(
   endpoint: string,
   origin: string,
