@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { lazy } from '../http/lazy.ts';
 
 /**
  * config/models.yaml's schema, built on first use: only config compilation and the
@@ -150,11 +151,7 @@ function build() {
   return { providerTypeSchema, providerSchema, capabilitySchema, modelSchema, modelsConfigSchema };
 }
 
-let built: ReturnType<typeof build> | undefined;
-const schemas = () => {
-  built ??= build();
-  return built;
-};
+const schemas = lazy(build);
 type Schemas = ReturnType<typeof build>;
 
 export const modelsConfigSchema = z.lazy(() => schemas().modelsConfigSchema);

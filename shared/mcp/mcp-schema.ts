@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { categorySchema } from '../config/category.ts';
+import { lazy } from '../http/lazy.ts';
 
 /**
  * config/mcp.yaml's schema, built on first use: only config compilation and the MAS_MCP_YAML
@@ -63,11 +64,7 @@ function build() {
   return { serverNameSchema, mcpServerSchema, mcpConfigSchema };
 }
 
-let built: ReturnType<typeof build> | undefined;
-const schemas = () => {
-  built ??= build();
-  return built;
-};
+const schemas = lazy(build);
 type Schemas = ReturnType<typeof build>;
 
 export const mcpConfigSchema = z.lazy(() => schemas().mcpConfigSchema);

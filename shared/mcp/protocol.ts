@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { lazy } from '../http/lazy.ts';
 
 /**
  * The parts of MCP (https://modelcontextprotocol.io/specification) the gateway reads: protocol
@@ -24,18 +25,10 @@ export const LATEST_PROTOCOL_VERSION: string = SUPPORTED_PROTOCOL_VERSIONS[0];
 export const isSupportedVersion = (version: unknown): boolean =>
   typeof version === 'string' && (SUPPORTED_PROTOCOL_VERSIONS as readonly string[]).includes(version);
 
-const once = <T>(build: () => T): (() => T) => {
-  let built: T | undefined;
-  return () => {
-    built ??= build();
-    return built;
-  };
-};
-
 const looseRecord = () => z.record(z.string(), z.unknown());
 
 /** The initialize answer of an upstream server (the client's handshake). */
-export const initializeResultSchema = /* @__PURE__ */ once(() =>
+export const initializeResultSchema = /* @__PURE__ */ lazy(() =>
   z.looseObject({
     protocolVersion: z.string(),
     capabilities: z.looseObject({
@@ -49,7 +42,7 @@ export const initializeResultSchema = /* @__PURE__ */ once(() =>
 export type ServerCapabilities = z.infer<ReturnType<typeof initializeResultSchema>>['capabilities'];
 
 /** The results the gateway relays from upstream servers. */
-export const resultSchemas = /* @__PURE__ */ once(() => {
+export const resultSchemas = /* @__PURE__ */ lazy(() => {
   /** A tool as an upstream lists it: its input schema validates every call (validate.ts). */
   const tool = z.looseObject({
     name: z.string(),
@@ -90,7 +83,7 @@ export type Tool = z.infer<Results['tool']>;
 export type CallToolResult = z.infer<Results['callTool']>;
 
 /** The params of the requests the gateway serves. */
-export const paramSchemas = /* @__PURE__ */ once(() => {
+export const paramSchemas = /* @__PURE__ */ lazy(() => {
   /** tools/list, resources/list, resources/templates/list, prompts/list. */
   const list = z.looseObject({ cursor: z.optional(z.string()) });
   return {
