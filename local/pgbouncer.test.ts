@@ -94,6 +94,7 @@ describe.skipIf(!realPostgres || !binary)('PgBouncer in front of the real Postgr
     // PgBouncer refuses a password with 08P01 (protocol violation), which names no one reason.
     expect(refused.message).toBe('Postgres is unreachable.');
     expect((refused.cause as Error).message).toMatch(/password authentication failed/);
+    expect((refused.cause as { code?: string }).code).toBe('08P01');
   });
 });
 
