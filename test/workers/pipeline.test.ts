@@ -184,6 +184,9 @@ describe('errors in the OpenAI shape', () => {
     });
     const res2 = await call(app, '/v1/echo', { ...json(''), body: streamed, duplex: 'half' } as RequestInit);
     expect(res2.status).toBe(413);
+    // A Content-Length under the limit on a longer body (possible in-process): the bytes read decide.
+    const lying = await call(app, '/v1/echo', json(big, { 'content-length': '10' }));
+    expect(lying.status).toBe(413);
   });
 });
 
