@@ -163,9 +163,21 @@ function embeddings(res: ServerResponse, body: Record<string, unknown>) {
           ? (input as Array<string | number[]>)
           : [];
   if (inputs.length === 0) return sendJson(res, 400, apiError("'input' is required.", 'input'));
+  sendJson(res, 200, embeddingsAnswer(inputs, body));
+}
+
+/**
+ * The answer to an embeddings request whose inputs are `inputs`: one `demoVector` per input
+ * (token ids hashed as `tokens:<ids>`), base64 when asked, a token per word or id. The test
+ * fake (test/fakes/openai-fake.ts) answers the same.
+ */
+export function embeddingsAnswer(
+  inputs: Array<string | number[]>,
+  body: { model?: unknown; dimensions?: unknown; encoding_format?: unknown },
+) {
   const dim = Number(body.dimensions ?? /(\d+)$/.exec(String(body.model))?.[1] ?? 8);
   const tokens = inputs.reduce((n, i) => n + (typeof i === 'string' ? i.split(/\s+/).length : i.length), 0);
-  sendJson(res, 200, {
+  return {
     object: 'list',
     data: inputs.map((item, index) => {
       const vector = demoVector(typeof item === 'string' ? item : `tokens:${item.join(',')}`, dim);
@@ -180,7 +192,7 @@ function embeddings(res: ServerResponse, body: Record<string, unknown>) {
     }),
     model: body.model,
     usage: { prompt_tokens: tokens, total_tokens: tokens },
-  });
+  };
 }
 
 function stream(res: ServerResponse, events: unknown[]): void {
@@ -194,7 +206,7 @@ function words(text: string): string[] {
 }
 
 /** A deterministic vector per text: the same text always maps to the same vector. */
-function demoVector(text: string, dim: number): number[] {
+export function demoVector(text: string, dim: number): number[] {
   let h = 2166136261;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619) >>> 0;
   return Array.from({ length: dim }, (_, i) => {

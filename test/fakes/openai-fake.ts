@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { embeddingsAnswer } from '../../local/demo/llm-upstream.ts';
 import { listenOnLoopback, readBody } from './listen.ts';
 
 /**
@@ -78,27 +79,7 @@ export async function startOpenAIFake(): Promise<{ url: string; close(): Promise
           : input.every((i) => typeof i === 'number')
             ? [input as number[]]
             : (input as Array<string | number[]>);
-      const dim = request.dimensions ?? Number(/(\d+)$/.exec(request.model)?.[1] ?? 8);
-      const tokens = inputs.reduce(
-        (n, i) => n + (typeof i === 'string' ? i.split(/\s+/).length : i.length),
-        0,
-      );
-      return send(res, 200, {
-        object: 'list',
-        data: inputs.map((item, index) => {
-          const vector = fakeEmbedding(typeof item === 'string' ? item : `tokens:${item.join(',')}`, dim);
-          return {
-            object: 'embedding',
-            index,
-            embedding:
-              request.encoding_format === 'base64'
-                ? Buffer.from(new Float32Array(vector).buffer).toString('base64')
-                : vector,
-          };
-        }),
-        model: request.model,
-        usage: { prompt_tokens: tokens, total_tokens: tokens },
-      });
+      return send(res, 200, embeddingsAnswer(inputs, request));
     }
     if (req.method === 'POST' && url.pathname === '/v1/responses') return responses(req, res, body);
     if (req.method === 'POST' && url.pathname === '/v1/completions') return completions(req, res, body);
@@ -496,11 +477,4 @@ function send(res: ServerResponse, status: number, body: unknown) {
 }
 
 /** A deterministic unit-ish vector per text: the same text always maps to the same vector. */
-export function fakeEmbedding(text: string, dim: number): number[] {
-  let h = 2166136261;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619) >>> 0;
-  return Array.from({ length: dim }, (_, i) => {
-    h = Math.imul(h ^ (i + 1), 2654435761) >>> 0;
-    return Math.round(((h % 2000) / 1000 - 1) * 1e6) / 1e6;
-  });
-}
+export { demoVector as fakeEmbedding } from '../../local/demo/llm-upstream.ts';
