@@ -48,4 +48,22 @@ describe('usage writer', () => {
     });
     expect(count).toBe(3);
   });
+
+  it('a batch takes at most 200 rows: the next row opens a new one, held by its own request', async () => {
+    const env = await testEnv({ USAGE_FLUSH_MS: '100' });
+    const principal = `usage-full-${crypto.randomUUID().slice(0, 8)}`;
+    const held: Array<Array<Promise<unknown>>> = Array.from({ length: 201 }, () => []);
+    for (const h of held) recordUsage(fakeContext(env, h), row(principal));
+    const openers = held.flatMap((h, i) => (h.length ? [i] : []));
+    expect(openers).toEqual([0, 200]);
+    await Promise.all(held.flat());
+    const count = await withPostgres(getSettings(env), async (client) => {
+      const { rows } = await client.query<{ n: string }>(
+        'select count(*)::text as n from governance.usage where principal = $1',
+        [principal],
+      );
+      return Number(rows[0]!.n);
+    });
+    expect(count).toBe(201);
+  });
 });
