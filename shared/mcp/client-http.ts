@@ -3,6 +3,7 @@ import {
   asServerRequest,
   type ClientTransport,
   type Link,
+  parseMessage,
   readMessage,
   requestHeaders,
   send,
@@ -38,13 +39,7 @@ export class StreamableHttpTransport implements ClientTransport {
     const type = mediaType(res.headers.get('content-type'));
     if (type === 'text/event-stream' && res.body) return this.answerIn(res.body, message.id);
     if (type === 'application/json') {
-      const text = await readMessage(this.link, res);
-      let body: unknown;
-      try {
-        body = JSON.parse(text);
-      } catch (err) {
-        throw this.link.fail.invalid(err);
-      }
+      const body = parseMessage(this.link, await readMessage(this.link, res));
       // A JSON answer may be a batch (2025-03-26): ours is the response with our id.
       for (const item of Array.isArray(body) ? body : [body]) {
         const found = responseTo(item, message.id);
@@ -90,12 +85,7 @@ export class StreamableHttpTransport implements ClientTransport {
   private async answerIn(body: ReadableStream<Uint8Array>, id: RequestId): Promise<JsonRpcResponse> {
     for await (const event of sseEvents(body.getReader(), this.link.fail)) {
       if (!isMessageEvent(event)) continue;
-      let raw: unknown;
-      try {
-        raw = JSON.parse(event.data);
-      } catch (err) {
-        throw this.link.fail.invalid(err);
-      }
+      const raw = parseMessage(this.link, event.data);
       const found = responseTo(raw, id);
       if (found) return found;
       const request = asServerRequest(raw);

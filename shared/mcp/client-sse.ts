@@ -4,6 +4,7 @@ import {
   asServerRequest,
   type ClientTransport,
   type Link,
+  parseMessage,
   requestHeaders,
   send,
 } from './client-transport.ts';
@@ -124,12 +125,7 @@ export class LegacySseTransport implements ClientTransport {
     try {
       for await (const event of this.events) {
         if (!isMessageEvent(event)) continue;
-        let raw: unknown;
-        try {
-          raw = JSON.parse(event.data);
-        } catch (err) {
-          throw this.link.fail.invalid(err);
-        }
+        const raw = parseMessage(this.link, event.data);
         const response = asResponse(raw);
         const request = response ? undefined : asServerRequest(raw);
         if (response?.id != null) {

@@ -30,18 +30,23 @@ export interface ClientTransport {
  */
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
-/** A JSON answer's text, read to at most MAX_MESSAGE_BYTES (counted as it arrives). */
+/** A JSON answer's text, read to at most MAX_MESSAGE_BYTES (counted as it arrives; a lying Content-Length does not help). */
 export async function readMessage(link: Link, res: Response): Promise<string> {
-  if (Number(res.headers.get('content-length') ?? Number.NaN) > MAX_MESSAGE_BYTES) {
-    await res.body?.cancel().catch(() => undefined);
-    throw link.fail.tooLarge(MAX_MESSAGE_BYTES);
-  }
   try {
     return new TextDecoder().decode(await readBounded(res.body, MAX_MESSAGE_BYTES));
   } catch (err) {
     // readBounded's 413 is about a request body; here the upstream sent too much.
     if (err instanceof AppError && err.status === 413) throw link.fail.tooLarge(MAX_MESSAGE_BYTES);
     throw err;
+  }
+}
+
+/** An upstream message's JSON (a body or an event's data); anything else is not valid MCP. */
+export function parseMessage(link: Link, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw link.fail.invalid(err);
   }
 }
 
