@@ -32,16 +32,18 @@ function limitOf(settings: Settings): number {
 const windowMs = () => gatewayConfig.rate_limit.window_seconds * 1000;
 
 /**
- * Throws 429 (with Retry-After) when `client` is over its failure limit; touches no I/O. `client`
- * may be a function, called only when some client is blocked in this isolate: working out the
- * address (on workerd, `request.cf`, a parsed object per access) is then skipped on the hot path.
+ * Throws 429 (with Retry-After) when the client is over its failure limit; touches no I/O.
+ * `clientOf` is called only when some client is blocked in this isolate: working out the address
+ * (on workerd, `request.cf`, a parsed object per access) is then skipped on the hot path.
  */
-export function refuseIfOverFailureLimit(client: string | (() => string), now = Date.now()): void {
-  if (blockedUntil().size === 0) return;
-  const until = blockedUntil().get(typeof client === 'string' ? client : client());
+export function refuseIfOverFailureLimit(clientOf: () => string, now = Date.now()): void {
+  const blocked = blockedUntil();
+  if (blocked.size === 0) return;
+  const client = clientOf();
+  const until = blocked.get(client);
   if (until === undefined) return;
   if (until <= now) {
-    blockedUntil().delete(typeof client === 'string' ? client : client());
+    blocked.delete(client);
     return;
   }
   const retryAfter = Math.max(1, Math.ceil((until - now) / 1000));
