@@ -60,28 +60,26 @@ export async function budgetsFor(
   const ttl = gatewayConfig.budgets.cache_seconds * 1000;
   // One cache read per subject (a key without a budget is cached as `null` like any other answer).
   const known: Array<BudgetLimits | null | undefined> = [];
-  const missing: Array<{ scope: BudgetScope; id: string }> = [];
-  for (const s of subjects) {
+  // Indices into `subjects` of the entries missing or past their ttl.
+  const missing: number[] = [];
+  subjects.forEach((s, i) => {
     const hit = cache().get(`${s.scope}\u0000${s.id}`);
-    if (hit && now - hit.at < ttl) known.push(hit.limits);
-    else {
-      known.push(hit?.limits);
-      missing.push(s);
-    }
-  }
+    known.push(hit?.limits);
+    if (!hit || now - hit.at >= ttl) missing.push(i);
+  });
   if (missing.length && settings.DATABASE_URL) {
     try {
-      const asked = missing;
+      const asked = missing.map((i) => subjects[i]!);
       const rows = await withPostgres(settings, (client) => readBudgets(client, asked), {
         connectTimeoutMs: 2000,
       });
-      subjects.forEach((s, i) => {
-        if (!asked.includes(s)) return;
+      for (const i of missing) {
+        const s = subjects[i]!;
         const row = rows.find((r) => r.scope === s.scope && r.id === s.id);
         const limits = row ? limitsOfRow(row) : null;
         cache().set(`${s.scope}\u0000${s.id}`, { limits, at: now });
         known[i] = limits;
-      });
+      }
     } catch (err) {
       onStale(err);
     }
