@@ -13,8 +13,8 @@ export function maxBodyBytes(functionName: string): number {
 
 /**
  * Reads, bounds, decodes and validates a JSON body: 415 for another content type, 413 past the
- * limit (counted while streaming, so a lying Content-Length does not help), 400 for invalid
- * UTF-8 or malformed JSON, and a ZodError (400 with `param`) for a body of the wrong shape.
+ * limit (the bytes read are counted, streamed or not, so a lying Content-Length does not help),
+ * 400 for invalid UTF-8 or malformed JSON, and a ZodError (400 with `param`) for a wrong shape.
  */
 export async function readJson<S extends $ZodType>(
   c: Context,
