@@ -176,35 +176,15 @@ export async function startMcpFake(): Promise<{ url: string; close(): Promise<vo
         res.writeHead(405, { allow: 'POST' }).end();
         return;
       }
-      const body = JSON.parse((await readBody(req)) || 'null');
-      const server = buildPaged(req.headers);
-      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
-      res.on('close', () => {
-        void transport.close();
-        void server.close();
-      });
-      await server.connect(transport);
-      await transport.handleRequest(req, res, body);
-      return;
+      // Answers on an event stream (the SDK's default).
+      return serveStateless(req, res, buildPaged(req.headers), false);
     }
     if (url.pathname === '/mcp') {
       if (req.method !== 'POST') {
         res.writeHead(405, { allow: 'POST' }).end();
         return;
       }
-      const body = JSON.parse((await readBody(req)) || 'null');
-      const server = build(req.headers, 'streamable_http');
-      const transport = new StreamableHTTPServerTransport({
-        sessionIdGenerator: undefined,
-        enableJsonResponse: true,
-      });
-      res.on('close', () => {
-        void transport.close();
-        void server.close();
-      });
-      await server.connect(transport);
-      await transport.handleRequest(req, res, body);
-      return;
+      return serveStateless(req, res, build(req.headers, 'streamable_http'), true);
     }
     if (url.pathname === '/sse' && req.method === 'GET') {
       const transport = new SSEServerTransport('/messages', res);
@@ -230,6 +210,23 @@ export async function startMcpFake(): Promise<{ url: string; close(): Promise<vo
     });
   });
   return listenOnLoopback(server);
+}
+
+/** One POST to a stateless Streamable HTTP endpoint, answered by a server built for it. */
+async function serveStateless(
+  req: IncomingMessage,
+  res: ServerResponse,
+  server: Pick<Server, 'connect' | 'close'>,
+  enableJsonResponse: boolean,
+): Promise<void> {
+  const body = JSON.parse((await readBody(req)) || 'null');
+  const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse });
+  res.on('close', () => {
+    void transport.close();
+    void server.close();
+  });
+  await server.connect(transport);
+  await transport.handleRequest(req, res, body);
 }
 
 function json(res: ServerResponse, status: number, body: unknown) {
