@@ -24,6 +24,11 @@ const CEILING_KIB: Record<string, number> = {
   // 158 -> 159: the non-stream answers sent as the upstream text (upstream-text.ts, the embed
   // float spans) and the circuit gauge in its own module, which every function but chat dropped.
   all: 159, // every function and the docs on one origin: no target of its own
+  // 79.8 -> 80.1, over issue #23's 80 by ~0.1 KiB: the MCP client's 4 MiB bound on an upstream
+  // answer (fbeb5ad) and /ready's reason classes for a failed Postgres connect (679319d), both
+  // safety, on top of a bundle that met the target with 0.2 KiB to spare. Held here until a cut
+  // (postgres.js's unused replication code, ~4 KiB min) brings it back under.
+  mcp: 81,
   // Every function deployment meets its target since the Neon driver and js-yaml (the MAS_*_YAML
   // overrides are JSON in a Worker: shared/config/override.ts) and the MCP SDK left, and is held
   // to it.
