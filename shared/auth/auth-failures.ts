@@ -70,9 +70,12 @@ export async function recordAuthFailure(
     local = new LocalLimiter(limit, windowMs());
     locals.set(limit, local);
   }
-  // The failure that uses up the allowance is answered as usual; the next request is refused.
-  const verdict = local.take(client);
-  if (!verdict.success || verdict.remaining <= 0) blockedUntil().set(client, verdict.reset);
+  // The failure that uses up the allowance is answered as usual; the next request is refused,
+  // for a whole window from now: the counting window's own end can be a millisecond away (a
+  // failure at :59.99 of a minute window), which would unblock the client at once.
+  const now = Date.now();
+  const verdict = local.take(client, now);
+  if (!verdict.success || verdict.remaining <= 0) blockedUntil().set(client, now + windowMs());
   const redis = options.costly ? getRedis(settings) : undefined;
   if (!redis) return;
   let byLimit = shared.get(redis);
@@ -88,7 +91,7 @@ export async function recordAuthFailure(
   try {
     const result = await withTimeout(limiter.limit(client), 1000, () => new Error('Redis did not answer'));
     if (!result.success || result.remaining <= 0) {
-      blockedUntil().set(client, Math.max(result.reset, blockedUntil().get(client) ?? 0));
+      blockedUntil().set(client, Math.max(result.reset, now + windowMs(), blockedUntil().get(client) ?? 0));
     }
   } catch (err) {
     options.log?.warn('auth failure limit: Redis unavailable, counting per isolate', { error: err as Error });
