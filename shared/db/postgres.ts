@@ -236,8 +236,9 @@ const DRIVER_OPTIONS = {
   keep_alive: 0,
   // The driver would print NOTICEs (e.g. "already exists, skipping"); pg drops them too.
   onnotice: () => undefined,
-  // postgres.js builds a logical-replication client per instance unless told not to.
-  no_subscribe: true,
+  // No `no_subscribe`: 3.4.9's option parsing drops it, so each instance builds its (idle)
+  // logical-replication client anyway; the deployed bundles swap that for one that builds nothing
+  // (wrangler.toml's alias, shared/db/driver-unused/subscribe.ts).
 };
 
 /** A result row array, or several for a multi-statement text (pg answers those with an array too). */

@@ -23,12 +23,8 @@ const compiledLimits = new RegExp(
 const CEILING_KIB: Record<string, number> = {
   // 158 -> 159: the non-stream answers sent as the upstream text (upstream-text.ts, the embed
   // float spans) and the circuit gauge in its own module, which every function but chat dropped.
-  all: 159, // every function and the docs on one origin: no target of its own
-  // 79.8 -> 80.1, over issue #23's 80 by ~0.1 KiB: the MCP client's 4 MiB bound on an upstream
-  // answer (fbeb5ad) and /ready's reason classes for a failed Postgres connect (679319d), both
-  // safety, on top of a bundle that met the target with 0.2 KiB to spare. Held here until a cut
-  // (postgres.js's unused replication code, ~4 KiB min) brings it back under.
-  mcp: 81,
+  // 159 -> 157: postgres.js's replication and large-object modules aliased away (158.6 -> 156.7).
+  all: 157, // every function and the docs on one origin: no target of its own
   // Every function deployment meets its target since the Neon driver and js-yaml (the MAS_*_YAML
   // overrides are JSON in a Worker: shared/config/override.ts) and the MCP SDK left, and is held
   // to it.
@@ -54,7 +50,34 @@ describe('each deployment bundles alone', () => {
       expect(compiledLimits.test(bundle), String(compiledLimits)).toBe(true);
       // ...and parse none: the MAS_*_YAML overrides are JSON in a Worker (shared/config/override.ts).
       expect(size.contributors.map((c) => c.name)).not.toContain('js-yaml');
+      expectDriverAliases(join(outRoot, `${deployment}.meta.json`));
     },
     60_000,
   );
 });
+
+/**
+ * wrangler.toml's [alias] keys are import paths matched exactly, whoever imports them: only
+ * postgres.js may import them (its unused replication and large-object modules, replaced by
+ * shared/db/driver-unused/), and the driver's own modules must be gone from the bundle.
+ */
+const DRIVER_ALIASES = ['./subscribe.js', './large.js'];
+function expectDriverAliases(metafile: string) {
+  const { inputs } = JSON.parse(readFileSync(metafile, 'utf8')) as {
+    inputs: Record<string, { imports: Array<{ path: string; original?: string }> }>;
+  };
+  const aliased: string[] = [];
+  for (const [input, { imports }] of Object.entries(inputs)) {
+    expect(input).not.toMatch(/postgres\/cf\/src\/(subscribe|large)\.js$/);
+    for (const { path, original } of imports) {
+      if (original === undefined || !DRIVER_ALIASES.includes(original)) continue;
+      aliased.push(`${input} ${original} -> ${path}`);
+    }
+  }
+  const driver = 'node_modules/postgres/cf/src/index.js';
+  const expected =
+    driver in inputs
+      ? DRIVER_ALIASES.map((a) => `${driver} ${a} -> shared/db/driver-unused/${a.slice(2, -3)}.ts`)
+      : [];
+  expect(aliased.sort()).toEqual(expected.sort());
+}

@@ -1,0 +1,18 @@
+import { describe, expect, it } from 'vitest';
+import largeObject from './large.ts';
+import Subscribe from './subscribe.ts';
+
+// What the deployed bundles carry in place of postgres.js's replication and large-object modules
+// (wrangler.toml's alias; the npm start tests run the driver with them in the deploy bundle).
+describe("postgres.js's left-out APIs", () => {
+  it('building an instance builds no subscriber, and nothing for end() to wait on', () => {
+    const subscribe = Subscribe();
+    expect(typeof subscribe).toBe('function');
+    expect((subscribe as { sql?: unknown }).sql).toBeUndefined();
+  });
+
+  it('a subscription or a large object throws, naming the API and where it went', () => {
+    expect(() => Subscribe()()).toThrow(/subscribe API is not in this build.*driver-unused/);
+    expect(() => largeObject()).toThrow(/largeObject API is not in this build.*driver-unused/);
+  });
+});
