@@ -2,6 +2,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { withPostgres } from '../../shared/db/postgres.ts';
 import { getSettings } from '../../shared/env.ts';
 import { resetLocalCircuits } from '../../shared/llm/circuit-breaker.ts';
+import { fakeEmbedding } from '../../test/fakes/openai-fake.ts';
 import { bearer, call, testEnv } from '../../test/workers/helpers.ts';
 import embedApp from './index.ts';
 
@@ -169,6 +170,61 @@ describe('embeddings as OpenAI encodes them', () => {
     expect((await post('/v1/embeddings', { input: [[]] })).status).toBe(400);
     expect((await post('/v1/embeddings', { input: 'a', encoding_format: 'hex' })).status).toBe(400);
   });
+});
+
+describe("the upstream's vectors sent on as written", () => {
+  const float32LE = (v: number[]) => Buffer.from(new Float32Array(v).buffer).toString('base64');
+  const exactly = (model: string, embeddings: unknown[], tokens: number) =>
+    JSON.stringify({
+      object: 'list',
+      data: embeddings.map((embedding, index) => ({ object: 'embedding', index, embedding })),
+      model,
+      usage: { prompt_tokens: tokens, total_tokens: tokens },
+    });
+  const input = ['alpha', 'beta gamma'];
+  const vectors = input.map((text) => fakeEmbedding(text, 8));
+
+  it.each([
+    // OpenAI answers base64 (we ask it to): its strings go on as they are.
+    ['small-embed', 'base64', vectors.map(float32LE)],
+    // A compatible server answers floats: written as base64 here.
+    ['compat-embed', 'base64', vectors.map(float32LE)],
+    // Floats from a compatible server: its own number texts.
+    ['compat-embed', 'float', vectors],
+    // Floats asked of OpenAI, which answered base64: decoded, written as numbers.
+    ['small-embed', 'float', vectors.map((v) => Array.from(new Float32Array(v)))],
+  ])('%s, %s asked: the answer, byte for byte', async (model, encoding_format, embeddings) => {
+    const res = await post('/v1/embeddings', { model, input, encoding_format });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(await res.text()).toBe(exactly(model, embeddings, 3));
+  });
+
+  it.each(['float', 'base64'])(
+    '%s through the response cache: the hit is the miss, byte for byte',
+    async (encoding_format) => {
+      const body = { model: 'compat-embed', input: [`cached ${crypto.randomUUID()}`], encoding_format };
+      const send = async () =>
+        call(embedApp, '/v1/embeddings', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-mas-cache': '60', ...bearer('agent') },
+          body: JSON.stringify(body),
+          env: await envWith(),
+        });
+      const miss = await send();
+      expect(miss.headers.get('x-mas-cache')).toBe('miss');
+      const hit = await send();
+      expect(hit.headers.get('x-mas-cache')).toBe('hit');
+      const vector = fakeEmbedding(body.input[0]!, 8);
+      const expected = exactly(
+        'compat-embed',
+        [encoding_format === 'base64' ? float32LE(vector) : vector],
+        2,
+      );
+      expect(await miss.text()).toBe(expected);
+      expect(await hit.text()).toBe(expected);
+    },
+  );
 });
 
 const backends: Array<[string, Record<string, string | undefined>]> = [

@@ -9,7 +9,7 @@ import { beginSpend, estimatePromptTokens, setCostHeader } from '../../shared/go
 import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
 import { encodeFloat32Base64 } from '../../shared/llm/embeddings-base64.ts';
 import { embedWith } from '../../shared/llm/providers/embed.ts';
-import type { EmbedInputs } from '../../shared/llm/providers/types.ts';
+import type { EmbedFormat, EmbedInputs } from '../../shared/llm/providers/types.ts';
 import { resolveTarget } from '../../shared/llm/registry.ts';
 import { createRouteContext, setRouteHeaders } from '../../shared/llm/route-context.ts';
 import { routeCall } from '../../shared/llm/router.ts';
@@ -51,7 +51,11 @@ export const embeddingsSchema = z.strictObject({
  * Embeds through the `embedding` role (or the model asked for) with the same router as chat.
  * Token ids only go to OpenAI-type models (they are another tokenizer's ids to anyone else).
  */
-async function embedTexts(c: Context<AppEnv>, inputs: EmbedInputs, model?: string, dimensions?: number) {
+async function embedTexts(
+  c: Context<AppEnv>,
+  inputs: EmbedInputs,
+  { model, dimensions, format }: { model?: string; dimensions?: number; format?: EmbedFormat } = {},
+) {
   let target = resolveTarget(c.env, model ?? 'embedding', undefined, 'embeddings');
   if ('tokens' in inputs) {
     const chain = target.chain.filter((m) => m.provider.type !== 'gemini');
@@ -79,6 +83,7 @@ async function embedTexts(c: Context<AppEnv>, inputs: EmbedInputs, model?: strin
       signal,
       headers: outgoingTraceHeaders(trace),
       dimensions,
+      format,
     }),
   ).catch((err) => {
     spend.release();
@@ -100,25 +105,28 @@ routes.post('/v1/embeddings', async (c) => {
   const target = resolveTarget(c.env, body.model ?? 'embedding', undefined, 'embeddings');
   const { hit, plan: cache } = await lookupCache(c, 'embeddings', body, target);
   if (hit) return hit;
-  const routed = await embedTexts(c, embedInputsOf(body.input), body.model, body.dimensions);
   const base64 = body.encoding_format === 'base64';
-  const { floatTexts } = routed.result;
-  if (floatTexts && !base64 && !cache) {
-    // Floats asked for and sent: the upstream's own number texts, not the floats serialised again.
-    return c.body(floatAnswer(floatTexts, routed.model.model.id, routed.result.promptTokens), 200, JSON_TYPE);
-  }
+  // The vectors written as asked, when the upstream's own text will do: a base64 string goes in
+  // the cached answer as it is, a float array's text could not (the cache keeps the object).
+  const format = base64 ? 'base64' : cache ? undefined : 'float';
+  const routed = await embedTexts(c, embedInputsOf(body.input), {
+    model: body.model,
+    dimensions: body.dimensions,
+    format,
+  });
+  const { written, vectors } = routed.result;
+  const model = routed.model.model.id;
+  const { promptTokens } = routed.result;
+  if (written?.format === 'float')
+    return c.body(floatAnswer(written.items, model, promptTokens), 200, JSON_TYPE);
+  const embeddings = written?.items ?? (base64 ? vectors!.map(encodeFloat32Base64) : vectors!);
   const answer = {
     object: 'list',
-    data: routed.result.vectors.map((vector, index) => ({
-      object: 'embedding',
-      index,
-      embedding: base64 ? encodeFloat32Base64(vector) : vector,
-    })),
-    model: routed.model.model.id,
-    usage: { prompt_tokens: routed.result.promptTokens, total_tokens: routed.result.promptTokens },
+    data: embeddings.map((embedding, index) => ({ object: 'embedding', index, embedding })),
+    model,
+    usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
   };
-  if (cache)
-    cachePut(c, cache, { body: answer, provider: routed.model.providerId, model: routed.model.model.id });
+  if (cache) cachePut(c, cache, { body: answer, provider: routed.model.providerId, model });
   return c.json(answer);
 });
 
@@ -197,7 +205,8 @@ routes.post('/v1/vectors/:collection/upsert', async (c) => {
   const body = await readJson(c, upsertSchema, maxBodyBytes('embed'));
   const texts = body.points.filter((p) => p.text !== undefined).map((p) => p.text!);
   let embedded: number[][] = [];
-  if (texts.length) embedded = (await embedTexts(c, { texts })).result.vectors;
+  // No format asked: the vectors come back as numbers.
+  if (texts.length) embedded = (await embedTexts(c, { texts })).result.vectors!;
   let next = 0;
   const points = body.points.map((p) => ({
     id: p.id,
@@ -220,7 +229,7 @@ routes.post('/v1/vectors/:collection/upsert', async (c) => {
 routes.post('/v1/vectors/:collection/search', async (c) => {
   const ref = collectionOf(c, 'read');
   const body = await readJson(c, searchSchema, maxBodyBytes('embed'));
-  const query = body.vector ?? (await embedTexts(c, { texts: [body.query!] })).result.vectors[0]!;
+  const query = body.vector ?? (await embedTexts(c, { texts: [body.query!] })).result.vectors![0]!;
   const results = await withStore(c, (store) => store.search(ref, query, body.limit, body.filter));
   return c.json({ results });
 });

@@ -74,12 +74,18 @@ export interface ChunkBytes {
 
 export type ForwardPath = '/responses' | '/completions';
 
-export interface EmbedResult {
-  vectors: number[][];
-  promptTokens: number;
-  /** OpenAI-type float answers: each vector's JSON text as the upstream wrote it, in order. */
-  floatTexts?: string[];
-}
+/** How the caller wants its vectors written: a JSON array of numbers, or base64 float32 LE. */
+export type EmbedFormat = 'float' | 'base64';
+
+/**
+ * One vector per input, in order: as numbers, or (OpenAI-type upstreams, when the route asked
+ * for a format) already written in that format, each exactly as the upstream wrote it, so the
+ * route sends the texts on instead of parsing and writing the vectors again (issue #23).
+ */
+export type EmbedResult = { promptTokens: number } & (
+  | { vectors: number[][]; written?: undefined }
+  | { written: { format: EmbedFormat; items: string[] }; vectors?: undefined }
+);
 
 export interface ProviderSettings {
   id: string;

@@ -1,9 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { ProviderError } from '../../provider-error.ts';
+import type { EmbedFormat } from '../types.ts';
 import { openAIEmbed } from './openai-embed.ts';
 
 /** openAIEmbed against an upstream that answers `text` as is. */
-const embed = (text: string, type: 'openai' | 'openai_compatible' = 'openai_compatible') =>
+const embed = (
+  text: string,
+  type: 'openai' | 'openai_compatible' = 'openai_compatible',
+  format: EmbedFormat | null = 'float', // null: no format asked
+) =>
   openAIEmbed(
     {
       id: 'up',
@@ -15,22 +20,31 @@ const embed = (text: string, type: 'openai' | 'openai_compatible' = 'openai_comp
     type,
     'm',
     { texts: ['a', 'b'] },
-    { signal: new AbortController().signal, headers: {} },
+    { signal: new AbortController().signal, headers: {}, format: format ?? undefined },
   );
 
 describe('openAIEmbed: the upstream float texts, read once', () => {
-  it('keeps each vector as the upstream wrote it, in index order, beside the parsed floats', async () => {
-    const r = await embed(
-      '{"data": [{"index": 1, "embedding" : [ 1.50, -2e-3 ], "object":"embedding"},' +
-        '{"object":"embedding","index":0,"embedding":[0.25,3]}],"usage":{"prompt_tokens":4}}',
-    );
-    expect(r.vectors).toEqual([
-      [0.25, 3],
-      [1.5, -0.002],
-    ]);
-    expect(r.floatTexts).toEqual(['[0.25,3]', '[ 1.50, -2e-3 ]']);
-    expect(r.floatTexts!.map((t) => JSON.parse(t))).toEqual(r.vectors);
+  const body =
+    '{"data": [{"index": 1, "embedding" : [ 1.50, -2e-3 ], "object":"embedding"},' +
+    '{"object":"embedding","index":0,"embedding":[0.25,3]}],"usage":{"prompt_tokens":4}}';
+
+  it('asked for floats: each vector as the upstream wrote it, in index order', async () => {
+    const r = await embed(body);
+    expect(r.written).toEqual({ format: 'float', items: ['[0.25,3]', '[ 1.50, -2e-3 ]'] });
+    expect(r.vectors).toBeUndefined();
     expect(r.promptTokens).toBe(4);
+  });
+
+  it('asked for no format (or base64, from float vectors): the numbers, in index order', async () => {
+    for (const format of [null, 'base64'] as const) {
+      const r = await embed(body, 'openai_compatible', format);
+      expect(r.vectors).toEqual([
+        [0.25, 3],
+        [1.5, -0.002],
+      ]);
+      expect(r.written).toBeUndefined();
+      expect(r.promptTokens).toBe(4);
+    }
   });
 
   it('gives no texts when another "embedding" key could be mistaken for a vector', async () => {
@@ -38,26 +52,48 @@ describe('openAIEmbed: the upstream float texts, read once', () => {
       '{"data":[{"index":0,"meta":{"embedding":[9]},"embedding":[1]},{"index":1,"embedding":[2]}]}',
     );
     expect(r.vectors).toEqual([[1], [2]]);
-    expect(r.floatTexts).toBeUndefined();
+    expect(r.written).toBeUndefined();
     const escaped = await embed('{"x\\"embedding":[7],"data":[{"index":0,"embedding":[1]}]}');
     expect(escaped.vectors).toEqual([[1]]);
-    expect(escaped.floatTexts).toBeUndefined();
+    expect(escaped.written).toBeUndefined();
   });
 
   it('gives no texts when an item spells its key with an escape (the text found is not that vector)', async () => {
     // JSON.parse reads `embedd\u0069ng` as `embedding`; a text search sees only the other key.
     const r = await embed('{"data":[{"index":0,"embedd\\u0069ng":[1]}],"extra":{"embedding":[[9],"x"]}}');
     expect(r.vectors).toEqual([[1]]);
-    expect(r.floatTexts).toBeUndefined();
+    expect(r.written).toBeUndefined();
+  });
+});
+
+describe('openAIEmbed: base64 vectors', () => {
+  const b64 = (v: number[]) => Buffer.from(new Float32Array(v).buffer).toString('base64');
+  const answer = (...items: string[]) =>
+    `{"data":[${items.map((e, i) => `{"index":${items.length - 1 - i},"embedding":"${e}"}`).join(',')}]}`;
+
+  it('asked for base64: the upstream strings themselves, in index order', async () => {
+    const r = await embed(answer(b64([0.5, -1]), b64([2, 0.25])), 'openai', 'base64');
+    expect(r.written).toEqual({ format: 'base64', items: [b64([2, 0.25]), b64([0.5, -1])] });
+    expect(r.vectors).toBeUndefined();
   });
 
-  it('base64 vectors are decoded and give no texts', async () => {
-    const b64 = Buffer.from(new Float32Array([0.5, -1]).buffer).toString('base64');
-    const r = await embed(`{"data":[{"index":0,"embedding":"${b64}"}]}`, 'openai');
-    expect(r.vectors).toEqual([[0.5, -1]]);
-    expect(r.floatTexts).toBeUndefined();
+  it('a string that is not canonical base64 is decoded (the route writes it again)', async () => {
+    const unpadded = b64([0.5]).replace(/=+$/, '');
+    const r = await embed(answer(b64([2]), unpadded), 'openai', 'base64');
+    expect(r.written).toBeUndefined();
+    expect(r.vectors).toEqual([[0.5], [2]]);
   });
 
+  it('asked for floats or for numbers: decoded', async () => {
+    for (const format of ['float', null] as const) {
+      const r = await embed(answer(b64([0.5, -1])), 'openai', format);
+      expect(r.vectors).toEqual([[0.5, -1]]);
+      expect(r.written).toBeUndefined();
+    }
+  });
+});
+
+describe('openAIEmbed: what is not an answer', () => {
   it.each([
     ['a number as a string', '{"data":[{"index":0,"embedding":[1,"2"]}]}'],
     ['a float past the float range', '{"data":[{"index":0,"embedding":[1e999]}]}'],
@@ -66,9 +102,14 @@ describe('openAIEmbed: the upstream float texts, read once', () => {
     ['an index that is not an integer', '{"data":[{"index":0.5,"embedding":[1]}]}'],
     ['an embedding that is an object', '{"data":[{"index":0,"embedding":{"0":1}}]}'],
     ['usage tokens as a string', '{"data":[],"usage":{"prompt_tokens":"3"}}'],
-  ])('%s is a 502, not an answer', async (_, text) => {
-    const err = await embed(text).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ProviderError);
-    expect((err as ProviderError).status).toBe(502);
+    ['an embedding that is not base64', '{"data":[{"index":0,"embedding":"not base64!"}]}'],
+    ['an embedding not whole float32s', '{"data":[{"index":0,"embedding":"AQID"}]}'],
+    ['a body that is not JSON', '{"data":[{"index":0,"embedding":[1]}]'],
+  ])('%s is a 502 whatever the format asked', async (_, text) => {
+    for (const format of ['float', 'base64', null] as const) {
+      const err = await embed(text, 'openai_compatible', format).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ProviderError);
+      expect((err as ProviderError).status).toBe(502);
+    }
   });
 });

@@ -1,15 +1,19 @@
-import { decodeFloat32Base64 } from '../../embeddings-base64.ts';
+import { decodeFloat32Base64, isCanonicalFloat32Base64 } from '../../embeddings-base64.ts';
 import { ProviderError } from '../../provider-error.ts';
-import type { CallOptions, EmbedInputs, EmbedResult, ProviderSettings } from '../types.ts';
+import type { CallOptions, EmbedFormat, EmbedInputs, EmbedResult, ProviderSettings } from '../types.ts';
 import { readJsonText, upstreamRequest } from './openai-http.ts';
 
-/** `/embeddings` on OpenAI or an OpenAI-compatible server: one vector per input, in order. */
+/**
+ * `/embeddings` on OpenAI or an OpenAI-compatible server: one vector per input, in order. With a
+ * `format`, the vectors come back written in it, as the upstream wrote them, whenever the
+ * upstream's answer is in that format already and passes the checks; otherwise as numbers.
+ */
 export async function openAIEmbed(
   settings: ProviderSettings,
   type: 'openai' | 'openai_compatible',
   upstreamModel: string,
   input: EmbedInputs,
-  options: CallOptions & { dimensions?: number },
+  options: CallOptions & { dimensions?: number; format?: EmbedFormat },
 ): Promise<EmbedResult> {
   const provider = settings.id;
   // OpenAI itself sends base64 (a quarter of the bytes and no float parsing, as its SDKs
@@ -24,18 +28,30 @@ export async function openAIEmbed(
   const res = await upstreamRequest(settings, '/embeddings', body, options);
   const { text, json } = await readJsonText(provider, res, options.signal);
   const data = checkEmbeddings(provider, json);
-  const spans = floatSpans(text, data.length);
   const order = data.map((_, i) => i).sort((a, b) => data[a]!.index - data[b]!.index);
+  const usage = (json as { usage?: { prompt_tokens?: number } | null }).usage;
+  const promptTokens = usage?.prompt_tokens ?? 0;
+  const items = options.format && writtenAs(options.format, text, data);
+  if (items)
+    return { written: { format: options.format!, items: order.map((i) => items[i]!) }, promptTokens };
   const vectors = order.map((i) => {
     const e = data[i]!.embedding;
     return typeof e === 'string' ? fromBase64(provider, e) : e;
   });
-  const usage = (json as { usage?: { prompt_tokens?: number } | null }).usage;
-  return {
-    vectors,
-    promptTokens: usage?.prompt_tokens ?? 0,
-    ...(spans ? { floatTexts: order.map((i) => spans[i]!) } : {}),
-  };
+  return { vectors, promptTokens };
+}
+
+/**
+ * Each item's vector as the upstream wrote it in `format`, in `data`'s order, if every item has
+ * one that can be sent on as is: base64 strings exactly as `encodeFloat32Base64` would write
+ * them, or each float array's text (`floatSpans`).
+ */
+function writtenAs(format: EmbedFormat, text: string, data: Item[]): string[] | undefined {
+  if (format === 'float') return floatSpans(text, data.length);
+  const strings = data.map((d) => d.embedding);
+  return strings.every((e) => typeof e === 'string' && isCanonicalFloat32Base64(e))
+    ? (strings as string[])
+    : undefined;
 }
 
 type Item = { index: number; embedding: number[] | string };
