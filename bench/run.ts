@@ -352,23 +352,30 @@ try {
   const atPeer = (peer: Peer, s: RequestSpec): RequestSpec => ({
     ...s,
     url: s.url.replace(upUrl, peerUrl[peer]!),
-    // Portkey reaches the fake as a custom host of its `openai` provider.
-    ...(peer === 'portkey' ? { headers: { ...s.headers, ...portkeyHeaders(upUrl) } } : {}),
+    // Portkey (on Node and on workerd) reaches the fake as a custom host of its `openai` provider.
+    ...(peer.startsWith('portkey') ? { headers: { ...s.headers, ...portkeyHeaders(upUrl) } } : {}),
   });
 
   // One request of each kind first: a misconfiguration should fail loudly, not as 100% errors.
   // An endpoint of ours that fails is left out of the run (named in `skipped`, exit code 1), so
-  // one broken route does not cost the other cells; a failing peer or floor ends the run.
-  const checks: Array<[string, Endpoint | undefined, RequestSpec]> = endpoints.map((e) => [
+  // one broken route does not cost the other cells; a failing peer or floor ends the run, also when
+  // its 200 does not hold the fake's answer (a gateway's error can come as a 200 or an SSE event).
+  const checks: Array<[string, Endpoint | undefined, RequestSpec, string?]> = endpoints.map((e) => [
     e,
     e,
     specs[e].through,
   ]);
+  const fakeAnswer: Record<string, string> = {
+    chat: 'Hello from the bench upstream.',
+    stream: 'data: [DONE]',
+    embed: '"embedding":[',
+  };
   for (const e of endpoints.filter((x) => peersOn && PEER_ENDPOINTS.includes(x))) {
     for (const r of alsoRuntimes) checks.push([`${e} ours@${r}`, e, oursOn(r, specs[e].through)]);
-    for (const p of peersRun) checks.push([`${e} ${p}`, undefined, atPeer(p, specs[e].direct!)]);
+    for (const p of peersRun)
+      checks.push([`${e} ${p}`, undefined, atPeer(p, specs[e].direct!), fakeAnswer[e]]);
   }
-  for (const [name, ours, s] of checks) {
+  for (const [name, ours, s, expected] of checks) {
     const res = await fetch(s.url, {
       method: s.method,
       headers: s.headers ?? {},
@@ -380,6 +387,9 @@ try {
     // A JSON-RPC error or an error result is a 200 too: the mcp cell must measure a real call.
     if (name === 'mcp' && (!text.includes('"result"') || text.includes('"isError":true'))) {
       problem = `tools/call did not succeed: ${text.slice(0, 300)}`;
+    }
+    if (!problem && expected && !text.includes(expected)) {
+      problem = `${s.method} ${s.url} answered without the fake's ${JSON.stringify(expected)}: ${text.slice(0, 300)}`;
     }
     if (!problem) continue;
     if (!ours) throw new Error(`${name}: ${problem}`);
@@ -447,7 +457,7 @@ try {
             ]),
             ...peersRun.map((p): [string, Participant['kind'], RequestSpec] => [
               p,
-              p === 'portkey' ? 'peer' : 'floor',
+              p.startsWith('portkey') ? 'peer' : 'floor',
               atPeer(p, spec.direct!),
             ]),
           ]
@@ -492,7 +502,10 @@ try {
               (c.ioFloor
                 ? `; ${c.ioFloor.name} ${c.ioFloor.cpu} (ours/io floor ${c.ioFloor.ratio.cpu})`
                 : '') +
-              (c.portkey ? `; portkey ${c.portkey.cpu} (ours/portkey ${c.portkey.ratio.cpu})` : ''),
+              (c.portkey ? `; portkey ${c.portkey.cpu} (ours/portkey ${c.portkey.ratio.cpu})` : '') +
+              (c.portkeyWorkerd
+                ? `; portkey-workerd ${c.portkeyWorkerd.cpu} (ours/portkey-workerd ${c.portkeyWorkerd.ratio.cpu}, portkey-workerd/floor ${c.portkeyWorkerd.overFloor ?? '-'})`
+                : ''),
           );
         }
         for (const p of cellPeers.filter((x) => x.cell.errors))

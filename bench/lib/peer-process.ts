@@ -10,6 +10,8 @@
  * passthrough-node: bench/lib/peers/passthrough-node.ts on @hono/node-server in this process.
  * portkey: Portkey's open-source gateway (@portkey-ai/gateway, its published Node build) on the
  * pinned Node, headless; requests name the fake with x-portkey-custom-host (see portkeyHeaders).
+ * portkey-workerd: the same package's gateway bundled as a Worker (bench/lib/peers/portkey-worker.ts,
+ * into bench/.dist/portkey-workerd) under the same bare workerd, the same headers.
  * SIGTERM stops it.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -21,9 +23,10 @@ import { pathToFileURL } from 'node:url';
 import './memory-report.mjs';
 import { freePort } from '../../local/ports.ts';
 import { pinnedNode } from './children.ts';
+import { buildPortkeyWorker } from './peers/portkey-worker.ts';
 import { bareWorkerdConfig, workerdBinary, wranglerCompat } from './runtimes.ts';
 
-type Peer = 'passthrough-workerd' | 'io-floor-workerd' | 'passthrough-node' | 'portkey';
+type Peer = 'passthrough-workerd' | 'io-floor-workerd' | 'passthrough-node' | 'portkey' | 'portkey-workerd';
 
 /** The command that starts Portkey's gateway on `port` (also used for its cold start). */
 export function portkeyCommand(port: number): [string, string[]] {
@@ -113,13 +116,18 @@ async function main(): Promise<void> {
       child.once('exit', () => process.exit(0));
       child.kill('SIGTERM');
     };
-  } else if (peer === 'passthrough-workerd' || peer === 'io-floor-workerd') {
+  } else if (peer === 'passthrough-workerd' || peer === 'io-floor-workerd' || peer === 'portkey-workerd') {
     const dir = mkdtempSync(join(tmpdir(), 'mas-peer-'));
     const bindings: Record<string, string> = { UPSTREAM: upstream };
     let modules: string[];
     if (peer === 'passthrough-workerd') {
       copyFileSync(join(import.meta.dirname, 'peers', 'passthrough-worker.js'), join(dir, 'worker.js'));
       modules = ['worker.js'];
+    } else if (peer === 'portkey-workerd') {
+      const out = join(import.meta.dirname, '..', '.dist', 'portkey-workerd');
+      const file = await buildPortkeyWorker(out);
+      copyFileSync(join(out, file), join(dir, file));
+      modules = [file];
     } else {
       // Bundled as a deploy would be (it imports the driver and the usage statement of ours).
       modules = bundleWorker(join(import.meta.dirname, 'peers', 'io-floor-worker.ts'), dir);

@@ -3,7 +3,8 @@
  * passthrough floors and Portkey's open-source gateway, all on the same fake upstream and
  * interleaved with `direct` and `through` (A B … B A). The headline figure is CPU ms per request
  * of each server's process tree; the ratios pair ours on a runtime with the floor on that runtime
- * (bare workerd ↔ the passthrough Worker, Node ↔ the Hono passthrough) and with Portkey (Node).
+ * (bare workerd ↔ the passthrough Worker, Node ↔ the Hono passthrough) and with Portkey (Node), and
+ * ours on bare workerd with Portkey on the same bare workerd (`portkey-workerd`).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,7 +16,8 @@ import { type CellReport, formatTable, round } from './report.ts';
  * (peers/io-floor-worker.ts): ours / it is our JavaScript, it / the passthrough the I/O.
  */
 export const FLOORS = ['passthrough-workerd', 'io-floor-workerd', 'passthrough-node'] as const;
-export const PEERS = [...FLOORS, 'portkey'] as const;
+/** portkey: its published Node build; portkey-workerd: the same gateway as a Worker on bare workerd. */
+export const PEERS = [...FLOORS, 'portkey', 'portkey-workerd'] as const;
 export type Peer = (typeof PEERS)[number];
 export const PEER_ENDPOINTS: readonly string[] = ['chat', 'stream', 'embed'];
 
@@ -63,6 +65,11 @@ export interface Comparison {
    */
   ioFloor?: Side & { name: Peer; ratio: { cpu: number; p50: number; p99: number }; overFloor?: number };
   portkey?: Side & { ratio: { cpu: number; p50: number; p99: number } };
+  /**
+   * Portkey on the same bare workerd (ours on a bare-workerd runtime only): `ratio` is ours / it,
+   * `overFloor` it / the passthrough Worker (what a real gateway costs on this runtime).
+   */
+  portkeyWorkerd?: Side & { ratio: { cpu: number; p50: number; p99: number }; overFloor?: number };
 }
 
 const side = (cell: CellReport, cpu: number): Side => ({ cpu, p50: cell.latency.p50, p99: cell.latency.p99 });
@@ -100,6 +107,12 @@ export function compareCell(
       const s = side(portkey.cell, portkey.cpuMsPerRequest);
       out.portkey = { ...s, ratio: ratio(mine, s) };
     }
+    const portkeyWorkerd = floorName === 'passthrough-workerd' ? of('portkey-workerd') : undefined;
+    if (portkeyWorkerd) {
+      const s = side(portkeyWorkerd.cell, portkeyWorkerd.cpuMsPerRequest);
+      out.portkeyWorkerd = { ...s, ratio: ratio(mine, s) };
+      if (out.floor) out.portkeyWorkerd.overFloor = round(s.cpu / out.floor.cpu, 2);
+    }
     return out;
   });
 }
@@ -107,7 +120,7 @@ export function compareCell(
 const f = (v: number | undefined, digits = 2) =>
   v === undefined || Number.isNaN(v) ? '-' : v.toFixed(digits);
 
-/** The headline table: CPU ms/req of ours, its floor and Portkey, and the two ratios. */
+/** The headline table: CPU ms/req of ours, its floors and Portkey (Node, bare workerd), and the ratios. */
 export function comparisonTable(comparisons: Comparison[]): string {
   return formatTable(
     [
@@ -118,10 +131,13 @@ export function comparisonTable(comparisons: Comparison[]): string {
       'floor cpu',
       'io floor cpu',
       'portkey cpu',
+      'portkey-workerd cpu',
       'ours/floor',
       'ours/io floor',
       'io floor/floor',
       'ours/portkey',
+      'ours/portkey-workerd',
+      'portkey-workerd/floor',
       'p50 ours/floor/portkey',
       'p99 ours/portkey',
     ],
@@ -133,10 +149,13 @@ export function comparisonTable(comparisons: Comparison[]): string {
       c.floor ? `${f(c.floor.cpu, 3)} (${c.floor.name.replace('passthrough-', '')})` : '-',
       f(c.ioFloor?.cpu, 3),
       f(c.portkey?.cpu, 3),
+      f(c.portkeyWorkerd?.cpu, 3),
       c.floor ? `${f(c.floor.ratio.cpu)}x` : '-',
       c.ioFloor ? `${f(c.ioFloor.ratio.cpu)}x` : '-',
       c.ioFloor?.overFloor !== undefined ? `${f(c.ioFloor.overFloor)}x` : '-',
       c.portkey ? `${f(c.portkey.ratio.cpu)}x` : '-',
+      c.portkeyWorkerd ? `${f(c.portkeyWorkerd.ratio.cpu)}x` : '-',
+      c.portkeyWorkerd?.overFloor !== undefined ? `${f(c.portkeyWorkerd.overFloor)}x` : '-',
       `${f(c.ours.p50)}/${f(c.floor?.p50)}/${f(c.portkey?.p50)}`,
       `${f(c.ours.p99)}/${f(c.portkey?.p99)}`,
     ]),

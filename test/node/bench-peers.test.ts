@@ -35,6 +35,17 @@ describe('bench comparisons', () => {
     expect(comparisonTable([c!])).toMatch(/2\.00x\s+1\.25x/);
   });
 
+  it('pairs ours on bare workerd with Portkey on bare workerd, and Portkey with the passthrough', () => {
+    const portkeyWorkerd: Participant = { ...floor('portkey-workerd', 0.8), kind: 'peer' };
+    const peers = [floor('passthrough-workerd', 0.2), portkeyWorkerd];
+    const [c] = compareCell('chat', 8, [{ runtime: 'workerd-raw', cell: cell(2, 4), cpu: 0.5 }], peers);
+    expect(c!.portkeyWorkerd).toMatchObject({ cpu: 0.8, ratio: { cpu: 0.63 }, overFloor: 4 });
+    expect(comparisonTable([c!])).toMatch(/0\.800\s.*0\.63x\s+4\.00x/);
+    // Ours on Node is paired with Portkey on Node, not with the Worker.
+    const [n] = compareCell('chat', 8, [{ runtime: 'node', cell: cell(2, 4), cpu: 0.5 }], peers);
+    expect(n!.portkeyWorkerd).toBeUndefined();
+  });
+
   it('gives ours on Node no I/O floor (there is none on that runtime)', () => {
     const peers = [floor('passthrough-node', 0.4), floor('io-floor-workerd', 0.25)];
     const [c] = compareCell('chat', 8, [{ runtime: 'node', cell: cell(2, 4), cpu: 0.5 }], peers);
