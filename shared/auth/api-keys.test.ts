@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { findKeyEntry, generateApiKey, parseApiKeysSecret, sha256Hex } from './api-keys.ts';
 
@@ -43,6 +44,35 @@ describe('API keys', () => {
     const entries = parseApiKeysSecret(`a:agent:${await sha256Hex('ka')},b:admin:${await sha256Hex('kb')}`);
     expect(findKeyEntry(entries, await sha256Hex('kb'))?.id).toBe('b');
     expect(findKeyEntry(entries, await sha256Hex('kc'))).toBeUndefined();
+  });
+
+  it('matches exactly what a string comparison of the digests would', async () => {
+    const hashes = await Promise.all(['ka', 'kb', 'kc', 'kd'].map((k) => sha256Hex(k)));
+    const entries = parseApiKeysSecret(hashes.map((h, i) => `id${i}:agent:${h}`).join(','));
+    const hex = fc.stringMatching(/^[0-9a-f]{64}$/);
+    // Near misses of a configured digest: one character changed, upper case, cut or lengthened.
+    const nearMiss = fc
+      .tuple(fc.constantFrom(...hashes), fc.nat(63), fc.constantFrom('0', 'f', 'A', 'g', ''))
+      .map(([h, at, ch]) => h.slice(0, at) + ch + h.slice(at + 1));
+    const presented = fc.oneof(
+      fc.constantFrom(...hashes),
+      hex,
+      nearMiss,
+      fc.constantFrom('', hashes[0]!.toUpperCase()),
+    );
+    fc.assert(
+      fc.property(presented, (h) => {
+        expect(findKeyEntry(entries, h)).toBe(entries.find((e) => e.hash === h));
+      }),
+    );
+  });
+
+  it('never matches an entry whose digest is not lower-case hex', () => {
+    const upper = 'A'.repeat(64);
+    const entries = [{ id: 'x', role: 'agent' as const, hash: upper }];
+    expect(findKeyEntry(entries, upper)).toBeUndefined();
+    // Decoded as 0xa… it must not stand in for the lower-case digest either.
+    expect(findKeyEntry(entries, 'a'.repeat(64))).toBeUndefined();
   });
 
   it('generates distinct url-safe keys', () => {
