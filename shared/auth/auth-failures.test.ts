@@ -25,4 +25,24 @@ describe('auth failures', () => {
     vi.setSystemTime(Date.UTC(2026, 11, 1, 19, 7, 0, 0));
     expect(() => refuseIfOverFailureLimit(() => client)).not.toThrow();
   });
+
+  it("works out the client's address only while some client is refused", async () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(Date.UTC(2026, 11, 1, 20, 0, 0, 0));
+    const settings = { RATE_LIMIT_AUTH_FAILURES: 2 } as unknown as Settings;
+    const blocked = `198.51.100.${Math.floor(Math.random() * 250)}:blocked`;
+    const other = vi.fn(() => '192.0.2.1:other');
+    for (let i = 0; i < 2; i++) await recordAuthFailure(settings, blocked, { costly: false });
+    expect(() => refuseIfOverFailureLimit(() => blocked)).toThrow(/retry after/);
+    refuseIfOverFailureLimit(other);
+    expect(other).toHaveBeenCalledTimes(1);
+    // A window later nobody is refused: no address is worked out, the refused client passes.
+    vi.setSystemTime(Date.UTC(2026, 11, 1, 20, 1, 0, 0));
+    refuseIfOverFailureLimit(other);
+    expect(other).toHaveBeenCalledTimes(1);
+    expect(() => refuseIfOverFailureLimit(() => blocked)).not.toThrow();
+    // ...and a new refusal is honoured again.
+    for (let i = 0; i < 2; i++) await recordAuthFailure(settings, blocked, { costly: false });
+    expect(() => refuseIfOverFailureLimit(() => blocked)).toThrow(/retry after/);
+  });
 });
