@@ -44,8 +44,17 @@ export const hasLimit = (l: BudgetLimits) =>
   l.daily_usd != null || l.monthly_usd != null || l.tpm != null || l.rpm != null;
 
 // Per isolate: budgets change rarely and a request must not wait on Postgres for them. Entries
-// live `cache_seconds`; a stale entry is still used (and logged) when Postgres is down.
-const cache = lazy(() => boundedCache<string, { limits: BudgetLimits | null; at: number }>(10_000));
+// live `cache_seconds`; a stale entry is still used (and logged) when Postgres is down. One cache
+// per scope, keyed by the id itself: a key string built per subject and request (`scope\0id`) was
+// a new string to hash on every look-up.
+type Cached = { limits: BudgetLimits | null; at: number };
+const caches = lazy(
+  (): Record<BudgetScope, ReturnType<typeof boundedCache<string, Cached>>> => ({
+    principal: boundedCache(10_000),
+    agent: boundedCache(10_000),
+    role: boundedCache(10_000),
+  }),
+);
 
 /**
  * The budgets that apply to one call: the key's, the agent's and the role's, each the row set for
@@ -53,20 +62,22 @@ const cache = lazy(() => boundedCache<string, { limits: BudgetLimits | null; at:
  */
 export async function budgetsFor(
   settings: Settings,
-  subjects: Array<{ scope: BudgetScope; id: string }>,
+  subjects: ReadonlyArray<{ scope: BudgetScope; id: string }>,
   onStale: (err: unknown) => void = () => undefined,
 ): Promise<Budget[]> {
   const now = Date.now();
   const ttl = gatewayConfig.budgets.cache_seconds * 1000;
+  const cache = caches();
   // One cache read per subject (a key without a budget is cached as `null` like any other answer).
-  const known: Array<BudgetLimits | null | undefined> = [];
-  // Indices into `subjects` of the entries missing or past their ttl.
+  const known: Array<BudgetLimits | null | undefined> = new Array(subjects.length);
+  // Indices into `subjects` of the entries missing or past their ttl (none, mostly).
   const missing: number[] = [];
-  subjects.forEach((s, i) => {
-    const hit = cache().get(`${s.scope}\u0000${s.id}`);
-    known.push(hit?.limits);
+  for (let i = 0; i < subjects.length; i++) {
+    const s = subjects[i]!;
+    const hit = cache[s.scope].get(s.id);
+    known[i] = hit?.limits;
     if (!hit || now - hit.at >= ttl) missing.push(i);
-  });
+  }
   if (missing.length && settings.DATABASE_URL) {
     try {
       const asked = missing.map((i) => subjects[i]!);
@@ -77,7 +88,7 @@ export async function budgetsFor(
         const s = subjects[i]!;
         const row = rows.find((r) => r.scope === s.scope && r.id === s.id);
         const limits = row ? limitsOfRow(row) : null;
-        cache().set(`${s.scope}\u0000${s.id}`, { limits, at: now });
+        cache[s.scope].set(s.id, { limits, at: now });
         known[i] = limits;
       }
     } catch (err) {
@@ -85,18 +96,20 @@ export async function budgetsFor(
     }
   }
   const out: Budget[] = [];
-  subjects.forEach((s, i) => {
+  for (let i = 0; i < subjects.length; i++) {
+    const s = subjects[i]!;
     const set = known[i];
     const limits = set ?? gatewayConfig.budgets.defaults[s.scope];
     if (hasLimit(limits)) out.push({ scope: s.scope, id: s.id, limits, source: set ? 'set' : 'default' });
-  });
+  }
   return out;
 }
 
 /** Forget cached budgets (after an admin change in this isolate, and in tests). */
 export function forgetBudgets(scope?: BudgetScope, id?: string): void {
-  if (scope && id) cache().delete(`${scope}\u0000${id}`);
-  else cache().clear();
+  const cache = caches();
+  if (scope && id) cache[scope].delete(id);
+  else for (const c of Object.values(cache)) c.clear();
 }
 
 async function readBudgets(client: Client, subjects: Array<{ scope: BudgetScope; id: string }>) {
