@@ -1,5 +1,11 @@
-import { describe, expect, it } from 'vitest';
-import { estimatePromptTokens, utf8Length } from './spend.ts';
+import { Hono } from 'hono';
+import { describe, expect, it, vi } from 'vitest';
+import { gatewayConfig } from '../config/index.ts';
+import type { AppError } from '../errors/index.ts';
+import type { AppEnv } from '../http/create-app.ts';
+import type { ResolvedModel, ResolvedTarget } from '../llm/registry.ts';
+import type { Logger } from '../log/logger.ts';
+import { beginSpend, estimatePromptTokens, newSpendId, utf8Length } from './spend.ts';
 
 describe('utf8Length', () => {
   it.each([
@@ -19,5 +25,58 @@ describe('utf8Length', () => {
     expect(estimatePromptTokens([{ role: 'user', content: 'hi' }])).toBe(
       Math.ceil(JSON.stringify([{ role: 'user', content: 'hi' }]).length / 3),
     );
+  });
+});
+
+describe('beginSpend', () => {
+  const quiet = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet } as unknown as Logger;
+  const model = {
+    model: { id: 'm', upstream: 'm', price: { input: 1, output: 2 } },
+    providerId: 'p',
+  } as unknown as ResolvedModel;
+  const target: ResolvedTarget = { role: 'fast', chain: [model] };
+
+  /** One call as a route makes it, for principal `id`; says what the estimate was asked. */
+  async function call(id: string) {
+    const estimate = vi.fn(() => 10);
+    const app = new Hono<AppEnv>();
+    app.onError((err) => Response.json({ status: (err as AppError).status }, { status: 599 }));
+    app.post('/', async (c) => {
+      c.set('principal', { id, role: 'agent' });
+      c.set('log', quiet);
+      const spend = await beginSpend(c, { endpoint: 'chat', target, promptTokens: estimate });
+      const cost = spend.settle(model, { prompt_tokens: 1000, completion_tokens: 500 });
+      return c.json({ cost });
+    });
+    const res = await app.request('/', { method: 'POST' }, {});
+    return { body: (await res.json()) as { cost?: number; status?: number }, estimate };
+  }
+
+  it('prices the call and never estimates the prompt of a key without budgets', async () => {
+    const { body, estimate } = await call(`no-budget-${Math.random()}`);
+    expect(body.cost).toBeCloseTo(0.002, 12);
+    expect(estimate).not.toHaveBeenCalled();
+  });
+
+  it('estimates the prompt once where a budget applies, and enforces it', async () => {
+    const defaults = gatewayConfig.budgets.defaults.principal;
+    gatewayConfig.budgets.defaults.principal = { rpm: 1 };
+    try {
+      const id = `budgeted-${Math.random()}`;
+      const first = await call(id);
+      expect(first.estimate).toHaveBeenCalledTimes(1);
+      expect(first.body.cost).toBeCloseTo(0.002, 12);
+      expect((await call(id)).body.status).toBe(429);
+    } finally {
+      gatewayConfig.budgets.defaults.principal = defaults;
+    }
+  });
+});
+
+describe('newSpendId', () => {
+  it('never repeats in an isolate', () => {
+    const ids = Array.from({ length: 5000 }, () => newSpendId());
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids[0]).toMatch(/^[0-9a-f-]{36}\.[0-9a-z]+$/);
   });
 });
