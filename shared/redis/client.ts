@@ -27,7 +27,8 @@ export class RedisHealth {
     this.downForMs = downForMs;
   }
   get down(): boolean {
-    return this.now() < this.downUntil;
+    // Closed (the usual case) needs no clock.
+    return this.downUntil !== 0 && this.now() < this.downUntil;
   }
   ok(): void {
     this.failures = 0;
@@ -50,6 +51,19 @@ export class RedisHealth {
  * per-isolate state.
  */
 export function getRedis(settings: Settings): Redis | undefined {
+  // Settings are one object per env, and an isolate has one env: the last answer stands (the
+  // rate limiter and the router's breaker each ask on every request).
+  if (settings !== lastSettings) {
+    lastEntry = clientFor(settings);
+    lastSettings = settings;
+  }
+  return lastEntry && !lastEntry.health.down ? lastEntry.redis : undefined;
+}
+
+let lastSettings: Settings | undefined;
+let lastEntry: { redis: Redis; health: RedisHealth } | undefined;
+
+function clientFor(settings: Settings): { redis: Redis; health: RedisHealth } | undefined {
   const url = settings.UPSTASH_REDIS_REST_URL;
   const token = settings.UPSTASH_REDIS_REST_TOKEN;
   if (!url || !token) return undefined;
@@ -68,7 +82,7 @@ export function getRedis(settings: Settings): Redis | undefined {
     entry = { redis: watched(redis, health), health };
     clients.set(url, entry);
   }
-  return entry.health.down ? undefined : entry.redis;
+  return entry;
 }
 
 /** Whether this isolate currently treats the Redis at `settings` as down (for /ready and tests). */
