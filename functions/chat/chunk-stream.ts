@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import type { AppEnv } from '../../shared/http/create-app.ts';
 import { rawChunkText } from '../../shared/llm/providers/index.ts';
 import { tapChunkStream } from '../../shared/llm/providers/openai/openai-stream-tap.ts';
+import { batchesOf } from '../../shared/llm/providers/sse.ts';
 import type { ChatChunk, ChunkBytes } from '../../shared/llm/providers/types.ts';
 import { redactString } from '../../shared/redact/index.ts';
 
@@ -34,13 +35,18 @@ export function chunkStream(
     async start(controller) {
       let usage: ChatChunk['usage'] | undefined;
       try {
-        for await (const chunk of chunks) {
-          if (chunk.usage) usage = chunk.usage;
-          if (!options.wantsUsage && isUsageOnly(chunk)) continue;
-          const out = options.map ? options.map(chunk) : chunk;
-          // Forwarded chunks go out as they came: no second serialisation per chunk.
-          const text = out === chunk ? (rawChunkText(chunk) ?? JSON.stringify(chunk)) : JSON.stringify(out);
-          controller.enqueue(encoder.encode(`data: ${text}\n\n`));
+        // What one upstream read brought goes out as one piece: one handoff to the runtime per read.
+        for await (const batch of batchesOf(chunks)) {
+          let piece = '';
+          for (const chunk of batch) {
+            if (chunk.usage) usage = chunk.usage;
+            if (!options.wantsUsage && isUsageOnly(chunk)) continue;
+            const out = options.map ? options.map(chunk) : chunk;
+            // Forwarded chunks go out as they came: no second serialisation per chunk.
+            const text = out === chunk ? (rawChunkText(chunk) ?? JSON.stringify(chunk)) : JSON.stringify(out);
+            piece += `data: ${text}\n\n`;
+          }
+          if (piece) controller.enqueue(encoder.encode(piece));
         }
         controller.enqueue(encoder.encode('data: [DONE]\n\n'));
       } catch (err) {

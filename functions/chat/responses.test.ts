@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, inject, it } from 'vitest';
 import { resetLocalCircuits } from '../../shared/llm/circuit-breaker.ts';
-import { adminSql, bearer, call, testEnv } from '../../test/workers/helpers.ts';
+import { adminSql, bearer, bodyPieces, call, testEnv } from '../../test/workers/helpers.ts';
 import { assertOpenAI, responseEvents } from '../../test/workers/openai-spec.ts';
 import app from './index.ts';
 
@@ -350,6 +350,17 @@ describe('POST /v1/responses, streamed', () => {
       expect(outputText(stored)).toBe(done.text);
     },
   );
+
+  it('c-ok (translated): what one upstream read brings goes out as one piece, whole events only', async () => {
+    const pieces = await bodyPieces(await create({ model: 'c-ok', input: 'hi', stream: true }));
+    for (const { text } of pieces) expect(text).toMatch(/^event: [^\n]+\ndata: [\s\S]*\n\n$/);
+    // The opening events leave with the first read's, the closing ones together.
+    expect(pieces[0]!.events.slice(0, 2)).toEqual(['response.created', 'response.in_progress']);
+    expect(pieces.at(-1)!.events).toEqual(TEXT_SEQUENCE.slice(-4));
+    const events = pieces.flatMap((p) => p.events);
+    expect(squash(events)).toEqual(TEXT_SEQUENCE);
+    expect(pieces.length).toBeLessThan(events.length);
+  });
 
   it.each(['n-tools', 'c-tools', 'g-tools'])(
     '%s: a function call streams as item, argument deltas, done',

@@ -5,6 +5,7 @@ import { AppError, badRequest } from '../../shared/errors/index.ts';
 import { beginSpend, estimatePromptTokens, setCostHeader } from '../../shared/governance/spend.ts';
 import type { AppEnv } from '../../shared/http/create-app.ts';
 import { providerFor, rawChunkText } from '../../shared/llm/providers/index.ts';
+import { batchesOf } from '../../shared/llm/providers/sse.ts';
 import type { ChatRequest } from '../../shared/llm/providers/types.ts';
 import type { ResolvedModel } from '../../shared/llm/registry.ts';
 import { resolveTarget } from '../../shared/llm/registry.ts';
@@ -229,8 +230,11 @@ responsesRoutes.post('/v1/responses', async (c) => {
   });
 });
 
-/** A stream of events, each with its SSE text (raw where it can be forwarded byte for byte). */
-type Outgoing = AsyncIterable<{ event: ResponseEvent; text?: string }> & {
+/**
+ * A stream of events, each with its SSE text (raw where it can be forwarded byte for byte), in
+ * batches: the events of one upstream read, written as one piece.
+ */
+type Outgoing = AsyncIterable<Array<{ event: ResponseEvent; text?: string }>> & {
   /** Events that end the stream after an upstream failure mid-way. */
   fail(code: string, message: string): ResponseEvent[];
 };
@@ -247,15 +251,15 @@ function nativeEvents(
   let seq = 0;
   return {
     async *[Symbol.asyncIterator]() {
-      for await (const raw of upstream) {
-        const event = raw as ResponseEvent;
-        seq = Math.max(seq, (event.sequence_number ?? seq) + 1);
-        if (event.response && typeof event.response === 'object') {
+      for await (const batch of batchesOf(upstream)) {
+        yield batch.map((raw) => {
+          const event = raw as ResponseEvent;
+          seq = Math.max(seq, (event.sequence_number ?? seq) + 1);
+          if (!event.response || typeof event.response !== 'object')
+            return { event, text: rawChunkText(raw) };
           snapshot = patch(event.response as ResponseObject);
-          yield { event: { ...event, response: snapshot } };
-        } else {
-          yield { event, text: rawChunkText(raw) };
-        }
+          return { event: { ...event, response: snapshot } };
+        });
       }
     },
     fail(code, message) {
@@ -271,9 +275,14 @@ function translatedEvents(
 ): Outgoing {
   return {
     async *[Symbol.asyncIterator]() {
-      for (const event of events.start()) yield { event };
-      for await (const chunk of chunks) for (const event of events.push(chunk)) yield { event };
-      for (const event of events.end()) yield { event };
+      // The opening events go out with the first read's.
+      let out = events.start();
+      for await (const batch of batchesOf(chunks)) {
+        for (const chunk of batch) out.push(...events.push(chunk));
+        if (out.length) yield out.map((event) => ({ event }));
+        out = [];
+      }
+      yield events.end().map((event) => ({ event }));
     },
     fail: (code, message) => events.fail(code, message),
   };
@@ -296,31 +305,32 @@ function sse(
     async start(controller) {
       // A caller who left makes enqueue throw: stop reading, but still count and store.
       let gone = false;
-      const write = (event: ResponseEvent, text?: string) => {
+      const write = (batch: Array<{ event: ResponseEvent; text?: string }>) => {
         if (gone) return;
+        let piece = '';
+        for (const { event, text } of batch)
+          piece += `event: ${event.type}\ndata: ${text ?? JSON.stringify(event)}\n\n`;
         try {
-          controller.enqueue(
-            encoder.encode(`event: ${event.type}\ndata: ${text ?? JSON.stringify(event)}\n\n`),
-          );
+          controller.enqueue(encoder.encode(piece));
         } catch {
           gone = true;
         }
       };
       let final: ResponseObject | undefined;
       try {
-        for await (const { event, text } of events) {
-          write(event, text);
+        for await (const batch of events) {
+          write(batch);
           if (gone) break;
-          if (isTerminalEvent(event.type)) final = event.response as ResponseObject;
+          for (const { event } of batch)
+            if (isTerminalEvent(event.type)) final = event.response as ResponseObject;
         }
         if (!final) throw new Error('upstream stream ended before the response completed');
       } catch (err) {
         const message = redactString(err instanceof Error ? err.message : 'upstream stream failed').value;
         log.warn('responses stream failed mid-way', { error: err instanceof Error ? err : String(err) });
-        for (const event of events.fail('server_error', `Upstream stream failed: ${message}`)) {
-          write(event);
-          final = event.response as ResponseObject;
-        }
+        const failed = events.fail('server_error', `Upstream stream failed: ${message}`);
+        write(failed.map((event) => ({ event })));
+        for (const event of failed) final = event.response as ResponseObject;
       }
       try {
         if (final) await onEnd(final);

@@ -3,7 +3,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { beforeEach, describe, expect, inject, it } from 'vitest';
 import type { Env } from '../../shared/env.ts';
 import { resetLocalCircuits } from '../../shared/llm/circuit-breaker.ts';
-import { call, KEYS, testEnv } from '../../test/workers/helpers.ts';
+import { bodyPieces, call, KEYS, testEnv } from '../../test/workers/helpers.ts';
 import messagesApp from './index.ts';
 
 const anthropicFake = inject('anthropicFakeUrl');
@@ -412,6 +412,21 @@ describe('/v1/messages beyond the SDK cases', () => {
     expect(((await route.json()) as { type: string; error: { type: string } }).error.type).toBe(
       'not_found_error',
     );
+  });
+
+  it('translated stream: what one upstream read brings goes out as one piece, whole events only', async () => {
+    const res = await post('/v1/messages', {
+      model: 'o-ok',
+      max_tokens: 8,
+      stream: true,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    const pieces = await bodyPieces(res);
+    for (const { text } of pieces) expect(text).toMatch(/^event: [^\n]+\ndata: [\s\S]*\n\n$/);
+    // The opening events leave with the first read's, the closing ones together.
+    expect(pieces[0]!.events.slice(0, 2)).toEqual(['message_start', 'ping']);
+    expect(pieces.at(-1)!.events).toEqual(['content_block_stop', 'message_delta', 'message_stop']);
+    expect(pieces.length).toBeLessThan(pieces.flatMap((p) => p.events).length);
   });
 
   it('mid-stream failures end with an Anthropic error event (native and translated)', async () => {

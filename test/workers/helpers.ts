@@ -58,6 +58,21 @@ export async function rawEnv(overrides: Record<string, string | undefined> = {})
   return { ...(await testEnv()), ...overrides };
 }
 
+/**
+ * A streamed body as the pieces the worker handed the runtime (`call` returns the worker's own
+ * stream, so each read is one `enqueue`), and the SSE event names in each piece.
+ */
+export async function bodyPieces(res: Response): Promise<Array<{ text: string; events: string[] }>> {
+  const pieces: Array<{ text: string; events: string[] }> = [];
+  const decoder = new TextDecoder();
+  const reader = res.body!.getReader();
+  for (let next = await reader.read(); !next.done; next = await reader.read()) {
+    const text = decoder.decode(next.value, { stream: true });
+    pieces.push({ text, events: [...text.matchAll(/^event: (.+)$/gm)].map((m) => m[1]!) });
+  }
+  return pieces;
+}
+
 /** Calls an app inside workerd and waits for its `waitUntil` work, as the runtime would. */
 export async function call(
   app: { fetch: Hono<AppEnv>['fetch'] },

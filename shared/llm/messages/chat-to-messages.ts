@@ -1,5 +1,6 @@
 import type { ChatUsage } from '../providers/anthropic/anthropic-chat-response.ts';
 import type { AnthropicUsage } from '../providers/anthropic/anthropic-wire.ts';
+import { batchesOf } from '../providers/sse.ts';
 import type { ChatChunk, ChatCompletion } from '../providers/types.ts';
 
 const STOP: Record<string, string> = {
@@ -87,63 +88,71 @@ interface ChunkDelta {
  * `content_block_start` / `_delta` / `_stop` run per text or tool_use block (tool arguments as
  * `input_json_delta`), then `message_delta` (stop reason, usage: Chat Completions reports usage
  * only at the end, so input tokens arrive here, not in `message_start`) and `message_stop`.
+ * Given as the events of one upstream read at a time (`batchesOf`), so a writer sends each read's
+ * as one piece; the closing events come as the last batch.
  */
 export async function* chatChunksToEvents(
   chunks: AsyncIterable<ChatChunk>,
   model: string,
-): AsyncGenerator<MessagesEvent> {
+): AsyncGenerator<MessagesEvent[]> {
   let started = false;
   let open: { index: number; kind: 'text' | 'tool'; tool?: number } | undefined;
   let nextIndex = 0;
   let stopReason = 'end_turn';
   let usage: ChatUsage | undefined;
   const toolBlocks = new Map<number, number>();
-  const close = function* (): Generator<MessagesEvent> {
-    if (open) yield { type: 'content_block_stop', index: open.index };
+  const close = (out: MessagesEvent[]) => {
+    if (open) out.push({ type: 'content_block_stop', index: open.index });
     open = undefined;
   };
-  for await (const chunk of chunks) {
+  const push = (chunk: ChatChunk, out: MessagesEvent[]) => {
     if (!started) {
       started = true;
-      yield {
-        type: 'message_start',
-        message: {
-          id: messageId(chunk.id),
-          type: 'message',
-          role: 'assistant',
-          model,
-          content: [],
-          stop_reason: null,
-          stop_sequence: null,
-          usage: { input_tokens: 0, output_tokens: 0 },
+      out.push(
+        {
+          type: 'message_start',
+          message: {
+            id: messageId(chunk.id),
+            type: 'message',
+            role: 'assistant',
+            model,
+            content: [],
+            stop_reason: null,
+            stop_sequence: null,
+            usage: { input_tokens: 0, output_tokens: 0 },
+          },
         },
-      };
-      yield { type: 'ping' };
+        { type: 'ping' },
+      );
     }
     if (chunk.usage) usage = chunk.usage as ChatUsage;
     const choice = (chunk.choices as Array<{ delta?: ChunkDelta; finish_reason?: unknown }> | undefined)?.[0];
-    if (!choice) continue;
+    if (!choice) return;
     const delta = choice.delta ?? {};
     if (delta.content) {
       if (open?.kind !== 'text') {
-        yield* close();
+        close(out);
         open = { index: nextIndex++, kind: 'text' };
-        yield { type: 'content_block_start', index: open.index, content_block: { type: 'text', text: '' } };
+        out.push({
+          type: 'content_block_start',
+          index: open.index,
+          content_block: { type: 'text', text: '' },
+        });
       }
-      yield {
+      out.push({
         type: 'content_block_delta',
         index: open.index,
         delta: { type: 'text_delta', text: delta.content },
-      };
+      });
     }
     for (const call of delta.tool_calls ?? []) {
       let index = toolBlocks.get(call.index);
       if (index === undefined) {
-        yield* close();
+        close(out);
         index = nextIndex++;
         toolBlocks.set(call.index, index);
         open = { index, kind: 'tool', tool: call.index };
-        yield {
+        out.push({
           type: 'content_block_start',
           index,
           content_block: {
@@ -152,24 +161,33 @@ export async function* chatChunksToEvents(
             name: call.function?.name ?? '',
             input: {},
           },
-        };
+        });
       }
       if (call.function?.arguments) {
-        yield {
+        out.push({
           type: 'content_block_delta',
           index,
           delta: { type: 'input_json_delta', partial_json: call.function.arguments },
-        };
+        });
       }
     }
     if (choice.finish_reason) stopReason = mapFinishReason(choice.finish_reason);
+  };
+  for await (const batch of batchesOf(chunks)) {
+    const out: MessagesEvent[] = [];
+    for (const chunk of batch) push(chunk, out);
+    if (out.length) yield out;
   }
   if (!started) return;
-  yield* close();
-  yield {
-    type: 'message_delta',
-    delta: { stop_reason: stopReason, stop_sequence: null },
-    usage: mapChatUsage(usage),
-  };
-  yield { type: 'message_stop' };
+  const out: MessagesEvent[] = [];
+  close(out);
+  out.push(
+    {
+      type: 'message_delta',
+      delta: { stop_reason: stopReason, stop_sequence: null },
+      usage: mapChatUsage(usage),
+    },
+    { type: 'message_stop' },
+  );
+  yield out;
 }

@@ -9,6 +9,7 @@ import { anthropicErrorType } from '../providers/anthropic/anthropic-errors.ts';
 import { PASS_THROUGH_HEADERS } from '../providers/anthropic/anthropic-http.ts';
 import type { AnthropicRequest, AnthropicUsage } from '../providers/anthropic/anthropic-wire.ts';
 import { anthropicMessagesFor, translatedChatFor } from '../providers/index.ts';
+import { batchesOf } from '../providers/sse.ts';
 import type { ResolvedModel } from '../registry.ts';
 import { resolveTarget } from '../registry.ts';
 import { createRouteContext, setRouteHeaders } from '../route-context.ts';
@@ -81,9 +82,12 @@ export async function createMessage(c: Context<AppEnv>): Promise<Response> {
     return c.json(routed.result);
   }
 
-  const routed = await routeCall(ctx, async (model, signal): Promise<AsyncIterable<OutEvent>> => {
+  // In batches: the events of one upstream read go out as one piece.
+  const routed = await routeCall(ctx, async (model, signal): Promise<AsyncIterable<OutEvent[]>> => {
     if (isAnthropic(model))
-      return anthropicMessagesFor(model).messagesStream(native(model), options(signal, model));
+      return batchesOf(
+        await anthropicMessagesFor(model).messagesStream(native(model), options(signal, model)),
+      );
     const chunks = await translatedChatFor(model).chatStream(
       model.model.upstream,
       messagesToChat(body),
@@ -97,27 +101,35 @@ export async function createMessage(c: Context<AppEnv>): Promise<Response> {
   const sse = new ReadableStream<Uint8Array>({
     async start(controller) {
       const usage: AnthropicUsage = {};
-      const send = (type: string, data: string) =>
-        controller.enqueue(encoder.encode(`event: ${type}\ndata: ${data}\n\n`));
-      try {
-        for await (const { event, data } of routed.result) {
+      const frame = (type: string, data: string) => `event: ${type}\ndata: ${data}\n\n`;
+      const enqueue = (piece: string) => controller.enqueue(encoder.encode(piece));
+      /** One batch as one piece; false once an error event (written last) has ended the stream. */
+      const send = (batch: OutEvent[]): boolean => {
+        let piece = '';
+        for (const { event, data } of batch) {
           collectUsage(usage, event);
-          send(event.type, data);
+          piece += frame(event.type, data);
           if (event.type === 'error') {
+            enqueue(piece);
             log.warn('llm stream failed mid-way', {
               model: routed.model.model.id,
               error: data.slice(0, 300),
             });
-            break;
+            return false;
           }
         }
+        if (piece) enqueue(piece);
+        return true;
+      };
+      try {
+        for await (const batch of routed.result) if (!send(batch)) break;
       } catch (err) {
         // After the first byte there is no fallback: end with Anthropic's error event, never a cut.
         log.warn('llm stream failed mid-way', {
           model: routed.model.model.id,
           error: err instanceof Error ? err : String(err),
         });
-        send('error', JSON.stringify(streamErrorEvent(err)));
+        enqueue(frame('error', JSON.stringify(streamErrorEvent(err))));
       } finally {
         routed.dispose();
         countTokens(routed.model, mapAnthropicUsage(usage));
@@ -158,8 +170,8 @@ export async function countMessageTokens(c: Context<AppEnv>): Promise<Response> 
   return c.json({ input_tokens: routed.result.input_tokens });
 }
 
-async function* serialised(events: AsyncIterable<MessagesEvent>): AsyncGenerator<OutEvent> {
-  for await (const event of events) yield { event, data: JSON.stringify(event) };
+async function* serialised(batches: AsyncIterable<MessagesEvent[]>): AsyncGenerator<OutEvent[]> {
+  for await (const events of batches) yield events.map((event) => ({ event, data: JSON.stringify(event) }));
 }
 
 function collectUsage(usage: AnthropicUsage, event: MessagesEvent): void {

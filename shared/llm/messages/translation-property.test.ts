@@ -178,8 +178,8 @@ describe('Anthropic → OpenAI → Anthropic (response)', () => {
       fc.asyncProperty(anthropicMessage, fc.integer({ min: 1, max: 5 }), async (message, pieces) => {
         const chunks = toOpenAIChunks('anthropic', fromArray(anthropicEvents(message, pieces)));
         const events: MessagesEvent[] = [];
-        for await (const event of chatChunksToEvents(chunks as AsyncIterable<ChatChunk>, 'claude'))
-          events.push(event);
+        for await (const batch of chatChunksToEvents(chunks as AsyncIterable<ChatChunk>, 'claude'))
+          events.push(...batch);
         const rebuilt = accumulate(events);
         expect(events[0]!.type).toBe('message_start');
         expect(events.at(-1)!.type).toBe('message_stop');

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { SseParser, sseMessages } from './sse.ts';
+import { batchesOf, primedBatches, SseParser, sseBatches, sseMessages } from './sse.ts';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
@@ -60,5 +60,48 @@ describe('sseMessages', () => {
     await stalled;
     expect(cancelled).toBe(true);
     expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+/** A body whose reads are exactly `reads`. */
+const bodyOf = (reads: string[]) =>
+  new Response(
+    new ReadableStream<Uint8Array>({
+      start: (c) => {
+        for (const read of reads) c.enqueue(bytes(read));
+        c.close();
+      },
+    }),
+  );
+
+const all = async <T>(items: AsyncIterable<T>) => {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
+};
+
+describe('sseBatches', () => {
+  it('one batch per upstream read, with the events it completed; a read completing none gives none', async () => {
+    const res = bodyOf(['data: 1\n\ndata: 2\n\nda', 'ta: 3', '\n\n: ping\n\n', 'data: 4']);
+    const batches = await all(sseBatches('fake', res, 1000, new AbortController().signal));
+    expect(batches).toEqual([[{ data: '1' }, { data: '2' }], [{ data: '3' }], [{ data: '4' }]]);
+  });
+});
+
+describe('primedBatches and batchesOf', () => {
+  it('the first batch is read at once; a writer gets the batches, anyone else the items one by one', async () => {
+    let reads = 0;
+    async function* source() {
+      reads++;
+      yield [1, 2];
+      reads++;
+      yield [3];
+    }
+    const primed = await primedBatches(source());
+    expect(reads).toBe(1);
+    expect(await all(batchesOf(primed))).toEqual([[1, 2], [3]]);
+    expect(await all((await primedBatches(source())) as AsyncIterable<number>)).toEqual([1, 2, 3]);
+    // Any other iterable: one item a batch.
+    expect(await all(batchesOf(source()))).toEqual([[[1, 2]], [[3]]]);
   });
 });

@@ -10,19 +10,21 @@ export interface SseMessage {
 
 /**
  * The server-sent events of an upstream response body (OpenAI's and Anthropic's streams alike),
- * for the streams that are translated. The body is read directly (no decoder or parser stream
+ * for the streams that are translated, one upstream read's worth at a time (reads that complete
+ * no event yield nothing): a writer that sends each batch as one piece hands the runtime one chunk
+ * per read instead of one per event. The body is read directly (no decoder or parser stream
  * stages in between, each of which costs a hop per chunk on workerd), decoded once per chunk and
  * cut into events: allocation per event, not per byte. No read may wait longer than `idleMs`
  * (one timer for the stream, not one per read), so a stalled upstream ends the stream instead of
  * hanging it; stopping early (client gone, idle, error) cancels the body, which releases the
  * upstream connection.
  */
-export async function* sseMessages(
+export async function* sseBatches(
   provider: string,
   res: Response,
   idleMs: number,
   signal: AbortSignal,
-): AsyncGenerator<SseMessage> {
+): AsyncGenerator<SseMessage[]> {
   if (!res.body) throw new ProviderError(provider, 'upstream sent no stream', { status: 502 });
   const reader = res.body.getReader();
   let idled: ProviderError | undefined;
@@ -47,16 +49,24 @@ export async function* sseMessages(
         reading = false;
       }
       if (idled) throw idled;
-      if (next.done) {
-        yield* parser.end();
-        return;
-      }
-      yield* parser.push(next.value);
+      const batch = next.done ? parser.end() : parser.push(next.value);
+      if (batch.length) yield batch;
+      if (next.done) return;
     }
   } finally {
     idle.dispose();
     reader.cancel().catch(() => undefined);
   }
+}
+
+/** `sseBatches` one event at a time, for the readers that translate event by event. */
+export async function* sseMessages(
+  provider: string,
+  res: Response,
+  idleMs: number,
+  signal: AbortSignal,
+): AsyncGenerator<SseMessage> {
+  for await (const batch of sseBatches(provider, res, idleMs, signal)) yield* batch;
 }
 
 /**
@@ -137,4 +147,36 @@ export async function primed<T>(items: AsyncGenerator<T>): Promise<AsyncIterable
       yield* items;
     },
   };
+}
+
+/**
+ * Items that arrived together, in batches of one upstream read each, besides one at a time: a
+ * writer that knows (`batchesOf`) sends each batch as one piece.
+ */
+export interface Batched<T> extends AsyncIterable<T> {
+  batches(): AsyncIterable<T[]>;
+}
+
+/** `primed` for batches (none of them empty): the first is read now. */
+export async function primedBatches<T>(batches: AsyncGenerator<T[]>): Promise<Batched<T>> {
+  const first = await batches.next();
+  async function* all(): AsyncGenerator<T[]> {
+    if (first.done) return;
+    yield first.value;
+    yield* batches;
+  }
+  return {
+    batches: all,
+    async *[Symbol.asyncIterator]() {
+      for await (const batch of all()) yield* batch;
+    },
+  };
+}
+
+/** The batches of a `Batched` iterable; any other gives its items one batch each. */
+export function batchesOf<T>(items: AsyncIterable<T>): AsyncIterable<T[]> {
+  if (typeof (items as Partial<Batched<T>>).batches === 'function') return (items as Batched<T>).batches();
+  return (async function* () {
+    for await (const item of items) yield [item];
+  })();
 }

@@ -1,10 +1,10 @@
 import { ProviderError } from '../../provider-error.ts';
-import { primed } from '../sse.ts';
+import { primedBatches } from '../sse.ts';
 import type { ChatCompletion, ChatProvider, ChatRequest, ProviderSettings } from '../types.ts';
 import { keepText } from '../upstream-text.ts';
 import { completionSchema, parseUpstream } from './openai-bodies.ts';
 import { readJson, readJsonText, upstreamRequest } from './openai-http.ts';
-import { sseChunks } from './openai-sse.ts';
+import { sseChunkBatches } from './openai-sse.ts';
 import { openChunkBytes } from './openai-stream-tap.ts';
 
 /**
@@ -32,7 +32,7 @@ export function createOpenAIProvider(
     },
     async forwardStream(path, body, options) {
       const res = await upstreamRequest(settings, path, { ...body, stream: true }, options, { stream: true });
-      return primed(sseChunks(provider, res, settings.timeoutMs, options.signal));
+      return primedBatches(sseChunkBatches(provider, res, settings.timeoutMs, options.signal));
     },
     async forwardStreamBytes(path, body, options) {
       const res = await upstreamRequest(settings, path, { ...body, stream: true }, options, { stream: true });
@@ -67,7 +67,7 @@ export function createOpenAIChat(
     async chatStream(upstreamModel, request, options) {
       const body = chatStreamBody(upstreamModel, request);
       const res = await upstreamRequest(settings, '/chat/completions', body, options, { stream: true });
-      return primed(sseChunks(provider, res, settings.timeoutMs, options.signal));
+      return primedBatches(sseChunkBatches(provider, res, settings.timeoutMs, options.signal));
     },
   };
 }
