@@ -2,7 +2,7 @@ import { ProviderError } from '../../provider-error.ts';
 import { primedBatches } from '../sse.ts';
 import type { ChatCompletion, ChatProvider, ChatRequest, ProviderSettings } from '../types.ts';
 import { keepText } from '../upstream-text.ts';
-import { completionSchema, parseUpstream } from './openai-bodies.ts';
+import { checkCompletion } from './openai-bodies.ts';
 import { readJson, readJsonText, upstreamRequest } from './openai-http.ts';
 import { sseChunkBatches } from './openai-sse.ts';
 import { openChunkBytes } from './openai-stream-tap.ts';
@@ -61,7 +61,7 @@ export function createOpenAIChat(
       const body = { ...request, model: upstreamModel, stream: false };
       const res = await upstreamRequest(settings, '/chat/completions', body, options);
       const { text, json } = await readJsonText(provider, res, options.signal);
-      parseUpstream(provider, completionSchema, json);
+      checkCompletion(provider, json);
       return keepText(json as ChatCompletion, text);
     },
     async chatStream(upstreamModel, request, options) {

@@ -33,9 +33,17 @@ describe('an OpenAI-type chat answer keeps its upstream text', () => {
     expect(upstreamText({ ...answer })).toBeUndefined();
   });
 
-  it('a body without choices is a 502, not forwarded', async () => {
-    const err = await chat('{"id":"x"}').catch((e: unknown) => e);
+  it.each([
+    ['{"id":"x"}', 'choices'],
+    ['{"choices":{"0":{}}}', 'choices'],
+    ['{"choices":null}', 'choices'],
+    ['[{"choices":[]}]', 'root'],
+    ['"text"', 'root'],
+    ['null', 'root'],
+  ])('%s is a 502 naming %s, not forwarded', async (text, where) => {
+    const err = await chat(text).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProviderError);
     expect((err as ProviderError).status).toBe(502);
+    expect((err as ProviderError).message).toBe(`upstream sent an unexpected body (${where}: Invalid input)`);
   });
 });

@@ -22,9 +22,10 @@ export async function upstreamRequest(
     ...options.headers,
   };
   if (settings.apiKey) headers.authorization = `Bearer ${settings.apiKey}`;
+  const base = settings.baseURL;
   return postUpstream(
     settings,
-    `${settings.baseURL.replace(/\/+$/, '')}${path}`,
+    `${base.endsWith('/') ? base.replace(/\/+$/, '') : base}${path}`,
     headers,
     body,
     options.signal,
