@@ -66,6 +66,59 @@ describe('openAIEmbed: the upstream float texts, read once', () => {
   });
 });
 
+describe('openAIEmbed: float texts checked in place, the rest parsed', () => {
+  it('takes OpenAI-style pretty-printed arrays as they are, with the usage from the rest', async () => {
+    const vector = '[\n        -0.006929283495992422,\n        1.5E+2,\n        0\n      ]';
+    const r = await embed(
+      `{\n  "object": "list",\n  "data": [\n    {\n      "object": "embedding",\n      "index": 0,\n      "embedding": ${vector}\n    }\n  ],\n  "usage": {"prompt_tokens": 7, "total_tokens": 7}\n}\n`,
+    );
+    expect(r.written).toEqual({ format: 'float', items: [vector] });
+    expect(r.promptTokens).toBe(7);
+  });
+
+  it('an item with its key twice: the body is parsed whole (JSON.parse keeps the last)', async () => {
+    const r = await embed(
+      '{"data":[{"index":0,"embedding":[1],"embedding":[2]},{"index":1,"embedding":[3]}]}',
+    );
+    expect(r.written).toBeUndefined();
+    expect(r.vectors).toEqual([[2], [3]]);
+  });
+
+  it('finite numbers past what the check takes are parsed and sent as numbers', async () => {
+    const r = await embed('{"data":[{"index":0,"embedding":[1e-120, 1000000000000000000000]}]}');
+    expect(r.written).toBeUndefined();
+    expect(r.vectors).toEqual([[1e-120, 1e21]]);
+  });
+
+  it.each([
+    ['a non-JSON space inside an array', '[1,\u00a02]'],
+    ['a leading zero', '[01]'],
+    ['a bare point', '[1.]'],
+    ['no integer part', '[.5]'],
+    ['a plus sign', '[+1]'],
+    ['a trailing comma', '[1,]'],
+    ['a missing number', '[1,,2]'],
+    ['two numbers unseparated', '[1 2]'],
+    ['NaN', '[NaN]'],
+    ['an empty exponent', '[1e]'],
+    ['a nested array', '[[1],2]'],
+  ])('%s in a vector is a 502, as parsed whole', async (_, vector) => {
+    const err = await embed(`{"data":[{"index":0,"embedding":${vector}}]}`).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProviderError);
+    expect((err as ProviderError).status).toBe(502);
+  });
+
+  it.each([
+    ['a trailing comma after the data', '{"data":[{"index":0,"embedding":[1]}],}'],
+    ['an item missing its vector', '{"data":[{"index":0,"embedding":[1]},{"index":1}]}'],
+    ['a key that is not a string', '{"data":[{"index":0,"embedding":[1]}],usage:{}}'],
+  ])('%s around good vectors is a 502, as parsed whole', async (_, text) => {
+    const err = await embed(text).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProviderError);
+    expect((err as ProviderError).status).toBe(502);
+  });
+});
+
 describe('openAIEmbed: base64 vectors', () => {
   const b64 = (v: number[]) => Buffer.from(new Float32Array(v).buffer).toString('base64');
   const answer = (...items: string[]) =>

@@ -1,7 +1,7 @@
 import { decodeFloat32Base64, isCanonicalFloat32Base64 } from '../../embeddings-base64.ts';
 import { ProviderError } from '../../provider-error.ts';
 import type { CallOptions, EmbedFormat, EmbedInputs, EmbedResult, ProviderSettings } from '../types.ts';
-import { readJsonText, upstreamRequest } from './openai-http.ts';
+import { bodyReadError, upstreamRequest } from './openai-http.ts';
 
 /**
  * `/embeddings` on OpenAI or an OpenAI-compatible server: one vector per input, in order. With a
@@ -26,32 +26,31 @@ export async function openAIEmbed(
     ...(options.dimensions ? { dimensions: options.dimensions } : {}),
   };
   const res = await upstreamRequest(settings, '/embeddings', body, options);
-  const { text, json } = await readJsonText(provider, res, options.signal);
-  const data = checkEmbeddings(provider, json);
-  const order = data.map((_, i) => i).sort((a, b) => data[a]!.index - data[b]!.index);
-  const usage = (json as { usage?: { prompt_tokens?: number } | null }).usage;
-  const promptTokens = usage?.prompt_tokens ?? 0;
-  const items = options.format && writtenAs(options.format, text, data);
-  if (items)
-    return { written: { format: options.format!, items: order.map((i) => items[i]!) }, promptTokens };
-  const vectors = order.map((i) => {
-    const e = data[i]!.embedding;
-    return typeof e === 'string' ? fromBase64(provider, e) : e;
-  });
+  let text: string;
+  try {
+    text = await res.text();
+  } catch (err) {
+    throw bodyReadError(provider, err, options.signal);
+  }
+  const floats = options.format === 'float' ? floatsAsWritten(text) : undefined;
+  if (floats) return floats;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ProviderError(provider, 'upstream sent a body that is not JSON', { status: 502, cause: err });
+  }
+  const { data, order, promptTokens } = checkEmbeddings(provider, json);
+  const strings = order.map((i) => data[i]!.embedding);
+  if (
+    options.format === 'base64' &&
+    strings.every((e) => typeof e === 'string' && isCanonicalFloat32Base64(e))
+  ) {
+    // What the route would write for these floats, to the byte: sent on as they are.
+    return { written: { format: 'base64', items: strings as string[] }, promptTokens };
+  }
+  const vectors = strings.map((e) => (typeof e === 'string' ? fromBase64(provider, e) : e));
   return { vectors, promptTokens };
-}
-
-/**
- * Each item's vector as the upstream wrote it in `format`, in `data`'s order, if every item has
- * one that can be sent on as is: base64 strings exactly as `encodeFloat32Base64` would write
- * them, or each float array's text (`floatSpans`).
- */
-function writtenAs(format: EmbedFormat, text: string, data: Item[]): string[] | undefined {
-  if (format === 'float') return floatSpans(text, data.length);
-  const strings = data.map((d) => d.embedding);
-  return strings.every((e) => typeof e === 'string' && isCanonicalFloat32Base64(e))
-    ? (strings as string[])
-    : undefined;
 }
 
 type Item = { index: number; embedding: number[] | string };
@@ -60,7 +59,10 @@ type Item = { index: number; embedding: number[] | string };
  * The shape we rely on, checked by hand: a 1536-float vector through zod was most of the
  * embed route's CPU (issue #23). Every number is still checked to be a finite number.
  */
-function checkEmbeddings(provider: string, json: unknown): Item[] {
+function checkEmbeddings(
+  provider: string,
+  json: unknown,
+): { data: Item[]; order: number[]; promptTokens: number } {
   const bad = (where: string, what: string) =>
     new ProviderError(provider, `upstream sent an unexpected body (${where}: ${what})`, { status: 502 });
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw bad('root', 'not an object');
@@ -83,33 +85,70 @@ function checkEmbeddings(provider: string, json: unknown): Item[] {
         throw bad(`data.${i}.embedding`, 'not a finite number');
     }
   });
-  return data as Item[];
+  const items = data as Item[];
+  const order = items.map((_, i) => i).sort((a, b) => items[a]!.index - items[b]!.index);
+  return {
+    data: items,
+    order,
+    promptTokens: (usage as { prompt_tokens?: number } | null)?.prompt_tokens ?? 0,
+  };
 }
 
 /**
- * Each item's `embedding` array as the upstream wrote it, in `data`'s order, so the route can
- * send them on without serialising the floats again; undefined unless every `"embedding":` key
- * in the text is one of the `count` items' and holds an array. The body already parsed, so a
- * `"embedding"` followed by `:` is a key (an escaped quote inside a longer key can add a match:
- * then the count is off and the floats are serialised as before). Floats hold no `]`. A text
- * with any backslash gets none: an escape can spell a key (`"embedd\u0069ng"`) that JSON.parse
- * reads as an item's `embedding` but the search does not see, so the count could still match
- * with some other, unvalidated `"embedding"` array's text standing in for that item's vector.
+ * Floats asked for and sent: each item's `embedding` array as the upstream wrote it, in index
+ * order, with the numbers checked in place by `FLOATS` and only the rest of the body parsed (the
+ * text with each array cut to `[]`): JSON.parse over the 1536 numbers was most of an embeddings
+ * request's own CPU after the float texts stopped being written again (issue #23). Undefined, and
+ * the body parsed whole as before (with its errors), at any doubt:
+ * - a backslash anywhere: an escape can spell a key (`"embedd\u0069ng"`) that JSON.parse reads
+ *   as an item's `embedding` but the search below does not see;
+ * - an array that `FLOATS` does not take, or a rest that is not JSON or not an answer's shape;
+ * - more `"embedding":` keys than items (another object's key, or an item's twice).
+ * Why what is left is sound: without backslashes every `"` opens or closes a string, so in a rest
+ * that parses, each `"embedding"` followed by `:` is a key (were its first quote a closing one,
+ * `embedding` would stand bare outside a string) whose value is the `[]` put there. Every item's
+ * own `embedding` is such a key (an array: a string would not have matched `[`), and there are as
+ * many keys as items, so the k-th key is the k-th item's: the arrays are the items' vectors.
  */
-function floatSpans(text: string, count: number): string[] | undefined {
+function floatsAsWritten(text: string): EmbedResult | undefined {
   if (text.includes('\\')) return undefined;
   const spans: string[] = [];
+  let rest = '';
+  let last = 0;
   const key = /"embedding"\s*:\s*/g;
   for (let m = key.exec(text); m; m = key.exec(text)) {
     const start = m.index + m[0].length;
-    if (text[start] !== '[' || spans.length === count) return undefined;
-    const end = text.indexOf(']', start);
+    const end = text[start] === '[' ? text.indexOf(']', start) : -1;
     if (end < 0) return undefined;
-    spans.push(text.slice(start, end + 1));
-    key.lastIndex = end + 1;
+    const span = text.slice(start, end + 1);
+    if (!FLOATS.test(span)) return undefined;
+    spans.push(span);
+    rest += `${text.slice(last, start)}[]`;
+    last = key.lastIndex = end + 1;
   }
-  return spans.length === count ? spans : undefined;
+  if (spans.length === 0) return undefined;
+  let answer: ReturnType<typeof checkEmbeddings>;
+  try {
+    answer = checkEmbeddings('', JSON.parse(rest + text.slice(last)));
+  } catch {
+    return undefined;
+  }
+  if (answer.data.length !== spans.length) return undefined;
+  return {
+    written: { format: 'float', items: answer.order.map((i) => spans[i]!) },
+    promptTokens: answer.promptTokens,
+  };
 }
+
+/**
+ * A JSON array of one or more numbers that JSON.parse reads as finite numbers, with JSON's own
+ * white space only: an integer part of at most 20 digits and an exponent of at most 2 (leading
+ * zeros aside) keep every value under 1e120, where 1e999 would parse as Infinity. A float32 needs
+ * neither more; an array this refuses is parsed and checked as before.
+ */
+const NUMBER = '-?(?:0|[1-9][0-9]{0,19})(?:\\.[0-9]+)?(?:[eE][-+]?0*[0-9]{1,2})?';
+const WS = '[ \\t\\n\\r]*';
+const FLOATS = new RegExp(`^\\[${WS}(?:${NUMBER}${WS},${WS})*${NUMBER}${WS}\\]$`);
 
 function fromBase64(provider: string, text: string): number[] {
   try {
