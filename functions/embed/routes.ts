@@ -10,7 +10,7 @@ import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
 import { encodeFloat32Base64 } from '../../shared/llm/embeddings-base64.ts';
 import { embedWith } from '../../shared/llm/providers/embed.ts';
 import type { EmbedFormat, EmbedInputs } from '../../shared/llm/providers/types.ts';
-import { resolveTarget } from '../../shared/llm/registry.ts';
+import { type ResolvedTarget, resolveTarget } from '../../shared/llm/registry.ts';
 import { createRouteContext, setRouteHeaders } from '../../shared/llm/route-context.ts';
 import { routeCall } from '../../shared/llm/router.ts';
 import { llmTokensTotal } from '../../shared/metrics/registry.ts';
@@ -54,9 +54,15 @@ export const embeddingsSchema = z.strictObject({
 async function embedTexts(
   c: Context<AppEnv>,
   inputs: EmbedInputs,
-  { model, dimensions, format }: { model?: string; dimensions?: number; format?: EmbedFormat } = {},
+  {
+    model,
+    resolved,
+    dimensions,
+    format,
+  }: { model?: string; resolved?: ResolvedTarget; dimensions?: number; format?: EmbedFormat } = {},
 ) {
-  let target = resolveTarget(c.env, model ?? 'embedding', undefined, 'embeddings');
+  // `resolved`: what the route already resolved `model` to (building a target is per request).
+  let target = resolved ?? resolveTarget(c.env, model ?? 'embedding', undefined, 'embeddings');
   if ('tokens' in inputs) {
     const chain = target.chain.filter((m) => m.provider.type !== 'gemini');
     if (chain.length === 0) {
@@ -111,6 +117,7 @@ routes.post('/v1/embeddings', async (c) => {
   const format = base64 ? 'base64' : cache ? undefined : 'float';
   const routed = await embedTexts(c, embedInputsOf(body.input), {
     model: body.model,
+    resolved: target,
     dimensions: body.dimensions,
     format,
   });
