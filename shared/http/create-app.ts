@@ -8,6 +8,7 @@ import { accessLog } from '../middleware/access-log/index.ts';
 import { correlation } from '../middleware/correlation/index.ts';
 import { cors } from '../middleware/cors/index.ts';
 import { VERSION } from '../version.ts';
+import { MemoRouter } from './memo-router.ts';
 
 export type AppEnv = { Bindings: Env };
 
@@ -35,7 +36,7 @@ export function defineFunction(name: string, routes: FunctionRoutes): FunctionDe
  * and a JSON 404. Every deployment also answers `GET /health` with its own name.
  */
 export function createApp(deployName: string, functions: readonly FunctionDef[]): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
+  const app = new Hono<AppEnv>({ router: new MemoRouter() });
   const routeOwners = new Map<string, string>();
   for (const fn of functions) {
     for (const route of fn.routes.routes) {
