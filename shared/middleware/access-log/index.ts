@@ -5,7 +5,7 @@ import { getSettings } from '../../env.ts';
 import { runInBackground } from '../../http/background.ts';
 import { createLogger, type Logger, type LogLevel } from '../../log/logger.ts';
 import { schedulePush } from '../../metrics/push.ts';
-import { httpRequestDuration, httpRequestsTotal } from '../../metrics/registry.ts';
+import { RequestMetrics } from '../../metrics/request-metrics.ts';
 
 declare module 'hono' {
   interface ContextVariableMap {
@@ -28,6 +28,7 @@ export interface AccessLogOptions {
  * the response. Runs after `correlation`.
  */
 export function accessLog(options: AccessLogOptions): MiddlewareHandler {
+  const metrics = new RequestMetrics();
   return async function accessLogMiddleware(c, next) {
     const started = performance.now();
     const trace = c.get('trace');
@@ -48,8 +49,7 @@ export function accessLog(options: AccessLogOptions): MiddlewareHandler {
     const { route, fn } = resolveRoute(c, options);
     const status = c.res.status;
     const durationMs = Math.round((performance.now() - started) * 100) / 100;
-    httpRequestsTotal.inc({ function: fn, route, status: String(status) });
-    httpRequestDuration.observe({ function: fn, route }, durationMs / 1000);
+    metrics.record(fn, route, status, durationMs / 1000);
     const principal = c.get('principal');
     c.get('log').info('request', {
       function: fn,
