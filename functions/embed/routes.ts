@@ -78,7 +78,8 @@ async function embedTexts(
   const spend = await beginSpend(c, {
     endpoint: 'embeddings',
     target,
-    promptTokens:
+    // Estimated only when a budget applies (a key without budgets does not serialise the inputs).
+    promptTokens: () =>
       'tokens' in inputs
         ? inputs.tokens.reduce((n, t) => n + t.length, 0)
         : estimatePromptTokens(inputs.texts),
