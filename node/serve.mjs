@@ -6,6 +6,8 @@
  *
  *   node node/serve.mjs dist/all/index.js        # PORT (8001) and HOST (127.0.0.1) from the env
  *
+ * Run as a program it starts again with an 8 MiB young generation unless one was set
+ * (node/young-generation.mjs: RSS and GC pauses under load).
  * Plain JavaScript on purpose: a `.ts` entry makes Node load its TypeScript stripper (~17 MiB of
  * RSS and ~30 ms of start-up CPU on Node 24) before anything of ours runs, which a bundle does not
  * need. No cron here: the scheduled handler (approval expiry, ledger checkpoints) is for the
@@ -119,6 +121,8 @@ export async function loadHandler(path) {
 }
 
 if (import.meta.main) {
+  // The young generation's size, set at start (node/young-generation.mjs says why).
+  await import('./young-generation.mjs');
   const path = process.argv[2];
   if (!path) {
     console.error('usage: node node/serve.mjs <module with a Workers-style default export>');
