@@ -1,4 +1,4 @@
-import { idleTimer } from '../../../resilience/deadline.ts';
+import { type IdleTimer, idleTimer } from '../../../resilience/deadline.ts';
 import { idleError, ProviderError } from '../../provider-error.ts';
 import { parseBlock } from '../sse.ts';
 import type { ChunkBytes, Usage } from '../types.ts';
@@ -99,16 +99,20 @@ export function tapChunkStream(bytes: ChunkBytes, options: TapOptions): Readable
   let reading = false;
   let idled: ProviderError | undefined;
   // Only a read left waiting counts: a caller slow to take what we sent is not the upstream's fault.
-  const idle = idleTimer(bytes.idleMs, () => {
-    if (!reading) return false;
-    idled = idleError(provider, bytes.idleMs);
-    reader?.cancel(idled).catch(() => undefined);
-  });
+  // Armed at the first pull: no read waits before it, and its setTimeout stays off the first byte's
+  // path (the Response is built and handed over first).
+  let idle: IdleTimer | undefined;
+  const armed = () =>
+    (idle ??= idleTimer(bytes.idleMs, () => {
+      if (!reading) return false;
+      idled = idleError(provider, bytes.idleMs);
+      reader?.cancel(idled).catch(() => undefined);
+    }));
   let ended = false;
   const end = () => {
     if (ended) return;
     ended = true;
-    idle.dispose();
+    idle?.dispose();
     options.onEnd(usage, failure);
   };
 
@@ -188,10 +192,11 @@ export function tapChunkStream(bytes: ChunkBytes, options: TapOptions): Readable
       },
       // One upstream read per pull, until something went out (a read may hold half an event).
       async pull() {
+        const timer = armed();
         for (const before = sent; sent === before; ) {
           if (failure !== undefined || !reader) return close();
           let next: ReadableStreamReadResult<Uint8Array>;
-          idle.touch();
+          timer.touch();
           reading = true;
           try {
             next = await reader.read();
@@ -204,7 +209,7 @@ export function tapChunkStream(bytes: ChunkBytes, options: TapOptions): Readable
           if (ended) return;
           if (idled) fail(idled);
           if (idled || next.done) return close();
-          idle.touch();
+          timer.touch();
           scan(next.value);
         }
       },
