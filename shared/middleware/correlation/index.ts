@@ -36,10 +36,12 @@ export function correlation(options: CorrelationOptions = {}): MiddlewareHandler
     c.set('trace', { correlationId, traceId, spanId: randomHex(8), flags: parent?.flags ?? '01' });
     await next();
     // Set on whatever response came back (a handler's, onError's, a Response returned as is), and
-    // only there: each header set is a call into the runtime, so none is made twice.
-    c.res.headers.set(headerName, correlationId);
+    // only there: each header set is a call into the runtime, so none is made twice (nor is the
+    // `headers` getter, another call).
+    const headers = c.res.headers;
+    headers.set(headerName, correlationId);
     // OpenAI's name for the same thing: the SDKs read it into `request_id` and their errors.
-    c.res.headers.set('x-request-id', correlationId);
+    headers.set('x-request-id', correlationId);
   };
 }
 
