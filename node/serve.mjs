@@ -7,12 +7,16 @@
  *   node node/serve.mjs dist/all/index.js        # PORT (8001) and HOST (127.0.0.1) from the env
  *
  * Run as a program it starts again with an 8 MiB young generation unless one was set
- * (node/young-generation.mjs: RSS and GC pauses under load).
+ * (node/young-generation.mjs: RSS and GC pauses under load); not when started with an IPC channel
+ * (child_process.fork, PM2's fork mode, a cluster worker), which passes the flag itself.
  * Plain JavaScript on purpose: a `.ts` entry makes Node load its TypeScript stripper (~17 MiB of
  * RSS and ~30 ms of start-up CPU on Node 24) before anything of ours runs, which a bundle does not
  * need. No cron here: the scheduled handler (approval expiry, ledger checkpoints) is for the
  * Workers cron or `npm start`'s scheduler.
  */
+// First, so it evaluates before anything else here: run as a program, the process starts again
+// with an 8 MiB young generation unless one was set (node/young-generation.mjs says why).
+import './young-generation.mjs';
 import { serve } from '@hono/node-server';
 
 /** @typedef {{ fetch(request: Request, env: object, ctx: object): Response | Promise<Response> }} Handler */
@@ -121,8 +125,6 @@ export async function loadHandler(path) {
 }
 
 if (import.meta.main) {
-  // The young generation's size, set at start (node/young-generation.mjs says why).
-  await import('./young-generation.mjs');
   const path = process.argv[2];
   if (!path) {
     console.error('usage: node node/serve.mjs <module with a Workers-style default export>');

@@ -1,7 +1,9 @@
 /**
- * Imported first by a Node entry (node/serve.mjs run as a program, bench/lib/serve-node.mjs): if
- * nothing set the young generation's size, the process replaces itself (same pid, same stdio and
- * env) with one started with `--max-semi-space-size=8`, before anything else is loaded.
+ * The first import of a Node entry (node/serve.mjs, bench/lib/serve-node.mjs), so it evaluates
+ * before anything else of the entry's: if nothing set the young generation's size, the process
+ * replaces itself (same pid, same stdio and env) with one started with `--max-semi-space-size=8`.
+ * node/serve.mjs imported as a library (the tests, the bench runner) execs nothing: only a process
+ * whose main module is node/serve.mjs does, or one that calls execWithYoungGeneration() itself.
  *
  * Why: Node 24 without pointer compression lets the young generation grow to 128 MiB (64 MiB
  * semi-spaces). Under load ours allocates ~150 KiB per chat request, and what survives a scavenge
@@ -17,16 +19,44 @@
  * start; hence the exec: one more Node start-up, ~30 ms of CPU (under load 13, start to first
  * chat answer went from 1022 to 1456 ms median of 7).
  *
- * An operator's own `--max-semi-space-size` (on the command line or in NODE_OPTIONS, `=0` for
- * V8's default) is left alone, as is a platform without `process.execve` (Windows).
+ * Left alone:
+ * - an operator's own size, on the command line or in NODE_OPTIONS, spelt `--max-semi-space-size`
+ *   or V8's `--max_semi_space_size` (`=0` for V8's default);
+ * - a process with an IPC channel: one started by child_process.fork (PM2's fork mode, any
+ *   supervisor that talks over process.send) or a cluster worker (always forked so). Node removes
+ *   NODE_CHANNEL_FD from the env at start, so after an exec process.send would be gone. Such a
+ *   setup passes `--max-semi-space-size=8` itself (PM2: `node_args`, cluster: `execArgv`);
+ * - a worker thread (no exec there), and a platform without `process.execve` (Windows).
  */
-const FLAG = '--max-semi-space-size';
-const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
-if (!given.some((arg) => arg.startsWith(FLAG)) && typeof process.execve === 'function') {
+import { realpathSync } from 'node:fs';
+import { isMainThread } from 'node:worker_threads';
+
+const SIZE = '--max-semi-space-size';
+
+/** Whether the young generation's size was set, in either of V8's spellings. */
+function sizeGiven(args) {
+  return args.some((arg) => arg.replaceAll('_', '-').startsWith(SIZE));
+}
+
+/** Execs this process again with an 8 MiB semi-space, unless it must not (above). */
+export function execWithYoungGeneration() {
+  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  if (sizeGiven(given) || process.channel || !isMainThread || typeof process.execve !== 'function') return;
   process.execve(process.execPath, [
     process.execPath,
-    `${FLAG}=8`,
+    `${SIZE}=8`,
     ...process.execArgv,
     ...process.argv.slice(1),
   ]);
 }
+
+/** node/serve.mjs run as a program (Node resolves the main module through symlinks, as here). */
+function serveIsMain() {
+  try {
+    return realpathSync(process.argv[1] ?? '') === realpathSync(new URL('./serve.mjs', import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (serveIsMain()) execWithYoungGeneration();

@@ -4,10 +4,13 @@
 // is loaded, so Node's TypeScript stripper (~17 MiB RSS, ~30 ms CPU) stays out of the process
 // whose start-up time, CPU and memory are measured, as it is out of Portkey's.
 // With BENCH_MEMORY_DIR, SIGUSR2 writes its memory before and after a full GC (memory-report.mjs).
-// First, as node/serve.mjs run as a program does: the young generation's size, which needs an exec.
-import '../../node/young-generation.mjs';
-import { loadHandler, serveNode } from '../../node/serve.mjs';
-import './memory-report.mjs';
+// First, as node/serve.mjs run as a program does: the young generation's size, which needs an
+// exec, before the rest is loaded (hence the dynamic imports after it).
+import { execWithYoungGeneration } from '../../node/young-generation.mjs';
+
+execWithYoungGeneration();
+const { loadHandler, serveNode } = await import('../../node/serve.mjs');
+await import('./memory-report.mjs');
 
 const handler = await loadHandler(process.argv[2]);
 const env = JSON.parse(process.env.BENCH_VARS ?? '{}');

@@ -109,41 +109,6 @@ describe('node/serve.mjs loading a deploy bundle', () => {
   });
 });
 
-describe('node/serve.mjs young generation', () => {
-  // What the served process was started with, from inside it.
-  const flagsOf = async (env: Record<string, string>) => {
-    const dir = mkdtempSync(join(tmpdir(), 'mas-node-young-'));
-    const entry = join(dir, 'index.js');
-    writeFileSync(
-      entry,
-      `export default { fetch: () => Response.json({ pid: process.pid, execArgv: process.execArgv }) };`,
-    );
-    const child = await startChild<{ url: string }>('serve-node', 'bench/lib/serve-node.mjs', [entry], {
-      env: { BENCH_VARS: '{}', ...env },
-    });
-    try {
-      return {
-        pid: child.pid,
-        seen: (await (await fetch(child.info.url)).json()) as { pid: number; execArgv: string[] },
-      };
-    } finally {
-      await child.stop();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  };
-
-  it('starts again, same pid, with an 8 MiB semi-space when none was set', async () => {
-    const { pid, seen } = await flagsOf({ NODE_OPTIONS: '' });
-    expect(seen.pid).toBe(pid);
-    expect(seen.execArgv).toContain('--max-semi-space-size=8');
-  });
-
-  it("leaves an operator's own size alone (NODE_OPTIONS)", async () => {
-    const { seen } = await flagsOf({ NODE_OPTIONS: '--max-semi-space-size=32' });
-    expect(seen.execArgv.some((a) => a.startsWith('--max-semi-space-size'))).toBe(false);
-  });
-});
-
 describe('node/serve.mjs closing', () => {
   it('close() stops listening, then waits for the background work answered requests left', async () => {
     const order: string[] = [];
