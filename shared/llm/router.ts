@@ -1,13 +1,14 @@
 import { AppError, type ErrorType } from '../errors/index.ts';
 import type { Logger } from '../log/logger.ts';
-import { llmRequestDuration, llmRequestsTotal, llmTokensTotal } from '../metrics/registry.ts';
+import { llmRequestsTotal } from '../metrics/registry.ts';
 import { redactString } from '../redact/index.ts';
 import { backoffDelay, retryAfterSeconds, sleep as sleepFor } from '../resilience/backoff.ts';
 import { deadline } from '../resilience/deadline.ts';
+import { callSeries } from './call-metrics.ts';
 import type { CircuitBreaker } from './circuit-breaker.ts';
 import type { ModelsConfig } from './models-schema.ts';
 import { ProviderError } from './provider-error.ts';
-import type { ChatChunk, ChatCompletion, ChatRequest, Usage } from './providers/types.ts';
+import type { ChatChunk, ChatCompletion, ChatRequest } from './providers/types.ts';
 import type { ResolvedModel, ResolvedTarget } from './registry.ts';
 import { retryBudget } from './retry-budget.ts';
 
@@ -113,7 +114,7 @@ export async function routeCall<T>(
       if (retry === 0) retryBudget.request(key, policy.retry_budget);
       walk.attempts++;
       walk.lastModel = model;
-      const labels = { provider: model.providerId, model: model.model.id, role: ctx.target.role };
+      const series = callSeries(model, ctx.target.role);
       const attempt = deadline(timeoutMs, ctx.signal);
       const started = performance.now();
       try {
@@ -125,15 +126,16 @@ export async function routeCall<T>(
         } else attempt.dispose();
         const elapsed = performance.now() - started;
         walk.upstreamMs += elapsed;
-        llmRequestDuration.observe(labels, elapsed / 1000);
-        llmRequestsTotal.inc({ ...labels, status: 'ok' });
+        series.duration.observe(elapsed / 1000);
+        series.ok.inc();
         await permit.success();
         return { result, model, attempts: walk.attempts, upstreamMs: walk.upstreamMs, dispose };
       } catch (err) {
         attempt.dispose();
         const elapsed = performance.now() - started;
         walk.upstreamMs += elapsed;
-        llmRequestDuration.observe(labels, elapsed / 1000);
+        series.duration.observe(elapsed / 1000);
+        const labels = { provider: model.providerId, model: model.model.id, role: ctx.target.role };
         if (ctx.signal.aborted) {
           // The caller left: not the upstream's fault, and nothing to retry for.
           llmRequestsTotal.inc({ ...labels, status: 'cancelled' });
@@ -285,12 +287,5 @@ function withRouteHeaders(error: AppError, walk: Walk): AppError {
   });
 }
 
-/** Counts tokens from a completion's (or a stream's last chunk's) usage. */
-export function countTokens(model: ResolvedModel, usage: Usage | null | undefined): void {
-  if (!usage) return;
-  const labels = { provider: model.providerId, model: model.model.id };
-  if (usage.prompt_tokens) llmTokensTotal.inc({ ...labels, type: 'prompt' }, usage.prompt_tokens);
-  if (usage.completion_tokens) llmTokensTotal.inc({ ...labels, type: 'completion' }, usage.completion_tokens);
-}
-
+export { countTokens } from './call-metrics.ts';
 export type { ChatChunk, ChatCompletion, ChatRequest };
