@@ -24,6 +24,8 @@ models:
   - { id: c-ok, provider: compat, upstream: ok, capabilities: [chat, tools], context_window: 8192 }
   - { id: c-tools, provider: compat, upstream: tools, capabilities: [chat, tools], context_window: 8192 }
   - { id: c-cut, provider: compat, upstream: midstream, capabilities: [chat], context_window: 8192 }
+  - { id: c-empty, provider: compat, upstream: empty, capabilities: [chat], context_window: 8192 }
+  - { id: c-broken, provider: compat, upstream: bad-tool-calls, capabilities: [chat], context_window: 8192 }
   - { id: n-429, provider: oai, upstream: rate429, capabilities: [chat], context_window: 8192 }
   - { id: c-429, provider: compat, upstream: rate429, capabilities: [chat], context_window: 8192 }
   - { id: c-bad, provider: compat, upstream: bad400, capabilities: [chat], context_window: 8192 }
@@ -360,6 +362,35 @@ describe('POST /v1/responses, streamed', () => {
     const events = pieces.flatMap((p) => p.events);
     expect(squash(events)).toEqual(TEXT_SEQUENCE);
     expect(pieces.length).toBeLessThan(events.length);
+  });
+
+  it('c-empty (translated): an upstream stream with no chunk still opens at 0 and completes, empty', async () => {
+    // `streamed` checks every event against the spec and the sequence numbers are 0..n.
+    const events = await streamed({ model: 'c-empty', input: 'hi' });
+    expect(events.map((e) => e.type)).toEqual([
+      'response.created',
+      'response.in_progress',
+      'response.output_item.added',
+      'response.content_part.added',
+      'response.output_text.done',
+      'response.content_part.done',
+      'response.output_item.done',
+      'response.completed',
+    ]);
+    expect(outputText(events.at(-1)!.response as Json)).toBe('');
+  });
+
+  it('c-broken (translated): a chunk that cannot be read loses only itself, the events before it in its read go out, then response.failed', async () => {
+    const events = await streamed({ model: 'c-broken', input: 'hi' });
+    expect(events.map((e) => e.type)).toEqual([
+      'response.created',
+      'response.in_progress',
+      'response.output_item.added',
+      'response.content_part.added',
+      'response.output_text.delta',
+      'response.failed',
+    ]);
+    expect(events[4]!.delta).toBe('Hel');
   });
 
   it.each(['n-tools', 'c-tools', 'g-tools'])(

@@ -275,14 +275,21 @@ function translatedEvents(
 ): Outgoing {
   return {
     async *[Symbol.asyncIterator]() {
-      // The opening events go out with the first read's.
+      // The opening events go out with the first read's, or with the closing ones if no read
+      // brought a chunk (a 200 whose body is only `[DONE]`): either way the stream starts at 0.
       let out = events.start();
-      for await (const batch of batchesOf(chunks)) {
-        for (const chunk of batch) out.push(...events.push(chunk));
+      try {
+        for await (const batch of batchesOf(chunks)) {
+          for (const chunk of batch) out.push(...events.push(chunk));
+          if (out.length) yield out.map((event) => ({ event }));
+          out = [];
+        }
+      } catch (err) {
+        // What this read built before the failure still goes out, ahead of `response.failed`.
         if (out.length) yield out.map((event) => ({ event }));
-        out = [];
+        throw err;
       }
-      yield events.end().map((event) => ({ event }));
+      yield [...out, ...events.end()].map((event) => ({ event }));
     },
     fail: (code, message) => events.fail(code, message),
   };

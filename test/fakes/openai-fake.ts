@@ -11,6 +11,9 @@ import { listenOnLoopback, readBody } from './listen.ts';
  *   `ctx-too-long`  400 context_length_exceeded   `auth401`  401 invalid_api_key
  *   `rate429`       429 with `Retry-After: 1`      `stall`  accepts and never answers
  *   `midstream`     streams two chunks, then drops the connection
+ *   `empty`         a 200 stream with no chunk at all: only `data: [DONE]`
+ *   `bad-tool-calls`  streams, in one write, a content chunk ("Hel"), then one whose
+ *                   `delta.tool_calls` is an object (a chunk a translator cannot read), then [DONE]
  *   `reset`         drops the connection before any response byte (a reset, as a crashing proxy does)
  *   `slowstream`    streams for 5 s and records (`aborted`) whether the client left early
  *   `seq:<name>`    the next step of a script set with POST /__scripts/<name> ["500","429","ok"]
@@ -186,6 +189,16 @@ export async function startOpenAIFake(): Promise<{ url: string; close(): Promise
       }
       if (!res.destroyed) res.end('data: [DONE]\n\n');
       return;
+    }
+    if (behaviour === 'empty') return void res.end('data: [DONE]\n\n');
+    if (behaviour === 'bad-tool-calls') {
+      // One write, so the worker reads the good chunk and the broken one together.
+      const id = 'chatcmpl-fake0003';
+      const good = { id, choices: [{ index: 0, delta: { content: 'Hel' } }] };
+      const broken = { id, choices: [{ index: 0, delta: { tool_calls: {} } }] };
+      return void res.end(
+        `data: ${JSON.stringify(good)}\n\ndata: ${JSON.stringify(broken)}\n\ndata: [DONE]\n\n`,
+      );
     }
     const chunks = streamChunks(request.model, tools);
     for (const [i, chunk] of chunks.entries()) {
