@@ -34,10 +34,11 @@ export function chunkStream(
   const stream = new ReadableStream<Uint8Array>({
     async start(controller) {
       let usage: ChatChunk['usage'] | undefined;
+      // The chunks of the read being written; a failure part-way still sends them (see catch).
+      let piece = '';
       try {
         // What one upstream read brought goes out as one piece: one handoff to the runtime per read.
         for await (const batch of batchesOf(chunks)) {
-          let piece = '';
           for (const chunk of batch) {
             if (chunk.usage) usage = chunk.usage;
             if (!options.wantsUsage && isUsageOnly(chunk)) continue;
@@ -46,7 +47,9 @@ export function chunkStream(
             const text = out === chunk ? (rawChunkText(chunk) ?? JSON.stringify(chunk)) : JSON.stringify(out);
             piece += `data: ${text}\n\n`;
           }
-          if (piece) controller.enqueue(encoder.encode(piece));
+          const whole = piece;
+          piece = '';
+          if (whole) controller.enqueue(encoder.encode(whole));
         }
         controller.enqueue(encoder.encode('data: [DONE]\n\n'));
       } catch (err) {
@@ -54,7 +57,9 @@ export function chunkStream(
           model: options.model,
           error: err instanceof Error ? err : String(err),
         });
-        controller.enqueue(encoder.encode(streamErrorEvent(err)));
+        // A chunk that failed to translate (`map` threw) loses only itself: those built before it
+        // in the same read go out first, whole, then the error event.
+        controller.enqueue(encoder.encode(piece + streamErrorEvent(err)));
       } finally {
         options.onEnd(usage);
         controller.close();
