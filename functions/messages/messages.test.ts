@@ -25,6 +25,8 @@ models:
   - { id: o-tools, provider: oai, upstream: tools, capabilities: [chat, tools], context_window: 128000 }
   - { id: o-down, provider: oai, upstream: fail500, capabilities: [chat], context_window: 128000 }
   - { id: o-cut, provider: oai, upstream: midstream, capabilities: [chat], context_window: 128000 }
+  - { id: o-empty, provider: oai, upstream: empty, capabilities: [chat], context_window: 128000 }
+  - { id: o-broken, provider: oai, upstream: bad-tool-calls, capabilities: [chat], context_window: 128000 }
   - { id: g-ok, provider: google, upstream: ok, capabilities: [chat], context_window: 1000000 }
 roles:
   native-flaky: [a-over, a-ok]
@@ -427,6 +429,46 @@ describe('/v1/messages beyond the SDK cases', () => {
     expect(pieces[0]!.events.slice(0, 2)).toEqual(['message_start', 'ping']);
     expect(pieces.at(-1)!.events).toEqual(['content_block_stop', 'message_delta', 'message_stop']);
     expect(pieces.length).toBeLessThan(pieces.flatMap((p) => p.events).length);
+  });
+
+  it('translated stream with no upstream chunk: still a whole (empty) message, as the SDK reads it', async () => {
+    const body = {
+      model: 'o-empty',
+      max_tokens: 8,
+      stream: true,
+      messages: [{ role: 'user', content: 'hi' }],
+    };
+    const text = await (await post('/v1/messages', body)).text();
+    expect([...text.matchAll(/^event: (.+)$/gm)].map((m) => m[1])).toEqual([
+      'message_start',
+      'ping',
+      'message_delta',
+      'message_stop',
+    ]);
+    const message = await sdk(await env())
+      .messages.stream({ model: 'o-empty', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] })
+      .finalMessage();
+    expect(message).toMatchObject({ role: 'assistant', content: [], stop_reason: 'end_turn' });
+    expect(message.id).toMatch(/^msg_/);
+  });
+
+  it('translated stream: a chunk that cannot be read loses only itself, the events before it in its read go out, then the error event', async () => {
+    const res = await post('/v1/messages', {
+      model: 'o-broken',
+      max_tokens: 8,
+      stream: true,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    const text = await res.text();
+    expect([...text.matchAll(/^event: (.+)$/gm)].map((m) => m[1])).toEqual([
+      'message_start',
+      'ping',
+      'content_block_start',
+      'content_block_delta',
+      'error',
+    ]);
+    expect(text).toContain('"text_delta","text":"Hel"');
+    expect(text.endsWith('\n\n')).toBe(true);
   });
 
   it('mid-stream failures end with an Anthropic error event (native and translated)', async () => {

@@ -89,7 +89,7 @@ interface ChunkDelta {
  * `input_json_delta`), then `message_delta` (stop reason, usage: Chat Completions reports usage
  * only at the end, so input tokens arrive here, not in `message_start`) and `message_stop`.
  * Given as the events of one upstream read at a time (`batchesOf`), so a writer sends each read's
- * as one piece; the closing events come as the last batch.
+ * as one piece; the closing events come as the last batch (with the opening ones if no chunk came).
  */
 export async function* chatChunksToEvents(
   chunks: AsyncIterable<ChatChunk>,
@@ -105,26 +105,27 @@ export async function* chatChunksToEvents(
     if (open) out.push({ type: 'content_block_stop', index: open.index });
     open = undefined;
   };
-  const push = (chunk: ChatChunk, out: MessagesEvent[]) => {
-    if (!started) {
-      started = true;
-      out.push(
-        {
-          type: 'message_start',
-          message: {
-            id: messageId(chunk.id),
-            type: 'message',
-            role: 'assistant',
-            model,
-            content: [],
-            stop_reason: null,
-            stop_sequence: null,
-            usage: { input_tokens: 0, output_tokens: 0 },
-          },
+  const begin = (id: unknown, out: MessagesEvent[]) => {
+    started = true;
+    out.push(
+      {
+        type: 'message_start',
+        message: {
+          id: messageId(id),
+          type: 'message',
+          role: 'assistant',
+          model,
+          content: [],
+          stop_reason: null,
+          stop_sequence: null,
+          usage: { input_tokens: 0, output_tokens: 0 },
         },
-        { type: 'ping' },
-      );
-    }
+      },
+      { type: 'ping' },
+    );
+  };
+  const push = (chunk: ChatChunk, out: MessagesEvent[]) => {
+    if (!started) begin(chunk.id, out);
     if (chunk.usage) usage = chunk.usage as ChatUsage;
     const choice = (chunk.choices as Array<{ delta?: ChunkDelta; finish_reason?: unknown }> | undefined)?.[0];
     if (!choice) return;
@@ -173,13 +174,21 @@ export async function* chatChunksToEvents(
     }
     if (choice.finish_reason) stopReason = mapFinishReason(choice.finish_reason);
   };
-  for await (const batch of batchesOf(chunks)) {
-    const out: MessagesEvent[] = [];
-    for (const chunk of batch) push(chunk, out);
+  let out: MessagesEvent[] = [];
+  try {
+    for await (const batch of batchesOf(chunks)) {
+      for (const chunk of batch) push(chunk, out);
+      if (out.length) yield out;
+      out = [];
+    }
+  } catch (err) {
+    // What this read built before the failure still goes out, ahead of the error event.
     if (out.length) yield out;
+    throw err;
   }
-  if (!started) return;
-  const out: MessagesEvent[] = [];
+  // An upstream that sent no chunk (a 200 whose body is only `[DONE]`) still gets a whole
+  // message, empty, as a non-streamed empty completion would: never a stream with no events.
+  if (!started) begin(undefined, out);
   close(out);
   out.push(
     {
