@@ -85,7 +85,7 @@ completionsRoutes.post('/v1/completions', async (c) => {
   const spend = await beginSpend(c, {
     endpoint: 'completions',
     target,
-    promptTokens: estimatePromptTokens([body.prompt, body.suffix]),
+    promptTokens: () => estimatePromptTokens([body.prompt, body.suffix]),
     maxOutputTokens: body.max_tokens,
   });
   const released = (err: unknown) => {

@@ -171,7 +171,7 @@ responsesRoutes.post('/v1/responses', async (c) => {
   const spend = await beginSpend(c, {
     endpoint: 'responses',
     target,
-    promptTokens: estimatePromptTokens([body.instructions, items, body.tools]),
+    promptTokens: () => estimatePromptTokens([body.instructions, items, body.tools]),
     maxOutputTokens: body.max_output_tokens ?? undefined,
   });
   const released = (err: unknown) => {

@@ -98,7 +98,7 @@ routes.post('/v1/chat/completions', async (c) => {
   const spend = await beginSpend(c, {
     endpoint: 'chat',
     target,
-    promptTokens: estimatePromptTokens([body.messages, body.tools]),
+    promptTokens: () => estimatePromptTokens([body.messages, body.tools]),
     maxOutputTokens: (body.max_completion_tokens ?? body.max_tokens) as number | undefined,
   });
 

@@ -53,7 +53,7 @@ export async function createMessage(c: Context<AppEnv>): Promise<Response> {
   const spend = await beginSpend(c, {
     endpoint: 'messages',
     target,
-    promptTokens: estimatePromptTokens([body.system, body.messages, body.tools]),
+    promptTokens: () => estimatePromptTokens([body.system, body.messages, body.tools]),
     maxOutputTokens: body.max_tokens,
   });
   const released = (err: unknown): never => {

@@ -1,7 +1,7 @@
 import { decodeFloat32Base64, isCanonicalFloat32Base64 } from '../../embeddings-base64.ts';
 import { ProviderError } from '../../provider-error.ts';
 import type { CallOptions, EmbedFormat, EmbedInputs, EmbedResult, ProviderSettings } from '../types.ts';
-import { bodyReadError, upstreamRequest } from './openai-http.ts';
+import { parseJsonBody, readBodyText, upstreamRequest } from './openai-http.ts';
 
 /**
  * `/embeddings` on OpenAI or an OpenAI-compatible server: one vector per input, in order. With a
@@ -26,21 +26,10 @@ export async function openAIEmbed(
     ...(options.dimensions ? { dimensions: options.dimensions } : {}),
   };
   const res = await upstreamRequest(settings, '/embeddings', body, options);
-  let text: string;
-  try {
-    text = await res.text();
-  } catch (err) {
-    throw bodyReadError(provider, err, options.signal);
-  }
+  const text = await readBodyText(provider, res, options.signal);
   const floats = options.format === 'float' ? floatsAsWritten(text) : undefined;
   if (floats) return floats;
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new ProviderError(provider, 'upstream sent a body that is not JSON', { status: 502, cause: err });
-  }
-  const { data, order, promptTokens } = checkEmbeddings(provider, json);
+  const { data, order, promptTokens } = checkEmbeddings(provider, parseJsonBody(provider, text));
   const strings = order.map((i) => data[i]!.embedding);
   if (
     options.format === 'base64' &&

@@ -44,14 +44,23 @@ export async function readJsonText(
   res: Response,
   signal: AbortSignal,
 ): Promise<{ text: string; json: unknown }> {
-  let text: string;
+  const text = await readBodyText(provider, res, signal);
+  return { text, json: parseJsonBody(provider, text) };
+}
+
+/** The body as text; a connection that breaks while it is read is retryable. */
+export async function readBodyText(provider: string, res: Response, signal: AbortSignal): Promise<string> {
   try {
-    text = await res.text();
+    return await res.text();
   } catch (err) {
     throw bodyReadError(provider, err, signal);
   }
+}
+
+/** The upstream's text as JSON; one that is not JSON is a 502. */
+export function parseJsonBody(provider: string, text: string): unknown {
   try {
-    return { text, json: JSON.parse(text) };
+    return JSON.parse(text);
   } catch (err) {
     throw new ProviderError(provider, 'upstream sent a body that is not JSON', { status: 502, cause: err });
   }
