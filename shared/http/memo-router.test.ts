@@ -1,3 +1,5 @@
+import type { Result } from 'hono/router';
+import { RegExpRouter } from 'hono/router/reg-exp-router';
 import { TrieRouter } from 'hono/router/trie-router';
 import { describe, expect, it } from 'vitest';
 import { MemoRouter } from './memo-router.ts';
@@ -30,7 +32,7 @@ function build<R extends { add(m: string, p: string, h: string): void }>(router:
 }
 
 describe('MemoRouter', () => {
-  it('answers as TrieRouter does, first and every later time, when RegExpRouter cannot hold the routes', () => {
+  it('answers as TrieRouter does, first and every later time, where RegExpRouter cannot hold the routes', () => {
     const memo = build(new MemoRouter<string>());
     const trie = build(new TrieRouter<string>());
     for (let round = 0; round < 3; round++) {
@@ -50,17 +52,77 @@ describe('MemoRouter', () => {
     expect(memo.match('GET', '/approvals/pending')).toEqual(trie.match('GET', '/approvals/pending'));
   });
 
-  it('hands over to RegExpRouter unchanged when the routes fit it', () => {
-    const memo = new MemoRouter<string>();
-    memo.add('POST', '/v1/chat/completions', 'chat');
-    memo.add('GET', '/v1/models/:id', 'model');
-    const [handlers, stash] = memo.match('GET', '/v1/models/abc') as [
-      [string, Record<string, number>][],
-      string[],
+  it("answers as RegExpRouter (hono's default) did for routes it can hold: same handlers, same order, same params", () => {
+    // The chat deployment's table as createApp registers it: the pipeline, /health and /metrics,
+    // the function's own middleware and routes.
+    const table: Array<[string, string]> = [
+      ['ALL', '/*'],
+      ['ALL', '/*'],
+      ['GET', '/health'],
+      ['GET', '/metrics'],
+      ['ALL', '/v1/chat/*'],
+      ['ALL', '/v1/models'],
+      ['ALL', '/v1/models/*'],
+      ['GET', '/v1/models'],
+      ['GET', '/v1/models/:id'],
+      ['ALL', '/v1/files'],
+      ['ALL', '/v1/files/*'],
+      ['POST', '/v1/chat/completions'],
+      ['ALL', '/v1/responses'],
+      ['ALL', '/v1/responses/*'],
+      ['POST', '/v1/responses'],
+      ['GET', '/v1/responses/:id'],
+      ['DELETE', '/v1/responses/:id'],
+      ['GET', '/v1/responses/:id/input_items'],
+      ['POST', '/v1/completions'],
     ];
-    expect(handlers[0]![0]).toBe('model');
-    expect(stash[handlers[0]![1].id!]).toBe('abc');
-    expect(memo.name).toBe('MemoRouter + RegExpRouter');
-    expect(memo.match('POST', '/v1/chat/completions')[0].map(([h]) => h)).toEqual(['chat']);
+    const memo = new MemoRouter<string>();
+    const regexp = new RegExpRouter<string>();
+    table.forEach(([method, path], i) => {
+      memo.add(method, path, `${i} ${method} ${path}`);
+      regexp.add(method, path, `${i} ${method} ${path}`);
+    });
+    const resolved = (r: Result<string>) =>
+      r[0].map(([h, p]) => [
+        h,
+        Object.fromEntries(
+          Object.entries(p).map(([k, v]) => [k, r[1] ? (r[1] as string[])[v as number] : v]),
+        ),
+      ]);
+    const paths = [
+      '/health',
+      '/health/',
+      '/metrics',
+      '/v1/chat/completions',
+      '/v1/chat/completions/',
+      '/v1/chat/other',
+      '/v1/models',
+      '/v1/models/gpt-4o',
+      '/v1/models/a/b',
+      '/v1/files',
+      '/v1/files/x',
+      '/v1/responses',
+      '/v1/responses/resp_1',
+      '/v1/responses/resp_1/input_items',
+      '/v1/responses/resp_1/other',
+      '/v1/completions',
+      '/',
+      '/nowhere',
+    ];
+    for (const method of ['GET', 'POST', 'DELETE', 'PUT', 'OPTIONS'])
+      for (const path of paths) {
+        const want = resolved(regexp.match(method, path));
+        expect([method, path, resolved(memo.match(method, path))]).toEqual([method, path, want]);
+        expect([method, path, resolved(memo.match(method, path))]).toEqual([method, path, want]);
+      }
+    expect(memo.name).toBe('MemoRouter + TrieRouter');
+  });
+
+  it('sees a route added after a match', () => {
+    const memo = new MemoRouter<string>();
+    memo.add('GET', '/a', 'a');
+    expect(memo.match('GET', '/b')[0]).toEqual([]);
+    memo.add('GET', '/b', 'b');
+    expect(memo.match('GET', '/b')[0].map(([h]) => h)).toEqual(['b']);
   });
 });
