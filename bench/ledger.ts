@@ -18,7 +18,7 @@ import { appendLedgerEntries, sealPending } from '../shared/audit/ledger.ts';
 import { createCheckpoint, verifyStoredLog } from '../shared/audit/ledger-checkpoints.ts';
 import { exportLedger, verifyExport } from '../shared/audit/ledger-export.ts';
 import { generateSignerKey, parseVerifierKey } from '../shared/audit/ledger-note.ts';
-import { settingsSchema } from '../shared/env.ts';
+import { parseSettings } from '../shared/env.ts';
 import { bulkAppend, syntheticEntry } from '../test/ledger-bulk.ts';
 import { machineInfo, round } from './lib/report.ts';
 import { Samples } from './lib/stats.ts';
@@ -34,7 +34,7 @@ const url = process.env.DATABASE_URL;
 if (!url) throw new Error('bench:ledger needs DATABASE_URL (a Postgres it may write bench logs to)');
 const log = (line: string) => console.log(`[bench:ledger] ${line}`);
 const key = await generateSignerKey('bench.mas/ledger');
-const settings = settingsSchema.parse({ DATABASE_URL: url, LEDGER_SIGNING_KEY: key.signer });
+const settings = parseSettings({ DATABASE_URL: url, LEDGER_SIGNING_KEY: key.signer });
 const run = crypto.randomUUID().slice(0, 8);
 const main = await connectNodePostgres(url);
 const sync = (await main.client.query<{ synchronous_commit: string }>('show synchronous_commit')).rows[0]

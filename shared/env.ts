@@ -1,5 +1,3 @@
-import * as z from 'zod/mini';
-
 /**
  * Worker bindings. Everything is a plain string var or secret so the same code runs under
  * wrangler, Miniflare, Deno (Deno.env) and Node (process.env).
@@ -45,29 +43,144 @@ export interface Env {
   [key: string]: unknown;
 }
 
-// zod/mini: the env schema is in every function, health included, and the mini API keeps the
-// smallest bundles free of zod's chainable classic API.
-const optionalString = z.pipe(
-  z.optional(z.string().check(z.trim())),
-  z.transform((v: string | undefined) => (v ? v : undefined)),
-);
+/** The settings, parsed and normalised from the bindings: `getSettings`. */
+export interface Settings {
+  DATABASE_URL?: string;
+  UPSTASH_REDIS_REST_URL?: string;
+  UPSTASH_REDIS_REST_TOKEN?: string;
+  QDRANT_URL?: string;
+  QDRANT_API_KEY?: string;
+  LLM_BASE_URL?: string;
+  LLM_HEALTH_URL?: string;
+  LLM_FALLBACK_BASE_URL?: string;
+  PUSHGATEWAY_URL?: string;
+  MAS_API_KEYS?: string;
+  LOG_LEVEL: (typeof LOG_LEVELS)[number];
+  APPROVAL_REQUIRED: boolean;
+  ACTION_AUDIT_ENABLED: boolean;
+  /** Signs approval receipts (and the approvals page session). */
+  APPROVAL_SECRET?: string;
+  /** Receives a signed POST for every new pending approval and every decision. */
+  APPROVAL_WEBHOOK_URL?: string;
+  APPROVAL_WEBHOOK_SECRET?: string;
+  /**
+   * Lets the webhook target loopback/link-local/private addresses: local development and tests
+   * only (`npm start` and the test setup set it). Off, such a URL is refused.
+   */
+  APPROVAL_WEBHOOK_ALLOW_PRIVATE: boolean;
+  /** Overrides `rate_limit.requests` of config/gateway.yaml (per principal per window). */
+  RATE_LIMIT_REQUESTS?: number;
+  /** Overrides `rate_limit.auth_failures_per_client` (failed authentications per client per window). */
+  RATE_LIMIT_AUTH_FAILURES?: number;
+  /**
+   * How often an isolate sends its batched background rate-limit hits to Redis (ms, default 250;
+   * 0 sends each at once: the test suite, whose calls wait for their background work).
+   */
+  RATE_LIMIT_FLUSH_MS?: number;
+  /**
+   * How long an isolate gathers usage rows before writing them to Postgres in one statement (ms,
+   * default 250; 0 writes at the next turn: the test suite, whose calls wait for their background work).
+   */
+  USAGE_FLUSH_MS?: number;
+  /** Overrides `ready.cache_ms` (how long an isolate reuses its last /ready answer; 0: never). */
+  READY_CACHE_MS?: number;
+  /** Overrides `metrics.group_idle_seconds` (idle Pushgateway groups the cron deletes; >= 60). */
+  METRICS_GROUP_IDLE_SECONDS?: number;
+  /** Origins browsers may call from: comma-separated, or `*`; unset: no CORS headers. */
+  CORS_ORIGINS?: string;
+  /** Days a stored Responses API response (`store: true`) is kept (default 30, as OpenAI). */
+  RESPONSES_RETENTION_DAYS?: number;
+  /** Signs ledger checkpoints: PRIVATE+KEY+<name>+<id>+<base64> (`npm run keys -- ledger-keygen`). */
+  LEDGER_SIGNING_KEY?: string;
+  /** The checkpoints' origin line; default the signing key's name. */
+  LEDGER_ORIGIN?: string;
+  /**
+   * After a key rotation: the public keys (`<name>+<key id>+<base64>`, comma or space separated)
+   * that signed older checkpoints, so verification still accepts them.
+   */
+  LEDGER_PREVIOUS_PUBLIC_KEYS?: string;
+  /** Receives every new checkpoint (HMAC-signed with LEDGER_WITNESS_SECRET): a copy outside the database. */
+  LEDGER_WITNESS_URL?: string;
+  LEDGER_WITNESS_SECRET?: string;
+  /** Local development only: let LEDGER_WITNESS_URL name a loopback, link-local or private address. */
+  LEDGER_WITNESS_ALLOW_PRIVATE: boolean;
+  /** The scheduled handler signs a checkpoint when the log grew and the last is this old (s). */
+  LEDGER_CHECKPOINT_INTERVAL_SECONDS: number;
+  /** Serve GET /metrics (local runs); deployed isolates push to the Pushgateway instead. */
+  EXPOSE_METRICS: boolean;
+}
 
-const optionalUrl = z.pipe(optionalString, z.optional(z.url()));
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 
-const boolFlag = (fallback: boolean) =>
-  z.pipe(
-    z.optional(z.string().check(z.trim(), z.toLowerCase())),
-    z.transform((v: string | undefined) =>
-      v === undefined || v === '' ? fallback : !['false', '0', 'no', 'off'].includes(v),
-    ),
-  );
+/** A bad value: its message (zod's English words, which these settings were validated with before). */
+class Invalid {
+  readonly message: string;
+  constructor(message: string) {
+    this.message = message;
+  }
+}
 
-export const settingsSchema = z.object({
-  DATABASE_URL: optionalString.check(
-    z.refine((v) => v === undefined || /^postgres(ql)?:\/\//.test(v), {
-      message: 'must look like postgres://user:password@host:5432/dbname',
-    }),
-  ),
+/**
+ * The settings are parsed by hand, not by a zod schema: every isolate parses them on its first
+ * request, and building ~100 zod schemas at module load and running them on that request was a
+ * measurable part of a new isolate's first request (`npm run bench:isolate-start`). Each rule
+ * below gives what the zod/mini schema it replaced gave, value for value and message for message
+ * (shared/env.test.ts holds the messages): strings trimmed and empty as unset, URLs checked by the
+ * URL parser, flags off for false/0/no/off, integers by `Number()` then the bound.
+ */
+type Rule = (raw: string | undefined) => unknown;
+
+const optionalString: Rule = (raw) => raw?.trim() || undefined;
+
+const canParseUrl = (s: string): boolean => {
+  if (typeof URL.canParse === 'function') return URL.canParse(s);
+  try {
+    new URL(s);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const optionalUrl: Rule = (raw) => {
+  const s = raw?.trim();
+  if (!s) return undefined;
+  if (!canParseUrl(s)) return new Invalid('Invalid URL');
+  // As the URL parser does (and zod's url check did): tabs and line breaks are dropped.
+  return s.replace(/[\t\n\r]/g, '');
+};
+
+const OFF = ['false', '0', 'no', 'off'];
+const boolFlag =
+  (fallback: boolean): Rule =>
+  (raw) => {
+    const v = raw?.trim().toLowerCase();
+    return v === undefined || v === '' ? fallback : !OFF.includes(v);
+  };
+
+/** An integer setting: unset stays unset (or `fallback`), else `Number()` of it, an integer, at least `min` (above it when `exclusive`). */
+const integer =
+  (min: number, exclusive: boolean, fallback?: number): Rule =>
+  (raw) => {
+    const s = raw?.trim();
+    if (!s) return fallback;
+    const n = Number(s);
+    if (!Number.isFinite(n)) return new Invalid(`Invalid input: expected number, received ${n}`);
+    if (!Number.isInteger(n)) return new Invalid('must be an integer');
+    if (exclusive ? n <= min : n < min)
+      return new Invalid(`Too small: expected number to be ${exclusive ? '>' : '>='}${min}`);
+    return n;
+  };
+const positiveInt = integer(0, true);
+const nonNegativeInt = integer(0, false);
+
+const RULES: { readonly [K in keyof Settings]-?: Rule } = {
+  DATABASE_URL: (raw) => {
+    const v = optionalString(raw) as string | undefined;
+    return v === undefined || /^postgres(ql)?:\/\//.test(v)
+      ? v
+      : new Invalid('must look like postgres://user:password@host:5432/dbname');
+  },
   UPSTASH_REDIS_REST_URL: optionalUrl,
   UPSTASH_REDIS_REST_TOKEN: optionalString,
   QDRANT_URL: optionalUrl,
@@ -77,155 +190,65 @@ export const settingsSchema = z.object({
   LLM_FALLBACK_BASE_URL: optionalUrl,
   PUSHGATEWAY_URL: optionalUrl,
   MAS_API_KEYS: optionalString,
-  LOG_LEVEL: z.pipe(
-    z.pipe(
-      z.optional(z.string().check(z.trim(), z.toLowerCase())),
-      z.transform((v: string | undefined) => v || 'info'),
-    ),
-    z.enum(['debug', 'info', 'warn', 'error', 'silent']),
-  ),
+  LOG_LEVEL: (raw) => {
+    const v = raw?.trim().toLowerCase() || 'info';
+    return (LOG_LEVELS as readonly string[]).includes(v)
+      ? v
+      : new Invalid(`Invalid option: expected one of ${LOG_LEVELS.map((l) => `"${l}"`).join('|')}`);
+  },
   APPROVAL_REQUIRED: boolFlag(true),
   ACTION_AUDIT_ENABLED: boolFlag(true),
-  /** Signs approval receipts (and the approvals page session). */
   APPROVAL_SECRET: optionalString,
-  /** Receives a signed POST for every new pending approval and every decision. */
   APPROVAL_WEBHOOK_URL: optionalUrl,
   APPROVAL_WEBHOOK_SECRET: optionalString,
-  /**
-   * Lets the webhook target loopback/link-local/private addresses: local development and tests
-   * only (`npm start` and the test setup set it). Off, such a URL is refused.
-   */
   APPROVAL_WEBHOOK_ALLOW_PRIVATE: boolFlag(false),
-  /** Overrides `rate_limit.requests` of config/gateway.yaml (per principal per window). */
-  RATE_LIMIT_REQUESTS: z.pipe(
-    optionalString,
-    z.optional(
-      z.coerce
-        .number<string>()
-        .check(z.refine(Number.isInteger, { message: 'must be an integer' }), z.positive()),
-    ),
-  ),
-  /** Overrides `rate_limit.auth_failures_per_client` (failed authentications per client per window). */
-  RATE_LIMIT_AUTH_FAILURES: z.pipe(
-    optionalString,
-    z.optional(
-      z.coerce
-        .number<string>()
-        .check(z.refine(Number.isInteger, { message: 'must be an integer' }), z.positive()),
-    ),
-  ),
-  /**
-   * How often an isolate sends its batched background rate-limit hits to Redis (ms, default 250;
-   * 0 sends each at once: the test suite, whose calls wait for their background work).
-   */
-  RATE_LIMIT_FLUSH_MS: z.pipe(
-    optionalString,
-    z.optional(
-      z.coerce
-        .number<string>()
-        .check(z.refine(Number.isInteger, { message: 'must be an integer' }), z.nonnegative()),
-    ),
-  ),
-  /**
-   * How long an isolate gathers usage rows before writing them to Postgres in one statement (ms,
-   * default 250; 0 writes at the next turn: the test suite, whose calls wait for their background work).
-   */
-  USAGE_FLUSH_MS: z.pipe(
-    optionalString,
-    z.optional(
-      z.coerce
-        .number<string>()
-        .check(z.refine(Number.isInteger, { message: 'must be an integer' }), z.nonnegative()),
-    ),
-  ),
-  /** Overrides `ready.cache_ms` (how long an isolate reuses its last /ready answer; 0: never). */
-  READY_CACHE_MS: z.pipe(
-    optionalString,
-    z.optional(
-      z.coerce
-        .number<string>()
-        .check(z.refine(Number.isInteger, { message: 'must be an integer' }), z.nonnegative()),
-    ),
-  ),
-  /** Overrides `metrics.group_idle_seconds` (idle Pushgateway groups the cron deletes; >= 60). */
-  METRICS_GROUP_IDLE_SECONDS: z.pipe(
-    optionalString,
-    z.optional(
-      z.coerce
-        .number<string>()
-        .check(z.refine(Number.isInteger, { message: 'must be an integer' }), z.gte(60)),
-    ),
-  ),
-  /** Origins browsers may call from: comma-separated, or `*`; unset: no CORS headers. */
+  RATE_LIMIT_REQUESTS: positiveInt,
+  RATE_LIMIT_AUTH_FAILURES: positiveInt,
+  RATE_LIMIT_FLUSH_MS: nonNegativeInt,
+  USAGE_FLUSH_MS: nonNegativeInt,
+  READY_CACHE_MS: nonNegativeInt,
+  METRICS_GROUP_IDLE_SECONDS: integer(60, false),
   CORS_ORIGINS: optionalString,
-  /** Days a stored Responses API response (`store: true`) is kept (default 30, as OpenAI). */
-  RESPONSES_RETENTION_DAYS: z.pipe(
-    optionalString,
-    z.optional(
-      z.coerce
-        .number<string>()
-        .check(z.refine(Number.isInteger, { message: 'must be an integer' }), z.positive()),
-    ),
-  ),
-  /** Signs ledger checkpoints: PRIVATE+KEY+<name>+<id>+<base64> (`npm run keys -- ledger-keygen`). */
+  RESPONSES_RETENTION_DAYS: positiveInt,
   LEDGER_SIGNING_KEY: optionalString,
-  /** The checkpoints' origin line; default the signing key's name. */
   LEDGER_ORIGIN: optionalString,
-  /**
-   * After a key rotation: the public keys (`<name>+<key id>+<base64>`, comma or space separated)
-   * that signed older checkpoints, so verification still accepts them.
-   */
   LEDGER_PREVIOUS_PUBLIC_KEYS: optionalString,
-  /** Receives every new checkpoint (HMAC-signed with LEDGER_WITNESS_SECRET): a copy outside the database. */
   LEDGER_WITNESS_URL: optionalUrl,
   LEDGER_WITNESS_SECRET: optionalString,
-  /** Local development only: let LEDGER_WITNESS_URL name a loopback, link-local or private address. */
   LEDGER_WITNESS_ALLOW_PRIVATE: boolFlag(false),
-  /** The scheduled handler signs a checkpoint when the log grew and the last is this old (s). */
-  LEDGER_CHECKPOINT_INTERVAL_SECONDS: z.pipe(
-    z.pipe(
-      optionalString,
-      z.transform((v: string | undefined) => v ?? '60'),
-    ),
-    z.coerce
-      .number<string>()
-      .check(z.refine(Number.isInteger, { message: 'must be an integer' }), z.positive()),
-  ),
-  /** Serve GET /metrics (local runs); deployed isolates push to the Pushgateway instead. */
+  LEDGER_CHECKPOINT_INTERVAL_SECONDS: integer(0, true, 60),
   EXPOSE_METRICS: boolFlag(false),
-});
-
-export type Settings = z.infer<typeof settingsSchema>;
+};
+const KEYS = Object.keys(RULES) as Array<keyof Settings>;
 
 const cache = new WeakMap<object, Settings>();
 
 /**
  * Validated settings for an env object, parsed once per env (bindings are fixed per isolate).
- * A bad value fails the request with a 500 that names the variable, never its value.
+ * A bad value fails the request with a 500 that names the variable, never its value (the first
+ * bad one, in the order above).
  */
 export function getSettings(env: Env): Settings {
   let settings = cache.get(env);
   if (!settings) {
-    const result = settingsSchema.safeParse(pickStrings(env));
-    if (!result.success) {
-      const issue = result.error.issues[0];
-      throw new SettingsError(`invalid setting ${issue?.path.join('.')}: ${issue?.message}`);
-    }
-    settings = result.data;
+    settings = parseSettings(env);
     cache.set(env, settings);
   }
   return settings;
 }
 
-export class SettingsError extends Error {
-  override name = 'SettingsError';
+/** `getSettings` without the cache: the string bindings parsed, anything else ignored. */
+export function parseSettings(env: Env): Settings {
+  const out: Record<string, unknown> = {};
+  for (const key of KEYS) {
+    const raw = env[key];
+    const value = RULES[key](typeof raw === 'string' ? raw : undefined);
+    if (value instanceof Invalid) throw new SettingsError(`invalid setting ${key}: ${value.message}`);
+    if (value !== undefined || typeof raw === 'string') out[key] = value;
+  }
+  return out as unknown as Settings;
 }
 
-function pickStrings(env: Env): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const key of Object.keys(settingsSchema.shape)) {
-    const value = env[key];
-    if (typeof value === 'string') out[key] = value;
-  }
-  return out;
+export class SettingsError extends Error {
+  override name = 'SettingsError';
 }
