@@ -299,6 +299,19 @@ function processRunNs(pid: number): number {
   return ns;
 }
 
+/** Whether a thread of the process is running or waiting for a core (state R in /proc). */
+function anyThreadRunnable(pid: number): boolean {
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'R') return true;
+    } catch {
+      // the thread ended
+    }
+  }
+  return false;
+}
+
 /**
  * One bundle under a fresh bare `workerd serve` (nothing in front), with `inspect` its inspector
  * on too. Resolves once its socket accepts connections and its CPU stopped moving (start-up done),
@@ -334,11 +347,14 @@ async function freshWorkerd(bundleDir: string, inspect: boolean) {
         await new Promise((r) => setTimeout(r, 10));
       }
     }
-    // Start-up done when workerd's CPU stays put for 30 ms.
-    for (let last = -1, now = processRunNs(child.pid!); now !== last; ) {
-      await new Promise((r) => setTimeout(r, 30));
+    // Start-up done when, three checks in a row 20 ms apart, no thread of workerd is runnable and
+    // its CPU has not moved (CPU alone misleads on a loaded machine: a thread waiting for a core
+    // uses none).
+    for (let quiet = 0, last = -1; quiet < 3; ) {
+      await new Promise((r) => setTimeout(r, 20));
+      const now = processRunNs(child.pid!);
+      quiet = now === last && !anyThreadRunnable(child.pid!) ? quiet + 1 : 0;
       last = now;
-      now = processRunNs(child.pid!);
     }
     const startCpuMs = processRunNs(child.pid!) / 1e6;
     return { url: `http://127.0.0.1:${port}`, inspectorPort, pid: child.pid!, readyMs, startCpuMs, stop };
