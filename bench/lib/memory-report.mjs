@@ -86,7 +86,7 @@ export function onProbeWindows() {
     if (process.env.BENCH_PROBE_HEAP === 'promoted') {
       // Made before sampling starts, so the vm context it takes is not in the profile.
       v8.setFlagsFromString('--expose-gc');
-      w.gc = vm.runInNewContext('gc');
+      w.collect = vm.runInNewContext('gc');
     }
     if (process.env.BENCH_PROBE_HEAP) {
       const { Session } = await import('node:inspector/promises');
@@ -139,13 +139,13 @@ export function onProbeWindows() {
       memory: usage(),
     };
     if (w.session) {
-      if (w.gc) {
+      if (w.collect) {
         // What the window left in the young generation goes now, so what stays in the profile is
         // what a scavenge kept (promoted, dead or alive), not garbage no scavenge has looked at yet;
         // after a second, so work the last requests left (a usage batch, 250 ms) is done first.
         await new Promise((done) => setTimeout(done, 1000));
-        w.gc({ type: 'minor' });
-        w.gc({ type: 'minor' });
+        w.collect({ type: 'minor' });
+        w.collect({ type: 'minor' });
       }
       const { profile } = await w.session.post('HeapProfiler.stopSampling');
       w.session.disconnect();
