@@ -13,6 +13,7 @@
  *   node bench/node-ab.ts --a DIR [--b DIR] [--endpoint chat|embed] [--concurrency 1,8,32]
  *                         [--seconds 2] [--rounds 3] [--a-entry FILE] [--b-entry FILE]
  *                         [--a-node-options=...] [--b-node-options=--max-semi-space-size=32]
+ *                         [--a-env KEY=VALUE,...] [--b-env MAS_NODE_FETCH=native]
  *                         [--warmup 2] [--probe] [--heap-profile all|promoted] [--out DIR]
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -43,6 +44,9 @@ const { values: args } = parseArgs({
     /** Node flags for one side's process only (e.g. --max-semi-space-size=32): the same bundle twice. */
     'a-node-options': { type: 'string', default: '' },
     'b-node-options': { type: 'string', default: '' },
+    /** More environment for one side's process only, KEY=VALUE,... (e.g. MAS_NODE_FETCH=native). */
+    'a-env': { type: 'string', default: '' },
+    'b-env': { type: 'string', default: '' },
     probe: { type: 'boolean', default: false },
     /** A sampling heap profile of each side's windows: every allocation, or only what a scavenge promoted. */
     'heap-profile': { type: 'string' },
@@ -73,11 +77,23 @@ const start = (who: 'a' | 'b', bundle: string) =>
     env: {
       BENCH_VARS: JSON.stringify(env.vars),
       NODE_OPTIONS: args[`${who}-node-options`],
+      ...sideEnv(args[`${who}-env`]!),
       ...(probeDir ? { BENCH_PROBE_DIR: probeDir } : {}),
       ...(args['heap-profile'] ? { BENCH_PROBE_HEAP: args['heap-profile'] } : {}),
     },
   });
 const children = { a: await start('a', args.a), b: await start('b', args.b ?? args.a) };
+
+/** `KEY=VALUE,KEY2=VALUE2` as an env object. */
+function sideEnv(list: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of list.split(',').filter(Boolean)) {
+    const at = pair.indexOf('=');
+    if (at < 1) throw new Error(`--a-env/--b-env: KEY=VALUE, not ${pair}`);
+    out[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return out;
+}
 
 interface Probe {
   requests: number;
@@ -160,9 +176,9 @@ try {
   const rss = (pid: number) => round(processMemoryMiB(pid).rss, 1);
   console.log(`\nRSS after the cells: A ${rss(children.a.pid)} MiB, B ${rss(children.b.pid)} MiB`);
   console.log(
-    `\n${args.endpoint}: A = ${args.a} ${args['a-entry']} ${args['a-node-options']}, B = ${args.b ?? args.a} ${
+    `\n${args.endpoint}: A = ${args.a} ${args['a-entry']} ${args['a-node-options']} ${args['a-env']}, B = ${args.b ?? args.a} ${
       args['b-entry']
-    } ${args['b-node-options']}\n${formatTable(
+    } ${args['b-node-options']} ${args['b-env']}\n${formatTable(
       ['c', 'A cpu ms/req', 'B cpu ms/req', 'B/A', 'A p50 / p99 ms', 'B p50 / p99 ms', 'requests A / B'],
       rows,
     )}`,

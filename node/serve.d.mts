@@ -9,6 +9,6 @@ export interface NodeServer {
 }
 export function serveNode(
   handler: Handler,
-  options: { env: object; port?: number; hostname?: string },
+  options: { env: object; port?: number; hostname?: string; fetch?: 'lean' | 'native' },
 ): Promise<NodeServer>;
 export function loadHandler(path: string): Promise<Handler>;

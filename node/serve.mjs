@@ -9,6 +9,8 @@
  * Run as a program it starts again with an 8 MiB young generation unless one was set
  * (node/young-generation.mjs: RSS and GC pauses under load); not when started with an IPC channel
  * (child_process.fork, PM2's fork mode, a cluster worker), which passes the flag itself.
+ * Its outgoing calls go through node/fetch.mjs (plain calls over node:http; MAS_NODE_FETCH=native
+ * keeps Node's fetch): undici's fetch was the largest single part of a chat request's CPU here.
  * Plain JavaScript on purpose: a `.ts` entry makes Node load its TypeScript stripper (~17 MiB of
  * RSS and ~30 ms of start-up CPU on Node 24) before anything of ours runs, which a bundle does not
  * need. No cron here: the scheduled handler (approval expiry, ledger checkpoints) is for the
@@ -18,6 +20,7 @@
 // with an 8 MiB young generation unless one was set (node/young-generation.mjs says why).
 import './young-generation.mjs';
 import { serve } from '@hono/node-server';
+import { installLeanFetch } from './fetch.mjs';
 
 /** @typedef {{ fetch(request: Request, env: object, ctx: object): Response | Promise<Response> }} Handler */
 
@@ -68,12 +71,15 @@ async function drain(pending, ms) {
 /**
  * Listens with `handler`; resolves once listening, with the origin and a close() that stops
  * listening and then waits (up to 30 s) for the background work requests left with waitUntil.
+ * `fetch: 'lean'` (the default) makes node/fetch.mjs the process's fetch for as long as the server
+ * runs (plain calls over node:http, the rest to Node's fetch); `'native'` leaves Node's.
  * @param {Handler} handler
- * @param {{ env: object, port?: number, hostname?: string }} options
+ * @param {{ env: object, port?: number, hostname?: string, fetch?: 'lean' | 'native' }} options
  * @returns {Promise<{ url: string, close(): Promise<void> }>}
  */
-export function serveNode(handler, { env, port = 8001, hostname = '127.0.0.1' }) {
+export function serveNode(handler, { env, port = 8001, hostname = '127.0.0.1', fetch = 'lean' }) {
   const { ctx, pending } = executionContext();
+  const restoreFetch = fetch === 'native' ? () => undefined : installLeanFetch();
   return new Promise((resolve, reject) => {
     const server = serve({ fetch: (request) => handler.fetch(request, env, ctx), hostname, port }, (info) =>
       resolve({
@@ -82,6 +88,7 @@ export function serveNode(handler, { env, port = 8001, hostname = '127.0.0.1' })
         close: async () => {
           await new Promise((done) => server.close(() => done(undefined)));
           await drain(pending, DRAIN_MS);
+          restoreFetch();
         },
       }),
     );
@@ -136,6 +143,8 @@ if (import.meta.main) {
     env,
     port: Number(env.PORT ?? 8001),
     hostname: env.HOST ?? '127.0.0.1',
+    // The escape hatch: Node's own fetch for every outgoing call.
+    fetch: env.MAS_NODE_FETCH === 'native' ? 'native' : 'lean',
   });
   console.log(`mas on ${server.url} (Node ${process.versions.node})`);
   const stop = () => void server.close().finally(() => process.exit(0));

@@ -14,7 +14,11 @@ await import('./memory-report.mjs');
 
 const handler = await loadHandler(process.argv[2]);
 const env = JSON.parse(process.env.BENCH_VARS ?? '{}');
-const server = await serveNode(handler, { env, port: Number(process.env.BENCH_PORT ?? 0) });
+const server = await serveNode(handler, {
+  env,
+  port: Number(process.env.BENCH_PORT ?? 0),
+  fetch: process.env.MAS_NODE_FETCH === 'native' ? 'native' : 'lean',
+});
 process.stdout.write(`${JSON.stringify({ url: server.url })}\n`);
 const stop = () => void server.close().finally(() => process.exit(0));
 process.on('SIGTERM', stop);

@@ -11,12 +11,12 @@ import { startOpenAIFake } from '../fakes/openai-fake.ts';
 
 // A caller that goes away aborts the upstream call, end to end, on every runtime we serve on:
 // wrangler dev (what `npm start` runs), the bare workerd binary with the deployed bundle, Node
-// (@hono/node-server) and Deno. The fake upstream records when its connection closes
+// (@hono/node-server, from source and the deploy bundle: node/fetch.mjs's upstream calls) and Deno. The fake upstream records when its connection closes
 // (`closedAt`); it must close within 1 s of the client leaving, and the router records the
 // attempt as `cancelled`.
 
 const AGENT_KEY = 'mas_cancel_agent_key_0123456789abcdef';
-const RUNTIMES: Runtime[] = ['workerd-dev', 'workerd-raw', 'node', 'deno'];
+const RUNTIMES: Runtime[] = ['workerd-dev', 'workerd-raw', 'node', 'node-bundle', 'deno'];
 
 let fake: Awaited<ReturnType<typeof startOpenAIFake>>;
 let bundleRoot: string;

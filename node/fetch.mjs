@@ -1,0 +1,282 @@
+/**
+ * A leaner `fetch` for the Node entry (node/serve.mjs installs it as the global one): the plain
+ * calls the gateway makes (a string or URL, `method`, `headers`, a string or byte `body`, a
+ * `signal`: every upstream LLM call, the rate limiter's Upstash REST commands, metric pushes) go
+ * over node:http/node:https with a keep-alive agent and come back as a standard `Response` whose
+ * body streams from the socket; anything else (a Request object, `redirect`, `keepalive`, a
+ * stream or form body, a non-http URL, an `accept-encoding` of the caller's, a redirect answer)
+ * is Node's own fetch, unchanged.
+ *
+ * Why: undici's fetch is most of ours' CPU per chat request on Node (26 % of the main thread in
+ * `npm run bench:profile`, beside 6 % for the web streams it makes): per call a spec Request,
+ * a clone of it whose body is teed, the fetch controller and timing objects, and a
+ * FinalizationRegistry entry per Response (and per signal), which scavenges keep alive, so each
+ * call's objects are promoted to old space (the Node floor, one fetch per request, promotes
+ * ~12 KiB a request). The same POST and read cost the client 983 µs on undici's fetch against
+ * 332 µs on node:http in one process (2026-12-01, load average 10.9, 8 at a time). The deploy
+ * bundle on Node, this fetch against Node's (`npm run bench:node-ab -- --a-env
+ * MAS_NODE_FETCH=native`, two runs each, load average 10-15 on 2 cores): CPU per request 0.59-0.71×
+ * for chat and 0.44-0.93× for embeddings (c=1, 8, 32), promoted to old space 26-29 → 7-10 KiB a
+ * chat request, RSS after the cells 164-172 → 121 MiB (chat) and 163-177 → 154-155 (embeddings).
+ *
+ * What a caller sees is a fetch answer: status, statusText, headers as the upstream sent them
+ * (a gzip/deflate/br body decoded, the headers left as sent, as fetch does), a body read as it
+ * arrives, an abort (before or during the body) rejecting or erroring with the signal's reason,
+ * and a connection that fails before an answer rejecting with `TypeError('fetch failed')` whose
+ * `cause` is the socket's error. Sent as fetch sends them: `accept: *\/*`, `user-agent: node`,
+ * `accept-encoding: gzip, deflate, br` unless given, and `content-length` of the body. Not
+ * done: `response.url` is '' (nothing of ours reads it), and `redirected` is false since a
+ * redirect is handed to Node's fetch, which then makes the request again.
+ */
+import http from 'node:http';
+
+/** Node's own, kept before anything (@hono/node-server swaps Response) replaces them. */
+const nativeFetch = globalThis.fetch;
+const NativeResponse = globalThis.Response;
+const NativeHeaders = globalThis.Headers;
+
+/**
+ * node:https (TLS) and node:zlib are loaded on the first call that needs them, not at start:
+ * the entry's start-up is measured against Portkey's, and the bench's upstream is plain HTTP.
+ */
+let https;
+let zlib;
+const transports = {
+  'http:': () => ({ module: http, agent: httpAgent }),
+  'https:': () => {
+    https ??= process.getBuiltinModule('node:https');
+    httpsAgent ??= new https.Agent({ keepAlive: true });
+    return { module: https, agent: httpsAgent };
+  },
+};
+const httpAgent = new http.Agent({ keepAlive: true });
+let httpsAgent;
+/** The init members this path takes; any other one makes the call Node's fetch. */
+const PLAIN_INIT = new Set(['method', 'headers', 'body', 'signal']);
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const NULL_BODY = new Set([101, 103, 204, 205, 304]);
+/** Lenient about a body cut at a flush point, as undici's fetch is. */
+const zlibOptions = () => ({ flush: zlib.constants.Z_SYNC_FLUSH, finishFlush: zlib.constants.Z_SYNC_FLUSH });
+const DECODERS = {
+  gzip: () => zlib.createGunzip(zlibOptions()),
+  'x-gzip': () => zlib.createGunzip(zlibOptions()),
+  deflate: () => zlib.createInflate(zlibOptions()),
+  br: () => zlib.createBrotliDecompress(),
+};
+
+/**
+ * `fetch(input, init)`: the plain call over node:http(s), anything else to Node's fetch.
+ * @param {string | URL | Request} input
+ * @param {RequestInit} [init]
+ * @returns {Promise<Response>}
+ */
+export function leanFetch(input, init) {
+  const call = plainCall(input, init);
+  if (call === undefined) return nativeFetch(input, init);
+  return send(call, input, init);
+}
+
+/** Makes `leanFetch` the global fetch (node/serve.mjs); returns what puts Node's back. */
+export function installLeanFetch() {
+  if (globalThis.fetch === leanFetch) return () => undefined;
+  const previous = globalThis.fetch;
+  globalThis.fetch = leanFetch;
+  return () => {
+    if (globalThis.fetch === leanFetch) globalThis.fetch = previous;
+  };
+}
+
+/** The call as node:http takes it, or undefined when it is not one this path makes. */
+function plainCall(input, init) {
+  let href;
+  if (typeof input === 'string') href = input;
+  else if (input instanceof URL) href = input.href;
+  else return undefined;
+  if (init !== undefined && init !== null) {
+    if (typeof init !== 'object') return undefined;
+    for (const key in init) if (!PLAIN_INIT.has(key)) return undefined;
+  }
+  let url;
+  try {
+    url = new URL(href);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+  if (url.username || url.password) return undefined;
+  const method = init?.method === undefined ? 'GET' : String(init.method).toUpperCase();
+  if (method === 'CONNECT' || method === 'TRACE' || method === 'TRACK') return undefined;
+  const body = bodyBytes(init?.body);
+  if (body === undefined) return undefined;
+  if (body !== null && (method === 'GET' || method === 'HEAD')) return undefined;
+  const headers = headerRecord(init?.headers);
+  if (headers === undefined || 'accept-encoding' in headers) return undefined;
+  headers.accept ??= '*/*';
+  headers['user-agent'] ??= 'node';
+  headers['accept-encoding'] = 'gzip, deflate, br';
+  if (body !== null) headers['content-length'] = String(body.byteLength);
+  else if (method === 'POST' || method === 'PUT' || method === 'PATCH') headers['content-length'] = '0';
+  return { url, method, headers, body, signal: init?.signal ?? undefined };
+}
+
+/** A string or bytes as a Buffer; null for none; undefined for a body this path does not send. */
+function bodyBytes(body) {
+  if (body === undefined || body === null) return null;
+  if (typeof body === 'string') return Buffer.from(body, 'utf8');
+  if (body instanceof ArrayBuffer) return Buffer.from(body);
+  if (ArrayBuffer.isView(body)) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  return undefined;
+}
+
+/** Headers init as a lower-cased record (repeated names joined as fetch joins them). */
+function headerRecord(init) {
+  /** @type {Record<string, string>} */
+  const out = Object.create(null);
+  if (init === undefined || init === null) return out;
+  const add = (name, value) => {
+    const key = String(name).toLowerCase();
+    const v = String(value).trim();
+    out[key] = key in out ? `${out[key]}, ${v}` : v;
+  };
+  if (init instanceof NativeHeaders || Array.isArray(init)) {
+    // Set-Cookie on a request is not a thing this path needs to get right: leave it to fetch.
+    for (const [name, value] of init) {
+      if (String(name).toLowerCase() === 'set-cookie') return undefined;
+      add(name, value);
+    }
+    return out;
+  }
+  if (typeof init !== 'object') return undefined;
+  const proto = Object.getPrototypeOf(init);
+  if (proto !== Object.prototype && proto !== null) return undefined;
+  for (const name of Object.keys(init)) add(name, init[name]);
+  return out;
+}
+
+function fetchFailed(cause) {
+  return new TypeError('fetch failed', { cause });
+}
+
+/** What undici's fetch errors a body with when its connection breaks mid-way. */
+function terminated(cause) {
+  return new TypeError('terminated', { cause });
+}
+
+function send({ url, method, headers, body, signal }, input, init) {
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const transport = transports[url.protocol]();
+    let req;
+    /** Set once an answer is handed out: from then on an abort errors its body instead. */
+    let controller;
+    let settled = false;
+    const fail = (err) => {
+      if (controller) {
+        try {
+          controller.error(err);
+        } catch {
+          // The body was already closed or errored.
+        }
+      } else if (!settled) {
+        settled = true;
+        reject(err);
+      }
+    };
+    const onAbort = () => {
+      req?.destroy();
+      fail(signal.reason);
+      done();
+    };
+    const done = () => signal?.removeEventListener('abort', onAbort);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      req = transport.module.request(url, { method, headers, agent: transport.agent }, (res) => {
+        const status = res.statusCode ?? 0;
+        if (REDIRECTS.has(status) && res.headers.location !== undefined) {
+          // Followed by Node's fetch, which makes the call again (its body is a string or bytes).
+          res.resume();
+          done();
+          settled = true;
+          resolve(nativeFetch(input, init));
+          return;
+        }
+        const nullBody = NULL_BODY.has(status) || method === 'HEAD';
+        const responseInit = { status, statusText: res.statusMessage ?? '', headers: pairs(res.rawHeaders) };
+        if (nullBody) {
+          res.resume();
+          res.once('end', done);
+          settled = true;
+          resolve(new NativeResponse(null, responseInit));
+          return;
+        }
+        const encoding = String(res.headers['content-encoding'] ?? '').toLowerCase();
+        const decoder = Object.hasOwn(DECODERS, encoding) ? DECODERS[encoding] : undefined;
+        if (decoder) zlib ??= process.getBuiltinModule('node:zlib');
+        const source = decoder ? res.pipe(decoder()) : res;
+        if (decoder) res.once('error', (err) => source.destroy(err));
+        const stream = new ReadableStream(
+          {
+            start(c) {
+              controller = c;
+              source.on('data', (chunk) => {
+                try {
+                  c.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+                } catch {
+                  // Errored or cancelled meanwhile: nothing reads on.
+                  req.destroy();
+                  return;
+                }
+                if ((c.desiredSize ?? 1) <= 0) source.pause();
+              });
+              source.once('end', () => {
+                done();
+                try {
+                  c.close();
+                } catch {
+                  // Errored by an abort first.
+                }
+              });
+              source.once('error', (err) => {
+                done();
+                fail(signal?.aborted ? signal.reason : terminated(err));
+              });
+              res.once('close', () => {
+                if (res.complete) return;
+                done();
+                fail(signal?.aborted ? signal.reason : terminated(new Error('other side closed')));
+              });
+            },
+            pull() {
+              source.resume();
+            },
+            cancel() {
+              done();
+              req.destroy();
+            },
+          },
+          // An answer of up to 64 KiB is read off the socket whole even if nobody reads it, so
+          // its connection goes back to the pool; past that, the reader's pace.
+          { highWaterMark: 64 * 1024, size: (chunk) => chunk.byteLength },
+        );
+        settled = true;
+        resolve(new NativeResponse(stream, responseInit));
+      });
+    } catch (err) {
+      done();
+      reject(err instanceof TypeError ? err : fetchFailed(err));
+      return;
+    }
+    req.once('error', (err) => {
+      done();
+      fail(signal?.aborted ? signal.reason : controller ? terminated(err) : fetchFailed(err));
+    });
+    req.end(body ?? undefined);
+  });
+}
+
+/** node:http's raw header list as name/value pairs, as the upstream sent them. */
+function pairs(raw) {
+  const out = [];
+  for (let i = 0; i < raw.length; i += 2) out.push([raw[i], raw[i + 1]]);
+  return out;
+}

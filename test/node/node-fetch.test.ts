@@ -1,0 +1,266 @@
+import { getEventListeners } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { installLeanFetch, leanFetch } from '../../node/fetch.mjs';
+import { serveNode } from '../../node/serve.mjs';
+
+// node/fetch.mjs, the Node entry's fetch: plain calls over node:http answer as fetch answers
+// (status, headers, a body that streams, aborts, failures), the rest goes to Node's fetch.
+
+let server: Server;
+let origin: string;
+let connections = 0;
+let requests = 0;
+/** Lets a test hold a handler until it says so. */
+const gates = new Map<string, () => void>();
+const gate = (name: string) => new Promise<void>((open) => gates.set(name, open));
+const open = (name: string) => {
+  gates.get(name)?.();
+  gates.delete(name);
+};
+
+function handle(req: IncomingMessage, res: ServerResponse): void {
+  requests++;
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', async () => {
+    const body = Buffer.concat(chunks).toString();
+    const path = new URL(req.url ?? '/', origin).pathname;
+    if (path === '/echo') {
+      res.writeHead(201, 'Made', { 'content-type': 'application/json', 'x-one': 'a', 'x-Two': 'b' });
+      res.end(JSON.stringify({ method: req.method, headers: req.headers, body }));
+    } else if (path === '/sse') {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: one\n\n');
+      await gate('sse');
+      res.end('data: two\n\n');
+    } else if (path === '/gzip') {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': 'gzip' });
+      res.end(gzipSync('hello, compressed'));
+    } else if (path === '/redirect') {
+      res.writeHead(307, { location: '/echo' });
+      res.end();
+    } else if (path === '/empty') {
+      res.writeHead(204, { 'x-empty': 'yes' });
+      res.end();
+    } else if (path === '/hang') {
+      await gate('hang');
+      res.end();
+    } else if (path === '/part') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('first part');
+      await gate('part');
+      res.end();
+    } else if (path === '/cut') {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '100' });
+      res.write('ten bytes!', () => req.socket.destroy());
+    } else {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+}
+
+beforeAll(async () => {
+  server = createServer(handle);
+  server.on('connection', () => connections++);
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  for (const release of gates.values()) release();
+  server.closeAllConnections();
+  await new Promise((done) => server.close(done));
+});
+
+describe('leanFetch: plain calls over node:http', () => {
+  it('sends method, headers and body as fetch does and answers with status, text and headers', async () => {
+    const res = await leanFetch(`${origin}/echo`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: 'Bearer k' },
+      body: '{"hi":"there"}',
+    });
+    expect(res).toBeInstanceOf(Response);
+    expect([res.status, res.statusText, res.ok]).toEqual([201, 'Made', true]);
+    expect(res.headers.get('x-one')).toBe('a');
+    expect(res.headers.get('x-two')).toBe('b');
+    const seen = (await res.json()) as { method: string; headers: Record<string, string>; body: string };
+    expect(seen.method).toBe('POST');
+    expect(seen.body).toBe('{"hi":"there"}');
+    expect(seen.headers).toMatchObject({
+      'content-type': 'application/json',
+      authorization: 'Bearer k',
+      'content-length': '14',
+      accept: '*/*',
+      'user-agent': 'node',
+      'accept-encoding': 'gzip, deflate, br',
+    });
+    // Node's fetch sends this one; the lean path does not: it says which path answered.
+    expect(seen.headers['sec-fetch-mode']).toBeUndefined();
+  });
+
+  it('takes a Headers object, a URL and bytes', async () => {
+    const res = await leanFetch(new URL('/echo', origin), {
+      method: 'PUT',
+      headers: new Headers({ 'x-h': '1' }),
+      body: new TextEncoder().encode('bytes'),
+    });
+    const seen = (await res.json()) as { method: string; headers: Record<string, string>; body: string };
+    expect([seen.method, seen.headers['x-h'], seen.body]).toEqual(['PUT', '1', 'bytes']);
+  });
+
+  it('streams a body as it arrives', async () => {
+    const res = await leanFetch(`${origin}/sse`, { method: 'POST', body: '{}' });
+    const reader = res.body!.getReader();
+    const first = await reader.read();
+    // The second event is not written yet: the first was handed over on its own.
+    expect(new TextDecoder().decode(first.value)).toBe('data: one\n\n');
+    open('sse');
+    let rest = '';
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      rest += new TextDecoder().decode(value);
+    }
+    expect(rest).toBe('data: two\n\n');
+  });
+
+  it('decodes a gzip body and keeps the headers as sent', async () => {
+    const res = await leanFetch(`${origin}/gzip`);
+    expect(res.headers.get('content-encoding')).toBe('gzip');
+    expect(await res.text()).toBe('hello, compressed');
+  });
+
+  it('answers a 204 with a null body', async () => {
+    const res = await leanFetch(`${origin}/empty`, { method: 'DELETE' });
+    expect([res.status, res.body, res.headers.get('x-empty')]).toEqual([204, null, 'yes']);
+  });
+
+  it('hands a redirect to Node fetch, which follows it', async () => {
+    const before = requests;
+    const res = await leanFetch(`${origin}/redirect`, { method: 'POST', body: 'again' });
+    expect(res.status).toBe(201);
+    const seen = (await res.json()) as { body: string; headers: Record<string, string> };
+    expect(seen.body).toBe('again');
+    expect(seen.headers['sec-fetch-mode']).toBe('cors');
+    // Ours once, then Node's fetch: the redirect again and its target.
+    expect(requests - before).toBe(3);
+  });
+
+  it('leaves every other call to Node fetch', async () => {
+    for (const init of [
+      { redirect: 'manual' as const },
+      { keepalive: false },
+      { body: new Blob(['b']), method: 'POST' },
+    ]) {
+      const res = await leanFetch(`${origin}/echo`, init);
+      const seen = (await res.json()) as { headers: Record<string, string> };
+      expect(seen.headers['sec-fetch-mode']).toBe('cors');
+    }
+    const viaRequest = await leanFetch(new Request(`${origin}/echo`));
+    expect(((await viaRequest.json()) as { headers: Record<string, string> }).headers['sec-fetch-mode']).toBe(
+      'cors',
+    );
+  });
+
+  it('rejects with the signal reason when aborted before the answer, and lets go of the signal', async () => {
+    const controller = new AbortController();
+    const pending = leanFetch(`${origin}/hang`, { method: 'POST', body: '{}', signal: controller.signal });
+    // The server has the request (and holds it): the call is waiting for its answer.
+    await vi.waitFor(() => expect(gates.has('hang')).toBe(true));
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+    const reason = new Error('caller gone');
+    controller.abort(reason);
+    await expect(pending).rejects.toBe(reason);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    open('hang');
+  });
+
+  it('errors the body with the signal reason when aborted while it is read', async () => {
+    const controller = new AbortController();
+    const res = await leanFetch(`${origin}/part`, { signal: controller.signal });
+    const reader = res.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe('first part');
+    const reason = new DOMException('timed out', 'TimeoutError');
+    controller.abort(reason);
+    await expect(reader.read()).rejects.toBe(reason);
+    open('part');
+  });
+
+  it('rejects an already aborted signal without a request', async () => {
+    const before = requests;
+    await expect(leanFetch(`${origin}/echo`, { signal: AbortSignal.abort('no') })).rejects.toBe('no');
+    expect(requests).toBe(before);
+  });
+
+  it('does not keep listening on the signal once the body is read', async () => {
+    const controller = new AbortController();
+    const res = await leanFetch(`${origin}/echo`, { method: 'POST', body: 'x', signal: controller.signal });
+    await res.text();
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('fails as fetch fails: a refused connection and a body cut short', async () => {
+    const closed = createServer();
+    await new Promise<void>((done) => closed.listen(0, '127.0.0.1', done));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((done) => closed.close(done));
+    const refused = await leanFetch(`http://127.0.0.1:${port}/`).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(TypeError);
+    expect((refused as TypeError).message).toBe('fetch failed');
+    expect(((refused as TypeError).cause as { code: string }).code).toBe('ECONNREFUSED');
+
+    const cut = await leanFetch(`${origin}/cut`);
+    const error = await cut.text().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TypeError);
+    expect((error as TypeError).message).toBe('terminated');
+  });
+
+  it('gives a connection back to the pool even when a small answer is never read', async () => {
+    await (await leanFetch(`${origin}/echo`)).text();
+    const before = connections;
+    for (let i = 0; i < 5; i++) {
+      const { signal } = new AbortController();
+      const res = await leanFetch(`${origin}/echo`, { method: 'POST', body: String(i), signal });
+      expect(res.status).toBe(201);
+      // Not read: the answer is taken off the socket anyway (its end lets go of the signal), so
+      // the next call reuses the connection.
+      await vi.waitFor(() => expect(getEventListeners(signal, 'abort')).toHaveLength(0));
+    }
+    expect(connections - before).toBe(0);
+  });
+});
+
+describe('installLeanFetch', () => {
+  it('makes it the global fetch until put back', () => {
+    const native = globalThis.fetch;
+    const restore = installLeanFetch();
+    expect(globalThis.fetch).toBe(leanFetch);
+    // Twice is once: the second install leaves the first's restore in charge.
+    installLeanFetch()();
+    expect(globalThis.fetch).toBe(leanFetch);
+    restore();
+    expect(globalThis.fetch).toBe(native);
+  });
+});
+
+describe('serveNode', () => {
+  const handler = { fetch: () => new Response('ok') };
+
+  it('serves with the lean fetch as the global one, and puts it back on close', async () => {
+    const native = globalThis.fetch;
+    const served = await serveNode(handler, { env: {}, port: 0 });
+    expect(globalThis.fetch).toBe(leanFetch);
+    await served.close();
+    expect(globalThis.fetch).toBe(native);
+  });
+
+  it("leaves Node's fetch with fetch: 'native' (MAS_NODE_FETCH=native)", async () => {
+    const native = globalThis.fetch;
+    const served = await serveNode(handler, { env: {}, port: 0, fetch: 'native' });
+    expect(globalThis.fetch).toBe(native);
+    await served.close();
+  });
+});
