@@ -7,6 +7,8 @@
  * A B B A and B A A B in turn per round and concurrency: CPU ms per request of each process (/proc), p50 and p99 over
  * all the windows' responses, B/A, and RSS after the cells. On a loaded machine only such
  * interleaved ratios mean much.
+ * `--b-entry bench/lib/serve-floor-node.mjs` makes B the ten-line Hono floor (the bundle argument
+ * ignored): ours against what Node costs for one forwarded call, allocation and promotion included.
  * With --probe each server also reports each window from inside (bench/lib/memory-report.mjs):
  * KiB allocated and promoted to old space per request, scavenges and their pause per second of
  * load, mark-compacts, and the event loop's delay p99, which is what says where a tail comes from.
