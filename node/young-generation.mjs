@@ -17,7 +17,11 @@
  * p99 moved with the load more than with this (chat c=8 lower in five runs, embeddings c=8 higher
  * in one). V8 reads the size only when the heap is set up, so it cannot be set from here after
  * start; hence the exec: one more Node start-up, ~30 ms of CPU (under load 13, start to first
- * chat answer went from 1022 to 1456 ms median of 7).
+ * chat answer went from 1022 to 1456 ms median of 7). Re-measured in session 7 (bench/README.md,
+ * "Ours on Node, session 7", load 8-15): 16 MiB and V8's default were no cheaper in CPU beyond
+ * the machine's ±10-20 % (the same bundle both sides, chat and embeddings, c=1/8/32, before and
+ * after node/fetch.mjs), and RSS after the cells was higher every time (16 MiB 173-201, default
+ * 181-280, 8 MiB 133-189 MiB), so 8 stays.
  *
  * Left alone:
  * - an operator's own size, on the command line or in NODE_OPTIONS, spelt `--max-semi-space-size`
