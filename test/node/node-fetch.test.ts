@@ -1,8 +1,14 @@
+import { execFileSync } from 'node:child_process';
 import { getEventListeners } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { pinnedNode } from '../../bench/lib/children.ts';
 import { installLeanFetch, leanFetch } from '../../node/fetch.mjs';
 import { serveNode } from '../../node/serve.mjs';
 
@@ -262,5 +268,58 @@ describe('serveNode', () => {
     const served = await serveNode(handler, { env: {}, port: 0, fetch: 'native' });
     expect(globalThis.fetch).toBe(native);
     await served.close();
+  });
+});
+
+describe('leanFetch over TLS', () => {
+  it('calls an https upstream through node:https (a child trusting a throwaway CA)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mas-lean-fetch-tls-'));
+    try {
+      const key = join(dir, 'key.pem');
+      const cert = join(dir, 'cert.pem');
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-keyout',
+          key,
+          '-out',
+          cert,
+          '-days',
+          '1',
+          '-subj',
+          '/CN=127.0.0.1',
+          '-addext',
+          'subjectAltName=IP:127.0.0.1',
+        ],
+        { stdio: 'ignore' },
+      );
+      const script = `
+        import { createServer } from 'node:https';
+        import { readFileSync } from 'node:fs';
+        import { leanFetch } from ${JSON.stringify(pathToFileURL(join(process.cwd(), 'node/fetch.mjs')).href)};
+        const server = createServer({ key: readFileSync(${JSON.stringify(key)}), cert: readFileSync(${JSON.stringify(cert)}) },
+          (req, res) => { let body = ''; req.on('data', (d) => (body += d)); req.on('end', () => {
+            res.writeHead(200, { 'content-type': 'application/json' });
+            res.end(JSON.stringify({ body, fetchMode: req.headers['sec-fetch-mode'] ?? null }));
+          }); });
+        server.listen(0, '127.0.0.1', async () => {
+          const res = await leanFetch('https://127.0.0.1:' + server.address().port + '/v1', { method: 'POST', body: 'over tls' });
+          process.stdout.write(JSON.stringify({ status: res.status, seen: await res.json() }));
+          server.close(); server.closeAllConnections();
+        });`;
+      const out = execFileSync(pinnedNode(), ['--input-type=module', '-e', script], {
+        env: { ...process.env, NODE_EXTRA_CA_CERTS: cert },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      expect(JSON.parse(out)).toEqual({ status: 200, seen: { body: 'over tls', fetchMode: null } });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
