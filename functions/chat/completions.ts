@@ -29,24 +29,28 @@ export const completionsRoutes = new Hono<AppEnv>();
 
 completionsRoutes.use('/v1/completions', auth({ roles: ['agent', 'admin'] }), rateLimit());
 
-// zod/mini, as every schema of the chat function: classic zod stays out of its bundle.
-const text = z.string().check(z.maxLength(1_000_000));
-const tokens = z.array(z.number().check(z.int(), z.nonnegative())).check(z.minLength(1));
-export const completionRequestSchema = z.looseObject({
-  model: z.optional(z.string().check(z.maxLength(200))),
-  prompt: z.union([
-    text,
-    z.array(text).check(z.minLength(1), z.maxLength(64)),
-    tokens,
-    z.array(tokens).check(z.minLength(1), z.maxLength(64)),
-  ]),
-  max_tokens: z.optional(z.number().check(z.int(), z.positive(), z.lte(1_000_000))),
-  stop: z.nullish(z.union([z.string(), z.array(z.string()).check(z.maxLength(4))])),
-  suffix: z.nullish(z.string()),
-  stream: z.optional(z.boolean()),
-  temperature: z.optional(z.number().check(z.gte(0), z.lte(2))),
-  top_p: z.optional(z.number().check(z.gte(0), z.lte(1))),
-  n: z.optional(z.number().check(z.int(), z.gte(1), z.lte(16))),
+// zod/mini, as every schema of the chat function: classic zod stays out of its bundle. Built on
+// its first parse (`z.lazy`), not at module load: an isolate that never serves this route never
+// builds it.
+export const completionRequestSchema = z.lazy(() => {
+  const text = z.string().check(z.maxLength(1_000_000));
+  const tokens = z.array(z.number().check(z.int(), z.nonnegative())).check(z.minLength(1));
+  return z.looseObject({
+    model: z.optional(z.string().check(z.maxLength(200))),
+    prompt: z.union([
+      text,
+      z.array(text).check(z.minLength(1), z.maxLength(64)),
+      tokens,
+      z.array(tokens).check(z.minLength(1), z.maxLength(64)),
+    ]),
+    max_tokens: z.optional(z.number().check(z.int(), z.positive(), z.lte(1_000_000))),
+    stop: z.nullish(z.union([z.string(), z.array(z.string()).check(z.maxLength(4))])),
+    suffix: z.nullish(z.string()),
+    stream: z.optional(z.boolean()),
+    temperature: z.optional(z.number().check(z.gte(0), z.lte(2))),
+    top_p: z.optional(z.number().check(z.gte(0), z.lte(1))),
+    n: z.optional(z.number().check(z.int(), z.gte(1), z.lte(16))),
+  });
 });
 
 /** Only OpenAI-type upstreams have `/completions`; Gemini and Anthropic models go through chat. */

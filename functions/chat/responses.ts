@@ -46,102 +46,108 @@ export const responsesRoutes = new Hono<AppEnv>();
 responsesRoutes.use('/v1/responses', auth({ roles: ['agent', 'admin'] }), rateLimit());
 responsesRoutes.use('/v1/responses/*', auth({ roles: ['agent', 'admin'] }), rateLimit());
 
-// zod/mini, as every schema of the chat function: classic zod stays out of its bundle.
-const item = z.looseObject({ type: z.optional(z.string()), role: z.optional(z.string()) }).check(
-  z.refine((i) => i.type !== undefined || i.role !== undefined, {
-    message: 'each input item needs a type (or a role, for a message)',
-  }),
-);
-
+// zod/mini, as every schema of the chat function: classic zod stays out of its bundle. Each is
+// built on its first parse (`z.lazy`), not at module load: a new isolate builds only the schemas
+// of the routes it serves.
 /** What we check ourselves; the rest goes to native upstreams as sent. */
-export const responsesRequestSchema = z
-  .looseObject({
-    model: z.optional(z.string().check(z.maxLength(200))),
-    input: z.optional(z.union([z.string(), z.array(item).check(z.maxLength(10_000))])),
-    instructions: z.nullish(z.string()),
-    tools: z.optional(
-      z
-        .array(z.looseObject({ type: z.string(), name: z.optional(z.string().check(z.maxLength(128))) }))
-        .check(z.maxLength(512)),
-    ),
-    tool_choice: z.optional(
-      z.union([
-        z.enum(['none', 'auto', 'required']),
-        z.looseObject({ type: z.string(), name: z.optional(z.string()) }),
-      ]),
-    ),
-    text: z.optional(
-      z.looseObject({
-        format: z.optional(
-          z.looseObject({
-            type: z.enum(['text', 'json_object', 'json_schema']),
-            name: z.optional(z.string()),
-          }),
-        ),
-      }),
-    ),
-    max_output_tokens: z.nullish(z.number().check(z.int(), z.positive(), z.lte(1_000_000))),
-    temperature: z.nullish(z.number().check(z.gte(0), z.lte(2))),
-    top_p: z.nullish(z.number().check(z.gte(0), z.lte(1))),
-    metadata: z.nullish(z.record(z.string().check(z.maxLength(64)), z.string().check(z.maxLength(512)))),
-    parallel_tool_calls: z.nullish(z.boolean()),
-    reasoning: z.nullish(z.looseObject({ effort: z.nullish(z.string()), summary: z.nullish(z.string()) })),
-    store: z.nullish(z.boolean()),
-    previous_response_id: z.nullish(z.string().check(z.maxLength(200))),
-    stream: z.nullish(z.boolean()),
-    background: z.nullish(z.literal(false)),
-  })
-  .check(
-    z.refine((r) => !r.metadata || Object.keys(r.metadata).length <= 16, {
-      message: 'metadata holds at most 16 keys',
-      path: ['metadata'],
+export const responsesRequestSchema = z.lazy(() => {
+  const item = z.looseObject({ type: z.optional(z.string()), role: z.optional(z.string()) }).check(
+    z.refine((i) => i.type !== undefined || i.role !== undefined, {
+      message: 'each input item needs a type (or a role, for a message)',
     }),
   );
+  return z
+    .looseObject({
+      model: z.optional(z.string().check(z.maxLength(200))),
+      input: z.optional(z.union([z.string(), z.array(item).check(z.maxLength(10_000))])),
+      instructions: z.nullish(z.string()),
+      tools: z.optional(
+        z
+          .array(z.looseObject({ type: z.string(), name: z.optional(z.string().check(z.maxLength(128))) }))
+          .check(z.maxLength(512)),
+      ),
+      tool_choice: z.optional(
+        z.union([
+          z.enum(['none', 'auto', 'required']),
+          z.looseObject({ type: z.string(), name: z.optional(z.string()) }),
+        ]),
+      ),
+      text: z.optional(
+        z.looseObject({
+          format: z.optional(
+            z.looseObject({
+              type: z.enum(['text', 'json_object', 'json_schema']),
+              name: z.optional(z.string()),
+            }),
+          ),
+        }),
+      ),
+      max_output_tokens: z.nullish(z.number().check(z.int(), z.positive(), z.lte(1_000_000))),
+      temperature: z.nullish(z.number().check(z.gte(0), z.lte(2))),
+      top_p: z.nullish(z.number().check(z.gte(0), z.lte(1))),
+      metadata: z.nullish(z.record(z.string().check(z.maxLength(64)), z.string().check(z.maxLength(512)))),
+      parallel_tool_calls: z.nullish(z.boolean()),
+      reasoning: z.nullish(z.looseObject({ effort: z.nullish(z.string()), summary: z.nullish(z.string()) })),
+      store: z.nullish(z.boolean()),
+      previous_response_id: z.nullish(z.string().check(z.maxLength(200))),
+      stream: z.nullish(z.boolean()),
+      background: z.nullish(z.literal(false)),
+    })
+    .check(
+      z.refine((r) => !r.metadata || Object.keys(r.metadata).length <= 16, {
+        message: 'metadata holds at most 16 keys',
+        path: ['metadata'],
+      }),
+    );
+});
 
 /**
  * zod rebuilds the objects it parses, and an own `__proto__` key (valid JSON) does not survive
  * that: refuse it in what is stored and shown back (metadata, input items) rather than keep less
  * than was sent.
  */
-const storedAsSent = z.unknown().check(
-  z.superRefine((raw, ctx) => {
-    const body = raw as { metadata?: unknown; input?: unknown } | null;
-    const hasProto = (v: unknown) => v !== null && typeof v === 'object' && Object.hasOwn(v, '__proto__');
-    if (hasProto(body?.metadata)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['metadata', '__proto__'],
-        message: 'a key named __proto__ cannot be kept',
-      });
-    }
-    if (Array.isArray(body?.input)) {
-      body.input.forEach((item, i) => {
-        if (hasProto(item))
-          ctx.addIssue({
-            code: 'custom',
-            path: ['input', i, '__proto__'],
-            message: 'a key named __proto__ cannot be kept',
-          });
-      });
-    }
-  }),
+const storedAsSent = z.lazy(() =>
+  z.unknown().check(
+    z.superRefine((raw, ctx) => {
+      const body = raw as { metadata?: unknown; input?: unknown } | null;
+      const hasProto = (v: unknown) => v !== null && typeof v === 'object' && Object.hasOwn(v, '__proto__');
+      if (hasProto(body?.metadata)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['metadata', '__proto__'],
+          message: 'a key named __proto__ cannot be kept',
+        });
+      }
+      if (Array.isArray(body?.input)) {
+        body.input.forEach((item, i) => {
+          if (hasProto(item))
+            ctx.addIssue({
+              code: 'custom',
+              path: ['input', i, '__proto__'],
+              message: 'a key named __proto__ cannot be kept',
+            });
+        });
+      }
+    }),
+  ),
 );
 
-export const inputItemsQuerySchema = z.looseObject({
-  limit: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(100)), 20),
-  order: z._default(z.enum(['asc', 'desc']), 'desc'),
-  after: z.optional(z.string().check(z.maxLength(200))),
-  before: z.optional(z.string().check(z.maxLength(200))),
-});
+/** A create request: refused keys first, then the fields (one pipe, built on first use). */
+const responsesBodySchema = z.lazy(() => z.pipe(storedAsSent, responsesRequestSchema));
+
+export const inputItemsQuerySchema = z.lazy(() =>
+  z.looseObject({
+    limit: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(100)), 20),
+    order: z._default(z.enum(['asc', 'desc']), 'desc'),
+    after: z.optional(z.string().check(z.maxLength(200))),
+    before: z.optional(z.string().check(z.maxLength(200))),
+  }),
+);
 
 const isNative = (model: ResolvedModel) => model.provider.type === 'openai';
 
 responsesRoutes.post('/v1/responses', async (c) => {
-  const body = (await readJson(
-    c,
-    z.pipe(storedAsSent, responsesRequestSchema),
-    maxBodyBytes('chat'),
-  )) as ResponsesRequest;
+  const body = (await readJson(c, responsesBodySchema, maxBodyBytes('chat'))) as ResponsesRequest;
   const settings = getSettings(c.env);
   const principal = c.get('principal').id;
   const store = body.store !== false && canStore(settings);

@@ -23,20 +23,22 @@ routes.use('/v1/chat/*', auth({ roles: ['agent', 'admin'] }), rateLimit());
 routes.use('/v1/models', auth(), rateLimit());
 routes.use('/v1/models/*', auth(), rateLimit());
 
-// zod/mini, as every schema of the chat function: classic zod stays out of its bundle.
-/** OpenAI's message roles: any other is the caller's error, not something to send upstream. */
-const messageRole = z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
-
+// zod/mini, as every schema of the chat function: classic zod stays out of its bundle. Built on
+// its first parse (`z.lazy`), not at module load (a new isolate's first request may be another).
 /** What we check ourselves; everything else (tools, response_format...) goes upstream as sent. */
-export const chatRequestSchema = z.looseObject({
-  model: z.optional(z.string().check(z.maxLength(200))),
-  messages: z.array(z.looseObject({ role: messageRole })).check(z.minLength(1)),
-  stream: z.optional(z.boolean()),
-  max_tokens: z.optional(z.number().check(z.int(), z.positive(), z.lte(1_000_000))),
-  max_completion_tokens: z.optional(z.number().check(z.int(), z.positive(), z.lte(1_000_000))),
-  temperature: z.optional(z.number().check(z.gte(0), z.lte(2))),
-  top_p: z.optional(z.number().check(z.gte(0), z.lte(1))),
-  n: z.optional(z.number().check(z.int(), z.gte(1), z.lte(16))),
+export const chatRequestSchema = z.lazy(() => {
+  /** OpenAI's message roles: any other is the caller's error, not something to send upstream. */
+  const messageRole = z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
+  return z.looseObject({
+    model: z.optional(z.string().check(z.maxLength(200))),
+    messages: z.array(z.looseObject({ role: messageRole })).check(z.minLength(1)),
+    stream: z.optional(z.boolean()),
+    max_tokens: z.optional(z.number().check(z.int(), z.positive(), z.lte(1_000_000))),
+    max_completion_tokens: z.optional(z.number().check(z.int(), z.positive(), z.lte(1_000_000))),
+    temperature: z.optional(z.number().check(z.gte(0), z.lte(2))),
+    top_p: z.optional(z.number().check(z.gte(0), z.lte(1))),
+    n: z.optional(z.number().check(z.int(), z.gte(1), z.lte(16))),
+  });
 });
 
 routes.get('/v1/models', (c) => c.json(listModels(c.env)));
