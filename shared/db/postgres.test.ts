@@ -1,5 +1,13 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, connect as tcpConnect } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type Certificates,
+  certificates,
+  type PostgresTls,
+  startPostgresTls,
+} from '../../test/fakes/postgres-tls.ts';
 import type { Settings } from '../env.ts';
 import { withPostgres } from './postgres.ts';
 
@@ -270,31 +278,211 @@ describe.skipIf(!realPostgres)('withPostgres when the connection goes away', () 
   });
 });
 
+/**
+ * This module as the deploy bundles carry it (postgres.js's workerd build, wrangler.toml's
+ * [alias] in place of its replication, large-object and socket modules), loaded under Node, as
+ * node/serve.mjs and the bench's node-bundle runtime load a deploy bundle.
+ */
+async function deployBuildUnderNode(): Promise<typeof import('./postgres.ts')> {
+  const { build } = await import('esbuild');
+  const toml = readFileSync(new URL('../../wrangler.toml', import.meta.url).pathname, 'utf8');
+  const section = /^\[alias\]\n((?:"[^"\n]+" = "[^"\n]+"\n)+)/m.exec(toml)?.[1] ?? '';
+  const aliases = new Map([...section.matchAll(/"([^"]+)" = "([^"]+)"/g)].map((m) => [m[1]!, m[2]!]));
+  expect([...aliases.keys()]).toContain('../polyfills.js');
+  const root = new URL('../../', import.meta.url).pathname;
+  const out = await build({
+    entryPoints: [new URL('./postgres.ts', import.meta.url).pathname],
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'neutral',
+    conditions: ['workerd', 'worker'],
+    external: ['cloudflare:sockets', 'node:*'],
+    logLevel: 'silent',
+    plugins: [
+      {
+        name: 'wrangler-alias',
+        setup(b) {
+          b.onResolve({ filter: /\.js$/ }, (args) => {
+            const to = aliases.get(args.path);
+            return to ? { path: join(root, to) } : undefined;
+          });
+        },
+      },
+    ],
+  });
+  const code = out.outputFiles[0]!.text;
+  expect(code).toContain('cloudflare:sockets');
+  expect(code).toContain('own socket (net.Socket, tls.connect)'); // driver-unused/polyfills.ts
+  const url = `data:text/javascript;base64,${Buffer.from(code).toString('base64')}`;
+  return (await import(/* @vite-ignore */ url)) as typeof import('./postgres.ts');
+}
+
 // The bench also serves the workerd bundle under Node (node-bundle): postgres.js's workerd build
 // must load and connect there too, which it does only because cloudflare:sockets is imported
-// when used (shared/db/workerd-socket.ts) and off workerd the socket is node:net's.
+// when used (shared/db/workerd-socket.ts) and off workerd the socket is node:net's (node-socket.ts).
 describe.skipIf(!realPostgres)('the workerd build of this module under Node', () => {
   it('loads and runs a statement', async () => {
-    const { build } = await import('esbuild');
-    const out = await build({
-      entryPoints: [new URL('./postgres.ts', import.meta.url).pathname],
-      bundle: true,
-      write: false,
-      format: 'esm',
-      platform: 'neutral',
-      conditions: ['workerd', 'worker'],
-      external: ['cloudflare:sockets', 'node:*'],
-      logLevel: 'silent',
-    });
-    const code = out.outputFiles[0]!.text;
-    expect(code).toContain('cloudflare:sockets');
-    const url = `data:text/javascript;base64,${Buffer.from(code).toString('base64')}`;
-    const bundled = (await import(/* @vite-ignore */ url)) as typeof import('./postgres.ts');
+    const bundled = await deployBuildUnderNode();
     const settings = { DATABASE_URL: realPostgres } as Settings;
     const rows = await bundled.withPostgres(
       settings,
       async (client) => (await client.query('select $1::text[] as a', [['x', 'y']])).rows,
     );
     expect(rows).toEqual([{ a: ['x', 'y'] }]);
+  });
+});
+
+// TLS as libpq reads `sslmode` and `sslrootcert`, on Node: a TLS-terminating peer (its own CA and
+// certificates) in front of the real Postgres, which itself speaks plain TCP here.
+describe.skipIf(!realPostgres)('withPostgres over TLS on Node (node-socket.ts)', () => {
+  const upstream = new URL(realPostgres ?? 'postgres://x@127.0.0.1:5432/x');
+  let certs: Certificates;
+  let peer: PostgresTls;
+  let otherHost: PostgresTls;
+  let noTls: PostgresTls;
+  let injecting: PostgresTls;
+  let notTheCa: string;
+
+  beforeAll(async () => {
+    certs = certificates();
+    const behind = { host: upstream.hostname, port: Number(upstream.port || 5432) };
+    peer = await startPostgresTls({ upstream: behind, certificate: certs.localhost });
+    otherHost = await startPostgresTls({ upstream: behind, certificate: certs.otherHost });
+    noTls = await startPostgresTls({ upstream: behind, certificate: certs.localhost, answer: 'N' });
+    injecting = await startPostgresTls({ upstream: behind, certificate: certs.localhost, answer: 'S+junk' });
+    // A certificate that signed neither server's: as a root, it trusts nothing here.
+    notTheCa = join(certs.dir, 'not-the-ca.crt');
+    writeFileSync(notTheCa, certs.otherHost.cert);
+  });
+
+  afterAll(async () => {
+    await Promise.all([peer, otherHost, noTls, injecting].map((p) => p?.close()));
+    certs?.remove();
+  });
+
+  const through = (server: PostgresTls, query: string, host = '127.0.0.1') => {
+    const url = new URL(realPostgres!);
+    url.hostname = host;
+    url.port = String(server.port);
+    url.search = query;
+    return { DATABASE_URL: url.toString() } as Settings;
+  };
+  const selectOne = (s: Settings) =>
+    withPostgres(s, async (client) => (await client.query('select 1 as one')).rows[0].one as number);
+  const failure = (s: Settings) =>
+    selectOne(s).then(
+      () => ({ status: 200, message: 'connected' }),
+      (e: { status: number; message: string }) => ({ status: e.status, message: e.message }),
+    );
+  /** How many TLS sessions `server` completed while `fn` ran. */
+  const tlsSessions = async (server: PostgresTls, fn: () => Promise<unknown>) => {
+    const before = server.tlsConnections;
+    await fn();
+    return server.tlsConnections - before;
+  };
+
+  it('sslmode=require encrypts without verifying (a CA nobody trusts), as libpq does', async () => {
+    expect(
+      await tlsSessions(peer, async () => expect(await selectOne(through(peer, 'sslmode=require'))).toBe(1)),
+    ).toBe(1);
+  });
+
+  it('verify-full refuses a certificate whose chain it cannot verify: a 503 naming the reason', async () => {
+    const err = await failure(through(peer, 'sslmode=verify-full'));
+    expect(err).toEqual({
+      status: 503,
+      message: 'Postgres is unreachable (certificate not accepted: UNABLE_TO_VERIFY_LEAF_SIGNATURE).',
+    });
+    // sslrootcert=system is the same mode, the same roots.
+    expect(await failure(through(peer, 'sslrootcert=system'))).toEqual(err);
+  });
+
+  it('verify-full with sslrootcert=<the CA file> connects, by address (IP SAN) and by name (DNS SAN)', async () => {
+    const query = `sslmode=verify-full&sslrootcert=${encodeURIComponent(certs.caFile)}`;
+    expect(await selectOne(through(peer, query))).toBe(1);
+    expect(await selectOne(through(peer, query, 'localhost'))).toBe(1);
+  });
+
+  it('verify-full checks the name, verify-ca only the chain', async () => {
+    const root = `sslrootcert=${encodeURIComponent(certs.caFile)}`;
+    expect(await failure(through(otherHost, `sslmode=verify-full&${root}`))).toEqual({
+      status: 503,
+      message: 'Postgres is unreachable (certificate does not name the host).',
+    });
+    expect(await selectOne(through(otherHost, `sslmode=verify-ca&${root}`))).toBe(1);
+    expect((await failure(through(otherHost, `sslmode=verify-ca&sslrootcert=${notTheCa}`))).status).toBe(503);
+  });
+
+  it('require with an sslrootcert file that exists checks the chain (libpq: as verify-ca); one that does not, nothing', async () => {
+    expect(await selectOne(through(otherHost, `sslmode=require&sslrootcert=${certs.caFile}`))).toBe(1);
+    expect(await failure(through(peer, `sslmode=require&sslrootcert=${notTheCa}`))).toEqual({
+      status: 503,
+      message: 'Postgres is unreachable (certificate not accepted: UNABLE_TO_VERIFY_LEAF_SIGNATURE).',
+    });
+    expect(await selectOne(through(peer, 'sslmode=require&sslrootcert=/no/such/root.crt'))).toBe(1);
+    expect(await failure(through(peer, 'sslmode=verify-ca&sslrootcert=/no/such/root.crt'))).toEqual({
+      status: 503,
+      message: 'Postgres is unreachable (the sslrootcert file cannot be read).',
+    });
+  });
+
+  it('a server without TLS: require refuses it, prefer goes on in the clear', async () => {
+    expect(await failure(through(noTls, 'sslmode=require'))).toEqual({
+      status: 503,
+      message: 'Postgres is unreachable (the server offers no TLS).',
+    });
+    const connections = noTls.connections;
+    expect(await selectOne(through(noTls, 'sslmode=prefer'))).toBe(1);
+    expect(noTls.connections).toBe(connections + 1);
+    expect(noTls.tlsConnections).toBe(0);
+  });
+
+  it('bytes after the SSLRequest answer, before the handshake, are refused (CVE-2021-23222)', async () => {
+    const err = await selectOne(through(injecting, 'sslmode=require')).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 503, code: 'database_unavailable' });
+    expect((err as { cause?: Error }).cause?.message).toBe('Unencrypted data after the SSL response.');
+    expect(injecting.tlsConnections).toBe(0);
+  });
+
+  it('the plain path is unchanged: no sslmode, or disable, sends no SSLRequest', async () => {
+    const connections = peer.connections;
+    const sessions = await tlsSessions(peer, async () => {
+      expect(await selectOne(through(peer, ''))).toBe(1);
+      expect(await selectOne(through(peer, 'sslmode=disable'))).toBe(1);
+    });
+    expect(sessions).toBe(0);
+    expect(peer.connections).toBe(connections + 2);
+  });
+
+  it('the deploy build under Node (its driver socket aliased away) connects with TLS the same way', async () => {
+    const bundled = await deployBuildUnderNode();
+    const one = (s: Settings) =>
+      bundled.withPostgres(
+        s,
+        async (client) => (await client.query('select 1 as one')).rows[0].one as number,
+      );
+    expect(
+      await tlsSessions(peer, async () => expect(await one(through(peer, 'sslmode=require'))).toBe(1)),
+    ).toBe(1);
+    expect(await one(through(peer, `sslmode=verify-full&sslrootcert=${certs.caFile}`))).toBe(1);
+    const err = await one(through(peer, 'sslmode=verify-full')).catch((e: { message: string }) => e.message);
+    expect(err).toBe('Postgres is unreachable (certificate not accepted: UNABLE_TO_VERIFY_LEAF_SIGNATURE).');
+  });
+
+  it('a server that never answers the SSLRequest is a 503 after the connect timeout', async () => {
+    const silent = createServer((socket) => socket.resume());
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const port = (silent.address() as { port: number }).port;
+      const err = (await withPostgres(
+        { DATABASE_URL: `postgres://x@127.0.0.1:${port}/db?sslmode=require` } as Settings,
+        (client) => client.query('select 1'),
+        { connectTimeoutMs: 300 },
+      ).catch((e: unknown) => e)) as { status: number; message: string };
+      expect(err).toMatchObject({ status: 503, message: 'Postgres is unreachable (connect timed out).' });
+    } finally {
+      await new Promise((r) => silent.close(r));
+    }
   });
 });

@@ -4,7 +4,7 @@ import type { Settings } from '../env.ts';
 import { AppError, serviceUnavailable } from '../errors/index.ts';
 import { backoffDelay, sleep } from '../resilience/backoff.ts';
 import { PG_TYPES, toPgText } from './pg-values.ts';
-import type { TlsMode } from './workerd-socket.ts';
+import type { TlsMode, TlsSettings } from './tls.ts';
 
 /** What a query answers, as node-postgres shapes it (the callers were written against pg). */
 export interface QueryResult<R> {
@@ -26,14 +26,16 @@ type Driver = typeof postgres;
 type SocketFactory = (options: { host: string[]; port: number[] }) => unknown;
 interface Transport {
   driver: Driver;
-  /** How each connection gets its socket (see socketFor). */
-  socket: (tls: TlsMode) => SocketFactory | undefined;
+  /** How each connection gets its socket: always ours, and the TLS negotiation with it. */
+  socket: (tls: TlsSettings) => SocketFactory;
 }
 let transport: Promise<Transport> | undefined;
 /**
  * postgres.js loads on the first connection, not at start: an isolate, or a Node process, that
  * has not touched Postgres yet has not paid for it. Bundles for workerd carry its `workerd` build,
- * Node and Deno load its Node build (package.json `exports` conditions).
+ * Node and Deno load its Node build (package.json `exports` conditions); neither builds a socket
+ * or negotiates TLS of its own (`ssl: false`), so the workerd bundle also connects, with TLS,
+ * when it runs under Node (node/serve.mjs).
  */
 const loadTransport = () =>
   (transport ??= (async () => {
@@ -44,11 +46,14 @@ const loadTransport = () =>
       const { workerdSocket } = await import('./workerd-socket.ts');
       return { driver, socket: workerdSocket };
     }
-    // Node and Deno: plain TCP on node:net (which also lets the workerd bundle run under Node, as
-    // the bench's node-bundle runtime does); TLS is left to the driver's Node build.
-    const { connect } = await import('node:net');
-    const plain: SocketFactory = (o) => connect(o.port[0]!, o.host[0]!).setNoDelay(true);
-    return { driver, socket: (tls: TlsMode) => (tls === 'off' ? plain : undefined) };
+    // Node and Deno: node:net, and node:tls over it (node-socket.ts).
+    const [net, tls, { readFile }, { nodeSockets }] = await Promise.all([
+      import('node:net'),
+      import('node:tls'),
+      import('node:fs/promises'),
+      import('./node-socket.ts'),
+    ]);
+    return { driver, socket: nodeSockets({ net, tls, readFile }) };
   })());
 
 export interface WithClientOptions {
@@ -127,8 +132,9 @@ export async function openPostgres(
     sql = driver(target, {
       ...DRIVER_OPTIONS,
       connect_timeout: connectTimeout,
-      // With a socket of ours, the TLS negotiation is ours too (workerd-socket.ts).
-      ...(socketFactory ? { socket: socketFactory, ssl: false } : {}),
+      // The socket is ours, and so is the TLS negotiation (workerd-socket.ts, node-socket.ts).
+      socket: socketFactory,
+      ssl: false,
       onclose: () => {
         closed = true;
       },
@@ -195,11 +201,20 @@ const STARTUP_REASONS: Record<string, string> = {
   ETIMEDOUT: 'connect timed out',
   ENOTFOUND: 'host not found',
   EAI_AGAIN: 'host not found',
+  TLS_REFUSED: 'the server offers no TLS',
+  TLS_ROOT_CERT: 'the sslrootcert file cannot be read',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'certificate does not name the host',
 };
+
+/** node:tls's other verification failures, by OpenSSL's names (workerd's carry no code). */
+const CERTIFICATE_REFUSED = /CERT|UNABLE_TO_(GET|VERIFY)/;
 
 function unreachable(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
-  const reason = typeof code === 'string' ? STARTUP_REASONS[code] : undefined;
+  if (typeof code !== 'string') return 'Postgres is unreachable.';
+  // OpenSSL's name, not its message: the code names no host.
+  const reason =
+    STARTUP_REASONS[code] ?? (CERTIFICATE_REFUSED.test(code) && `certificate not accepted: ${code}`);
   return reason ? `Postgres is unreachable (${reason}).` : 'Postgres is unreachable.';
 }
 
@@ -252,8 +267,8 @@ function toQueryResult<R>(result: unknown): QueryResult<R> {
  * Connection-string parameters libpq reads and Postgres does not: postgres.js would send each as
  * a start-up parameter, which the server refuses ("unrecognized configuration parameter").
  * Neon's strings carry `channel_binding=require`; hosted providers' verify-full strings carry
- * `sslrootcert` (the driver reads `=system` as verify-full but still sends it on, and verifies
- * against the system's roots, never a file). `sslmode` is read by the driver itself.
+ * `sslrootcert` (`=system`: verify-full against the system's roots; a file: its roots, read on
+ * Node and Deno, see node-socket.ts). `sslmode` is read here (tlsMode) and dropped by the driver.
  */
 const LIBPQ_ONLY = [
   'channel_binding',
@@ -273,11 +288,14 @@ const LIBPQ_ONLY = [
 ];
 
 /** An isolate has one DATABASE_URL: it is read once, not per connection (per request). */
-let lastTarget: { url: string; target: string; tls: TlsMode } | undefined;
-function connectionTarget(url: string): { target: string; tls: TlsMode } {
+let lastTarget: { url: string; target: string; tls: TlsSettings } | undefined;
+function connectionTarget(url: string): { target: string; tls: TlsSettings } {
   if (lastTarget?.url !== url) {
     const target = libpqFree(url);
-    lastTarget = { url, target, tls: tlsMode(target) };
+    const rootCert = url.includes('sslrootcert=') ? new URL(url).searchParams.get('sslrootcert') : null;
+    const tls: TlsSettings = { mode: tlsMode(target) };
+    if (rootCert && rootCert !== 'system') tls.rootCert = rootCert;
+    lastTarget = { url, target, tls };
   }
   return lastTarget;
 }
@@ -302,14 +320,16 @@ function libpqFree(url: string): string {
 /**
  * `sslmode` as libpq reads it, of a URL libpqFree has seen (which turned `sslrootcert=system` into
  * `sslmode=verify-full`); absent is plain TCP, as the driver reads it (Neon's and other hosted
- * strings say `sslmode=require`; a local Postgres or Hyperdrive's string says nothing).
+ * strings say `sslmode=require`; a local Postgres or Hyperdrive's string says nothing). A value
+ * libpq does not know is `require`: TLS, verified only as the runtime always does.
  */
 function tlsMode(url: string): TlsMode {
   const query = url.indexOf('?');
   if (query < 0) return 'off';
   const mode = new URLSearchParams(url.slice(query + 1)).get('sslmode') ?? 'disable';
   if (mode === 'disable') return 'off';
-  return mode === 'allow' || mode === 'prefer' ? 'prefer' : 'require';
+  if (mode === 'allow' || mode === 'prefer') return 'prefer';
+  return mode === 'verify-ca' || mode === 'verify-full' ? mode : 'require';
 }
 
 /** Terminate, and after a second the socket is dropped whatever it is waiting for. */

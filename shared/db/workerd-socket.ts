@@ -13,18 +13,13 @@
 
 import { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
-
-/** `require`: TLS or nothing (workerd always verifies the certificate); `prefer`: TLS if offered. */
-export type TlsMode = 'off' | 'prefer' | 'require';
+import { SSL_REQUEST, sslAnswer, type TlsMode, type TlsSettings } from './tls.ts';
 
 /**
  * Imported when first used, not at the top: a static import would make every bundle that
  * carries this module unloadable off workerd (the bench also runs the workerd bundle under Node).
  */
 let sockets: Promise<typeof import('cloudflare:sockets')> | undefined;
-
-/** SSLRequest: length 8, code 80877103. */
-const SSL_REQUEST = new Uint8Array([0, 0, 0, 8, 4, 210, 22, 47]);
 
 class WorkerdSocket extends EventEmitter {
   readyState: 'opening' | 'open' | 'closed' = 'opening';
@@ -61,11 +56,10 @@ class WorkerdSocket extends EventEmitter {
         const { value } = await reader.read();
         writer.releaseLock();
         reader.releaseLock();
-        if (value?.[0] === 0x53) {
-          socket = socket.startTls({ expectedServerHostname: this.host });
+        // Whatever the mode, workerd verifies the chain (against its roots) and the host name.
+        if (sslAnswer(value, tls)) {
+          socket = socket.startTls();
           this.#socket = socket;
-        } else if (tls === 'require') {
-          throw Object.assign(new Error('The server does not support SSL connections.'), { code: '08P01' });
         }
       }
       this.#writer = socket.writable.getWriter();
@@ -129,8 +123,11 @@ class WorkerdSocket extends EventEmitter {
   }
 }
 
-/** The `socket` option: called with the driver's parsed options for each connection. */
-export function workerdSocket(tls: TlsMode) {
+/**
+ * The `socket` option: called with the driver's parsed options for each connection. workerd reads
+ * no files: `sslrootcert=<file>` is not read, the runtime's roots are trusted.
+ */
+export function workerdSocket(tls: TlsSettings) {
   return (options: { host: string[]; port: number[] }) =>
-    new WorkerdSocket(options.host[0]!, options.port[0]!, tls);
+    new WorkerdSocket(options.host[0]!, options.port[0]!, tls.mode);
 }

@@ -6,12 +6,11 @@
  * `cloudflare:sockets` and its STARTTLS upgrade (`net.Socket`, `tls.connect`, `net.isIP`: ~1.5 KiB
  * minified in every bundle that talks to Postgres).
  *
- * Nothing here reaches them: on workerd postgres.ts gives every connection our own socket
- * (workerd-socket.ts, which also does the TLS negotiation) with `ssl: false`, so the driver
- * neither builds a socket nor upgrades one. Off workerd (the bench runs this bundle under Node),
- * a plain connection gets node:net's socket; a TLS one gets none of ours and the driver would
- * build its own, which needs `cloudflare:sockets` and so failed there anyway; now it fails at once,
- * saying why.
+ * Nothing here reaches them: postgres.ts gives every connection our own socket with `ssl: false`,
+ * so the driver neither builds a socket nor upgrades one. On workerd that socket is
+ * workerd-socket.ts's; off workerd (node/serve.mjs and the bench run this bundle under Node), it
+ * is node-socket.ts's, node:net with node:tls over it for a TLS mode, which both do the TLS
+ * negotiation themselves.
  *
  * The path into node_modules is how the driver's own module is reached past its package
  * `exports` (which publish only the entry): a moved file or a renamed export fails the build.
