@@ -24,8 +24,8 @@
  * arrives, an abort (before or during the body) rejecting or erroring with the signal's reason,
  * and a connection that fails before an answer rejecting with `TypeError('fetch failed')` whose
  * `cause` is the socket's error. Sent as fetch sends them: `accept: *\/*`, `user-agent: node`,
- * `accept-encoding: gzip, deflate, br` unless given, and `content-length` of the body. Not
- * done: `response.url` is '' (nothing of ours reads it), and `redirected` is false since a
+ * `accept-encoding: gzip, deflate, br` unless given, and `content-length` of the body. An answer no
+ * `Response` can carry (a status outside 200-599) rejects as `TypeError('fetch failed')`. Not done: `response.url` is '' (nothing of ours reads it), and `redirected` is false since a
  * redirect is handed to Node's fetch, which then makes the request again.
  */
 import http from 'node:http';
@@ -191,80 +191,94 @@ function send({ url, method, headers, body, signal }, input, init) {
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       req = transport.module.request(url, { method, headers, agent: transport.agent }, (res) => {
-        const status = res.statusCode ?? 0;
-        if (REDIRECTS.has(status) && res.headers.location !== undefined) {
-          // Followed by Node's fetch, which makes the call again (its body is a string or bytes).
-          res.resume();
+        try {
+          answer(res);
+        } catch (err) {
+          // An answer no Response can carry (a status outside 200-599, which node:http takes and
+          // the Response constructor refuses): thrown here it was uncaught (the process's end) and
+          // the call never settled. It fails as a connection that gave no answer.
+          controller = undefined;
+          req.destroy();
           done();
-          settled = true;
-          resolve(nativeFetch(input, init));
-          return;
+          fail(fetchFailed(err));
         }
-        const nullBody = NULL_BODY.has(status) || method === 'HEAD';
-        const responseInit = { status, statusText: res.statusMessage ?? '', headers: pairs(res.rawHeaders) };
-        if (nullBody) {
-          res.resume();
-          res.once('end', done);
-          settled = true;
-          resolve(new NativeResponse(null, responseInit));
-          return;
-        }
-        const encoding = String(res.headers['content-encoding'] ?? '').toLowerCase();
-        const decoder = Object.hasOwn(DECODERS, encoding) ? DECODERS[encoding] : undefined;
-        if (decoder) zlib ??= process.getBuiltinModule('node:zlib');
-        const source = decoder ? res.pipe(decoder()) : res;
-        if (decoder) res.once('error', (err) => source.destroy(err));
-        const stream = new ReadableStream(
-          {
-            start(c) {
-              controller = c;
-              source.on('data', (chunk) => {
-                try {
-                  c.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-                } catch {
-                  // Errored or cancelled meanwhile: nothing reads on.
-                  req.destroy();
-                  return;
-                }
-                if ((c.desiredSize ?? 1) <= 0) source.pause();
-              });
-              source.once('end', () => {
-                done();
-                try {
-                  c.close();
-                } catch {
-                  // Errored by an abort first.
-                }
-              });
-              source.once('error', (err) => {
-                done();
-                fail(signal?.aborted ? signal.reason : terminated(err));
-              });
-              res.once('close', () => {
-                if (res.complete) return;
-                done();
-                fail(signal?.aborted ? signal.reason : terminated(new Error('other side closed')));
-              });
-            },
-            pull() {
-              source.resume();
-            },
-            cancel() {
-              done();
-              req.destroy();
-            },
-          },
-          // An answer of up to 64 KiB is read off the socket whole even if nobody reads it, so
-          // its connection goes back to the pool; past that, the reader's pace.
-          { highWaterMark: 64 * 1024, size: (chunk) => chunk.byteLength },
-        );
-        settled = true;
-        resolve(new NativeResponse(stream, responseInit));
       });
     } catch (err) {
       done();
       reject(err instanceof TypeError ? err : fetchFailed(err));
       return;
+    }
+    function answer(res) {
+      const status = res.statusCode ?? 0;
+      if (REDIRECTS.has(status) && res.headers.location !== undefined) {
+        // Followed by Node's fetch, which makes the call again (its body is a string or bytes).
+        res.resume();
+        done();
+        settled = true;
+        resolve(nativeFetch(input, init));
+        return;
+      }
+      const nullBody = NULL_BODY.has(status) || method === 'HEAD';
+      const responseInit = { status, statusText: res.statusMessage ?? '', headers: pairs(res.rawHeaders) };
+      if (nullBody) {
+        res.resume();
+        res.once('end', done);
+        settled = true;
+        resolve(new NativeResponse(null, responseInit));
+        return;
+      }
+      const encoding = String(res.headers['content-encoding'] ?? '').toLowerCase();
+      const decoder = Object.hasOwn(DECODERS, encoding) ? DECODERS[encoding] : undefined;
+      if (decoder) zlib ??= process.getBuiltinModule('node:zlib');
+      const source = decoder ? res.pipe(decoder()) : res;
+      if (decoder) res.once('error', (err) => source.destroy(err));
+      const stream = new ReadableStream(
+        {
+          start(c) {
+            controller = c;
+            source.on('data', (chunk) => {
+              try {
+                c.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+              } catch {
+                // Errored or cancelled meanwhile: nothing reads on.
+                req.destroy();
+                return;
+              }
+              if ((c.desiredSize ?? 1) <= 0) source.pause();
+            });
+            source.once('end', () => {
+              done();
+              try {
+                c.close();
+              } catch {
+                // Errored by an abort first.
+              }
+            });
+            source.once('error', (err) => {
+              done();
+              fail(signal?.aborted ? signal.reason : terminated(err));
+            });
+            res.once('close', () => {
+              if (res.complete) return;
+              done();
+              fail(signal?.aborted ? signal.reason : terminated(new Error('other side closed')));
+            });
+          },
+          pull() {
+            source.resume();
+          },
+          cancel() {
+            done();
+            req.destroy();
+          },
+        },
+        // An answer of up to 64 KiB is read off the socket whole even if nobody reads it, so
+        // its connection goes back to the pool; past that, the reader's pace.
+        { highWaterMark: 64 * 1024, size: (chunk) => chunk.byteLength },
+      );
+      const response = new NativeResponse(stream, responseInit);
+      settled = true;
+      resolve(response);
     }
     req.once('error', (err) => {
       done();

@@ -62,6 +62,9 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
     } else if (path === '/cut') {
       res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '100' });
       res.write('ten bytes!', () => req.socket.destroy());
+    } else if (path === '/status-600') {
+      res.writeHead(600, 'Beyond');
+      res.end('odd');
     } else {
       res.writeHead(404);
       res.end();
@@ -222,6 +225,13 @@ describe('leanFetch: plain calls over node:http', () => {
     const error = await cut.text().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TypeError);
     expect((error as TypeError).message).toBe('terminated');
+  });
+
+  it('rejects an answer no Response can carry (status 600) instead of throwing where nothing catches it', async () => {
+    const failed = await leanFetch(`${origin}/status-600`).catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(TypeError);
+    expect((failed as TypeError).message).toBe('fetch failed');
+    expect((failed as TypeError).cause).toBeInstanceOf(RangeError);
   });
 
   it('gives a connection back to the pool even when a small answer is never read', async () => {
