@@ -255,6 +255,10 @@ function send({ url, method, headers, body, signal }, input, init) {
               }
             });
             source.once('error', (err) => {
+              // A body that does not decode: the socket still holds the rest of it, so it is
+              // closed (left alone, res was unpiped and paused, and kept it until the server
+              // gave up on it).
+              req.destroy();
               done();
               fail(signal?.aborted ? signal.reason : terminated(err));
             });

@@ -65,6 +65,11 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
     } else if (path === '/status-600') {
       res.writeHead(600, 'Beyond');
       res.end('odd');
+    } else if (path === '/bad-gzip') {
+      // Not gzip, and more of it promised than sent: the socket stays open, waiting for the rest.
+      res.writeHead(200, { 'content-encoding': 'gzip', 'content-length': '100000' });
+      res.write('this is not gzip at all');
+      req.socket.once('close', () => open('bad-gzip-closed'));
     } else {
       res.writeHead(404);
       res.end();
@@ -232,6 +237,15 @@ describe('leanFetch: plain calls over node:http', () => {
     expect(failed).toBeInstanceOf(TypeError);
     expect((failed as TypeError).message).toBe('fetch failed');
     expect((failed as TypeError).cause).toBeInstanceOf(RangeError);
+  });
+
+  it('closes the connection of a body that does not decode', async () => {
+    const closed = gate('bad-gzip-closed');
+    const res = await leanFetch(`${origin}/bad-gzip`);
+    const error = await res.text().catch((e: unknown) => e);
+    expect((error as TypeError).message).toBe('terminated');
+    // The server sees its socket close (before the fix it stayed open, holding the rest).
+    await closed;
   });
 
   it('gives a connection back to the pool even when a small answer is never read', async () => {
