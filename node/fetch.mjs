@@ -24,7 +24,8 @@
  * arrives, an abort (before or during the body) rejecting or erroring with the signal's reason,
  * and a connection that fails before an answer rejecting with `TypeError('fetch failed')` whose
  * `cause` is the socket's error. Sent as fetch sends them: `accept: *\/*`, `user-agent: node`,
- * `accept-encoding: gzip, deflate, br` unless given, and `content-length` of the body. An answer no
+ * `accept-encoding: gzip, deflate, br` unless given, `content-length` of the body and
+ * `content-type: text/plain;charset=UTF-8` for a string body without one. An answer no
  * `Response` can carry (a status outside 200-599) rejects as `TypeError('fetch failed')`. Not done: `response.url` is '' (nothing of ours reads it), and `redirected` is false since a
  * redirect is handed to Node's fetch, which then makes the request again.
  */
@@ -114,6 +115,8 @@ function plainCall(input, init) {
   headers.accept ??= '*/*';
   headers['user-agent'] ??= 'node';
   headers['accept-encoding'] = 'gzip, deflate, br';
+  // fetch's type for a string body (a byte body has none).
+  if (typeof init?.body === 'string') headers['content-type'] ??= 'text/plain;charset=UTF-8';
   if (body !== null) headers['content-length'] = String(body.byteLength);
   else if (method === 'POST' || method === 'PUT' || method === 'PATCH') headers['content-length'] = '0';
   return { url, method, headers, body, signal: init?.signal ?? undefined };

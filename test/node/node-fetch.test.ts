@@ -248,6 +248,17 @@ describe('leanFetch: plain calls over node:http', () => {
     await closed;
   });
 
+  it('types a string body as fetch does, unless the caller did', async () => {
+    const typed = async (init: RequestInit) =>
+      ((await (await leanFetch(`${origin}/echo`, init)).json()) as { headers: Record<string, string> })
+        .headers['content-type'];
+    expect(await typed({ method: 'POST', body: 'plain' })).toBe('text/plain;charset=UTF-8');
+    expect(await typed({ method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json' } })).toBe(
+      'application/json',
+    );
+    expect(await typed({ method: 'POST', body: new Uint8Array([1]) })).toBeUndefined();
+  });
+
   it('gives a connection back to the pool even when a small answer is never read', async () => {
     await (await leanFetch(`${origin}/echo`)).text();
     const before = connections;
