@@ -83,6 +83,8 @@ try {
   const w = await run(Number(args.seconds) * 1000, { tree: env.fn.pid, workerd: env.watch.workerd });
   const { profile } = await devtools.send<{ profile: CpuProfile }>('Profiler.stop');
   devtools.close();
+  // BENCH_PROFILE_RAW=<file>: the isolate's profile as recorded (bundle frames, unmapped), for DevTools or a script.
+  if (process.env.BENCH_PROFILE_RAW) writeFileSync(process.env.BENCH_PROFILE_RAW, JSON.stringify(profile));
   const b = breakdown(
     profile,
     undefined,
