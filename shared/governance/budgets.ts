@@ -44,10 +44,10 @@ export const hasLimit = (l: BudgetLimits) =>
   l.daily_usd != null || l.monthly_usd != null || l.tpm != null || l.rpm != null;
 
 // Per isolate: budgets change rarely and a request must not wait on Postgres for them. Entries
-// live `cache_seconds`; a stale entry is still used (and logged) when Postgres is down. One cache
-// per scope, keyed by the id itself: a key string built per subject and request (`scope\0id`) was
-// a new string to hash on every look-up.
-type Cached = { limits: BudgetLimits | null; at: number };
+// are trusted `cache_seconds`; a stale entry is still used (and logged) when Postgres is down. One
+// cache per scope, keyed by the id itself: a key string built per subject and request
+// (`scope\0id`) was a new string to hash on every look-up.
+type Cached = { limits: BudgetLimits | null; at: number; refreshing?: boolean };
 const caches = lazy(
   (): Record<BudgetScope, ReturnType<typeof boundedCache<string, Cached>>> => ({
     principal: boundedCache(10_000),
@@ -56,45 +56,99 @@ const caches = lazy(
   }),
 );
 
+type Subject = { scope: BudgetScope; id: string };
+
 /**
  * The budgets that apply to one call: the key's, the agent's and the role's, each the row set for
  * it or else the configured default. Only scopes with at least one limit are returned.
+ *
+ * Answered from the per-isolate cache, without a promise, when every subject is cached: an entry
+ * under `cache_seconds` old as is; with `background` (the request's `waitUntil`), an entry past
+ * that but under twice that old is answered too while one re-read of it runs in the background
+ * (stale-while-revalidate, one re-read in flight per entry), so the request that finds it expired
+ * no longer waits on Postgres for it. A subject not cached, or cached longer ago than twice
+ * `cache_seconds` (an isolate that sat idle), is read before answering, as is any stale entry
+ * without `background`. A failed read keeps the entries it was to replace (and says so through
+ * `onStale`).
  */
-export async function budgetsFor(
+export function budgetsFor(
   settings: Settings,
-  subjects: ReadonlyArray<{ scope: BudgetScope; id: string }>,
+  subjects: ReadonlyArray<Subject>,
   onStale: (err: unknown) => void = () => undefined,
-): Promise<Budget[]> {
+  background?: (work: Promise<unknown>) => void,
+): Budget[] | Promise<Budget[]> {
   const now = Date.now();
   const ttl = gatewayConfig.budgets.cache_seconds * 1000;
   const cache = caches();
   // One cache read per subject (a key without a budget is cached as `null` like any other answer).
   const known: Array<BudgetLimits | null | undefined> = new Array(subjects.length);
-  // Indices into `subjects` of the entries missing or past their ttl (none, mostly).
-  const missing: number[] = [];
+  // Indices into `subjects`: entries to read before answering, and stale ones to re-read after.
+  let missing: number[] | undefined;
+  let stale: Cached[] | undefined;
+  let staleAt: number[] | undefined;
   for (let i = 0; i < subjects.length; i++) {
     const s = subjects[i]!;
     const hit = cache[s.scope].get(s.id);
     known[i] = hit?.limits;
-    if (!hit || now - hit.at >= ttl) missing.push(i);
-  }
-  if (missing.length && settings.DATABASE_URL) {
-    try {
-      const asked = missing.map((i) => subjects[i]!);
-      const rows = await withPostgres(settings, (client) => readBudgets(client, asked), {
-        connectTimeoutMs: 2000,
-      });
-      for (const i of missing) {
-        const s = subjects[i]!;
-        const row = rows.find((r) => r.scope === s.scope && r.id === s.id);
-        const limits = row ? limitsOfRow(row) : null;
-        cache[s.scope].set(s.id, { limits, at: now });
-        known[i] = limits;
-      }
-    } catch (err) {
-      onStale(err);
+    if (hit && now - hit.at < ttl) continue;
+    if (hit && background && now - hit.at < 2 * ttl) {
+      if (hit.refreshing) continue;
+      stale ??= [];
+      staleAt ??= [];
+      stale.push(hit);
+      staleAt.push(i);
+    } else {
+      missing ??= [];
+      missing.push(i);
     }
   }
+  if (!settings.DATABASE_URL) return answer(subjects, known);
+  if (missing) {
+    // Read before answering anyway: the stale entries go in the same query.
+    const at = staleAt ? missing.concat(staleAt) : missing;
+    return readInto(settings, subjects, at, now, known).then(
+      () => answer(subjects, known),
+      (err) => {
+        onStale(err);
+        return answer(subjects, known);
+      },
+    );
+  }
+  if (staleAt && background) {
+    for (const hit of stale ?? []) hit.refreshing = true;
+    background(
+      readInto(settings, subjects, staleAt, now, []).catch((err) => {
+        for (const hit of stale ?? []) hit.refreshing = false;
+        onStale(err);
+      }),
+    );
+  }
+  return answer(subjects, known);
+}
+
+/** Reads the budgets of `subjects[at]` from Postgres into the cache and into `known`. */
+async function readInto(
+  settings: Settings,
+  subjects: ReadonlyArray<Subject>,
+  at: number[],
+  now: number,
+  known: Array<BudgetLimits | null | undefined>,
+): Promise<void> {
+  const asked = at.map((i) => subjects[i]!);
+  const rows = await withPostgres(settings, (client) => readBudgets(client, asked), {
+    connectTimeoutMs: 2000,
+  });
+  const cache = caches();
+  for (const i of at) {
+    const s = subjects[i]!;
+    const row = rows.find((r) => r.scope === s.scope && r.id === s.id);
+    const limits = row ? limitsOfRow(row) : null;
+    cache[s.scope].set(s.id, { limits, at: now });
+    known[i] = limits;
+  }
+}
+
+function answer(subjects: ReadonlyArray<Subject>, known: Array<BudgetLimits | null | undefined>): Budget[] {
   const out: Budget[] = [];
   for (let i = 0; i < subjects.length; i++) {
     const s = subjects[i]!;
@@ -112,7 +166,7 @@ export function forgetBudgets(scope?: BudgetScope, id?: string): void {
   else for (const c of Object.values(cache)) c.clear();
 }
 
-async function readBudgets(client: Client, subjects: Array<{ scope: BudgetScope; id: string }>) {
+async function readBudgets(client: Client, subjects: Subject[]) {
   const { rows } = await client.query<BudgetRow>(
     `select scope, id, daily_usd, monthly_usd, tpm, rpm, updated_at, updated_by
        from governance.budgets b

@@ -170,9 +170,15 @@ export async function beginSpend(c: Context<AppEnv>, request: SpendRequest): Pro
   if (principal) subjects.push({ scope: 'principal', id: principal.id });
   if (agentId) subjects.push({ scope: 'agent', id: agentId });
   subjects.push({ scope: 'role', id: role });
-  const budgets = await budgetsFor(settings, subjects, (err) =>
-    log.warn('budgets: Postgres unavailable, using the budgets last read', { error: err as Error }),
+  // Cached budgets come back without a promise (the common case), so nothing is awaited for them;
+  // an expired entry is re-read in the background, held by this request's waitUntil.
+  const found = budgetsFor(
+    settings,
+    subjects,
+    (err) => log.warn('budgets: Postgres unavailable, using the budgets last read', { error: err as Error }),
+    (work) => runInBackground(c, work),
   );
+  const budgets = Array.isArray(found) ? found : await found;
 
   // Most keys have no budget: then there is nothing to price, reserve or settle.
   const checks: LimitCheck[] = [];
