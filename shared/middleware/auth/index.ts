@@ -3,6 +3,7 @@ import {
   findKeyEntry,
   isGeneratedKey,
   isWellFormedKey,
+  type KeyEntry,
   type Principal,
   type Role,
   sha256Hex,
@@ -36,21 +37,70 @@ export interface AuthOptions {
  * 429 for a client over its failed-authentication limit.
  */
 export function auth(options: AuthOptions = {}): MiddlewareHandler {
-  return async function authMiddleware(c, next) {
+  // Not async: the common request (a key in MAS_API_KEYS whose digest this isolate has made)
+  // awaits nothing here, so it makes no promise of its own and returns next()'s.
+  return function authMiddleware(c, next) {
     if (!c.get('principal')) {
       const authorization = c.req.header('authorization');
       const key =
         options.apiKeyHeader && !authorization
           ? c.req.header(options.apiKeyHeader)?.trim()
           : BEARER.exec(authorization ?? '')?.[1];
-      const found = await authenticate(c, key);
-      if (!found) throw unauthorized();
-      c.set('principal', found.principal);
-      c.set('log', c.get('log').child({ principal: found.principal.id }));
+      const known = knownPrincipal(c, key);
+      if (!known) return authenticateThenNext(c, key, options, next);
+      admit(c, known);
     }
     if (options.roles) requireRole(c.get('principal'), options.roles);
-    await next();
+    return next();
   };
+}
+
+async function authenticateThenNext(
+  c: Context,
+  key: string | undefined,
+  options: AuthOptions,
+  next: () => Promise<void>,
+): Promise<void> {
+  const found = await authenticate(c, key);
+  if (!found) throw unauthorized();
+  admit(c, found.principal);
+  if (options.roles) requireRole(found.principal, options.roles);
+  await next();
+}
+
+function admit(c: Context, principal: Principal): void {
+  c.set('principal', principal);
+  c.set('log', c.get('log').child({ principal: principal.id }));
+}
+
+/**
+ * What `authenticate` answers, decided without a promise when it can be: a key whose digest is
+ * cached here (only well-formed keys are digested) and found in `MAS_API_KEYS`, for a client not
+ * over its failed-authentication limit (429, as there). Undefined: go the whole way.
+ */
+function knownPrincipal(c: Context, key: string | undefined): Principal | undefined {
+  const hash = key === undefined ? undefined : digests().get(key);
+  if (hash === undefined) return undefined;
+  const entry = findKeyEntry(keysFromSecret(getSettings(c.env)), hash);
+  if (!entry) return undefined;
+  refuseIfOverFailureLimit(() => clientAddress(c.req.raw));
+  return principalOf(entry);
+}
+
+/**
+ * The principal of a `MAS_API_KEYS` entry without its digest, made once per entry (entries live
+ * as long as their secret's parse), not copied per request. Principals are shared and read-only,
+ * as those of the `auth.api_keys` cache are.
+ */
+const principals = new WeakMap<KeyEntry, Principal>();
+function principalOf(entry: KeyEntry): Principal {
+  let principal = principals.get(entry);
+  if (!principal) {
+    const { hash: _hash, ...rest } = entry;
+    principal = rest;
+    principals.set(entry, principal);
+  }
+  return principal;
 }
 
 /**
@@ -98,10 +148,7 @@ async function resolveKeyHashOnce(
   inTable: boolean,
 ): Promise<{ principal: Principal | null; queried: boolean }> {
   const fromSecret = findKeyEntry(keysFromSecret(settings), hash);
-  if (fromSecret) {
-    const { hash: _hash, ...principal } = fromSecret;
-    return { principal, queried: false };
-  }
+  if (fromSecret) return { principal: principalOf(fromSecret), queried: false };
   if (!inTable || !settings.DATABASE_URL) return { principal: null, queried: false };
   return lookupKeyInTable(settings, hash);
 }
