@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler, Next } from 'hono';
 import { getSettings } from '../../env.ts';
 
 /** What browsers may send: the OpenAI and Anthropic SDKs' headers and ours. */
@@ -61,36 +61,47 @@ function originsOf(setting: string | undefined): { any: boolean; origins: Set<st
  * never in cookies, so `*` needs no credentials mode and is safe to offer.
  */
 export function cors(): MiddlewareHandler {
-  return async function corsMiddleware(c, next) {
+  // Not async: a request without CORS to answer (no CORS_ORIGINS, or no Origin) makes no promise
+  // of its own here and returns next()'s.
+  return function corsMiddleware(c, next) {
     const config = originsOf(getSettings(c.env).CORS_ORIGINS);
     // Without CORS_ORIGINS the Origin header is not read at all: each read is a call into the runtime.
     if (!config) return next();
     const origin = c.req.header('origin');
     if (!origin) return next();
-    const allowed = config.any ? '*' : config.origins.has(origin) ? origin : undefined;
-    if (c.req.method === 'OPTIONS' && c.req.header('access-control-request-method')) {
-      const headers = new Headers({ vary: 'Origin, Access-Control-Request-Headers' });
-      if (allowed) {
-        const requested = (c.req.header('access-control-request-headers') ?? '')
-          .split(',')
-          .map((h) => h.trim().toLowerCase())
-          .filter((h) => h && (ALLOWED_HEADERS.includes(h) || h.startsWith(ALLOWED_PREFIX)));
-        headers.set('access-control-allow-origin', allowed);
-        headers.set('access-control-allow-methods', ALLOWED_METHODS);
-        headers.set(
-          'access-control-allow-headers',
-          [...new Set([...ALLOWED_HEADERS, ...requested])].join(', '),
-        );
-        headers.set('access-control-max-age', '600');
-      }
-      return new Response(null, { status: 204, headers });
-    }
-    await next();
-    if (!allowed) return;
-    const res = c.res.headers;
-    res.set('access-control-allow-origin', allowed);
-    const mas = [...res.keys()].filter((h) => h.startsWith('x-mas-'));
-    res.set('access-control-expose-headers', [...EXPOSED_HEADERS, ...mas].join(', '));
-    if (!config.any) res.append('vary', 'Origin');
+    return answerCors(c, next, config, origin);
   };
+}
+
+async function answerCors(
+  c: Context,
+  next: Next,
+  config: { any: boolean; origins: Set<string> },
+  origin: string,
+): Promise<Response | undefined> {
+  const allowed = config.any ? '*' : config.origins.has(origin) ? origin : undefined;
+  if (c.req.method === 'OPTIONS' && c.req.header('access-control-request-method')) {
+    const headers = new Headers({ vary: 'Origin, Access-Control-Request-Headers' });
+    if (allowed) {
+      const requested = (c.req.header('access-control-request-headers') ?? '')
+        .split(',')
+        .map((h) => h.trim().toLowerCase())
+        .filter((h) => h && (ALLOWED_HEADERS.includes(h) || h.startsWith(ALLOWED_PREFIX)));
+      headers.set('access-control-allow-origin', allowed);
+      headers.set('access-control-allow-methods', ALLOWED_METHODS);
+      headers.set(
+        'access-control-allow-headers',
+        [...new Set([...ALLOWED_HEADERS, ...requested])].join(', '),
+      );
+      headers.set('access-control-max-age', '600');
+    }
+    return new Response(null, { status: 204, headers });
+  }
+  await next();
+  if (!allowed) return;
+  const res = c.res.headers;
+  res.set('access-control-allow-origin', allowed);
+  const mas = [...res.keys()].filter((h) => h.startsWith('x-mas-'));
+  res.set('access-control-expose-headers', [...EXPOSED_HEADERS, ...mas].join(', '));
+  if (!config.any) res.append('vary', 'Origin');
 }
