@@ -5,6 +5,7 @@ import type { AppError } from '../errors/index.ts';
 import type { AppEnv } from '../http/create-app.ts';
 import type { ResolvedModel, ResolvedTarget } from '../llm/registry.ts';
 import type { Logger } from '../log/logger.ts';
+import { llmCostUsdTotal, llmUnpricedRequestsTotal } from '../metrics/registry.ts';
 import { beginSpend, estimatePromptTokens, newSpendId, utf8Length } from './spend.ts';
 
 describe('utf8Length', () => {
@@ -70,6 +71,36 @@ describe('beginSpend', () => {
     } finally {
       gatewayConfig.budgets.defaults.principal = defaults;
     }
+  });
+});
+
+describe('settle: the cost metrics', () => {
+  const quiet = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet } as unknown as Logger;
+  const valueOf = async (counter: typeof llmCostUsdTotal, labels: Record<string, string>) =>
+    (await counter.get()).values.find((v) =>
+      Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x),
+    )?.value;
+
+  it('count each model and role in llm_cost_usd_total, and an unpriced model in llm_unpriced_requests_total', async () => {
+    const tag = `m-${Math.random()}`;
+    const priced = { model: { id: tag, upstream: tag, price: { input: 1, output: 2 } }, providerId: 'p' };
+    const unpriced = { model: { id: `${tag}-free`, upstream: tag }, providerId: 'p' };
+    const app = new Hono<AppEnv>();
+    app.post('/:role', async (c) => {
+      c.set('principal', { id: `no-budget-${tag}`, role: 'agent' });
+      c.set('log', quiet);
+      const role = c.req.param('role');
+      const target = { role, chain: [priced] } as unknown as ResolvedTarget;
+      const spend = await beginSpend(c, { endpoint: 'chat', target, promptTokens: 1 });
+      const model = (c.req.query('free') ? unpriced : priced) as unknown as ResolvedModel;
+      return c.json({ cost: spend.settle(model, { prompt_tokens: 1000, completion_tokens: 500 }) });
+    });
+    for (const path of ['/fast', '/fast', '/slow', '/fast?free=1'])
+      expect((await app.request(path, { method: 'POST' }, {})).status).toBe(200);
+    expect(await valueOf(llmCostUsdTotal, { model: tag, role: 'fast' })).toBeCloseTo(0.004, 12);
+    expect(await valueOf(llmCostUsdTotal, { model: tag, role: 'slow' })).toBeCloseTo(0.002, 12);
+    expect(await valueOf(llmUnpricedRequestsTotal, { model: `${tag}-free`, role: 'fast' })).toBe(1);
+    expect(await valueOf(llmCostUsdTotal, { model: `${tag}-free` })).toBeUndefined();
   });
 });
 

@@ -14,6 +14,7 @@ import {
   llmCostUsdTotal,
   llmUnpricedRequestsTotal,
 } from '../metrics/registry.ts';
+import { CounterSeries } from '../metrics/series.ts';
 import { openaiDuration } from '../middleware/rate-limit/index.ts';
 import { redisIsDown } from '../redis/client.ts';
 import { UpstashRedis as Redis } from '../redis/upstash-rest.ts';
@@ -248,8 +249,8 @@ export async function beginSpend(c: Context<AppEnv>, request: SpendRequest): Pro
     settle(model, usage, options = {}) {
       const tokens = tokenCounts(usage);
       const cost = options.cacheHit ? 0 : costUsd(model.model.price, tokens);
-      if (cost === null) llmUnpricedRequestsTotal.inc(labelsOf(model, role));
-      else if (cost > 0) llmCostUsdTotal.inc(labelsOf(model, role), cost);
+      if (cost === null) costSeries(model, role).unpriced.inc();
+      else if (cost > 0) costSeries(model, role).cost.inc(cost);
       if (checks.length) {
         const spentTokens = options.cacheHit ? 0 : tokens.prompt + tokens.completion;
         finish(checks.map((ch) => actualFor(ch.kind, cost ?? 0, spentTokens)));
@@ -279,11 +280,33 @@ export async function beginSpend(c: Context<AppEnv>, request: SpendRequest): Pro
   };
 }
 
-const labelsOf = (model: ResolvedModel, role: string) => ({
-  provider: model.providerId,
-  model: model.model.id,
-  role,
-});
+/**
+ * `llm_cost_usd_total` and `llm_unpriced_requests_total` of a model in a role, found once per
+ * registry model entry and role and then counted in place (series.ts), as the router's call
+ * metrics are (shared/llm/call-metrics.ts): prom-client's `inc` hashed and copied a labels object
+ * built per priced request.
+ */
+const costSeriesByModel = new WeakMap<
+  object,
+  Map<string, { cost: CounterSeries; unpriced: CounterSeries }>
+>();
+function costSeries(model: ResolvedModel, role: string): { cost: CounterSeries; unpriced: CounterSeries } {
+  let roles = costSeriesByModel.get(model.model);
+  if (!roles) {
+    roles = new Map();
+    costSeriesByModel.set(model.model, roles);
+  }
+  let s = roles.get(role);
+  if (!s) {
+    const labels = { provider: model.providerId, model: model.model.id, role };
+    s = {
+      cost: new CounterSeries(llmCostUsdTotal, labels),
+      unpriced: new CounterSeries(llmUnpricedRequestsTotal, labels),
+    };
+    roles.set(role, s);
+  }
+  return s;
+}
 
 /**
  * OpenAI's `x-ratelimit-*-tokens` where a tokens-per-minute budget applies: the tightest one
