@@ -64,6 +64,15 @@ describe('proxying reads', () => {
     expect(last.headers.traceparent).toMatch(/^00-/);
   });
 
+  it("carries the rate limiter's x-ratelimit-* headers, as every limited route's answer does", async () => {
+    // Set before the route ran: hono drops them from a Response the route builds itself.
+    const res = await proxy('GET', '/v1/integrations/mindex/data/species');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-ratelimit-limit')).toMatch(/^\d+$/);
+    expect(res.headers.get('x-ratelimit-remaining-requests')).toMatch(/^\d+$/);
+    expect(res.headers.get('x-mas-integration')).toBe('mindex');
+  });
+
   it('injects a header credential without a scheme (NatureOS)', async () => {
     expect((await proxy('GET', '/v1/integrations/natureos/entities/fungi')).status).toBe(200);
     expect((await seen()).at(-1)!.headers['x-api-key']).toBe(NATUREOS_KEY);

@@ -1,4 +1,5 @@
 import { type Context, Hono } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type * as z from 'zod/mini';
 import {
   agentIdField,
@@ -172,7 +173,13 @@ routes.all('/v1/integrations/:name/*', async (c) => {
     // Streamed (length unknown, not JSON): the cap is told up front, as a stream cut past it
     // can only end in an error.
     if (streamed) out.set('x-mas-max-response-bytes', String(config.max_response_bytes));
-    return new Response(answer, { status, headers: out });
+    // Through c.body, not `new Response`: hono merges in the headers middleware set before the
+    // route (the rate limiter's x-ratelimit-*) only into a response it builds.
+    // (null for a 204 or 304: hono passes it on as Response's null body.)
+    return c.body(answer as ReadableStream | Uint8Array<ArrayBuffer>, {
+      status: status as ContentfulStatusCode,
+      headers: out,
+    });
   } catch (err) {
     if (err instanceof IntegrationError) {
       const code =
