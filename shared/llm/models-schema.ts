@@ -24,6 +24,11 @@ function build() {
     api_key_optional: z._default(z.boolean(), false),
     /** Per-attempt timeout. */
     timeout_ms: z._default(z.number().check(z.int(), z.positive(), z.lte(600_000)), 60_000),
+    /**
+     * The most one answer may carry: a non-stream body, or one stream event not yet ended
+     * (16 MiB when unset, shared/llm/providers/http.ts). Past it the answer is a 502.
+     */
+    max_response_bytes: z.optional(positiveInt()),
     /** `max_tokens` when the caller gives none (Anthropic requires one). */
     default_max_tokens: z.optional(positiveInt()),
   });

@@ -15,13 +15,15 @@ import { listenOnLoopback, readBody } from './listen.ts';
  *   `bad-tool-calls`  streams, in one write, a content chunk ("Hel"), then one whose
  *                   `delta.tool_calls` is an object (a chunk a translator cannot read), then [DONE]
  *   `reset`         drops the connection before any response byte (a reset, as a crashing proxy does)
+ *   `endless`       a body that never ends: JSON that never closes, or (streamed) two chunks and then
+ *                   an event that never ends; written for as long as the client reads
  *   `slowstream`    streams for 5 s and records (`aborted`) whether the client left early
  *   `seq:<name>`    the next step of a script set with POST /__scripts/<name> ["500","429","ok"]
  *   `mode:<name>`   the behaviour last set with POST /__modes/<name> "500" (default `ok`): an
  *                   upstream that goes down and comes back while the test runs
  *   `random:<pct>[:<tag>]`  500 for pct % of requests at random, else `ok`
  *   `429:<s>`       429 with `Retry-After: <s>`   `delay:<ms>`  `ok` after ms
- *   `stall` and `slowstream` record `closedAt` (epoch ms) when the client's connection closes
+ *   `stall`, `slowstream` and `endless` record `closedAt` (epoch ms) when the client's connection closes
  * Embeddings take every OpenAI input form (text, texts, token ids, token-id arrays), `dimensions`
  * (else the trailing number of the model name, else 8) and `encoding_format: "base64"`
  * (little-endian float32, as OpenAI).
@@ -109,7 +111,7 @@ export async function startOpenAIFake(): Promise<{ url: string; close(): Promise
       res.setHeader('retry-after', behaviour.slice(4));
       return send(res, 429, apiError('Rate limit reached for requests', 'requests', 'rate_limit_exceeded'));
     }
-    if (behaviour === 'stall' || behaviour === 'slowstream') {
+    if (behaviour === 'stall' || behaviour === 'slowstream' || behaviour === 'endless') {
       const record = list[list.length - 1] as Record<string, unknown>;
       res.on('close', () => {
         record.closedAt = Date.now();
@@ -160,6 +162,21 @@ export async function startOpenAIFake(): Promise<{ url: string; close(): Promise
       case 'reset':
         req.socket.destroy();
         return;
+      case 'endless': {
+        const chunks = streamChunks(request.model);
+        res.writeHead(200, { 'content-type': request.stream ? 'text/event-stream' : 'application/json' });
+        res.write(
+          request.stream
+            ? `data: ${JSON.stringify(chunks[0])}\n\ndata: ${JSON.stringify(chunks[1])}\n\ndata: {"pad":"`
+            : '{"id":"endless","pad":"',
+        );
+        const piece = 'x'.repeat(16 * 1024);
+        const more = () => {
+          while (!res.destroyed && res.write(piece)) {}
+          if (!res.destroyed) res.once('drain', more);
+        };
+        return more();
+      }
       default:
         break;
     }

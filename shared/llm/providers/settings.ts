@@ -8,5 +8,6 @@ export function settingsFor(target: ResolvedModel): ProviderSettings {
     apiKey: target.apiKey,
     baseURL: target.baseURL,
     timeoutMs: target.provider.timeout_ms,
+    maxResponseBytes: target.provider.max_response_bytes,
   };
 }

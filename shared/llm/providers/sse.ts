@@ -1,5 +1,6 @@
 import { idleTimer } from '../../resilience/deadline.ts';
 import { idleError, ProviderError } from '../provider-error.ts';
+import { DEFAULT_MAX_RESPONSE_BYTES, tooLargeError } from './http.ts';
 import { bodyReadError } from './openai/openai-http.ts';
 
 /** One server-sent event as it arrived: its `event:` name (if any) and its `data:` text. */
@@ -17,13 +18,16 @@ export interface SseMessage {
  * cut into events: allocation per event, not per byte. No read may wait longer than `idleMs`
  * (one timer for the stream, not one per read), so a stalled upstream ends the stream instead of
  * hanging it; stopping early (client gone, idle, error) cancels the body, which releases the
- * upstream connection.
+ * upstream connection. An event still without its end past `maxBytes` (characters, which are never
+ * more than its bytes) ends the stream with `tooLargeError`: a body with no event boundary cannot
+ * fill the isolate.
  */
 export async function* sseBatches(
   provider: string,
   res: Response,
   idleMs: number,
   signal: AbortSignal,
+  maxBytes = DEFAULT_MAX_RESPONSE_BYTES,
 ): AsyncGenerator<SseMessage[]> {
   if (!res.body) throw new ProviderError(provider, 'upstream sent no stream', { status: 502 });
   const reader = res.body.getReader();
@@ -51,6 +55,7 @@ export async function* sseBatches(
       if (idled) throw idled;
       const batch = next.done ? parser.end() : parser.push(next.value);
       if (batch.length) yield batch;
+      if (parser.held > maxBytes) throw tooLargeError(provider, maxBytes, 'a stream event');
       if (next.done) return;
     }
   } finally {
@@ -65,40 +70,76 @@ export async function* sseMessages(
   res: Response,
   idleMs: number,
   signal: AbortSignal,
+  maxBytes = DEFAULT_MAX_RESPONSE_BYTES,
 ): AsyncGenerator<SseMessage> {
-  for await (const batch of sseBatches(provider, res, idleMs, signal)) yield* batch;
+  for await (const batch of sseBatches(provider, res, idleMs, signal, maxBytes)) yield* batch;
 }
 
 /**
  * The event stream format (WHATWG HTML, "server-sent events"): lines ended by CRLF, LF or CR,
  * `field: value`, a blank line dispatches; `data` lines are joined with LF, comments and `id` /
- * `retry` are ignored, an event without data is not dispatched.
+ * `retry` are ignored, an event without data is not dispatched. Line ends are made LF chunk by
+ * chunk, and the text of an event not yet ended is kept in the pieces it came in, joined only
+ * once a chunk may end it: an event arriving in many chunks costs its length once, not once per
+ * chunk (`held` says how much is waiting, for the caller to bound).
  */
 export class SseParser {
   private readonly decoder = new TextDecoder();
-  private buffer = '';
+  /** The text since the last event's end, LF-only, in pieces. */
+  private parts: string[] = [];
+  /** Characters held in `parts`. */
+  private size = 0;
+  /** A CR at the end of the last chunk: maybe the first half of a CRLF split across chunks. */
+  private cr = false;
+
+  /** Characters of an event still waiting for its end. */
+  get held(): number {
+    return this.size;
+  }
 
   /** The events completed by this chunk. */
   push(chunk: Uint8Array): SseMessage[] {
-    const text = this.decoder.decode(chunk, { stream: true });
-    return this.take(this.buffer ? this.buffer + text : text, false);
+    let text = this.decoder.decode(chunk, { stream: true });
+    if (this.cr) {
+      text = `\r${text}`;
+      this.cr = false;
+    }
+    if (text.includes('\r')) {
+      if (text.endsWith('\r')) {
+        this.cr = true;
+        text = text.slice(0, -1);
+      }
+      text = text.replace(/\r\n?/g, '\n');
+    }
+    const parts = this.parts;
+    if (parts.length) {
+      // Nothing in the pieces ends an event: only this text, or a blank line across the join.
+      if (!text.includes('\n\n') && !(text.startsWith('\n') && parts[parts.length - 1]!.endsWith('\n'))) {
+        if (text) {
+          parts.push(text);
+          this.size += text.length;
+        }
+        return [];
+      }
+      parts.push(text);
+      text = parts.join('');
+      this.parts = [];
+      this.size = 0;
+    }
+    return this.take(text);
   }
 
   /** What is left when the body ends: a last event without its blank line still counts. */
   end(): SseMessage[] {
-    const rest = this.buffer + this.decoder.decode();
-    this.buffer = '';
-    return rest.trim() ? this.take(`${rest}\n\n`, true) : [];
+    const rest = this.parts.join('') + (this.cr ? '\n' : '') + this.decoder.decode();
+    this.parts = [];
+    this.size = 0;
+    this.cr = false;
+    return rest.trim() ? this.take(`${rest}\n\n`) : [];
   }
 
-  private take(input: string, final: boolean): SseMessage[] {
-    let text = input;
-    if (text.includes('\r')) {
-      // A CR at the very end may be the first half of a CRLF split across chunks: keep it.
-      const held = !final && text.endsWith('\r');
-      text = (held ? text.slice(0, -1) : text).replace(/\r\n?/g, '\n');
-      if (held) text += '\r';
-    }
+  /** The events of LF-only `text` (no pieces held); what follows the last one is held. */
+  private take(text: string): SseMessage[] {
     const out: SseMessage[] = [];
     let start = 0;
     for (;;) {
@@ -108,7 +149,11 @@ export class SseParser {
       if (message) out.push(message);
       start = end + 2;
     }
-    this.buffer = start ? text.slice(start) : text;
+    const rest = start ? text.slice(start) : text;
+    if (rest) {
+      this.parts.push(rest);
+      this.size = rest.length;
+    }
     return out;
   }
 }

@@ -67,6 +67,8 @@ export interface ChunkBytes {
   idleMs: number;
   /** The attempt's signal (a caller who left aborts it). */
   signal: AbortSignal;
+  /** The most bytes one event may take before its end (the provider's `max_response_bytes`). */
+  maxBytes: number;
   head: Uint8Array;
   /** The rest of the body, still locked to the reader that primed it; null if it already ended. */
   reader: ReadableStreamDefaultReader<Uint8Array> | null;
@@ -92,5 +94,10 @@ export interface ProviderSettings {
   apiKey: string | undefined;
   baseURL: string;
   timeoutMs: number;
+  /**
+   * The most an upstream answer may carry: a whole non-stream body, or one stream event still
+   * waiting for its end (`max_response_bytes`; DEFAULT_MAX_RESPONSE_BYTES when unset).
+   */
+  maxResponseBytes?: number | undefined;
   fetch?: typeof fetch;
 }

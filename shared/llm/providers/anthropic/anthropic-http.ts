@@ -58,9 +58,10 @@ export async function* anthropicEvents(
   res: Response,
   idleMs: number,
   signal: AbortSignal,
+  maxBytes?: number,
 ): AsyncGenerator<RawEvent> {
   let first = true;
-  for await (const { data } of sseMessages(provider, res, idleMs, signal)) {
+  for await (const { data } of sseMessages(provider, res, idleMs, signal, maxBytes)) {
     let json: unknown;
     try {
       json = JSON.parse(data);

@@ -1,3 +1,4 @@
+import { maxBytes } from '../http.ts';
 import { parseUpstream } from '../openai/openai-bodies.ts';
 import { readJson } from '../openai/openai-http.ts';
 import { primed } from '../sse.ts';
@@ -24,18 +25,25 @@ export function createAnthropicMessages(settings: ProviderSettings): AnthropicMe
   return {
     async messages(body, options) {
       const res = await anthropicRequest(settings, '/messages', { ...body, stream: false }, options);
-      return parseUpstream(provider, anthropicMessageSchema, await readJson(provider, res, options.signal));
+      return parseUpstream(
+        provider,
+        anthropicMessageSchema,
+        await readJson(provider, res, options.signal, maxBytes(settings)),
+      );
     },
     async messagesStream(body, options) {
       const res = await anthropicRequest(settings, '/messages', { ...body, stream: true }, options, {
         stream: true,
       });
-      return primed(anthropicEvents(provider, res, settings.timeoutMs, options.signal));
+      return primed(anthropicEvents(provider, res, settings.timeoutMs, options.signal, maxBytes(settings)));
     },
     async countTokens(body, options) {
       const res = await anthropicRequest(settings, '/messages/count_tokens', body, options);
-      return parseUpstream(provider, countTokensSchema, await readJson(provider, res, options.signal))
-        .input_tokens;
+      return parseUpstream(
+        provider,
+        countTokensSchema,
+        await readJson(provider, res, options.signal, maxBytes(settings)),
+      ).input_tokens;
     },
   };
 }

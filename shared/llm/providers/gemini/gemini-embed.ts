@@ -1,4 +1,5 @@
 import { ProviderError } from '../../provider-error.ts';
+import { maxBytes } from '../http.ts';
 import { parseUpstream } from '../openai/openai-bodies.ts';
 import { readJson } from '../openai/openai-http.ts';
 import type { CallOptions, EmbedInputs, EmbedResult, ProviderSettings } from '../types.ts';
@@ -27,7 +28,7 @@ export async function geminiEmbed(
   const parsed = parseUpstream(
     provider,
     batchEmbedResponseSchema,
-    await readJson(provider, res, options.signal),
+    await readJson(provider, res, options.signal, maxBytes(settings)),
   );
   const vectors = (parsed.embeddings ?? []).map((e) => e.values ?? []);
   if (vectors.length !== inputs.length) {

@@ -1,4 +1,5 @@
 import { ProviderError } from '../../provider-error.ts';
+import { maxBytes } from '../http.ts';
 import { parseUpstream } from '../openai/openai-bodies.ts';
 import { readJson } from '../openai/openai-http.ts';
 import { primed, sseMessages } from '../sse.ts';
@@ -33,7 +34,7 @@ export function createGeminiProvider(settings: ProviderSettings): ChatProvider {
       const response = parseUpstream(
         provider,
         generateContentResponseSchema,
-        await readJson(provider, res, options.signal),
+        await readJson(provider, res, options.signal, maxBytes(settings)),
       );
       return toOpenAICompletion(provider, upstreamModel, response);
     },
@@ -51,7 +52,7 @@ export function createGeminiProvider(settings: ProviderSettings): ChatProvider {
       // committing, so a failure to start can still fall back.
       const responses = geminiResponses(
         provider,
-        sseMessages(provider, res, settings.timeoutMs, options.signal),
+        sseMessages(provider, res, settings.timeoutMs, options.signal, maxBytes(settings)),
       );
       return primed(toOpenAIChunks(provider, upstreamModel, responses));
     },

@@ -1,4 +1,5 @@
 import { ProviderError } from '../../provider-error.ts';
+import { maxBytes } from '../http.ts';
 import { primedBatches } from '../sse.ts';
 import type { ChatCompletion, ChatProvider, ChatRequest, ProviderSettings } from '../types.ts';
 import { keepText } from '../upstream-text.ts';
@@ -22,7 +23,7 @@ export function createOpenAIProvider(
     ...createOpenAIChat(settings, type),
     async forward(path, body, options) {
       const res = await upstreamRequest(settings, path, { ...body, stream: false }, options);
-      const json = await readJson(provider, res, options.signal);
+      const json = await readJson(provider, res, options.signal, maxBytes(settings));
       if (typeof json !== 'object' || json === null || Array.isArray(json)) {
         throw new ProviderError(provider, 'upstream sent an unexpected body (root: not an object)', {
           status: 502,
@@ -32,16 +33,18 @@ export function createOpenAIProvider(
     },
     async forwardStream(path, body, options) {
       const res = await upstreamRequest(settings, path, { ...body, stream: true }, options, { stream: true });
-      return primedBatches(sseChunkBatches(provider, res, settings.timeoutMs, options.signal));
+      return primedBatches(
+        sseChunkBatches(provider, res, settings.timeoutMs, options.signal, maxBytes(settings)),
+      );
     },
     async forwardStreamBytes(path, body, options) {
       const res = await upstreamRequest(settings, path, { ...body, stream: true }, options, { stream: true });
-      return openChunkBytes(provider, res, settings.timeoutMs, options.signal);
+      return openChunkBytes(provider, res, settings.timeoutMs, options.signal, maxBytes(settings));
     },
     async chatStreamBytes(upstreamModel, request, options) {
       const body = chatStreamBody(upstreamModel, request);
       const res = await upstreamRequest(settings, '/chat/completions', body, options, { stream: true });
-      return openChunkBytes(provider, res, settings.timeoutMs, options.signal);
+      return openChunkBytes(provider, res, settings.timeoutMs, options.signal, maxBytes(settings));
     },
   };
 }
@@ -60,14 +63,16 @@ export function createOpenAIChat(
     async chat(upstreamModel, request, options) {
       const body = { ...request, model: upstreamModel, stream: false };
       const res = await upstreamRequest(settings, '/chat/completions', body, options);
-      const { text, json } = await readJsonText(provider, res, options.signal);
+      const { text, json } = await readJsonText(provider, res, options.signal, maxBytes(settings));
       checkCompletion(provider, json);
       return keepText(json as ChatCompletion, text);
     },
     async chatStream(upstreamModel, request, options) {
       const body = chatStreamBody(upstreamModel, request);
       const res = await upstreamRequest(settings, '/chat/completions', body, options, { stream: true });
-      return primedBatches(sseChunkBatches(provider, res, settings.timeoutMs, options.signal));
+      return primedBatches(
+        sseChunkBatches(provider, res, settings.timeoutMs, options.signal, maxBytes(settings)),
+      );
     },
   };
 }

@@ -1,5 +1,6 @@
 import { decodeFloat32Base64, isCanonicalFloat32Base64 } from '../../embeddings-base64.ts';
 import { ProviderError } from '../../provider-error.ts';
+import { maxBytes } from '../http.ts';
 import type { CallOptions, EmbedFormat, EmbedInputs, EmbedResult, ProviderSettings } from '../types.ts';
 import { parseJsonBody, readBodyText, upstreamRequest } from './openai-http.ts';
 
@@ -26,7 +27,7 @@ export async function openAIEmbed(
     ...(options.dimensions ? { dimensions: options.dimensions } : {}),
   };
   const res = await upstreamRequest(settings, '/embeddings', body, options);
-  const text = await readBodyText(provider, res, options.signal);
+  const text = await readBodyText(provider, res, options.signal, maxBytes(settings));
   const floats = options.format === 'float' ? floatsAsWritten(text) : undefined;
   if (floats) return floats;
   const { data, order, promptTokens } = checkEmbeddings(provider, parseJsonBody(provider, text));

@@ -1,5 +1,5 @@
 import { ProviderError, parseRetryAfter } from '../../provider-error.ts';
-import { postUpstream } from '../http.ts';
+import { DEFAULT_MAX_RESPONSE_BYTES, postUpstream, readCappedText } from '../http.ts';
 import type { CallOptions, ProviderSettings } from '../types.ts';
 
 /**
@@ -33,9 +33,17 @@ export async function upstreamRequest(
   );
 }
 
-/** The body as JSON; a broken connection is retryable, a body that is not JSON is a 502. */
-export async function readJson(provider: string, res: Response, signal: AbortSignal): Promise<unknown> {
-  return (await readJsonText(provider, res, signal)).json;
+/**
+ * The body as JSON; a broken connection is retryable, a body that is not JSON is a 502, and so is
+ * one past `max` bytes (`readCappedText`).
+ */
+export async function readJson(
+  provider: string,
+  res: Response,
+  signal: AbortSignal,
+  max = DEFAULT_MAX_RESPONSE_BYTES,
+): Promise<unknown> {
+  return (await readJsonText(provider, res, signal, max)).json;
 }
 
 /** `readJson` with the text it parsed, for answers sent on as the upstream's own bytes. */
@@ -43,15 +51,21 @@ export async function readJsonText(
   provider: string,
   res: Response,
   signal: AbortSignal,
+  max = DEFAULT_MAX_RESPONSE_BYTES,
 ): Promise<{ text: string; json: unknown }> {
-  const text = await readBodyText(provider, res, signal);
+  const text = await readBodyText(provider, res, signal, max);
   return { text, json: parseJsonBody(provider, text) };
 }
 
-/** The body as text; a connection that breaks while it is read is retryable. */
-export async function readBodyText(provider: string, res: Response, signal: AbortSignal): Promise<string> {
+/** The body as text, at most `max` bytes (a 502 past it); a connection that breaks while it is read is retryable. */
+export async function readBodyText(
+  provider: string,
+  res: Response,
+  signal: AbortSignal,
+  max = DEFAULT_MAX_RESPONSE_BYTES,
+): Promise<string> {
   try {
-    return await res.text();
+    return await readCappedText(provider, res, max);
   } catch (err) {
     throw bodyReadError(provider, err, signal);
   }

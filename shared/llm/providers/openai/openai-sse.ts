@@ -22,8 +22,9 @@ export async function* sseChunkBatches(
   res: Response,
   idleMs: number,
   signal: AbortSignal,
+  maxBytes?: number,
 ): AsyncGenerator<ChatChunk[]> {
-  for await (const messages of sseBatches(provider, res, idleMs, signal)) {
+  for await (const messages of sseBatches(provider, res, idleMs, signal, maxBytes)) {
     const chunks: ChatChunk[] = [];
     let end: 'done' | ProviderError | undefined;
     for (const message of messages) {

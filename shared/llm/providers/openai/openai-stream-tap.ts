@@ -1,5 +1,6 @@
 import { type IdleTimer, idleTimer } from '../../../resilience/deadline.ts';
 import { idleError, ProviderError } from '../../provider-error.ts';
+import { DEFAULT_MAX_RESPONSE_BYTES, tooLargeError } from '../http.ts';
 import { parseBlock } from '../sse.ts';
 import type { ChunkBytes, Usage } from '../types.ts';
 import { bodyReadError } from './openai-http.ts';
@@ -31,17 +32,21 @@ const EVENT_FIELD = encoder.encode('event');
 /**
  * Reads the body up to its first data event, so an upstream that answers 200 and then fails (an
  * error event first, a connection that drops) fails the attempt before any byte reaches the
- * caller, and another model can still be tried. The rest is left unread for the tap.
+ * caller, and another model can still be tried. The rest is left unread for the tap. A head
+ * past `maxBytes` without a whole event is `tooLargeError` (before any byte went out).
  */
 export async function openChunkBytes(
   provider: string,
   res: Response,
   idleMs: number,
   signal: AbortSignal,
+  maxBytes = DEFAULT_MAX_RESPONSE_BYTES,
 ): Promise<ChunkBytes> {
   if (!res.body) throw new ProviderError(provider, 'upstream sent no stream', { status: 502 });
   const reader = res.body.getReader();
-  let head: Uint8Array = EMPTY;
+  // Whole events already looked at (none of them the first data event), and the bytes after them.
+  const seen = new Pieces();
+  const tail = new Pieces();
   try {
     for (;;) {
       let next: ReadableStreamReadResult<Uint8Array>;
@@ -52,12 +57,22 @@ export async function openChunkBytes(
       }
       if (next.done) {
         // Whole before its first event: an answer only if it holds one (e.g. no blank line at the end).
-        if (hasFirstEvent(provider, concat(head, encoder.encode('\n\n'))))
-          return { provider, idleMs, signal, head, reader: null };
+        const rest = tail.join(EMPTY);
+        if (hasFirstEvent(provider, concat(rest, encoder.encode('\n\n'))))
+          return { provider, idleMs, signal, maxBytes, head: seen.join(rest), reader: null };
         throw new ProviderError(provider, 'upstream stream ended before its first event', { status: 502 });
       }
-      head = head.length ? concat(head, next.value) : next.value;
-      if (hasFirstEvent(provider, head)) return { provider, idleMs, signal, head, reader };
+      // Bytes are looked at once an event may have ended in them, each event once: a long head
+      // (one huge event, or many comments) costs its length, not its length per read.
+      if (tail.endsEvent(next.value)) {
+        const data = tail.join(next.value);
+        if (hasFirstEvent(provider, data))
+          return { provider, idleMs, signal, maxBytes, head: seen.join(data), reader };
+        const end = lastBoundary(data);
+        seen.add(data.subarray(0, end));
+        if (end < data.length) tail.add(data.subarray(end));
+      } else tail.add(next.value);
+      if (seen.length + tail.length > maxBytes) throw tooLargeError(provider, maxBytes, 'a stream event');
     }
   } catch (err) {
     reader.cancel().catch(() => undefined);
@@ -83,7 +98,8 @@ export interface TapOptions {
 export function tapChunkStream(bytes: ChunkBytes, options: TapOptions): ReadableStream<Uint8Array> {
   const { provider } = bytes;
   let usage: Usage | undefined;
-  let carry: Uint8Array | undefined;
+  /** The bytes after the last whole event, waiting for its end (at most `maxBytes` of them). */
+  const carry = new Pieces();
   let sawDone = false;
   let failure: unknown;
   let out!: ReadableStreamDefaultController<Uint8Array>;
@@ -128,12 +144,20 @@ export function tapChunkStream(bytes: ChunkBytes, options: TapOptions): Readable
   const scan = (chunk: Uint8Array) => {
     if (failure !== undefined) return;
     let data = chunk;
-    if (carry) {
-      data = concat(carry, chunk);
-      carry = undefined;
+    if (carry.length) {
+      // Joined only once this chunk may end the event: a long one costs its length once.
+      if (!carry.endsEvent(chunk)) {
+        carry.add(chunk);
+        if (carry.length > bytes.maxBytes) fail(tooLargeError(provider, bytes.maxBytes, 'a stream event'));
+        return;
+      }
+      data = carry.join(chunk);
     }
     const limit = lastBoundary(data);
-    if (limit < data.length) carry = data.slice(limit);
+    if (limit < data.length) {
+      carry.add(data.slice(limit));
+      if (carry.length > bytes.maxBytes) fail(tooLargeError(provider, bytes.maxBytes, 'a stream event'));
+    }
     if (limit === 0) return;
     const complete = limit === data.length ? data : data.subarray(0, limit);
     let match = findInteresting(complete, 0, limit);
@@ -169,10 +193,9 @@ export function tapChunkStream(bytes: ChunkBytes, options: TapOptions): Readable
   /** The last bytes (the error event, or [DONE] if the upstream sent none), then the end. */
   const close = () => {
     if (ended) return; // the caller left first
-    if (failure === undefined && carry?.some((b) => b !== NL && b !== CR && b !== 32)) {
+    const last = carry.length ? carry.join(EMPTY) : EMPTY;
+    if (failure === undefined && last.some((b) => b !== NL && b !== CR && b !== 32)) {
       // The upstream closed after a last event without its blank line: still a whole event.
-      const last = carry;
-      carry = undefined;
       scan(concat(last, encoder.encode(last[last.length - 1] === NL ? '\n' : '\n\n')));
     }
     if (failure !== undefined) {
@@ -353,6 +376,50 @@ function eventEnd(bytes: Uint8Array, from: number, limit: number): number {
     i = bytes.indexOf(NL, i + 1);
   }
   return limit;
+}
+
+/**
+ * Bytes kept in the pieces they came in, up to a point where an event may end: joined once, when
+ * it comes, instead of copied into one buffer at every read. Nothing held ends an event.
+ */
+class Pieces {
+  private parts: Uint8Array[] = [];
+  length = 0;
+
+  add(bytes: Uint8Array): void {
+    if (!bytes.length) return;
+    this.parts.push(bytes);
+    this.length += bytes.length;
+  }
+
+  /** Whether `chunk` ends an event: a blank line in it, or one across the join with what is held. */
+  endsEvent(chunk: Uint8Array): boolean {
+    if (lastBoundary(chunk) > 0) return true;
+    const last = this.parts[this.parts.length - 1];
+    if (!last) return false;
+    // A blank line is at most 3 bytes (LF CR LF): 2 from each side of the join.
+    const joint = new Uint8Array(4);
+    const before = Math.min(2, last.length);
+    joint.set(last.subarray(last.length - before), 2 - before);
+    joint.set(chunk.subarray(0, 2), 2);
+    return lastBoundary(joint) > 2;
+  }
+
+  /** What is held followed by `chunk`, in one buffer; nothing is held after. */
+  join(chunk: Uint8Array): Uint8Array {
+    const parts = this.parts;
+    if (!parts.length) return chunk;
+    const out = new Uint8Array(this.length + chunk.length);
+    let at = 0;
+    for (const part of parts) {
+      out.set(part, at);
+      at += part.length;
+    }
+    out.set(chunk, at);
+    this.parts = [];
+    this.length = 0;
+    return out;
+  }
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
