@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { registry } from '../metrics/registry.ts';
+import type { UpstashRedis } from '../redis/upstash-rest.ts';
 import {
   type Admission,
   type BreakerPolicy,
@@ -140,6 +141,161 @@ describe('CircuitBreaker (per isolate)', () => {
     expect(openCircuits(clock)).toEqual([{ key: 'a:1', state: 'open', retryAfterMs: 5000 }]);
     const gauge = await registry.getSingleMetricAsString('llm_circuit_state');
     expect(gauge).toContain('llm_circuit_state{provider="a",model="1"} 1');
+  });
+});
+
+/**
+ * The few commands the breaker sends, over a Map; each MGET (the state read) waits until the test
+ * lets it answer, with what the store holds at that moment.
+ */
+class HeldRedis {
+  readonly store = new Map<string, string>();
+  readonly reads: Array<() => void> = [];
+  mget(...keys: string[]): Promise<unknown[]> {
+    return new Promise((resolve) => {
+      this.reads.push(() => resolve(keys.map((k) => this.store.get(k) ?? null)));
+    });
+  }
+  async set(key: string, value: string, opts: { nx?: boolean } = {}): Promise<'OK' | null> {
+    if (opts.nx && this.store.has(key)) return null;
+    this.store.set(key, value);
+    return 'OK';
+  }
+  async del(...keys: string[]): Promise<number> {
+    for (const k of keys) this.store.delete(k);
+    return keys.length;
+  }
+  pipeline() {
+    const results: unknown[] = [];
+    const pipe = {
+      incrby: (key: string, by: number) => {
+        const n = Number(this.store.get(key) ?? 0) + by;
+        this.store.set(key, String(n));
+        results.push(n);
+        return pipe;
+      },
+      pexpire: () => {
+        results.push(1);
+        return pipe;
+      },
+      del: (...keys: string[]) => {
+        for (const k of keys) this.store.delete(k);
+        results.push(keys.length);
+        return pipe;
+      },
+      mget: (...keys: string[]) => {
+        results.push(keys.map((k) => this.store.get(k) ?? null));
+        return pipe;
+      },
+      exec: async () => results,
+    };
+    return pipe;
+  }
+  /** Answers the oldest read waiting. */
+  answer(): void {
+    this.reads.shift()!();
+  }
+}
+
+describe('CircuitBreaker with Redis: the state read off the request path', () => {
+  let redis: HeldRedis;
+  let work: Promise<unknown>[];
+  const shared = () =>
+    new CircuitBreaker(policy, redis as unknown as UpstashRedis, {
+      now: () => clock,
+      waitUntil: (w) => work.push(w),
+    });
+  /** Resolves once `p` has settled, or says it has not after the microtasks in between ran. */
+  const settled = async (p: Promise<unknown>) => {
+    let done = false;
+    p.then(
+      () => (done = true),
+      () => (done = true),
+    );
+    for (let i = 0; i < 20 && !done; i++) await Promise.resolve();
+    return done;
+  };
+  const openElsewhere = (until: number) => redis.store.set('mas:cb:p:m:state', `${until}:1`);
+
+  beforeEach(() => {
+    resetLocalCircuits();
+    clock = 1_000_000;
+    redis = new HeldRedis();
+    work = [];
+  });
+
+  it("a circuit's first call in an isolate waits for the read: it learns of a circuit open elsewhere before calling", async () => {
+    openElsewhere(clock + 5000);
+    const admission = shared().admit('p:m', 1000);
+    expect(await settled(admission)).toBe(false);
+    expect(redis.reads).toHaveLength(1);
+    redis.answer();
+    expect(await admission).toMatchObject({ allowed: false, reason: 'open', retryAfterMs: 5000 });
+  });
+
+  it('later reads run in the background: the call that starts one is not held by it, and what it brings decides the calls after', async () => {
+    const cb = shared();
+    const first = cb.admit('p:m', 1000);
+    redis.answer();
+    expect((await first).allowed).toBe(true);
+    openElsewhere(clock + 60_000);
+    // Within the second: no read.
+    clock += 999;
+    expect((await cb.admit('p:m', 1000)).allowed).toBe(true);
+    expect(redis.reads).toHaveLength(0);
+    // A second on: a read is sent, and the call that sent it answers from the copy without it.
+    clock += 1;
+    const starter = cb.admit('p:m', 1000);
+    expect(await settled(starter)).toBe(true);
+    expect((await starter).allowed).toBe(true);
+    expect(redis.reads).toHaveLength(1);
+    expect(work).toHaveLength(1);
+    // One read at a time, however late it is.
+    clock += 5000;
+    expect((await cb.admit('p:m', 1000)).allowed).toBe(true);
+    expect(redis.reads).toHaveLength(1);
+    redis.answer();
+    await Promise.all(work);
+    expect(await cb.admit('p:m', 1000)).toMatchObject({
+      allowed: false,
+      reason: 'open',
+      retryAfterMs: 54_000,
+    });
+    expect(openCircuits(clock)).toEqual([{ key: 'p:m', state: 'open', retryAfterMs: 54_000 }]);
+  });
+
+  it('a read sent before this isolate opened the circuit does not close it when it comes back', async () => {
+    const cb = shared();
+    const first = cb.admit('p:m', 1000);
+    redis.answer();
+    await first;
+    clock += 1000;
+    // The read goes out (nothing open in Redis yet) ...
+    expect((await cb.admit('p:m', 1000)).allowed).toBe(true);
+    expect(redis.reads).toHaveLength(1);
+    // ... and, while it is away, this isolate's failures open the circuit.
+    for (let i = 0; i < 10; i++) await record(cb, 'p:m', 'fail');
+    expect(await cb.admit('p:m', 1000)).toMatchObject({ allowed: false, reason: 'open' });
+    // The stale read ("closed") comes back: dropped. Redis has the state this isolate wrote.
+    redis.store.delete('mas:cb:p:m:state');
+    redis.answer();
+    await Promise.all(work);
+    expect(await cb.admit('p:m', 1000)).toMatchObject({ allowed: false, reason: 'open' });
+  });
+
+  it('a recovery seen by another isolate (its probe closed the circuit) reaches this one through the background read', async () => {
+    const cb = shared();
+    openElsewhere(clock + 5000);
+    const first = cb.admit('p:m', 1000);
+    redis.answer();
+    expect((await first).allowed).toBe(false);
+    redis.store.delete('mas:cb:p:m:state');
+    clock += 1000;
+    expect((await cb.admit('p:m', 1000)).allowed).toBe(false);
+    redis.answer();
+    await Promise.all(work);
+    expect((await cb.admit('p:m', 1000)).allowed).toBe(true);
+    expect(openCircuits(clock)).toEqual([]);
   });
 });
 

@@ -45,7 +45,14 @@ interface Circuit {
   coolUntil: number;
   probing: boolean;
   probeSince: number;
+  /** When the last read of the shared state was sent (0: read at the next call). */
   syncedAt: number;
+  /** A read of the shared state has come back (or failed) once in this isolate. */
+  synced: boolean;
+  /** A read of the shared state is on its way: no second one is sent meanwhile. */
+  syncing: boolean;
+  /** Bumped by every change this isolate makes: a read sent before one is not applied over it. */
+  epoch: number;
   /** Successes not yet added to the shared counters (sent at most once per FLUSH_MS). */
   pending: number;
   flushedAt: number;
@@ -71,6 +78,9 @@ function circuitFor(key: string, policy: BreakerPolicy): Circuit {
       probing: false,
       probeSince: 0,
       syncedAt: 0,
+      synced: false,
+      syncing: false,
+      epoch: 0,
       pending: 0,
       flushedAt: 0,
     };
@@ -89,8 +99,13 @@ function circuitFor(key: string, policy: BreakerPolicy): Circuit {
  *
  * With Redis every isolate shares the window, the state, the cool-down and the probe lease
  * (`SET NX PX`): failures are sent at once (they decide), successes in batches once a second,
- * and the state is read at most once a second per isolate. Without Redis, or when it fails,
- * each isolate keeps its own (a flag per isolate for the probe).
+ * and the state is read at most once a second per isolate. That read is awaited only by a
+ * circuit's first call in an isolate (which has no copy yet); after that it runs in the
+ * background, started by the first call a second after the last (one at a time), and the calls
+ * meanwhile decide on the copy, which is therefore never more than a second and one Redis round
+ * trip old, as an awaited read made it; a read that comes back after this isolate changed the
+ * circuit itself is dropped, not applied over the change. Without Redis, or when it fails, each
+ * isolate keeps its own (a flag per isolate for the probe).
  */
 export class CircuitBreaker {
   private readonly policy: BreakerPolicy;
@@ -117,10 +132,13 @@ export class CircuitBreaker {
   async admit(key: string, leaseMs: number): Promise<Admission> {
     const c = circuitFor(key, this.policy);
     let now = this.now();
-    if (this.redis && now - c.syncedAt >= SYNC_MS) {
+    if (this.redis && !c.syncing && now - c.syncedAt >= SYNC_MS) {
       c.syncedAt = now;
-      await this.sync(key, c, now);
-      now = this.now();
+      if (c.synced) this.background(this.sync(key, c));
+      else {
+        await this.sync(key, c);
+        now = this.now();
+      }
     }
     if (c.coolUntil > now) return { allowed: false, reason: 'cooling', retryAfterMs: c.coolUntil - now };
     if (!c.tripped) return { allowed: true, permit: this.permit(key, c, false) };
@@ -232,6 +250,7 @@ export class CircuitBreaker {
 
   private async open(key: string, c: Circuit, now: number, level: number): Promise<void> {
     const ms = Math.min(this.policy.max_open_ms, this.policy.open_ms * 2 ** (level - 1));
+    c.epoch++;
     c.tripped = true;
     c.until = now + ms;
     c.level = level;
@@ -262,6 +281,7 @@ export class CircuitBreaker {
   }
 
   private async close(key: string, c: Circuit): Promise<void> {
+    c.epoch++;
     c.tripped = false;
     c.until = 0;
     c.level = 0;
@@ -279,15 +299,26 @@ export class CircuitBreaker {
     return [...buckets.map(k.calls), ...buckets.map(k.failures)];
   }
 
-  /** Reads the shared state into this isolate's copy; Redis down leaves the copy as it is. */
-  private async sync(key: string, c: Circuit, now: number): Promise<void> {
+  /**
+   * Reads the shared state into this isolate's copy; Redis down leaves the copy as it is, and so
+   * does a change this isolate made while the read was on its way (the next read brings it).
+   */
+  private async sync(key: string, c: Circuit): Promise<void> {
     const k = keys(key);
+    const epoch = c.epoch;
     let values: unknown[];
+    c.syncing = true;
     try {
       values = await this.redis!.mget(k.state, k.cool);
     } catch {
       return;
+    } finally {
+      c.syncing = false;
+      // Answered or not: the next reads are the background's.
+      c.synced = true;
     }
+    if (c.epoch !== epoch) return;
+    const now = this.now();
     const [state, cool] = values.map((v) => (v === null || v === undefined ? undefined : String(v)));
     if (state) {
       const [until, level] = state.split(':').map(Number);
