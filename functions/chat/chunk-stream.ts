@@ -15,6 +15,8 @@ export interface ChunkStreamOptions {
   map?: (chunk: ChatChunk) => ChatChunk;
   /** Runs once the stream ends, however it ends, with the last usage seen. */
   onEnd: (usage: ChatChunk['usage'] | undefined) => void;
+  /** Runs once the first chunk has gone out (the router's `opened`: bookkeeping off the first byte's path). */
+  onStarted?: () => void;
 }
 
 /**
@@ -49,7 +51,10 @@ export function chunkStream(
           }
           const whole = piece;
           piece = '';
-          if (whole) controller.enqueue(encoder.encode(whole));
+          if (whole) {
+            controller.enqueue(encoder.encode(whole));
+            options.onStarted?.();
+          }
         }
         controller.enqueue(encoder.encode('data: [DONE]\n\n'));
       } catch (err) {
@@ -83,6 +88,7 @@ export function chunkBytesStream(
   const stream = tapChunkStream(bytes, {
     wantsUsage: options.wantsUsage,
     errorEvent: streamErrorEvent,
+    onStarted: options.onStarted,
     onEnd(usage, error) {
       if (error !== undefined)
         log.warn('llm stream failed mid-way', {

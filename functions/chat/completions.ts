@@ -153,6 +153,7 @@ completionsRoutes.post('/v1/completions', async (c) => {
       countTokens(routed.model, usage);
       spend.settle(routed.model, usage);
     },
+    onStarted: routed.opened,
   };
   const { bytes, chunks } = routed.result;
   if (bytes) return chunkBytesStream(c, bytes, options);

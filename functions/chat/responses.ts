@@ -228,6 +228,8 @@ responsesRoutes.post('/v1/responses', async (c) => {
     const chunks = await provider.chatStream(model.model.upstream, chat!, options);
     return translatedEvents(chunks, new ChatToResponseEvents(shellFor(model)));
   }).catch(released);
+  // Counted now, as before the first byte: this writer has no hook for its first chunk.
+  routed.opened();
   setRouteHeaders(c, routed);
   return sse(c, routed.result, routed.dispose, async (final) => {
     countTokens(routed.model, toChatUsage(final.usage));

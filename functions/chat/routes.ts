@@ -150,6 +150,7 @@ routes.post('/v1/chat/completions', async (c) => {
       // Priced from the stream's final usage; a stream cut before it still settles what it reported.
       spend.settle(routed.model, usage);
     },
+    onStarted: routed.opened,
   };
   const { bytes, chunks } = routed.result;
   return bytes ? chunkBytesStream(c, bytes, options) : chunkStream(c, chunks!, options);

@@ -38,9 +38,17 @@ export interface Routed<T> {
   /**
    * Lets go of the attempt's link to the caller's signal. A stream keeps it (so a caller who
    * leaves still aborts the upstream) until its writer calls this, however the stream ends;
-   * a plain call has already let go, and this does nothing. Safe to call more than once.
+   * a plain call has already let go, and this does nothing. Safe to call more than once. It
+   * also does what `opened` does, if that has not run.
    */
   dispose(): void;
+  /**
+   * A stream's first chunk has been handed over: the attempt's success is counted now (its
+   * duration, `llm_requests_total{status="ok"}`, the circuit's window), off the first byte's path.
+   * A plain call, or a stream whose attempt was the circuit's probe, was counted before it
+   * returned, and this does nothing. Safe to call more than once.
+   */
+  opened(): void;
 }
 
 const nothingToDispose = (): void => undefined;
@@ -119,17 +127,37 @@ export async function routeCall<T>(
       const started = performance.now();
       try {
         const result = await call(model, attempt.signal);
-        let dispose: () => void = nothingToDispose;
-        if (ctx.streaming) {
-          attempt.stopTimer();
-          dispose = () => attempt.dispose();
-        } else attempt.dispose();
         const elapsed = performance.now() - started;
         walk.upstreamMs += elapsed;
-        series.duration.observe(elapsed / 1000);
-        series.ok.inc();
-        await permit.success();
-        return { result, model, attempts: walk.attempts, upstreamMs: walk.upstreamMs, dispose };
+        const count = () => {
+          series.duration.observe(elapsed / 1000);
+          series.ok.inc();
+          return permit.success();
+        };
+        const routed = { result, model, attempts: walk.attempts, upstreamMs: walk.upstreamMs };
+        if (!ctx.streaming) {
+          attempt.dispose();
+          await count();
+          return { ...routed, dispose: nothingToDispose, opened: nothingToDispose };
+        }
+        attempt.stopTimer();
+        // A probe's success closes the circuit for every caller: counted at once. Any other
+        // waits for the stream's first chunk to be handed over (or the stream to end).
+        let uncounted = !permit.probe;
+        if (permit.probe) await count();
+        const opened = () => {
+          if (!uncounted) return;
+          uncounted = false;
+          count().catch(() => undefined);
+        };
+        return {
+          ...routed,
+          opened,
+          dispose: () => {
+            opened();
+            attempt.dispose();
+          },
+        };
       } catch (err) {
         attempt.dispose();
         const elapsed = performance.now() - started;

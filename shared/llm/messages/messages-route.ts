@@ -95,6 +95,8 @@ export async function createMessage(c: Context<AppEnv>): Promise<Response> {
     );
     return serialised(chatChunksToEvents(chunks, model.model.id));
   }).catch(released);
+  // Counted now, as before the first byte: this writer has no hook for its first chunk.
+  routed.opened();
   setRouteHeaders(c, routed);
   const encoder = new TextEncoder();
   const log = c.get('log');

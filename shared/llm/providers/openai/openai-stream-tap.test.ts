@@ -68,6 +68,33 @@ describe('OpenAI stream tap', () => {
     vi.useRealTimers();
   });
 
+  it('onStarted runs once, at the first pull: after the head was taken, not when the stream is made', async () => {
+    const up = upstream();
+    up.send(chunk('Hel'));
+    const bytes = await openChunkBytes('fake', up.res, 60_000, new AbortController().signal);
+    let started = 0;
+    const stream = tapChunkStream(bytes, {
+      wantsUsage: false,
+      errorEvent: () => '',
+      onEnd: () => undefined,
+      onStarted: () => {
+        started++;
+      },
+    });
+    const reader = stream.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe(chunk('Hel'));
+    expect(started).toBe(0);
+    // Asking for more is the first pull.
+    const second = reader.read();
+    await until(() => started === 1);
+    up.send(chunk('lo'));
+    expect(new TextDecoder().decode((await second).value)).toBe(chunk('lo'));
+    up.send(DONE);
+    up.close();
+    while (!(await reader.read()).done) {}
+    expect(started).toBe(1);
+  });
+
   it('forwards the upstream bytes untouched, usage chunk included when the caller asked', async () => {
     const up = upstream();
     const events = [chunk('Hel'), chunk('lo'), USAGE, DONE];

@@ -87,6 +87,11 @@ export interface TapOptions {
   errorEvent(err: unknown): string;
   /** Once, however the stream ends (its end, an error, the caller gone), with the usage seen. */
   onEnd(usage: Usage | undefined, error: unknown): void;
+  /**
+   * Once, at the first pull: the runtime has taken the first chunk (the head, enqueued when the
+   * stream is made) and asks for more. Work put here is off the first byte's path.
+   */
+  onStarted?(): void;
 }
 
 /**
@@ -118,12 +123,16 @@ export function tapChunkStream(bytes: ChunkBytes, options: TapOptions): Readable
   // Armed at the first pull: no read waits before it, and its setTimeout stays off the first byte's
   // path (the Response is built and handed over first).
   let idle: IdleTimer | undefined;
-  const armed = () =>
-    (idle ??= idleTimer(bytes.idleMs, () => {
+  const armed = () => {
+    if (idle) return idle;
+    idle = idleTimer(bytes.idleMs, () => {
       if (!reading) return false;
       idled = idleError(provider, bytes.idleMs);
       reader?.cancel(idled).catch(() => undefined);
-    }));
+    });
+    options.onStarted?.();
+    return idle;
+  };
   let ended = false;
   const end = () => {
     if (ended) return;
