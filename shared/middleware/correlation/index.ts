@@ -29,8 +29,10 @@ export interface CorrelationOptions {
 export function correlation(options: CorrelationOptions = {}): MiddlewareHandler {
   const headerName = options.headerName ?? 'x-correlation-id';
   return async function correlationMiddleware(c, next) {
-    const parent = parseTraceparent(c.req.header('traceparent'));
-    const incoming = c.req.header(headerName);
+    // One `headers` getter (a call into the runtime, as each get is) for both reads.
+    const requestHeaders = c.req.raw.headers;
+    const parent = parseTraceparent(requestHeaders.get('traceparent'));
+    const incoming = requestHeaders.get(headerName);
     const traceId = parent?.traceId ?? randomHex(16);
     const correlationId = isSaneCorrelationId(incoming) ? incoming : traceId;
     c.set('trace', { correlationId, traceId, spanId: randomHex(8), flags: parent?.flags ?? '01' });

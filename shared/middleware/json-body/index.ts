@@ -21,8 +21,10 @@ export async function readJson<S extends $ZodType>(
   schema: S,
   maxBytes: number,
 ): Promise<output<S>> {
-  if (!JSON_TYPE.test(c.req.header('content-type') ?? '')) throw unsupportedMediaType();
-  const declared = Number(c.req.header('content-length') ?? Number.NaN);
+  // One `headers` getter (a call into the runtime, as each get is) for both reads.
+  const headers = c.req.raw.headers;
+  if (!JSON_TYPE.test(headers.get('content-type') ?? '')) throw unsupportedMediaType();
+  const declared = Number(headers.get('content-length') ?? Number.NaN);
   if (declared > maxBytes) throw payloadTooLarge(maxBytes);
   const bytes =
     declared >= 0 ? await readDeclared(c.req.raw, maxBytes) : await readBounded(c.req.raw.body, maxBytes);
