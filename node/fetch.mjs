@@ -46,11 +46,20 @@ const transports = {
   'http:': () => ({ module: http, agent: httpAgent }),
   'https:': () => {
     https ??= process.getBuiltinModule('node:https');
-    httpsAgent ??= new https.Agent({ keepAlive: true });
+    httpsAgent ??= new https.Agent(AGENT_OPTIONS);
     return { module: https, agent: httpsAgent };
   },
 };
-const httpAgent = new http.Agent({ keepAlive: true });
+/**
+ * Keep-alive, with an idle connection let go after 4 s, or sooner when the server's `Keep-Alive:
+ * timeout=` hint says (less 1 s): undici's defaults, and Node's global agent's. Without `timeout`
+ * node:http's agent ignores the hint and keeps an idle socket for ever, so a call after a quiet
+ * spell was written into a connection the server was closing (ECONNRESET) or one a NAT or load
+ * balancer had silently dropped (no answer until the caller's deadline). It only ever closes a
+ * pooled socket: a request waiting on its answer is not timed out by it.
+ */
+const AGENT_OPTIONS = { keepAlive: true, timeout: 4000 };
+const httpAgent = new http.Agent(AGENT_OPTIONS);
 let httpsAgent;
 /** The init members this path takes; any other one makes the call Node's fetch. */
 const PLAIN_INIT = new Set(['method', 'headers', 'body', 'signal']);

@@ -259,6 +259,34 @@ describe('leanFetch: plain calls over node:http', () => {
     expect(await typed({ method: 'POST', body: new Uint8Array([1]) })).toBeUndefined();
   });
 
+  it("lets go of an idle pooled connection before the server's keep-alive hint runs out", async () => {
+    // A server that announces `Keep-Alive: timeout=2` and then never closes the idle connection
+    // itself (as a load balancer that drops it silently would not tell either): the client must
+    // close it (Node's agent: the hint less 1 s), not keep it to write the next call into.
+    const { createServer: createTcpServer } = await import('node:net');
+    let closed!: () => void;
+    const clientClosed = new Promise<void>((done) => {
+      closed = done;
+    });
+    const tcp = createTcpServer((socket) => {
+      socket.once('data', () =>
+        socket.write('HTTP/1.1 200 OK\r\nkeep-alive: timeout=2\r\ncontent-length: 2\r\n\r\nok'),
+      );
+      socket.once('end', () => {
+        closed();
+        socket.end();
+      });
+    });
+    await new Promise<void>((done) => tcp.listen(0, '127.0.0.1', done));
+    try {
+      const res = await leanFetch(`http://127.0.0.1:${(tcp.address() as AddressInfo).port}/`);
+      expect(await res.text()).toBe('ok');
+      await clientClosed;
+    } finally {
+      tcp.close();
+    }
+  });
+
   it('gives a connection back to the pool even when a small answer is never read', async () => {
     await (await leanFetch(`${origin}/echo`)).text();
     const before = connections;
