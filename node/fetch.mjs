@@ -26,8 +26,10 @@
  * `cause` is the socket's error. Sent as fetch sends them: `accept: *\/*`, `user-agent: node`,
  * `accept-encoding: gzip, deflate, br` unless given, `content-length` of the body and
  * `content-type: text/plain;charset=UTF-8` for a string body without one. An answer no
- * `Response` can carry (a status outside 200-599) rejects as `TypeError('fetch failed')`. Not done: `response.url` is '' (nothing of ours reads it), and `redirected` is false since a
- * redirect is handed to Node's fetch, which then makes the request again.
+ * `Response` can carry (a status outside 200-599) rejects as `TypeError('fetch failed')`. A
+ * redirect is followed as fetch follows it (followRedirect), by Node's fetch from the Location on.
+ * Not done: `response.url` is '' (nothing of ours reads it), and `redirected` is false when the
+ * first redirect's target answers.
  */
 import http from 'node:http';
 
@@ -165,6 +167,47 @@ function headerRecord(init) {
   return out;
 }
 
+/** Request headers that describe a body, dropped with it when a redirect turns the call into a GET. */
+const BODY_HEADERS = [
+  'content-type',
+  'content-length',
+  'content-encoding',
+  'content-language',
+  'content-location',
+];
+/** Dropped on a redirect to another origin, as undici's fetch drops them (the caller's credentials). */
+const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'host'];
+
+/**
+ * The redirect step of fetch's "follow" mode (WHATWG Fetch, HTTP-redirect fetch), then Node's
+ * fetch from the Location on: a 303, or a 301/302 of a POST, becomes a GET without its body; a
+ * 307/308 sends the same method and body again; a redirect to another origin goes without the
+ * caller's Authorization (Node's fetch does the same for the redirects after this one).
+ */
+function followRedirect(status, location, { url, method, headers, body, signal }, input, init) {
+  let next;
+  try {
+    next = new URL(location, url);
+  } catch (err) {
+    return Promise.reject(fetchFailed(err));
+  }
+  // Not http(s): Node's fetch with the first call, which fails it the way fetch does.
+  if (next.protocol !== 'http:' && next.protocol !== 'https:') return nativeFetch(input, init);
+  const out = { ...headers };
+  delete out['accept-encoding']; // ours, not the caller's: Node's fetch sets its own
+  let nextMethod = method;
+  let nextBody = body;
+  if (status === 303 ? method !== 'HEAD' : (status === 301 || status === 302) && method === 'POST') {
+    nextMethod = 'GET';
+    nextBody = null;
+    for (const name of BODY_HEADERS) delete out[name];
+  } else {
+    delete out['content-length']; // Node's fetch works it out from the body
+  }
+  if (next.origin !== url.origin) for (const name of CREDENTIAL_HEADERS) delete out[name];
+  return nativeFetch(next, { method: nextMethod, headers: out, body: nextBody, signal });
+}
+
 function fetchFailed(cause) {
   return new TypeError('fetch failed', { cause });
 }
@@ -223,11 +266,14 @@ function send({ url, method, headers, body, signal }, input, init) {
     function answer(res) {
       const status = res.statusCode ?? 0;
       if (REDIRECTS.has(status) && res.headers.location !== undefined) {
-        // Followed by Node's fetch, which makes the call again (its body is a string or bytes).
+        // Followed from here on by Node's fetch, from the Location: not the first URL again, which
+        // would make the first origin run the call (a POST to an LLM) twice.
         res.resume();
         done();
         settled = true;
-        resolve(nativeFetch(input, init));
+        resolve(
+          followRedirect(status, res.headers.location, { url, method, headers, body, signal }, input, init),
+        );
         return;
       }
       const nullBody = NULL_BODY.has(status) || method === 'HEAD';

@@ -17,6 +17,9 @@ import { serveNode } from '../../node/serve.mjs';
 
 let server: Server;
 let origin: string;
+/** A second origin (another port), for a redirect that leaves the first one. */
+let other: Server;
+let otherOrigin: string;
 let connections = 0;
 let requests = 0;
 /** Lets a test hold a handler until it says so. */
@@ -47,6 +50,12 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
       res.end(gzipSync('hello, compressed'));
     } else if (path === '/redirect') {
       res.writeHead(307, { location: '/echo' });
+      res.end();
+    } else if (path === '/see-other') {
+      res.writeHead(303, { location: '/echo?from=303' });
+      res.end();
+    } else if (path === '/moved-away') {
+      res.writeHead(302, { location: `${otherOrigin}/echo` });
       res.end();
     } else if (path === '/empty') {
       res.writeHead(204, { 'x-empty': 'yes' });
@@ -82,11 +91,16 @@ beforeAll(async () => {
   server.on('connection', () => connections++);
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  other = createServer(handle);
+  await new Promise<void>((done) => other.listen(0, '127.0.0.1', done));
+  otherOrigin = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
 });
 afterAll(async () => {
   for (const release of gates.values()) release();
   server.closeAllConnections();
+  other.closeAllConnections();
   await new Promise((done) => server.close(done));
+  await new Promise((done) => other.close(done));
 });
 
 describe('leanFetch: plain calls over node:http', () => {
@@ -152,15 +166,41 @@ describe('leanFetch: plain calls over node:http', () => {
     expect([res.status, res.body, res.headers.get('x-empty')]).toEqual([204, null, 'yes']);
   });
 
-  it('hands a redirect to Node fetch, which follows it', async () => {
+  it('follows a 307 from its Location with the same method and body, the first URL asked once', async () => {
     const before = requests;
     const res = await leanFetch(`${origin}/redirect`, { method: 'POST', body: 'again' });
     expect(res.status).toBe(201);
-    const seen = (await res.json()) as { body: string; headers: Record<string, string> };
-    expect(seen.body).toBe('again');
+    const seen = (await res.json()) as { method: string; body: string; headers: Record<string, string> };
+    expect([seen.method, seen.body, seen.headers['content-length']]).toEqual(['POST', 'again', '5']);
     expect(seen.headers['sec-fetch-mode']).toBe('cors');
-    // Ours once, then Node's fetch: the redirect again and its target.
-    expect(requests - before).toBe(3);
+    // Ours to /redirect, then Node's fetch to /echo: a POST to an LLM runs once, not twice.
+    expect(requests - before).toBe(2);
+  });
+
+  it('follows a 303 of a POST as a GET without the body or its headers', async () => {
+    const before = requests;
+    const res = await leanFetch(`${origin}/see-other`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-keep': 'yes' },
+      body: '{"a":1}',
+    });
+    const seen = (await res.json()) as { method: string; body: string; headers: Record<string, string> };
+    expect([seen.method, seen.body, seen.headers['content-type'], seen.headers['x-keep']]).toEqual([
+      'GET',
+      '',
+      undefined,
+      'yes',
+    ]);
+    expect(requests - before).toBe(2);
+  });
+
+  it('a redirect to another origin goes there without the Authorization header', async () => {
+    const res = await leanFetch(`${origin}/moved-away`, {
+      headers: { authorization: 'Bearer sk-secret', 'x-keep': 'yes' },
+    });
+    const seen = (await res.json()) as { headers: Record<string, string> };
+    expect([seen.headers.authorization, seen.headers['x-keep']]).toEqual([undefined, 'yes']);
+    expect(seen.headers.host).toBe(new URL(otherOrigin).host);
   });
 
   it('leaves every other call to Node fetch', async () => {
