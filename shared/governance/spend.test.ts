@@ -76,7 +76,7 @@ describe('beginSpend', () => {
 
 describe('settle: the cost metrics', () => {
   const quiet = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet } as unknown as Logger;
-  const valueOf = async (counter: typeof llmCostUsdTotal, labels: Record<string, string>) =>
+  const seriesValue = async (counter: typeof llmCostUsdTotal, labels: Record<string, string>) =>
     (await counter.get()).values.find((v) =>
       Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x),
     )?.value;
@@ -97,10 +97,10 @@ describe('settle: the cost metrics', () => {
     });
     for (const path of ['/fast', '/fast', '/slow', '/fast?free=1'])
       expect((await app.request(path, { method: 'POST' }, {})).status).toBe(200);
-    expect(await valueOf(llmCostUsdTotal, { model: tag, role: 'fast' })).toBeCloseTo(0.004, 12);
-    expect(await valueOf(llmCostUsdTotal, { model: tag, role: 'slow' })).toBeCloseTo(0.002, 12);
-    expect(await valueOf(llmUnpricedRequestsTotal, { model: `${tag}-free`, role: 'fast' })).toBe(1);
-    expect(await valueOf(llmCostUsdTotal, { model: `${tag}-free` })).toBeUndefined();
+    expect(await seriesValue(llmCostUsdTotal, { model: tag, role: 'fast' })).toBeCloseTo(0.004, 12);
+    expect(await seriesValue(llmCostUsdTotal, { model: tag, role: 'slow' })).toBeCloseTo(0.002, 12);
+    expect(await seriesValue(llmUnpricedRequestsTotal, { model: `${tag}-free`, role: 'fast' })).toBe(1);
+    expect(await seriesValue(llmCostUsdTotal, { model: `${tag}-free` })).toBeUndefined();
   });
 });
 
