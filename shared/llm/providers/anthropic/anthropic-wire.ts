@@ -61,55 +61,65 @@ export interface AnthropicRequest {
   [k: string]: unknown;
 }
 
-export const anthropicUsageSchema = z.looseObject({
-  input_tokens: z.nullish(z.number()),
-  output_tokens: z.nullish(z.number()),
-  cache_read_input_tokens: z.nullish(z.number()),
-  cache_creation_input_tokens: z.nullish(z.number()),
-});
+// Each upstream schema is built on its first parse (`z.lazy`), not at module load: a new isolate
+// of chat, messages or embed builds none of them until an Anthropic model is called.
+export const anthropicUsageSchema = z.lazy(() =>
+  z.looseObject({
+    input_tokens: z.nullish(z.number()),
+    output_tokens: z.nullish(z.number()),
+    cache_read_input_tokens: z.nullish(z.number()),
+    cache_creation_input_tokens: z.nullish(z.number()),
+  }),
+);
 export type AnthropicUsage = z.infer<typeof anthropicUsageSchema>;
 
-const blockSchema = z.looseObject({ type: z.string() });
+const blockSchema = z.lazy(() => z.looseObject({ type: z.string() }));
 
 /** A non-streaming Messages response. */
-export const anthropicMessageSchema = z.looseObject({
-  id: z.string(),
-  type: z.literal('message'),
-  role: z.literal('assistant'),
-  model: z.string(),
-  content: z.array(blockSchema),
-  stop_reason: z.nullish(z.string()),
-  stop_sequence: z.nullish(z.string()),
-  usage: anthropicUsageSchema,
-});
+export const anthropicMessageSchema = z.lazy(() =>
+  z.looseObject({
+    id: z.string(),
+    type: z.literal('message'),
+    role: z.literal('assistant'),
+    model: z.string(),
+    content: z.array(blockSchema),
+    stop_reason: z.nullish(z.string()),
+    stop_sequence: z.nullish(z.string()),
+    usage: anthropicUsageSchema,
+  }),
+);
 export type AnthropicResponse = z.infer<typeof anthropicMessageSchema>;
 
 /** One SSE event of a Messages stream, by `type` (the `data` JSON carries it too). */
-export const anthropicEventSchema = z.looseObject({
-  type: z.string(),
-  index: z.nullish(z.int()),
-  message: z.nullish(
-    z.looseObject({ id: z.string(), model: z.string(), usage: z.nullish(anthropicUsageSchema) }),
-  ),
-  content_block: z.nullish(blockSchema),
-  delta: z.nullish(
-    z.looseObject({
-      type: z.nullish(z.string()),
-      text: z.nullish(z.string()),
-      partial_json: z.nullish(z.string()),
-      stop_reason: z.nullish(z.string()),
-      stop_sequence: z.nullish(z.string()),
-    }),
-  ),
-  usage: z.nullish(anthropicUsageSchema),
-  error: z.nullish(z.looseObject({ type: z.nullish(z.string()), message: z.nullish(z.string()) })),
-});
+export const anthropicEventSchema = z.lazy(() =>
+  z.looseObject({
+    type: z.string(),
+    index: z.nullish(z.int()),
+    message: z.nullish(
+      z.looseObject({ id: z.string(), model: z.string(), usage: z.nullish(anthropicUsageSchema) }),
+    ),
+    content_block: z.nullish(blockSchema),
+    delta: z.nullish(
+      z.looseObject({
+        type: z.nullish(z.string()),
+        text: z.nullish(z.string()),
+        partial_json: z.nullish(z.string()),
+        stop_reason: z.nullish(z.string()),
+        stop_sequence: z.nullish(z.string()),
+      }),
+    ),
+    usage: z.nullish(anthropicUsageSchema),
+    error: z.nullish(z.looseObject({ type: z.nullish(z.string()), message: z.nullish(z.string()) })),
+  }),
+);
 export type AnthropicEvent = z.infer<typeof anthropicEventSchema>;
 
-export const countTokensSchema = z.looseObject({ input_tokens: z.number() });
+export const countTokensSchema = z.lazy(() => z.looseObject({ input_tokens: z.number() }));
 
 /** `{"type":"error","error":{"type":"...","message":"..."}}`, the one error shape of the API. */
-export const anthropicErrorSchema = z.looseObject({
-  type: z.optional(z.literal('error')),
-  error: z.looseObject({ type: z.string(), message: z.string() }),
-});
+export const anthropicErrorSchema = z.lazy(() =>
+  z.looseObject({
+    type: z.optional(z.literal('error')),
+    error: z.looseObject({ type: z.string(), message: z.string() }),
+  }),
+);

@@ -55,51 +55,58 @@ export function generateContentBody(contents: Content[], config: GenerateContent
   };
 }
 
-const partSchema = z.looseObject({
-  text: z.nullish(z.string()),
-  thought: z.nullish(z.boolean()),
-  functionCall: z.nullish(
-    z.looseObject({
-      id: z.nullish(z.string()),
-      name: z.nullish(z.string()),
-      args: z.nullish(z.record(z.string(), z.unknown())),
-    }),
-  ),
-});
-
-export const generateContentResponseSchema = z.looseObject({
-  responseId: z.nullish(z.string()),
-  candidates: z.nullish(
-    z.array(
+// Each upstream schema is built on its first parse (`z.lazy`), not at module load: a new isolate
+// of chat, messages or embed builds none of them until a Gemini model is called.
+export const generateContentResponseSchema = z.lazy(() => {
+  const partSchema = z.looseObject({
+    text: z.nullish(z.string()),
+    thought: z.nullish(z.boolean()),
+    functionCall: z.nullish(
       z.looseObject({
-        content: z.nullish(z.looseObject({ parts: z.nullish(z.array(partSchema)) })),
-        finishReason: z.nullish(z.string()),
+        id: z.nullish(z.string()),
+        name: z.nullish(z.string()),
+        args: z.nullish(z.record(z.string(), z.unknown())),
       }),
     ),
-  ),
-  promptFeedback: z.nullish(z.looseObject({ blockReason: z.nullish(z.string()) })),
-  usageMetadata: z.nullish(
-    z.looseObject({
-      promptTokenCount: z.nullish(z.number()),
-      candidatesTokenCount: z.nullish(z.number()),
-      thoughtsTokenCount: z.nullish(z.number()),
-      totalTokenCount: z.nullish(z.number()),
-    }),
-  ),
+  });
+  return z.looseObject({
+    responseId: z.nullish(z.string()),
+    candidates: z.nullish(
+      z.array(
+        z.looseObject({
+          content: z.nullish(z.looseObject({ parts: z.nullish(z.array(partSchema)) })),
+          finishReason: z.nullish(z.string()),
+        }),
+      ),
+    ),
+    promptFeedback: z.nullish(z.looseObject({ blockReason: z.nullish(z.string()) })),
+    usageMetadata: z.nullish(
+      z.looseObject({
+        promptTokenCount: z.nullish(z.number()),
+        candidatesTokenCount: z.nullish(z.number()),
+        thoughtsTokenCount: z.nullish(z.number()),
+        totalTokenCount: z.nullish(z.number()),
+      }),
+    ),
+  });
 });
 export type GenerateContentResponse = z.infer<typeof generateContentResponseSchema>;
 
-export const batchEmbedResponseSchema = z.looseObject({
-  embeddings: z.nullish(z.array(z.looseObject({ values: z.nullish(z.array(z.number())) }))),
-});
+export const batchEmbedResponseSchema = z.lazy(() =>
+  z.looseObject({
+    embeddings: z.nullish(z.array(z.looseObject({ values: z.nullish(z.array(z.number())) }))),
+  }),
+);
 
 /** Google's error body: `{ error: { code, message, status, details: [...] } }`. */
-export const geminiErrorSchema = z.looseObject({
-  error: z.looseObject({
-    message: z.nullish(z.string()),
-    status: z.nullish(z.string()),
-    details: z.nullish(
-      z.array(z.looseObject({ '@type': z.nullish(z.string()), retryDelay: z.nullish(z.string()) })),
-    ),
+export const geminiErrorSchema = z.lazy(() =>
+  z.looseObject({
+    error: z.looseObject({
+      message: z.nullish(z.string()),
+      status: z.nullish(z.string()),
+      details: z.nullish(
+        z.array(z.looseObject({ '@type': z.nullish(z.string()), retryDelay: z.nullish(z.string()) })),
+      ),
+    }),
   }),
-});
+);
