@@ -43,7 +43,7 @@ import { giveUpAfter } from './lib/children.ts';
 import { breakdown, type CpuProfile, sourceMapRemap } from './lib/cpuprofile.ts';
 import { median } from './lib/peers.ts';
 import { formatTable, machineInfo, round } from './lib/report.ts';
-import { bareWorkerdConfig, startMiniflare, workerdBinary } from './lib/runtimes.ts';
+import { bareWorkerdConfig, isolateSample, workerdBinary } from './lib/runtimes.ts';
 import { buildBundles, deploymentsOf } from './lib/setup.ts';
 
 const { values: args } = parseArgs({
@@ -124,19 +124,10 @@ if (!args['no-miniflare']) {
   for (let r = 0; r < rounds; r++) {
     for (const p of order(participants, r)) {
       const s = samples.get(p.name)!;
-      const t0 = performance.now();
-      const mf = await startMiniflare(p.dir, { LOG_LEVEL: 'warn' });
-      const t1 = performance.now();
-      const first = await fetch(`${mf.url}/health`, { signal: AbortSignal.timeout(30_000) });
-      await first.text();
-      const t2 = performance.now();
-      await (await fetch(`${mf.url}/health`, { signal: AbortSignal.timeout(30_000) })).text();
-      const t3 = performance.now();
-      await mf.close();
-      if (!first.ok) throw new Error(`${p.name}: first GET /health answered ${first.status}`);
-      s.start.push(t1 - t0);
-      s.first.push(t2 - t1);
-      s.warm.push(t3 - t2);
+      const sample = await isolateSample(p.dir, p.name);
+      s.start.push(sample.startMs);
+      s.first.push(sample.firstMs);
+      s.warm.push(sample.warmMs);
     }
   }
   const empty = median(samples.get('empty Worker')!.first);

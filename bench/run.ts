@@ -41,7 +41,7 @@ import {
   overheadTable,
   round,
 } from './lib/report.ts';
-import { RUNTIMES, type Runtime, startMiniflare, unavailable } from './lib/runtimes.ts';
+import { isolateSample, RUNTIMES, type Runtime, unavailable } from './lib/runtimes.ts';
 import { buildBundles, deploymentsOf, setupBench } from './lib/setup.ts';
 import { mergeWindows, Samples, type WindowResult } from './lib/stats.ts';
 import { runStreams } from './lib/stream-client.ts';
@@ -415,19 +415,10 @@ try {
       const firstReq: number[] = [];
       const warm: number[] = [];
       for (let i = 0; i < ISOLATE_SAMPLES; i++) {
-        const t0 = performance.now();
-        const mf = await startMiniflare(join(bundleRoot, deployment), { LOG_LEVEL: 'warn' });
-        const t1 = performance.now();
-        const first = await fetch(`${mf.url}/health`, { signal: AbortSignal.timeout(30_000) });
-        await first.text();
-        const t2 = performance.now();
-        await (await fetch(`${mf.url}/health`, { signal: AbortSignal.timeout(30_000) })).text();
-        const t3 = performance.now();
-        await mf.close();
-        if (!first.ok) throw new Error(`${deployment}: first GET /health answered ${first.status}`);
-        start.push(t1 - t0);
-        firstReq.push(t2 - t1);
-        warm.push(t3 - t2);
+        const sample = await isolateSample(join(bundleRoot, deployment), deployment);
+        start.push(sample.startMs);
+        firstReq.push(sample.firstMs);
+        warm.push(sample.warmMs);
       }
       isolateStart.push({
         deployment,

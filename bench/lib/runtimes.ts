@@ -64,6 +64,28 @@ const w :Workerd.Worker = (
 `;
 }
 
+/**
+ * One fresh isolate, timed: Miniflare started with the bundle, then `GET /health` twice; wall ms
+ * of the start, the first request (a new isolate's) and the second (a warm one). The bench's
+ * isolate cell and `bench:isolate-start` both take their samples here.
+ */
+export async function isolateSample(
+  bundleDir: string,
+  name: string,
+): Promise<{ startMs: number; firstMs: number; warmMs: number }> {
+  const t0 = performance.now();
+  const mf = await startMiniflare(bundleDir, { LOG_LEVEL: 'warn' });
+  const t1 = performance.now();
+  const first = await fetch(`${mf.url}/health`, { signal: AbortSignal.timeout(30_000) });
+  await first.text();
+  const t2 = performance.now();
+  await (await fetch(`${mf.url}/health`, { signal: AbortSignal.timeout(30_000) })).text();
+  const t3 = performance.now();
+  await mf.close();
+  if (!first.ok) throw new Error(`${name}: first GET /health answered ${first.status}`);
+  return { startMs: t1 - t0, firstMs: t2 - t1, warmMs: t3 - t2 };
+}
+
 /** A `wrangler deploy --dry-run` bundle (index.js + the YAML text modules) in one Miniflare. */
 export async function startMiniflare(bundleDir: string, vars: Record<string, string>): Promise<Server> {
   const miniflare = (await import('miniflare')) as typeof import('miniflare') & {
