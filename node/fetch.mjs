@@ -32,6 +32,7 @@
  * first redirect's target answers.
  */
 import http from 'node:http';
+import { urlToHttpOptions } from 'node:url';
 
 /** Node's own, kept before anything (@hono/node-server swaps Response) replaces them. */
 const nativeFetch = globalThis.fetch;
@@ -108,17 +109,11 @@ function plainCall(input, init) {
     if (typeof init !== 'object') return undefined;
     for (const key in init) if (!PLAIN_INIT.has(key)) return undefined;
   }
-  let url;
-  try {
-    url = new URL(href);
-  } catch {
-    return undefined;
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
-  if (url.username || url.password) return undefined;
+  const target = targetOf(href);
+  if (target === undefined) return undefined;
   const method = init?.method === undefined ? 'GET' : String(init.method).toUpperCase();
   if (method === 'CONNECT' || method === 'TRACE' || method === 'TRACK') return undefined;
-  const body = bodyBytes(init?.body);
+  const body = bodyOf(init?.body);
   if (body === undefined) return undefined;
   if (body !== null && (method === 'GET' || method === 'HEAD')) return undefined;
   const headers = headerRecord(init?.headers);
@@ -127,19 +122,66 @@ function plainCall(input, init) {
   headers['user-agent'] ??= 'node';
   headers['accept-encoding'] = 'gzip, deflate, br';
   // fetch's type for a string body (a byte body has none).
-  if (typeof init?.body === 'string') headers['content-type'] ??= 'text/plain;charset=UTF-8';
-  if (body !== null) headers['content-length'] = String(body.byteLength);
+  if (typeof body === 'string') headers['content-type'] ??= 'text/plain;charset=UTF-8';
+  if (body !== null) headers['content-length'] = String(Buffer.byteLength(body));
   else if (method === 'POST' || method === 'PUT' || method === 'PATCH') headers['content-length'] = '0';
-  return { url, method, headers, body, signal: init?.signal ?? undefined };
+  return { target, method, headers, body, signal: init?.signal ?? undefined };
 }
 
-/** A string or bytes as a Buffer; null for none; undefined for a body this path does not send. */
-function bodyBytes(body) {
+/**
+ * What a URL string parses to, for node:http (`options`) and for a redirect (`url`), or undefined
+ * for one this path does not call (not http(s), credentials in it, not a URL). Kept per string:
+ * the gateway calls the same few URLs (its upstreams' endpoints, the Upstash REST URL), so each
+ * is parsed once, not per call (a URL parse and node:http's conversion of it were ~1 % of the
+ * main thread per chat request, `npm run bench:profile`). Emptied when full, so a caller
+ * building a URL per call (a query string each time) costs a parse as before, and no more memory.
+ */
+const targets = new Map();
+const MAX_TARGETS = 256;
+function targetOf(href) {
+  const known = targets.get(href);
+  if (known !== undefined) return known.options === null ? undefined : known;
+  let url;
+  try {
+    url = new URL(href);
+  } catch {
+    return undefined;
+  }
+  const plain = (url.protocol === 'http:' || url.protocol === 'https:') && !url.username && !url.password;
+  // url.host leaves a default port out and brackets an IPv6 address, as node:http's Host does.
+  const target = plain
+    ? { url, options: urlToHttpOptions(url), authority: url.host }
+    : { url, options: null };
+  if (targets.size >= MAX_TARGETS) targets.clear();
+  targets.set(href, target);
+  return plain ? target : undefined;
+}
+
+/**
+ * A string body as it is (node:http writes it with the head in one write; a Buffer goes as a
+ * second chunk of a writev), bytes as a Buffer over the same memory; null for none; undefined for
+ * a body this path does not send.
+ */
+function bodyOf(body) {
   if (body === undefined || body === null) return null;
-  if (typeof body === 'string') return Buffer.from(body, 'utf8');
+  if (typeof body === 'string') return body;
   if (body instanceof ArrayBuffer) return Buffer.from(body);
   if (ArrayBuffer.isView(body)) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   return undefined;
+}
+
+/**
+ * The request head as node:http takes it fastest: a flat [name, value, ...] list is written as is
+ * (each name and value checked once), where a headers object is first copied header by header
+ * through setHeader. node:http adds Host only for an object, so it is added here, last, as node:http
+ * adds it. A caller's own Host or Expect keeps the object (node:http gives both their own handling).
+ */
+function headLines(headers, authority) {
+  if ('host' in headers || 'expect' in headers) return headers;
+  const out = [];
+  for (const name in headers) out.push(name, headers[name]);
+  out.push('Host', authority);
+  return out;
 }
 
 /** Headers init as a lower-cased record (repeated names joined as fetch joins them). */
@@ -184,7 +226,8 @@ const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'h
  * 307/308 sends the same method and body again; a redirect to another origin goes without the
  * caller's Authorization (Node's fetch does the same for the redirects after this one).
  */
-function followRedirect(status, location, { url, method, headers, body, signal }, input, init) {
+function followRedirect(status, location, { target, method, headers, body, signal }, input, init) {
+  const { url } = target;
   let next;
   try {
     next = new URL(location, url);
@@ -217,10 +260,10 @@ function terminated(cause) {
   return new TypeError('terminated', { cause });
 }
 
-function send({ url, method, headers, body, signal }, input, init) {
+function send({ target, method, headers, body, signal }, input, init) {
   if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
-    const transport = transports[url.protocol]();
+    const transport = transports[target.options.protocol]();
     let req;
     /** Set once an answer is handed out: from then on an abort errors its body instead. */
     let controller;
@@ -245,7 +288,13 @@ function send({ url, method, headers, body, signal }, input, init) {
     const done = () => signal?.removeEventListener('abort', onAbort);
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      req = transport.module.request(url, { method, headers, agent: transport.agent }, (res) => {
+      const options = {
+        ...target.options,
+        method,
+        headers: headLines(headers, target.authority),
+        agent: transport.agent,
+      };
+      req = transport.module.request(options, (res) => {
         try {
           answer(res);
         } catch (err) {
@@ -272,7 +321,13 @@ function send({ url, method, headers, body, signal }, input, init) {
         done();
         settled = true;
         resolve(
-          followRedirect(status, res.headers.location, { url, method, headers, body, signal }, input, init),
+          followRedirect(
+            status,
+            res.headers.location,
+            { target, method, headers, body, signal },
+            input,
+            init,
+          ),
         );
         return;
       }

@@ -288,6 +288,30 @@ describe('leanFetch: plain calls over node:http', () => {
     await closed;
   });
 
+  it("sends the URL's host as Host, or the caller's own, and a non-ASCII string body by its bytes", async () => {
+    const seen = async (init: RequestInit) =>
+      (await (await leanFetch(`${origin}/echo`, init)).json()) as {
+        headers: Record<string, string>;
+        body: string;
+      };
+    // Twice: the second call takes the URL as parsed by the first.
+    for (let i = 0; i < 2; i++) {
+      const plain = await seen({ method: 'POST', body: 'héllo', headers: { 'x-n': String(i) } });
+      expect([plain.headers.host, plain.headers['x-n'], plain.headers['content-length'], plain.body]).toEqual(
+        [new URL(origin).host, String(i), '6', 'héllo'],
+      );
+    }
+    const own = await seen({ method: 'POST', body: 'x', headers: { Host: 'gateway.test' } });
+    expect([own.headers.host, own.body]).toEqual(['gateway.test', 'x']);
+  });
+
+  it('leaves a URL it does not call to Node fetch every time, not only the first', async () => {
+    for (let i = 0; i < 2; i++)
+      await expect(leanFetch(`ftp://127.0.0.1:${new URL(origin).port}/x`)).rejects.toThrow(TypeError);
+    const withCredentials = `http://user:pw@127.0.0.1:${new URL(origin).port}/echo`;
+    for (let i = 0; i < 2; i++) await expect(leanFetch(withCredentials)).rejects.toThrow(/credentials/);
+  });
+
   it('types a string body as fetch does, unless the caller did', async () => {
     const typed = async (init: RequestInit) =>
       ((await (await leanFetch(`${origin}/echo`, init)).json()) as { headers: Record<string, string> })
