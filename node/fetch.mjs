@@ -3,7 +3,8 @@
  * calls the gateway makes (a string or URL, `method`, `headers`, a string or byte `body`, a
  * `signal`: every upstream LLM call, the rate limiter's Upstash REST commands, metric pushes) go
  * over node:http/node:https with a keep-alive agent and come back as a standard `Response` whose
- * body streams from the socket; anything else (a Request object, `redirect`, `keepalive`, a
+ * body comes from the socket (node/lean-response.mjs: its chunks as they are for a whole read,
+ * a stream made only when something asks for `body`); anything else (a Request object, `redirect`, `keepalive`, a
  * stream or form body, a non-http URL, an `accept-encoding` of the caller's, a redirect answer)
  * is Node's own fetch, unchanged.
  *
@@ -33,6 +34,7 @@
  */
 import http from 'node:http';
 import { urlToHttpOptions } from 'node:url';
+import { LeanResponse, SocketBody } from './lean-response.mjs';
 
 /** Node's own, kept before anything (@hono/node-server swaps Response) replaces them. */
 const nativeFetch = globalThis.fetch;
@@ -266,16 +268,11 @@ function send({ target, method, headers, body, signal }, input, init) {
     const transport = transports[target.options.protocol]();
     let req;
     /** Set once an answer is handed out: from then on an abort errors its body instead. */
-    let controller;
+    let sink;
     let settled = false;
     const fail = (err) => {
-      if (controller) {
-        try {
-          controller.error(err);
-        } catch {
-          // The body was already closed or errored.
-        }
-      } else if (!settled) {
+      if (sink) sink.fail(err);
+      else if (!settled) {
         settled = true;
         reject(err);
       }
@@ -301,7 +298,7 @@ function send({ target, method, headers, body, signal }, input, init) {
           // An answer no Response can carry (a status outside 200-599, which node:http takes and
           // the Response constructor refuses): thrown here it was uncaught (the process's end) and
           // the call never settled. It fails as a connection that gave no answer.
-          controller = undefined;
+          sink = undefined;
           req.destroy();
           done();
           fail(fetchFailed(err));
@@ -345,61 +342,29 @@ function send({ target, method, headers, body, signal }, input, init) {
       if (decoder) zlib ??= process.getBuiltinModule('node:zlib');
       const source = decoder ? res.pipe(decoder()) : res;
       if (decoder) res.once('error', (err) => source.destroy(err));
-      const stream = new ReadableStream(
-        {
-          start(c) {
-            controller = c;
-            source.on('data', (chunk) => {
-              try {
-                c.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-              } catch {
-                // Errored or cancelled meanwhile: nothing reads on.
-                req.destroy();
-                return;
-              }
-              if ((c.desiredSize ?? 1) <= 0) source.pause();
-            });
-            source.once('end', () => {
-              done();
-              try {
-                c.close();
-              } catch {
-                // Errored by an abort first.
-              }
-            });
-            source.once('error', (err) => {
-              // A body that does not decode: the socket still holds the rest of it, so it is
-              // closed (left alone, res was unpiped and paused, and kept it until the server
-              // gave up on it).
-              req.destroy();
-              done();
-              fail(signal?.aborted ? signal.reason : terminated(err));
-            });
-            res.once('close', () => {
-              if (res.complete) return;
-              done();
-              fail(signal?.aborted ? signal.reason : terminated(new Error('other side closed')));
-            });
-          },
-          pull() {
-            source.resume();
-          },
-          cancel() {
-            done();
-            req.destroy();
-          },
-        },
-        // An answer of up to 64 KiB is read off the socket whole even if nobody reads it, so
-        // its connection goes back to the pool; past that, the reader's pace.
-        { highWaterMark: 64 * 1024, size: (chunk) => chunk.byteLength },
-      );
-      const response = new NativeResponse(stream, responseInit);
+      const answerBody = new SocketBody(source, done, () => req.destroy());
+      // Thrown here (a status no Response takes) before the body is wired: the call rejects.
+      const response = new LeanResponse(answerBody, responseInit);
+      sink = answerBody;
+      answerBody.start();
+      source.once('error', (err) => {
+        // A body that does not decode: the socket still holds the rest of it, so it is closed
+        // (left alone, res was unpiped and paused, and kept it until the server gave up on it).
+        req.destroy();
+        done();
+        fail(signal?.aborted ? signal.reason : terminated(err));
+      });
+      res.once('close', () => {
+        if (res.complete) return;
+        done();
+        fail(signal?.aborted ? signal.reason : terminated(new Error('other side closed')));
+      });
       settled = true;
       resolve(response);
     }
     req.once('error', (err) => {
       done();
-      fail(signal?.aborted ? signal.reason : controller ? terminated(err) : fetchFailed(err));
+      fail(signal?.aborted ? signal.reason : sink ? terminated(err) : fetchFailed(err));
     });
     req.end(body ?? undefined);
   });

@@ -57,6 +57,10 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
     } else if (path === '/moved-away') {
       res.writeHead(302, { location: `${otherOrigin}/echo` });
       res.end();
+    } else if (path === '/big') {
+      // Past the 64 KiB read off the socket with nobody reading.
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('x'.repeat(200_000));
     } else if (path === '/empty') {
       res.writeHead(204, { 'x-empty': 'yes' });
       res.end();
@@ -310,6 +314,52 @@ describe('leanFetch: plain calls over node:http', () => {
       await expect(leanFetch(`ftp://127.0.0.1:${new URL(origin).port}/x`)).rejects.toThrow(TypeError);
     const withCredentials = `http://user:pw@127.0.0.1:${new URL(origin).port}/echo`;
     for (let i = 0; i < 2; i++) await expect(leanFetch(withCredentials)).rejects.toThrow(/credentials/);
+  });
+
+  it('reads a body once, whole or as a stream, as fetch does', async () => {
+    const res = await leanFetch(`${origin}/echo`, { method: 'POST', body: 'once' });
+    expect(res.bodyUsed).toBe(false);
+    expect(((await res.json()) as { body: string }).body).toBe('once');
+    expect(res.bodyUsed).toBe(true);
+    await expect(res.text()).rejects.toThrow('Body is unusable: Body has already been read');
+    await expect(res.blob()).rejects.toThrow(TypeError);
+    expect(() => res.clone()).toThrow(TypeError);
+    expect(res.body!.locked || res.bodyUsed).toBe(true);
+
+    // The stream asked for first, then a whole read through it; a clone reads the same bytes.
+    const streamed = await leanFetch(`${origin}/echo`, { method: 'POST', body: 'streamed' });
+    expect(streamed.body).toBeInstanceOf(ReadableStream);
+    expect(streamed.body).toBe(streamed.body);
+    const copy = streamed.clone();
+    expect(((await streamed.json()) as { body: string }).body).toBe('streamed');
+    expect(((await copy.json()) as { body: string }).body).toBe('streamed');
+    await expect(streamed.arrayBuffer()).rejects.toThrow(TypeError);
+
+    const blob = await (await leanFetch(`${origin}/echo`)).blob();
+    expect([blob.type, JSON.parse(await blob.text()).method]).toEqual(['application/json', 'GET']);
+    const bytes = await (await leanFetch(`${origin}/big`)).arrayBuffer();
+    expect(bytes).toBeInstanceOf(ArrayBuffer);
+    expect(bytes.byteLength).toBe(200_000);
+    const big = await leanFetch(`${origin}/big`);
+    let streamedLength = 0;
+    for await (const chunk of big.body!) streamedLength += chunk.byteLength;
+    expect(streamedLength).toBe(200_000);
+  });
+
+  it('rejects a whole read with the signal reason when aborted first, not once the body is all in', async () => {
+    const controller = new AbortController();
+    const res = await leanFetch(`${origin}/part`, { signal: controller.signal });
+    const text = res.text();
+    const reason = new DOMException('timed out', 'TimeoutError');
+    controller.abort(reason);
+    await expect(text).rejects.toBe(reason);
+    open('part');
+
+    const late = new AbortController();
+    const whole = await leanFetch(`${origin}/echo`, { method: 'POST', body: 'in', signal: late.signal });
+    await vi.waitFor(() => expect(getEventListeners(late.signal, 'abort')).toHaveLength(0));
+    late.abort(new Error('too late'));
+    expect(((await whole.json()) as { body: string }).body).toBe('in');
   });
 
   it('types a string body as fetch does, unless the caller did', async () => {
