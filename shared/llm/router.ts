@@ -3,7 +3,7 @@ import type { Logger } from '../log/logger.ts';
 import { llmRequestsTotal } from '../metrics/registry.ts';
 import { redactString } from '../redact/index.ts';
 import { backoffDelay, retryAfterSeconds, sleep as sleepFor } from '../resilience/backoff.ts';
-import { deadline } from '../resilience/deadline.ts';
+import { callLimit, deadline } from '../resilience/deadline.ts';
 import { callSeries } from './call-metrics.ts';
 import type { CircuitBreaker } from './circuit-breaker.ts';
 import type { ModelsConfig } from './models-schema.ts';
@@ -123,7 +123,9 @@ export async function routeCall<T>(
       walk.attempts++;
       walk.lastModel = model;
       const series = callSeries(model, ctx.target.role);
-      const attempt = deadline(timeoutMs, ctx.signal);
+      // A stream's attempt stops its timer at the first chunk; a plain call's only ends.
+      const streamLimit = ctx.streaming ? deadline(timeoutMs, ctx.signal) : undefined;
+      const attempt = streamLimit ?? callLimit(timeoutMs, ctx.signal);
       const started = performance.now();
       try {
         const result = await call(model, attempt.signal);
@@ -135,12 +137,12 @@ export async function routeCall<T>(
           return permit.success();
         };
         const routed = { result, model, attempts: walk.attempts, upstreamMs: walk.upstreamMs };
-        if (!ctx.streaming) {
+        if (!streamLimit) {
           attempt.dispose();
           await count();
           return { ...routed, dispose: nothingToDispose, opened: nothingToDispose };
         }
-        attempt.stopTimer();
+        streamLimit.stopTimer();
         // A probe's success closes the circuit for every caller: counted at once. Any other
         // waits for the stream's first chunk to be handed over (or the stream to end).
         let uncounted = !permit.probe;
