@@ -150,10 +150,7 @@ function targetOf(href) {
     return undefined;
   }
   const plain = (url.protocol === 'http:' || url.protocol === 'https:') && !url.username && !url.password;
-  // url.host leaves a default port out and brackets an IPv6 address, as node:http's Host does.
-  const target = plain
-    ? { url, options: urlToHttpOptions(url), authority: url.host }
-    : { url, options: null };
+  const target = { url, options: plain ? urlToHttpOptions(url) : null };
   if (targets.size >= MAX_TARGETS) targets.clear();
   targets.set(href, target);
   return plain ? target : undefined;
@@ -170,20 +167,6 @@ function bodyOf(body) {
   if (body instanceof ArrayBuffer) return Buffer.from(body);
   if (ArrayBuffer.isView(body)) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   return undefined;
-}
-
-/**
- * The request head as node:http takes it fastest: a flat [name, value, ...] list is written as is
- * (each name and value checked once), where a headers object is first copied header by header
- * through setHeader. node:http adds Host only for an object, so it is added here, last, as node:http
- * adds it. A caller's own Host or Expect keeps the object (node:http gives both their own handling).
- */
-function headLines(headers, authority) {
-  if ('host' in headers || 'expect' in headers) return headers;
-  const out = [];
-  for (const name in headers) out.push(name, headers[name]);
-  out.push('Host', authority);
-  return out;
 }
 
 /** Headers init as a lower-cased record (repeated names joined as fetch joins them). */
@@ -288,7 +271,7 @@ function send({ target, method, headers, body, signal }, input, init) {
       const options = {
         ...target.options,
         method,
-        headers: headLines(headers, target.authority),
+        headers,
         agent: transport.agent,
       };
       req = transport.module.request(options, (res) => {

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import diagnostics from 'node:diagnostics_channel';
 import { getEventListeners } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -307,6 +308,22 @@ describe('leanFetch: plain calls over node:http', () => {
     }
     const own = await seen({ method: 'POST', body: 'x', headers: { Host: 'gateway.test' } });
     expect([own.headers.host, own.body]).toEqual(['gateway.test', 'x']);
+  });
+
+  it("leaves the request's headers readable to node:http's instrumentation (diagnostics channel)", async () => {
+    const seen: Array<[unknown, unknown]> = [];
+    const onStart = ({ request }: { request: { getHeader(name: string): unknown } }) => {
+      seen.push([request.getHeader('host'), request.getHeader('authorization')]);
+    };
+    diagnostics.subscribe('http.client.request.start', onStart as (message: unknown) => void);
+    try {
+      await (
+        await leanFetch(`${origin}/echo`, { method: 'POST', body: 'x', headers: { authorization: 'k' } })
+      ).text();
+    } finally {
+      diagnostics.unsubscribe('http.client.request.start', onStart as (message: unknown) => void);
+    }
+    expect(seen).toEqual([[new URL(origin).host, 'k']]);
   });
 
   it('leaves a URL it does not call to Node fetch every time, not only the first', async () => {
