@@ -115,7 +115,7 @@ function plainCall(input, init) {
   if (target === undefined) return undefined;
   const method = init?.method === undefined ? 'GET' : String(init.method).toUpperCase();
   if (method === 'CONNECT' || method === 'TRACE' || method === 'TRACK') return undefined;
-  const body = bodyOf(init?.body);
+  let body = bodyOf(init?.body);
   if (body === undefined) return undefined;
   if (body !== null && (method === 'GET' || method === 'HEAD')) return undefined;
   const headers = headerRecord(init?.headers);
@@ -127,6 +127,9 @@ function plainCall(input, init) {
   if (typeof body === 'string') headers['content-type'] ??= 'text/plain;charset=UTF-8';
   if (body !== null) headers['content-length'] = String(Buffer.byteLength(body));
   else if (method === 'POST' || method === 'PUT' || method === 'PATCH') headers['content-length'] = '0';
+  // node:http writes a string body and the head as one UTF-8 string: a Latin-1 header value (which
+  // fetch sends byte for byte) would go out as UTF-8. With one, the body goes as bytes.
+  if (typeof body === 'string' && latin1Head(headers)) body = Buffer.from(body, 'utf8');
   return { target, method, headers, body, signal: init?.signal ?? undefined };
 }
 
@@ -167,6 +170,12 @@ function bodyOf(body) {
   if (body instanceof ArrayBuffer) return Buffer.from(body);
   if (ArrayBuffer.isView(body)) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   return undefined;
+}
+
+/** Whether a header value has a character past printable ASCII (node:http refuses all but Latin-1). */
+function latin1Head(headers) {
+  for (const name in headers) if (/[^\t\x20-\x7e]/.test(headers[name])) return true;
+  return false;
 }
 
 /** Headers init as a lower-cased record (repeated names joined as fetch joins them). */

@@ -308,6 +308,12 @@ describe('leanFetch: plain calls over node:http', () => {
     }
     const own = await seen({ method: 'POST', body: 'x', headers: { Host: 'gateway.test' } });
     expect([own.headers.host, own.body]).toEqual(['gateway.test', 'x']);
+    // A Latin-1 header value goes as its one byte, as fetch sends it (and the server reads it back
+    // as Latin-1), with a string body as with bytes: not as UTF-8 with the body's text.
+    for (const body of ['héllo', new TextEncoder().encode('héllo')]) {
+      const latin1 = await seen({ method: 'POST', body, headers: { 'x-title': 'caf\u00e9' } });
+      expect([latin1.headers['x-title'], latin1.body]).toEqual(['caf\u00e9', 'héllo']);
+    }
   });
 
   it("leaves the request's headers readable to node:http's instrumentation (diagnostics channel)", async () => {
