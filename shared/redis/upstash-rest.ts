@@ -75,9 +75,10 @@ export class UpstashRedis {
   }
 
   /**
-   * One REST call: `path` '' for a command, '/pipeline' for several. Its deadline is disposed when
-   * the call settles: per command, an `AbortSignal.timeout` would keep a timer (and the request it
-   * references) alive for the whole `timeoutMs`, thousands of them under load.
+   * One REST call: `path` '' for a command, '/pipeline' for several. On Node its deadline is disposed
+   * when the call settles: per command, an `AbortSignal.timeout` would keep a timer (and the request
+   * it references) alive for the whole `timeoutMs`, thousands of them under load. On workerd it is
+   * the request's own timer, which ends with the request (withDeadline's `callLimit`).
    */
   private request(path: string, body: unknown[]): Promise<Reply | Reply[]> {
     const parent = this.signal?.();

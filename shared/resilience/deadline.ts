@@ -144,6 +144,8 @@ class RequestTimer implements CallLimit {
  * Runs `fn` with a deadline's signal and disposes it the moment `fn` settles: the per-command and
  * per-fetch form (read the body inside `fn`, so the limit covers it). A `callLimit`: on Node an
  * `AbortSignal.timeout(ms)` in its place would stay armed, with all it references, until `ms` passed.
+ * On workerd nothing is cleared: the signal still aborts `ms` after the start if the request lasts
+ * that long, so nothing may go on using it once `fn` has settled (a body read later would be cut).
  */
 export async function withDeadline<T>(
   ms: number,

@@ -24,7 +24,8 @@ export function createQdrantStore(options: {
 }): VectorStore {
   const base = options.url.replace(/\/+$/, '');
   const known = new Map<string, number>();
-  // The deadline covers the body too, and is cleared the moment the call settles.
+  // The deadline covers the body too; on Node it is cleared the moment the call settles (on
+  // workerd it ends with the request: withDeadline's `callLimit`).
   const request = (method: string, path: string, body?: unknown) =>
     withDeadline(options.timeoutMs ?? 10_000, async (signal) => {
       let res: Response;
