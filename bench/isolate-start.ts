@@ -11,13 +11,21 @@
  *              CPU of module evaluation, of the first request and of the second. On Cloudflare,
  *              module evaluation happens on the first request too, so a change counts only if
  *              eval + first falls.
+ *   --young    where a new isolate's first young-generation scavenge falls, on bare workerd with
+ *              V8's --trace-gc: at start-up, on the first GET /health, or later. Deterministic
+ *              (allocation decides it, not the machine's load): each bundle is also started behind
+ *              a module that allocates a pad of garbage first, and a bisection finds the smallest
+ *              pad that moves the scavenge into start-up and the smallest that puts one into the
+ *              first request. Their difference is what the first request allocates; the first
+ *              pad is the room a bundle's start-up leaves before the first request pays a
+ *              scavenge (~1-2 ms of CPU, by --raw) for what module evaluation left behind.
  *   --profile  a CPU profile of the first GET /health on bare workerd (its inspector, the
  *              DevTools protocol, `--interval` µs sampling), one fresh workerd per sample, the
  *              samples summed over `--samples` isolates and mapped through the bundle's source map:
  *              what the first request runs for the first time.
  *
  *   node bench/isolate-start.ts [--only health,chat] [--dist bench/.dist | --dist before=dirA,after=dirB]
- *                               [--rounds 7] [--eval] [--profile chat] [--samples 5] [--interval 25]
+ *                               [--rounds 7] [--eval] [--raw] [--young] [--profile chat] [--samples 5] [--interval 25]
  *                               [--no-miniflare] [--build] [--out bench/results]
  * `--dist` names one bundle folder (bench/.dist, built by `npm run bench` or `--build`) or several
  * labelled ones (e.g. main's bundles beside this tree's), whose deployments are interleaved.
@@ -59,6 +67,8 @@ const { values: args } = parseArgs({
     samples: { type: 'string', default: '5' },
     interval: { type: 'string', default: '50' },
     'no-miniflare': { type: 'boolean', default: false },
+    young: { type: 'boolean', default: false },
+    'young-max-kb': { type: 'string', default: '2400' },
     build: { type: 'boolean', default: false },
     out: { type: 'string', default: 'bench/results' },
     'max-seconds': { type: 'string', default: '1200' },
@@ -434,6 +444,135 @@ if (args.raw) {
     ),
   );
   result.raw = { rounds, loadavg: [loadBefore, load()], rows };
+}
+
+/**
+ * One fresh bare workerd with V8's --trace-gc, the bundle behind a module that first allocates
+ * `padKb` KiB of garbage (1 KiB arrays, dropped): how many young-generation collections ran during
+ * start-up, during the first GET /health and during the second. V8 prints its trace on stdout,
+ * which a pipe buffers, so workerd runs under `stdbuf -o0`.
+ */
+async function gcProbe(bundleDir: string, padKb: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'mas-young-'));
+  const port = await freePort();
+  copyFileSync(join(bundleDir, 'index.js'), join(dir, 'index.js'));
+  writeFileSync(
+    join(dir, 'pad.js'),
+    `for (let i = 0; i < ${padKb}; i++) globalThis.__pad = new Array(125).fill(i);\nglobalThis.__pad = undefined;\n`,
+  );
+  writeFileSync(join(dir, 'main.js'), "import './pad.js';\nexport { default } from './index.js';\n");
+  const config = bareWorkerdConfig(port, ['main.js', 'pad.js', 'index.js'], { LOG_LEVEL: 'warn' });
+  if (!config.includes('\n  sockets = ['))
+    throw new Error('bareWorkerdConfig changed: --young adds v8Flags before its sockets');
+  writeFileSync(
+    join(dir, 'config.capnp'),
+    config.replace('\n  sockets = [', '\n  v8Flags = ["--trace-gc"],\n  sockets = ['),
+  );
+  const child = spawn(
+    'stdbuf',
+    ['-o0', workerdBinary(), 'serve', join(dir, 'config.capnp'), '--experimental'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let out = '';
+  let stderr = '';
+  child.stdout.on('data', (b) => (out += b));
+  child.stderr.on('data', (b) => (stderr = (stderr + b).slice(-4000)));
+  const collections = () =>
+    (out.match(/: (Scavenge|Minor Mark-Sweep|Mark-Compact|Mark-Sweep)\b/g) ?? []).length;
+  // Settled: three checks 20 ms apart without a new trace line and without a runnable thread.
+  const settle = async () => {
+    for (let quiet = 0, last = -1; quiet < 3; ) {
+      await new Promise((r) => setTimeout(r, 20));
+      quiet = out.length === last && !anyThreadRunnable(child.pid!) ? quiet + 1 : 0;
+      last = out.length;
+    }
+  };
+  try {
+    await listening(port, Date.now() + 60_000, () =>
+      child.exitCode === null ? undefined : `workerd exited: ${stderr}`,
+    );
+    await settle();
+    const start = collections();
+    const first = await fetch(`http://127.0.0.1:${port}/health`);
+    await first.text();
+    if (!first.ok) throw new Error(`${bundleDir}: first GET /health answered ${first.status}`);
+    await settle();
+    const firstGcs = collections() - start;
+    await (await fetch(`http://127.0.0.1:${port}/health`)).text();
+    await settle();
+    return { start, first: firstGcs, second: collections() - start - firstGcs };
+  } finally {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The smallest pad (KiB, to `step`) for which `hit` holds, assuming it holds from there on. */
+async function smallestPad(hit: (padKb: number) => Promise<boolean>, from: number, to: number, step = 8) {
+  if (await hit(from)) return from;
+  if (!(await hit(to))) return undefined;
+  let lo = from;
+  let hi = to;
+  while (hi - lo > step) {
+    const mid = Math.round((lo + hi) / 2);
+    if (await hit(mid)) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+}
+
+if (args.young) {
+  const max = Number(args['young-max-kb']);
+  const loadBefore = load();
+  const rows: Array<Record<string, unknown>> = [];
+  for (const p of participants) {
+    const now = await gcProbe(p.dir, 0);
+    const toStart = await smallestPad(async (kb) => (await gcProbe(p.dir, kb)).start > 0, 0, max);
+    const toFirst =
+      now.first > 0 || now.start > 0
+        ? undefined
+        : await smallestPad(async (kb) => (await gcProbe(p.dir, kb)).first > 0, 0, (toStart ?? max) - 8);
+    rows.push({
+      name: p.name,
+      atStart: now.start,
+      onFirst: now.first,
+      onSecond: now.second,
+      padToFirstKb: toFirst ?? null,
+      padToStartKb: toStart ?? null,
+      firstRequestKb: toFirst !== undefined && toStart !== undefined ? toStart - toFirst : null,
+    });
+  }
+  console.log(
+    `\nbare workerd --trace-gc, young-generation collections of a new isolate (load average ${loadBefore} → ` +
+      `${load()}; load does not move these); "pad" = KiB of garbage allocated before the bundle's module ` +
+      `evaluation; a first request without a scavenge needs "pad → start-up" above what the first request ` +
+      `allocates (the empty Worker's "first request KiB")\n`,
+  );
+  console.log(
+    formatTable(
+      [
+        'bundle',
+        'at start-up',
+        'on 1st GET',
+        'on 2nd',
+        'pad → 1st request KiB',
+        'pad → start-up KiB',
+        'first request KiB',
+      ],
+      rows.map((r) => [
+        String(r.name),
+        String(r.atStart),
+        String(r.onFirst),
+        String(r.onSecond),
+        r.padToFirstKb === null ? '—' : String(r.padToFirstKb),
+        r.padToStartKb === null ? `> ${max}` : String(r.padToStartKb),
+        r.firstRequestKb === null ? '—' : String(r.firstRequestKb),
+      ]),
+    ),
+  );
+  result.young = { loadavg: [loadBefore, load()], rows };
 }
 
 if (args.profile) {
