@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { categorySchema } from '../config/category.ts';
+import { CATEGORIES } from '../config/category.ts';
 import { lazy } from '../http/lazy.ts';
 
 /**
@@ -17,9 +17,13 @@ function build() {
       z.maxLength(48),
     );
 
-  /** How a tool is classified until the action registry (config/actions.yaml) covers MCP tools. */
+  /**
+   * How a tool is classified until the action registry (config/actions.yaml) covers MCP tools.
+   * Its own enum of the categories, built here: importing categorySchema would build that at
+   * start-up in every bundle that carries this file (ready's only zod schema at load otherwise).
+   */
   const toolEntry = z.strictObject({
-    category: categorySchema,
+    category: z.enum(CATEGORIES),
     /** Shown to approvers. */
     risk: z.optional(z.string().check(z.maxLength(500))),
   });
