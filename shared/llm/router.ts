@@ -3,7 +3,7 @@ import type { Logger } from '../log/logger.ts';
 import { llmRequestsTotal } from '../metrics/registry.ts';
 import { redactString } from '../redact/index.ts';
 import { backoffDelay, retryAfterSeconds, sleep as sleepFor } from '../resilience/backoff.ts';
-import { callLimit, deadline } from '../resilience/deadline.ts';
+import { callLimit, requestDeadline } from '../resilience/deadline.ts';
 import { callSeries } from './call-metrics.ts';
 import type { CircuitBreaker } from './circuit-breaker.ts';
 import type { ModelsConfig } from './models-schema.ts';
@@ -124,7 +124,7 @@ export async function routeCall<T>(
       walk.lastModel = model;
       const series = callSeries(model, ctx.target.role);
       // A stream's attempt stops its timer at the first chunk; a plain call's only ends.
-      const streamLimit = ctx.streaming ? deadline(timeoutMs, ctx.signal) : undefined;
+      const streamLimit = ctx.streaming ? requestDeadline(timeoutMs, ctx.signal) : undefined;
       const attempt = streamLimit ?? callLimit(timeoutMs, ctx.signal);
       const started = performance.now();
       try {

@@ -141,6 +141,53 @@ class RequestTimer implements CallLimit {
 }
 
 /**
+ * `deadline` for work that lives at most as long as its request and may stop its timer early (a
+ * stream's attempt: its timer stops at the first chunk, its link to the caller holds until the
+ * stream ends): on workerd the runtime's timer, left to fire into nothing once stopped, and
+ * `AbortSignal.any` for the link, both ended with the request (see `callLimit`); a `deadline`
+ * elsewhere. Saves a `clearTimeout`, a `removeEventListener` and nodejs_compat's `Timeout` wrapper.
+ */
+export function requestDeadline(ms: number, parent?: AbortSignal): Deadline {
+  if (!onWorkerd || !Number.isFinite(ms)) return deadline(ms, parent);
+  return new RequestStopwatch(ms, parent);
+}
+
+/** workerd only: a stoppable limit on the request's own timer and signal. */
+class RequestStopwatch implements Deadline {
+  readonly signal: AbortSignal;
+  timedOut = false;
+  private readonly controller = new AbortController();
+  private stopped = false;
+  private readonly ms: number;
+
+  constructor(ms: number, parent: AbortSignal | undefined) {
+    this.ms = ms;
+    AbortSignal.timeout(Math.max(0, ms)).addEventListener('abort', this, { once: true });
+    this.signal = parent ? AbortSignal.any([this.controller.signal, parent]) : this.controller.signal;
+  }
+
+  /** The timer fired: ends the work unless stopped, with the reason `deadline` gives. */
+  handleEvent(): void {
+    if (this.stopped || this.signal.aborted) return;
+    this.timedOut = true;
+    this.controller.abort(new DOMException(`timed out after ${this.ms} ms`, 'TimeoutError'));
+  }
+
+  stopTimer(): void {
+    this.stopped = true;
+  }
+
+  dispose(): void {
+    this.stopped = true;
+  }
+
+  abort(reason?: unknown): void {
+    this.stopped = true;
+    this.controller.abort(reason);
+  }
+}
+
+/**
  * Runs `fn` with a deadline's signal and disposes it the moment `fn` settles: the per-command and
  * per-fetch form (read the body inside `fn`, so the limit covers it). A `callLimit`: on Node an
  * `AbortSignal.timeout(ms)` in its place would stay armed, with all it references, until `ms` passed.

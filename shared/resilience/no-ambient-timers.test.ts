@@ -7,9 +7,9 @@ import { describe, expect, it } from 'vitest';
  * from ./deadline.ts, which clears them when the work settles. `AbortSignal.timeout(ms)` stays armed
  * (with what it references) for the whole `ms` after the work ended, and `AbortSignal.any()` keeps
  * its sources; neither may come back in shared/ or functions/ (tests may use them). The one
- * exception is deadline.ts's `RequestTimer`, which only runs on workerd, where a request's timers
- * end with the request (its header comment; under Node, where these tests run, `callLimit` is a
- * `deadline`: router-timers.test.ts).
+ * exception is deadline.ts's `RequestTimer` and `RequestStopwatch`, which only run on workerd,
+ * where a request's timers end with the request (`callLimit`'s comment; under Node, where these
+ * tests run, `callLimit` and `requestDeadline` are a `deadline`: router-timers.test.ts).
  */
 const EXEMPT = join('shared', 'resilience', 'deadline.ts');
 const root = join(import.meta.dirname, '..', '..');
@@ -30,11 +30,18 @@ describe('per-request timers', () => {
     const uses = (text: string) => /AbortSignal\s*\.\s*(timeout|any)\s*\(/.test(code(text));
     const offenders = files.filter((f) => f !== EXEMPT && uses(readFileSync(join(root, f), 'utf8')));
     expect(offenders).toEqual([]);
-    // In deadline.ts, only inside the workerd-only class.
-    const deadline = readFileSync(join(root, EXEMPT), 'utf8');
-    const workerdOnly = /\nclass RequestTimer [\s\S]*?\n}\n/.exec(deadline)?.[0];
-    expect(workerdOnly && uses(workerdOnly)).toBe(true);
-    expect(uses(deadline.replace(workerdOnly!, ''))).toBe(false);
-    expect(deadline).toMatch(/if \(!onWorkerd \|\| !Number\.isFinite\(ms\)\) return deadline\(ms, parent\);/);
+    // In deadline.ts, only inside the workerd-only classes, each reached only past the guard.
+    let deadline = readFileSync(join(root, EXEMPT), 'utf8');
+    for (const name of ['RequestTimer', 'RequestStopwatch']) {
+      const workerdOnly = new RegExp(`\\nclass ${name} [\\s\\S]*?\\n}\\n`).exec(deadline)?.[0];
+      expect(workerdOnly && uses(workerdOnly)).toBe(true);
+      deadline = deadline.replace(workerdOnly!, '');
+    }
+    expect(uses(deadline)).toBe(false);
+    const guarded = deadline.match(
+      /if \(!onWorkerd \|\| !Number\.isFinite\(ms\)\) return deadline\(ms, parent\);/g,
+    );
+    expect(guarded).toHaveLength(2);
+    expect(deadline.match(/new Request(Timer|Stopwatch)\(/g)).toHaveLength(2);
   });
 });
