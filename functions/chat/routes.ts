@@ -90,7 +90,10 @@ for (const [path, alternative] of UNSUPPORTED_ENDPOINTS) {
 
 routes.post('/v1/chat/completions', async (c) => {
   const body = (await readJson(c, chatRequestSchema, maxBodyBytes('chat'))) as ChatRequest;
-  const target = resolveTarget(c.env, body.model, c.req.header('x-mas-role'), 'chat');
+  // x-mas-role counts only without a `model` (resolveTarget): not read otherwise, as each header
+  // read is a call into the runtime (two through c.req.header).
+  const roleHeader = body.model?.trim() ? undefined : c.req.header('x-mas-role');
+  const target = resolveTarget(c.env, body.model, roleHeader, 'chat');
   const ctx = createRouteContext(c, target, body.stream === true);
 
   const { model: _model, ...request } = body;
