@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import largeObject from './large.ts';
 import { crypto, net, setImmediate, tls } from './polyfills.ts';
+import Stream from './stream.ts';
 import Subscribe from './subscribe.ts';
 
 // What the deployed bundles carry in place of postgres.js's replication and large-object modules
@@ -25,5 +26,13 @@ describe("postgres.js's left-out APIs", () => {
     expect(() => net.isIP()).toThrow(/not in this build/);
     expect(typeof crypto.pbkdf2Sync).toBe('function');
     expect(typeof setImmediate).toBe('function');
+  });
+
+  it("a COPY's stream (the driver's only use of node:stream) throws, naming COPY and where it went", () => {
+    for (const kind of ['Writable', 'Readable', 'Duplex'] as const) {
+      expect(() => new Stream[kind]()).toThrow(
+        new RegExp(`COPY \\(node:stream ${kind}\\) API is not in this build.*driver-unused`),
+      );
+    }
   });
 });
