@@ -6,7 +6,7 @@ interface CounterValue {
   value: number;
 }
 interface HistogramValue {
-  bucketValues: Record<number, number>;
+  bucketValues: Record<string, number>;
   sum: number;
   count: number;
 }
@@ -84,11 +84,14 @@ export class CounterSeries extends Series<CounterValue> {
 export class HistogramSeries extends Series<HistogramValue> {
   readonly #histogram: Histogram<string>;
   readonly #bounds: number[];
+  /** prom-client keys bucketValues by each bound as a property name: made once, not per observation. */
+  readonly #keys: string[];
 
   constructor(histogram: Histogram<string>, labels: Labels) {
     super(histogram as unknown as Internals<HistogramValue>, labels);
     this.#histogram = histogram;
     this.#bounds = (histogram as unknown as { upperBounds: number[] }).upperBounds;
+    this.#keys = this.#bounds.map(String);
   }
 
   observe(value: number): void {
@@ -104,7 +107,7 @@ export class HistogramSeries extends Series<HistogramValue> {
     const bounds = this.#bounds;
     for (let i = 0; i < bounds.length; i++) {
       if (value <= bounds[i]!) {
-        h.bucketValues[bounds[i]!]! += 1;
+        h.bucketValues[this.#keys[i]!]! += 1;
         break;
       }
     }
