@@ -51,7 +51,7 @@ import { giveUpAfter } from './lib/children.ts';
 import { breakdown, type CpuProfile, sourceMapRemap } from './lib/cpuprofile.ts';
 import { median } from './lib/peers.ts';
 import { formatTable, machineInfo, round } from './lib/report.ts';
-import { bareWorkerdConfig, isolateSample, workerdBinary } from './lib/runtimes.ts';
+import { bareWorkerdConfig, garbagePad, isolateSample, workerdBinary } from './lib/runtimes.ts';
 import { buildBundles, deploymentsOf } from './lib/setup.ts';
 
 const { values: args } = parseArgs({
@@ -448,18 +448,15 @@ if (args.raw) {
 
 /**
  * One fresh bare workerd with V8's --trace-gc, the bundle behind a module that first allocates
- * `padKb` KiB of garbage (1 KiB arrays, dropped): how many young-generation collections ran during
- * start-up, during the first GET /health and during the second. V8 prints its trace on stdout,
+ * `padKb` KiB of garbage (garbagePad: 1 KiB arrays, dropped): how many young-generation
+ * collections ran during start-up, during the first GET /health and during the second. V8 prints its trace on stdout,
  * which a pipe buffers, so workerd runs under `stdbuf -o0`.
  */
 async function gcProbe(bundleDir: string, padKb: number) {
   const dir = mkdtempSync(join(tmpdir(), 'mas-young-'));
   const port = await freePort();
   copyFileSync(join(bundleDir, 'index.js'), join(dir, 'index.js'));
-  writeFileSync(
-    join(dir, 'pad.js'),
-    `for (let i = 0; i < ${padKb}; i++) globalThis.__pad = new Array(125).fill(i);\nglobalThis.__pad = undefined;\n`,
-  );
+  writeFileSync(join(dir, 'pad.js'), garbagePad(padKb));
   writeFileSync(join(dir, 'main.js'), "import './pad.js';\nexport { default } from './index.js';\n");
   const config = bareWorkerdConfig(port, ['main.js', 'pad.js', 'index.js'], { LOG_LEVEL: 'warn' });
   if (!config.includes('\n  sockets = ['))

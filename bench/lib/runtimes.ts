@@ -39,6 +39,17 @@ import { workerdBinary, wranglerCompat } from '../../local/workerd.ts';
 export { workerdBinary, wranglerCompat };
 
 /**
+ * A module that allocates `kb` KiB of garbage on workerd's heap and drops it (bench:isolate-start
+ * --young puts it before a bundle). workerd's V8 compresses pointers (4 bytes an element), so a
+ * 1 KiB piece is an array of 250 small integers: 16 bytes of array, 8 of its store's header and
+ * 1000 of elements (--trace-gc-nvp: 1029 bytes a piece, with what the loop itself allocates);
+ * 125 elements, as Node's 8-byte elements would need, are 524 bytes there.
+ */
+export function garbagePad(kb: number): string {
+  return `for (let i = 0; i < ${kb}; i++) globalThis.__pad = new Array(250).fill(i);\nglobalThis.__pad = undefined;\n`;
+}
+
+/**
  * The capnp config of the bench's bare-workerd setups: one Worker of `modules` (files beside the
  * config, the first the entry; .yaml as text) with the project's compatibility date and flags,
  * `bindings` as text, on 127.0.0.1:`port`, outbound to the network.
