@@ -24,6 +24,7 @@ import { build } from 'esbuild';
 import { type Child, giveUpAfter, startChild } from './lib/children.ts';
 import { findDescendants } from './lib/cpu.ts';
 import { runAutocannon } from './lib/loadgen.ts';
+import { median } from './lib/peers.ts';
 import { profileRequest } from './lib/profile-requests.ts';
 import { formatTable, machineInfo, round } from './lib/report.ts';
 import { buildBundles, setupBench } from './lib/setup.ts';
@@ -195,11 +196,16 @@ try {
         const cpu = perRequest.get(p.name)!;
         const over = STEP_OVER[p.name];
         const base = over === undefined ? undefined : perRequest.get(over);
-        const merged = mergeWindows(acc.get(p.name)!.windows).latency.summary();
+        const windows = acc.get(p.name)!.windows;
+        const merged = mergeWindows(windows).latency.summary();
+        // Each window's own figure: their spread says how far the machine's noise reaches.
+        const perWindow = windows.map((w) => w.cpuMs.cpu! / w.requests);
         return {
           participant: p.name,
           requests: merged.n,
           cpuMsPerRequest: round(cpu, 4),
+          windowsCpuMsPerRequest: perWindow.map((v) => round(v, 4)),
+          windowMedian: round(median(perWindow), 4),
           ratio: round(cpu / floor, 2),
           stepOver: base === undefined ? null : over,
           stepUs: base === undefined ? null : round((cpu - base) * 1000, 1),
@@ -227,6 +233,7 @@ try {
               'participant',
               'requests',
               'workerd cpu ms/req',
+              'windows: median (min-max)',
               '/ passthrough',
               'its step µs/req',
               'p50 / p99 ms',
@@ -235,6 +242,7 @@ try {
               r.participant,
               String(r.requests),
               r.cpuMsPerRequest.toFixed(3),
+              `${r.windowMedian.toFixed(3)} (${Math.min(...r.windowsCpuMsPerRequest).toFixed(3)}-${Math.max(...r.windowsCpuMsPerRequest).toFixed(3)})`,
               `${r.ratio.toFixed(2)}x`,
               r.stepUs === null ? '-' : `${r.stepUs.toFixed(1)} (over ${r.stepOver})`,
               `${r.p50.toFixed(2)} / ${r.p99.toFixed(2)}`,
