@@ -76,8 +76,8 @@ if (!stages.includes('passthrough')) throw new Error('--stages: the ratios are t
 for (const s of stages) if (!(s in STEP_OVER)) throw new Error(`--stages: no stage ${s}`);
 const peers = args.peers === 'none' ? [] : args.peers!.split(',');
 
-if (args.ours === 'on' && !existsSync(join(args.bundle!, 'index.js')))
-  await buildBundles(['all'], join(args.bundle!, '..'));
+// setupBench starts ours' bundle with --ours off too (stopped before the windows): built either way.
+if (!existsSync(join(args.bundle!, 'index.js'))) await buildBundles(['all'], join(args.bundle!, '..'));
 const env = await setupBench({
   runtime: 'workerd-raw',
   upstream: { chunks: 8, delayMs: 0, dim: 1536 },
