@@ -12,9 +12,11 @@
  *   read-answer      that text `JSON.parse`d to find the usage
  *   headers          the answer with the 12 headers ours sends beside its content type
  * and three branches off `headers`, then all of them together:
- *   timer            a per-attempt deadline as shared/resilience/deadline.ts makes it: an
- *                    AbortController on the fetch, a listener on the request's signal, a
- *                    setTimeout and its clearTimeout
+ *   timer            a per-attempt deadline, ours' own: shared/resilience/deadline.ts's
+ *                    `callLimit` on the request's signal (the router's plain attempt), which on
+ *                    workerd is AbortSignal.timeout and AbortSignal.any since 4eada6f (the run of
+ *                    record, on 4770fbc, had deadline()'s AbortController, listener, setTimeout
+ *                    and clearTimeout written out here)
  *   validate         the request checked by a zod/mini schema (what ours validates with)
  *   hono             the `headers` steps as a route of a Hono app with one middleware that sets
  *                    the correlation headers after the route, as createApp's pipeline does
@@ -23,6 +25,7 @@
  */
 import { type Context, Hono } from 'hono';
 import * as z from 'zod/mini';
+import { callLimit } from '../../../shared/resilience/deadline.ts';
 
 interface StageEnv {
   UPSTREAM: string;
@@ -148,16 +151,9 @@ async function forward(
       body = JSON.stringify(parsed);
     }
   }
-  let controller: AbortController | undefined;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const onAbort = () => controller?.abort(req.signal.reason);
-  if (steps.timer) {
-    controller = new AbortController();
-    req.signal.addEventListener('abort', onAbort, { once: true });
-    timer = setTimeout(() => controller?.abort(new DOMException('timed out', 'TimeoutError')), 60_000);
-  }
+  const limit = steps.timer ? callLimit(60_000, req.signal) : undefined;
   const init: RequestInit = { method: 'POST', headers, body };
-  if (controller) init.signal = controller.signal;
+  if (limit) init.signal = limit.signal;
   try {
     const up = await (steps.request ? fetch(new Request(upstream, init)) : fetch(upstream, init));
     if (!steps.answerText) return up;
@@ -172,10 +168,7 @@ async function forward(
       steps.headers ? answerHeaders(ids ? nextId() : undefined) : { 'content-type': 'application/json' },
     );
   } finally {
-    if (timer !== undefined) {
-      clearTimeout(timer);
-      req.signal.removeEventListener('abort', onAbort);
-    }
+    limit?.dispose();
   }
 }
 
