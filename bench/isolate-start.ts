@@ -51,7 +51,13 @@ import { giveUpAfter } from './lib/children.ts';
 import { breakdown, type CpuProfile, sourceMapRemap } from './lib/cpuprofile.ts';
 import { median } from './lib/peers.ts';
 import { formatTable, machineInfo, round } from './lib/report.ts';
-import { bareWorkerdConfig, garbagePad, isolateSample, workerdBinary } from './lib/runtimes.ts';
+import {
+  bareWorkerdConfig,
+  garbagePad,
+  isolateSample,
+  spawnTracedWorkerd,
+  workerdBinary,
+} from './lib/runtimes.ts';
 import { buildBundles, deploymentsOf } from './lib/setup.ts';
 
 const { values: args } = parseArgs({
@@ -449,8 +455,8 @@ if (args.raw) {
 /**
  * One fresh bare workerd with V8's --trace-gc, the bundle behind a module that first allocates
  * `padKb` KiB of garbage (garbagePad: 1 KiB arrays, dropped): how many young-generation
- * collections ran during start-up, during the first GET /health and during the second. V8 prints its trace on stdout,
- * which a pipe buffers, so workerd runs under `stdbuf -o0`.
+ * collections ran during start-up, during the first GET /health and during the second (V8's
+ * trace, read off workerd's unbuffered stdout).
  */
 async function gcProbe(bundleDir: string, padKb: number) {
   const dir = mkdtempSync(join(tmpdir(), 'mas-young-'));
@@ -458,20 +464,11 @@ async function gcProbe(bundleDir: string, padKb: number) {
   copyFileSync(join(bundleDir, 'index.js'), join(dir, 'index.js'));
   writeFileSync(join(dir, 'pad.js'), garbagePad(padKb));
   writeFileSync(join(dir, 'main.js'), "import './pad.js';\nexport { default } from './index.js';\n");
-  const config = bareWorkerdConfig(port, ['main.js', 'pad.js', 'index.js'], { LOG_LEVEL: 'warn' });
-  if (!config.includes('\n  sockets = ['))
-    throw new Error('bareWorkerdConfig changed: --young adds v8Flags before its sockets');
   writeFileSync(
     join(dir, 'config.capnp'),
-    config.replace('\n  sockets = [', '\n  v8Flags = ["--trace-gc"],\n  sockets = ['),
+    bareWorkerdConfig(port, ['main.js', 'pad.js', 'index.js'], { LOG_LEVEL: 'warn' }, ['--trace-gc']),
   );
-  const child = spawn(
-    'stdbuf',
-    ['-o0', workerdBinary(), 'serve', join(dir, 'config.capnp'), '--experimental'],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const child = spawnTracedWorkerd(join(dir, 'config.capnp'));
   let out = '';
   let stderr = '';
   child.stdout.on('data', (b) => (out += b));

@@ -14,6 +14,7 @@
  * `serve.ts` runs one of these in a child process; `startMiniflare` is also used in-process to
  * time isolate starts.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
@@ -52,15 +53,23 @@ export function garbagePad(kb: number): string {
 /**
  * The capnp config of the bench's bare-workerd setups: one Worker of `modules` (files beside the
  * config, the first the entry; .yaml as text) with the project's compatibility date and flags,
- * `bindings` as text, on 127.0.0.1:`port`, outbound to the network.
+ * `bindings` as text, on 127.0.0.1:`port`, outbound to the network; `v8Flags` for V8 (e.g.
+ * `--trace-gc`, which `spawnTracedWorkerd` reads).
  */
-export function bareWorkerdConfig(port: number, modules: string[], bindings: Record<string, string>): string {
+export function bareWorkerdConfig(
+  port: number,
+  modules: string[],
+  bindings: Record<string, string>,
+  v8Flags: string[] = [],
+): string {
   const { compatibilityDate, compatibilityFlags } = wranglerCompat();
   const text = (v: string) => JSON.stringify(v); // capnp text literals take JSON's escapes
   const kind = (f: string) => (f.endsWith('.yaml') ? 'text' : 'esModule');
   return `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
-  services = [(name = "main", worker = .w), (name = "net", network = (allow = ["public", "private", "local"]))],
+  services = [(name = "main", worker = .w), (name = "net", network = (allow = ["public", "private", "local"]))],${
+    v8Flags.length ? `\n  v8Flags = [${v8Flags.map(text).join(', ')}],` : ''
+  }
   sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "main")],
 );
 const w :Workerd.Worker = (
@@ -73,6 +82,16 @@ const w :Workerd.Worker = (
   globalOutbound = "net",
 );
 `;
+}
+
+/**
+ * workerd serving `configPath` with its stdout unbuffered: V8 prints a `--trace-gc` trace there,
+ * which a pipe would hold back. stdout and stderr are piped for the caller to read (or resume).
+ */
+export function spawnTracedWorkerd(configPath: string) {
+  return spawn('stdbuf', ['-o0', workerdBinary(), 'serve', configPath, '--experimental'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 /**

@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bareWorkerdConfig, garbagePad, workerdBinary } from '../../bench/lib/runtimes.ts';
+import { bareWorkerdConfig, garbagePad, spawnTracedWorkerd } from '../../bench/lib/runtimes.ts';
 import { freePort } from '../../local/ports.ts';
 
 // bench:isolate-start --young gives a bundle's room before its first scavenge in KiB of the pad
@@ -19,19 +18,13 @@ describe('garbagePad (bench:isolate-start --young)', () => {
       "import './pad.js';\nexport default { fetch: () => new Response('ok') };\n",
     );
     const port = await freePort();
-    const config = bareWorkerdConfig(port, ['index.js', 'pad.js'], {});
     writeFileSync(
       join(dir, 'config.capnp'),
-      config.replace('\n  sockets = [', '\n  v8Flags = ["--trace-gc", "--trace-gc-nvp"],\n  sockets = ['),
+      bareWorkerdConfig(port, ['index.js', 'pad.js'], {}, ['--trace-gc', '--trace-gc-nvp']),
     );
-    // V8 prints its trace on stdout, which a pipe buffers: unbuffered, as the bench runs it.
-    const child = spawn(
-      'stdbuf',
-      ['-o0', workerdBinary(), 'serve', join(dir, 'config.capnp'), '--experimental'],
-      {
-        stdio: ['ignore', 'pipe', 'ignore'],
-      },
-    );
+    // As the bench runs it: V8's trace on workerd's unbuffered stdout.
+    const child = spawnTracedWorkerd(join(dir, 'config.capnp'));
+    child.stderr.resume();
     let out = '';
     child.stdout.on('data', (b) => (out += b));
     /** KiB the scavenges found allocated (all of the pad but what the last one left in new space). */
