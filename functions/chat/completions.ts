@@ -1,8 +1,6 @@
-import { Hono } from 'hono';
 import * as z from 'zod/mini';
 import { badRequest } from '../../shared/errors/index.ts';
 import { beginSpend, estimatePromptTokens, setCostHeader } from '../../shared/governance/spend.ts';
-import type { AppEnv } from '../../shared/http/create-app.ts';
 import {
   type CompletionRequest,
   chatToCompletion,
@@ -14,20 +12,18 @@ import type { ChatChunk, ChatCompletion, ChunkBytes, Usage } from '../../shared/
 import { type ResolvedModel, resolveTarget } from '../../shared/llm/registry.ts';
 import { createRouteContext, setRouteHeaders } from '../../shared/llm/route-context.ts';
 import { countTokens, routeCall } from '../../shared/llm/router.ts';
-import { auth } from '../../shared/middleware/auth/index.ts';
 import { maxBodyBytes, readJson } from '../../shared/middleware/json-body/index.ts';
-import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
+import { chatRoutes as completionsRoutes, guard } from './chat-routes.ts';
 import { chunkBytesStream, chunkStream, wantsUsage } from './chunk-stream.ts';
 
 /**
  * Legacy Completions. OpenAI and OpenAI-compatible upstreams get the request as sent on their
  * own `/completions` (prompt arrays, token prompts, suffix, echo, logprobs: whatever they take);
  * Gemini gets each prompt as one user turn through chat. What that cannot carry (token prompts,
- * suffix, several prompts streamed) is a 400 when only Gemini is left to try.
+ * suffix, several prompts streamed) is a 400 when only Gemini is left to try. Its routes go into
+ * the chat function's one table (chat-routes.ts).
  */
-export const completionsRoutes = new Hono<AppEnv>();
-
-completionsRoutes.use('/v1/completions', auth({ roles: ['agent', 'admin'] }), rateLimit());
+completionsRoutes.use('/v1/completions', guard({ roles: ['agent', 'admin'] }));
 
 // zod/mini, as every schema of the chat function: classic zod stays out of its bundle. Built on
 // its first parse (`z.lazy`), not at module load: an isolate that never serves this route never

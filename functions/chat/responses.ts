@@ -1,4 +1,4 @@
-import { type Context, Hono } from 'hono';
+import type { Context } from 'hono';
 import * as z from 'zod/mini';
 import { getSettings } from '../../shared/env.ts';
 import { AppError, badRequest } from '../../shared/errors/index.ts';
@@ -29,22 +29,20 @@ import type {
 } from '../../shared/llm/responses/types.ts';
 import { createRouteContext, setRouteHeaders } from '../../shared/llm/route-context.ts';
 import { countTokens, routeCall } from '../../shared/llm/router.ts';
-import { auth } from '../../shared/middleware/auth/index.ts';
 import { maxBodyBytes, readJson } from '../../shared/middleware/json-body/index.ts';
-import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
 import { redactString } from '../../shared/redact/index.ts';
+import { guard, chatRoutes as responsesRoutes } from './chat-routes.ts';
 
 /**
  * OpenAI's Responses API. `openai`-type models get the request natively on their `/responses`;
  * every other model (Gemini, OpenAI-compatible servers) gets it translated to Chat Completions
  * and back (shared/llm/responses/), streams included. Either way the router walks the chain as
  * for chat, and `store` (default true) keeps the response in Postgres for GET, input_items and
- * previous_response_id, under the principal that made it.
+ * previous_response_id, under the principal that made it. Its routes go into the chat function's
+ * one table (chat-routes.ts).
  */
-export const responsesRoutes = new Hono<AppEnv>();
-
-responsesRoutes.use('/v1/responses', auth({ roles: ['agent', 'admin'] }), rateLimit());
-responsesRoutes.use('/v1/responses/*', auth({ roles: ['agent', 'admin'] }), rateLimit());
+responsesRoutes.use('/v1/responses', guard({ roles: ['agent', 'admin'] }));
+responsesRoutes.use('/v1/responses/*', guard({ roles: ['agent', 'admin'] }));
 
 // zod/mini, as every schema of the chat function: classic zod stays out of its bundle. Each is
 // built on its first parse (`z.lazy`), not at module load: a new isolate builds only the schemas

@@ -1,27 +1,25 @@
-import { Hono } from 'hono';
 import * as z from 'zod/mini';
 import { AppError } from '../../shared/errors/index.ts';
 import { cachePut, lookupCache } from '../../shared/governance/response-cache.ts';
 import { beginSpend, estimatePromptTokens, setCostHeader } from '../../shared/governance/spend.ts';
-import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
+import { defineFunction } from '../../shared/http/create-app.ts';
 import { providerFor, upstreamText } from '../../shared/llm/providers/index.ts';
 import type { ChatChunk, ChatRequest, ChunkBytes, Usage } from '../../shared/llm/providers/types.ts';
 import { listModels, resolveTarget, retrieveModel } from '../../shared/llm/registry.ts';
 import { createRouteContext, setRouteHeaders } from '../../shared/llm/route-context.ts';
 import { countTokens, routeCall } from '../../shared/llm/router.ts';
-import { auth } from '../../shared/middleware/auth/index.ts';
 import { maxBodyBytes, readJson } from '../../shared/middleware/json-body/index.ts';
-import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
+import { guard, chatRoutes as routes } from './chat-routes.ts';
 import { chunkBytesStream, chunkStream, wantsUsage } from './chunk-stream.ts';
-import { completionsRoutes } from './completions.ts';
-import { responsesRoutes } from './responses.ts';
+// Imported for the routes they add to the one table (chat-routes.ts).
+import './completions.ts';
+import './responses.ts';
 
-const routes = new Hono<AppEnv>();
 const JSON_TYPE = { 'content-type': 'application/json' };
 
-routes.use('/v1/chat/*', auth({ roles: ['agent', 'admin'] }), rateLimit());
-routes.use('/v1/models', auth(), rateLimit());
-routes.use('/v1/models/*', auth(), rateLimit());
+routes.use('/v1/chat/*', guard({ roles: ['agent', 'admin'] }));
+routes.use('/v1/models', guard());
+routes.use('/v1/models/*', guard());
 
 // zod/mini, as every schema of the chat function: classic zod stays out of its bundle. Built on
 // its first parse (`z.lazy`), not at module load (a new isolate's first request may be another).
@@ -161,8 +159,5 @@ routes.post('/v1/chat/completions', async (c) => {
 
 /** A stream once open: the upstream's bytes to forward, or chunks to write. */
 type Opened = { bytes: ChunkBytes; chunks?: never } | { bytes?: never; chunks: AsyncIterable<ChatChunk> };
-
-routes.route('/', responsesRoutes);
-routes.route('/', completionsRoutes);
 
 export const chatFunction = defineFunction('chat', routes);

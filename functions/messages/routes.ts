@@ -7,17 +7,18 @@ import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
 
 const routes = new Hono<AppEnv>();
 
-// Anthropic's clients send our key as `x-api-key`, and read errors in Anthropic's shape.
+// Anthropic's clients send our key as `x-api-key`, and read errors in Anthropic's shape. One
+// middleware per path, not three: each is a route entry that hono and createApp's trie register
+// and keep (module load, a new isolate's start), and a step of dispatch per request. auth and
+// rateLimit throw to refuse and otherwise return `next()`'s promise, so chaining them is what
+// hono's compose did.
 for (const path of ['/v1/messages', '/v1/messages/*']) {
-  routes.use(
-    path,
-    async (c, next) => {
-      c.set('errorShape', 'anthropic');
-      await next();
-    },
-    auth({ roles: ['agent', 'admin'], apiKeyHeader: 'x-api-key' }),
-    rateLimit(),
-  );
+  const authenticate = auth({ roles: ['agent', 'admin'], apiKeyHeader: 'x-api-key' });
+  const limit = rateLimit();
+  routes.use(path, function anthropicGuard(c, next) {
+    c.set('errorShape', 'anthropic');
+    return authenticate(c, () => limit(c, next) as Promise<void>) as Promise<void>;
+  });
 }
 
 routes.post('/v1/messages', createMessage);
