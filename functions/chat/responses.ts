@@ -4,6 +4,7 @@ import { getSettings } from '../../shared/env.ts';
 import { AppError, badRequest } from '../../shared/errors/index.ts';
 import { beginSpend, estimatePromptTokens, setCostHeader } from '../../shared/governance/spend.ts';
 import type { AppEnv } from '../../shared/http/create-app.ts';
+import { lazy } from '../../shared/http/lazy.ts';
 import { providerFor, rawChunkText } from '../../shared/llm/providers/index.ts';
 import { batchesOf } from '../../shared/llm/providers/sse.ts';
 import type { ChatRequest } from '../../shared/llm/providers/types.ts';
@@ -102,9 +103,9 @@ export const responsesRequestSchema = z.lazy(() => {
 /**
  * zod rebuilds the objects it parses, and an own `__proto__` key (valid JSON) does not survive
  * that: refuse it in what is stored and shown back (metadata, input items) rather than keep less
- * than was sent.
+ * than was sent. (`lazy`, not `z.lazy`: used only here, it need not be a zod instance made at load.)
  */
-const storedAsSent = z.lazy(() =>
+const storedAsSent = lazy(() =>
   z.unknown().check(
     z.superRefine((raw, ctx) => {
       const body = raw as { metadata?: unknown; input?: unknown } | null;
@@ -131,7 +132,7 @@ const storedAsSent = z.lazy(() =>
 );
 
 /** A create request: refused keys first, then the fields (one pipe, built on first use). */
-const responsesBodySchema = z.lazy(() => z.pipe(storedAsSent, responsesRequestSchema));
+const responsesBodySchema = lazy(() => z.pipe(storedAsSent(), responsesRequestSchema));
 
 export const inputItemsQuerySchema = z.lazy(() =>
   z.looseObject({
@@ -145,7 +146,7 @@ export const inputItemsQuerySchema = z.lazy(() =>
 const isNative = (model: ResolvedModel) => model.provider.type === 'openai';
 
 responsesRoutes.post('/v1/responses', async (c) => {
-  const body = (await readJson(c, responsesBodySchema, maxBodyBytes('chat'))) as ResponsesRequest;
+  const body = (await readJson(c, responsesBodySchema(), maxBodyBytes('chat'))) as ResponsesRequest;
   const settings = getSettings(c.env);
   const principal = c.get('principal').id;
   const store = body.store !== false && canStore(settings);

@@ -49,7 +49,7 @@ export function anthropicStreamError(provider: string, event: AnthropicEvent): P
 
 function readError(text: string): { type: string; message: string } {
   try {
-    const parsed = anthropicErrorSchema.safeParse(JSON.parse(text));
+    const parsed = anthropicErrorSchema().safeParse(JSON.parse(text));
     if (parsed.success) return { type: parsed.data.error.type, message: parsed.data.error.message };
   } catch {
     // not JSON: the first line of the body is the message

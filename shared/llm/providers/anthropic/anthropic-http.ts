@@ -71,7 +71,7 @@ export async function* anthropicEvents(
         cause: err,
       });
     }
-    const parsed = anthropicEventSchema.safeParse(json);
+    const parsed = anthropicEventSchema().safeParse(json);
     if (!parsed.success)
       throw new ProviderError(provider, 'upstream sent an unexpected stream event', { status: 502 });
     if (first && parsed.data.type === 'error') throw anthropicStreamError(provider, parsed.data);

@@ -27,7 +27,7 @@ export function createAnthropicMessages(settings: ProviderSettings): AnthropicMe
       const res = await anthropicRequest(settings, '/messages', { ...body, stream: false }, options);
       return parseUpstream(
         provider,
-        anthropicMessageSchema,
+        anthropicMessageSchema(),
         await readJson(provider, res, options.signal, maxBytes(settings)),
       );
     },
@@ -41,7 +41,7 @@ export function createAnthropicMessages(settings: ProviderSettings): AnthropicMe
       const res = await anthropicRequest(settings, '/messages/count_tokens', body, options);
       return parseUpstream(
         provider,
-        countTokensSchema,
+        countTokensSchema(),
         await readJson(provider, res, options.signal, maxBytes(settings)),
       ).input_tokens;
     },

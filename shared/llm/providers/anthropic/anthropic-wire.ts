@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { lazy } from '../../../http/lazy.ts';
 
 /**
  * Anthropic Messages API shapes: TypeScript types for what we build, and minimal zod schemas for
@@ -61,9 +62,11 @@ export interface AnthropicRequest {
   [k: string]: unknown;
 }
 
-// Each upstream schema is built on its first parse (`z.lazy`), not at module load: a new isolate
-// of chat, messages or embed builds none of them until an Anthropic model is called.
-export const anthropicUsageSchema = z.lazy(() =>
+// Each upstream schema is built on its first use (`lazy`: call it for the schema), not at module
+// load: a new isolate of chat, messages or embed builds none of them until an Anthropic model is
+// called. Not `z.lazy`: each of those is a zod/mini instance made at load (~2 KiB of young
+// generation in Node, its methods as closures of its own), where `lazy` is one closure.
+export const anthropicUsageSchema = lazy(() =>
   z.looseObject({
     input_tokens: z.nullish(z.number()),
     output_tokens: z.nullish(z.number()),
@@ -71,34 +74,34 @@ export const anthropicUsageSchema = z.lazy(() =>
     cache_creation_input_tokens: z.nullish(z.number()),
   }),
 );
-export type AnthropicUsage = z.infer<typeof anthropicUsageSchema>;
+export type AnthropicUsage = z.infer<ReturnType<typeof anthropicUsageSchema>>;
 
-const blockSchema = z.lazy(() => z.looseObject({ type: z.string() }));
+const blockSchema = lazy(() => z.looseObject({ type: z.string() }));
 
 /** A non-streaming Messages response. */
-export const anthropicMessageSchema = z.lazy(() =>
+export const anthropicMessageSchema = lazy(() =>
   z.looseObject({
     id: z.string(),
     type: z.literal('message'),
     role: z.literal('assistant'),
     model: z.string(),
-    content: z.array(blockSchema),
+    content: z.array(blockSchema()),
     stop_reason: z.nullish(z.string()),
     stop_sequence: z.nullish(z.string()),
-    usage: anthropicUsageSchema,
+    usage: anthropicUsageSchema(),
   }),
 );
-export type AnthropicResponse = z.infer<typeof anthropicMessageSchema>;
+export type AnthropicResponse = z.infer<ReturnType<typeof anthropicMessageSchema>>;
 
 /** One SSE event of a Messages stream, by `type` (the `data` JSON carries it too). */
-export const anthropicEventSchema = z.lazy(() =>
+export const anthropicEventSchema = lazy(() =>
   z.looseObject({
     type: z.string(),
     index: z.nullish(z.int()),
     message: z.nullish(
-      z.looseObject({ id: z.string(), model: z.string(), usage: z.nullish(anthropicUsageSchema) }),
+      z.looseObject({ id: z.string(), model: z.string(), usage: z.nullish(anthropicUsageSchema()) }),
     ),
-    content_block: z.nullish(blockSchema),
+    content_block: z.nullish(blockSchema()),
     delta: z.nullish(
       z.looseObject({
         type: z.nullish(z.string()),
@@ -108,16 +111,16 @@ export const anthropicEventSchema = z.lazy(() =>
         stop_sequence: z.nullish(z.string()),
       }),
     ),
-    usage: z.nullish(anthropicUsageSchema),
+    usage: z.nullish(anthropicUsageSchema()),
     error: z.nullish(z.looseObject({ type: z.nullish(z.string()), message: z.nullish(z.string()) })),
   }),
 );
-export type AnthropicEvent = z.infer<typeof anthropicEventSchema>;
+export type AnthropicEvent = z.infer<ReturnType<typeof anthropicEventSchema>>;
 
-export const countTokensSchema = z.lazy(() => z.looseObject({ input_tokens: z.number() }));
+export const countTokensSchema = lazy(() => z.looseObject({ input_tokens: z.number() }));
 
 /** `{"type":"error","error":{"type":"...","message":"..."}}`, the one error shape of the API. */
-export const anthropicErrorSchema = z.lazy(() =>
+export const anthropicErrorSchema = lazy(() =>
   z.looseObject({
     type: z.optional(z.literal('error')),
     error: z.looseObject({ type: z.string(), message: z.string() }),

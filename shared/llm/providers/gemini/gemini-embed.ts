@@ -27,7 +27,7 @@ export async function geminiEmbed(
   const res = await geminiRequest(settings, upstreamModel, 'batchEmbedContents', body, options);
   const parsed = parseUpstream(
     provider,
-    batchEmbedResponseSchema,
+    batchEmbedResponseSchema(),
     await readJson(provider, res, options.signal, maxBytes(settings)),
   );
   const vectors = (parsed.embeddings ?? []).map((e) => e.values ?? []);

@@ -54,7 +54,7 @@ export function geminiErrorFrom(provider: string, status: number, text: string):
   let message = '';
   let retryDelay: string | undefined;
   try {
-    const parsed = geminiErrorSchema.safeParse(JSON.parse(text));
+    const parsed = geminiErrorSchema().safeParse(JSON.parse(text));
     if (parsed.success) {
       message = parsed.data.error.message ?? parsed.data.error.status ?? '';
       retryDelay = parsed.data.error.details?.find((d) => d.retryDelay)?.retryDelay ?? undefined;

@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { lazy } from '../../../http/lazy.ts';
 
 /**
  * Gemini API shapes (`generateContent`, `streamGenerateContent?alt=sse`, `batchEmbedContents`):
@@ -55,9 +56,11 @@ export function generateContentBody(contents: Content[], config: GenerateContent
   };
 }
 
-// Each upstream schema is built on its first parse (`z.lazy`), not at module load: a new isolate
-// of chat, messages or embed builds none of them until a Gemini model is called.
-export const generateContentResponseSchema = z.lazy(() => {
+// Each upstream schema is built on its first use (`lazy`: call it for the schema), not at module
+// load: a new isolate of chat, messages or embed builds none of them until a Gemini model is
+// called. Not `z.lazy`: each of those is a zod/mini instance made at load (~2 KiB of young
+// generation in Node), where `lazy` is one closure.
+export const generateContentResponseSchema = lazy(() => {
   const partSchema = z.looseObject({
     text: z.nullish(z.string()),
     thought: z.nullish(z.boolean()),
@@ -90,16 +93,16 @@ export const generateContentResponseSchema = z.lazy(() => {
     ),
   });
 });
-export type GenerateContentResponse = z.infer<typeof generateContentResponseSchema>;
+export type GenerateContentResponse = z.infer<ReturnType<typeof generateContentResponseSchema>>;
 
-export const batchEmbedResponseSchema = z.lazy(() =>
+export const batchEmbedResponseSchema = lazy(() =>
   z.looseObject({
     embeddings: z.nullish(z.array(z.looseObject({ values: z.nullish(z.array(z.number())) }))),
   }),
 );
 
 /** Google's error body: `{ error: { code, message, status, details: [...] } }`. */
-export const geminiErrorSchema = z.lazy(() =>
+export const geminiErrorSchema = lazy(() =>
   z.looseObject({
     error: z.looseObject({
       message: z.nullish(z.string()),

@@ -33,7 +33,7 @@ export function createGeminiProvider(settings: ProviderSettings): ChatProvider {
       );
       const response = parseUpstream(
         provider,
-        generateContentResponseSchema,
+        generateContentResponseSchema(),
         await readJson(provider, res, options.signal, maxBytes(settings)),
       );
       return toOpenAICompletion(provider, upstreamModel, response);
@@ -79,6 +79,6 @@ async function* geminiResponses(
     if (error && typeof error === 'object') {
       throw geminiErrorFrom(provider, typeof error.code === 'number' ? error.code : 500, data);
     }
-    yield parseUpstream(provider, generateContentResponseSchema, json);
+    yield parseUpstream(provider, generateContentResponseSchema(), json);
   }
 }
