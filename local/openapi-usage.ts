@@ -1,13 +1,15 @@
 /** Operations of the usage function (cost, budgets): appended to OPERATIONS by openapi-operations.ts. */
 import * as z from 'zod';
 import { budgetBodySchema } from '../functions/usage/routes.ts';
+import { budgetLimitsShape } from '../shared/config/budget-limits.ts';
 import { usageQuerySchema } from '../shared/governance/usage-query.ts';
 import type { Operation } from './openapi-operations.ts';
 
 const scope = z.enum(['principal', 'agent', 'role']);
-// The body schema is zod/mini (the usage function's): its shape extends into a classic object.
+// The body schema is zod/mini (the usage function's) and lazy: its fields, made by the same
+// function, extend into a classic object.
 const budget = z.strictObject({
-  ...budgetBodySchema.shape,
+  ...budgetLimitsShape(),
   object: z.literal('budget'),
   scope,
   id: z.string(),

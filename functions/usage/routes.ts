@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import * as z from 'zod/mini';
-import { budgetLimitsSchema } from '../../shared/config/budget-limits.ts';
+import { budgetLimits, budgetLimitsSchema } from '../../shared/config/budget-limits.ts';
 import { gatewayConfig } from '../../shared/config/index.ts';
 import { withPostgres } from '../../shared/db/postgres.ts';
 import { getSettings } from '../../shared/env.ts';
@@ -29,6 +29,7 @@ const scopeParam = z.enum(BUDGET_SCOPES as ['principal', 'agent', 'role']);
 const idParam = z
   .string()
   .check(z.minLength(1), z.maxLength(200), z.regex(/^[^\u0000-\u001f]+$/, 'no control characters'));
+/** The PUT body, for the OpenAPI document; the route parses with `budgetLimits()` (no `z.lazy` at load). */
 export const budgetBodySchema = budgetLimitsSchema;
 
 function parseParam<T>(schema: z.ZodMiniType<T>, value: string | undefined, name: string): T {
@@ -83,7 +84,7 @@ routes.get('/v1/admin/budgets/:scope/:id', async (c) => {
 routes.put('/v1/admin/budgets/:scope/:id', async (c) => {
   const scope = parseParam(scopeParam, c.req.param('scope'), 'scope');
   const id = parseParam(idParam, c.req.param('id'), 'id');
-  const body = await readJson(c, budgetBodySchema, maxBodyBytes('default'));
+  const body = await readJson(c, budgetLimits(), maxBodyBytes('default'));
   const row = await withPostgres(getSettings(c.env), (client) =>
     putBudget(client, scope, id, body, c.get('principal').id),
   );
