@@ -15,6 +15,7 @@ import {
 } from '../../shared/governance/budgets.ts';
 import { queryUsage, usageQuerySchema } from '../../shared/governance/usage-query.ts';
 import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
+import { lazy } from '../../shared/http/lazy.ts';
 import { auth } from '../../shared/middleware/auth/index.ts';
 import { maxBodyBytes, readJson } from '../../shared/middleware/json-body/index.ts';
 import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
@@ -25,10 +26,12 @@ routes.use('/v1/usage', auth(), rateLimit());
 routes.use('/v1/admin/budgets', auth({ roles: ['admin'] }), rateLimit());
 routes.use('/v1/admin/budgets/*', auth({ roles: ['admin'] }), rateLimit());
 
-const scopeParam = z.enum(BUDGET_SCOPES as ['principal', 'agent', 'role']);
-const idParam = z
-  .string()
-  .check(z.minLength(1), z.maxLength(200), z.regex(/^[^\u0000-\u001f]+$/, 'no control characters'));
+// Made on the first budget route's request, not at module load (isolate start): most requests
+// of a new isolate are not these.
+const scopeParam = lazy(() => z.enum(BUDGET_SCOPES as ['principal', 'agent', 'role']));
+const idParam = lazy(() =>
+  z.string().check(z.minLength(1), z.maxLength(200), z.regex(/^[^\u0000-\u001f]+$/, 'no control characters')),
+);
 /** The PUT body, for the OpenAPI document; the route parses with `budgetLimits()` (no `z.lazy` at load). */
 export const budgetBodySchema = budgetLimitsSchema;
 
@@ -73,8 +76,8 @@ routes.get('/v1/admin/budgets', async (c) => {
 });
 
 routes.get('/v1/admin/budgets/:scope/:id', async (c) => {
-  const scope = parseParam(scopeParam, c.req.param('scope'), 'scope');
-  const id = parseParam(idParam, c.req.param('id'), 'id');
+  const scope = parseParam(scopeParam(), c.req.param('scope'), 'scope');
+  const id = parseParam(idParam(), c.req.param('id'), 'id');
   const rows = await withPostgres(getSettings(c.env), (client) => listBudgets(client));
   const row = rows.find((r) => r.scope === scope && r.id === id);
   if (!row) throw notFound(`No budget is set for ${scope} '${id}'.`, 'budget_not_found');
@@ -82,8 +85,8 @@ routes.get('/v1/admin/budgets/:scope/:id', async (c) => {
 });
 
 routes.put('/v1/admin/budgets/:scope/:id', async (c) => {
-  const scope = parseParam(scopeParam, c.req.param('scope'), 'scope');
-  const id = parseParam(idParam, c.req.param('id'), 'id');
+  const scope = parseParam(scopeParam(), c.req.param('scope'), 'scope');
+  const id = parseParam(idParam(), c.req.param('id'), 'id');
   const body = await readJson(c, budgetLimits(), maxBodyBytes('default'));
   const row = await withPostgres(getSettings(c.env), (client) =>
     putBudget(client, scope, id, body, c.get('principal').id),
@@ -92,8 +95,8 @@ routes.put('/v1/admin/budgets/:scope/:id', async (c) => {
 });
 
 routes.delete('/v1/admin/budgets/:scope/:id', async (c) => {
-  const scope = parseParam(scopeParam, c.req.param('scope'), 'scope');
-  const id = parseParam(idParam, c.req.param('id'), 'id');
+  const scope = parseParam(scopeParam(), c.req.param('scope'), 'scope');
+  const id = parseParam(idParam(), c.req.param('id'), 'id');
   const deleted = await withPostgres(getSettings(c.env), (client) => deleteBudget(client, scope, id));
   if (!deleted) throw notFound(`No budget is set for ${scope} '${id}'.`, 'budget_not_found');
   return c.body(null, 204);
