@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import * as z from 'zod/mini';
 import { budgetLimits, budgetLimitsSchema } from '../../shared/config/budget-limits.ts';
 import { gatewayConfig } from '../../shared/config/index.ts';
@@ -16,15 +16,26 @@ import {
 import { queryUsage, usageQuerySchema } from '../../shared/governance/usage-query.ts';
 import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
 import { lazy } from '../../shared/http/lazy.ts';
-import { auth } from '../../shared/middleware/auth/index.ts';
+import { type AuthOptions, auth } from '../../shared/middleware/auth/index.ts';
 import { maxBodyBytes, readJson } from '../../shared/middleware/json-body/index.ts';
 import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
 
 const routes = new Hono<AppEnv>();
 
-routes.use('/v1/usage', auth(), rateLimit());
-routes.use('/v1/admin/budgets', auth({ roles: ['admin'] }), rateLimit());
-routes.use('/v1/admin/budgets/*', auth({ roles: ['admin'] }), rateLimit());
+// One middleware per guarded path, not two: each is a route entry that hono and createApp's trie
+// register and keep (module load, a new isolate's start), and a step of dispatch per request.
+// auth and rateLimit throw to refuse and otherwise return `next()`'s promise, so chaining them is
+// what hono's compose did; each path keeps its own rateLimit, as before.
+function guard(options?: AuthOptions): MiddlewareHandler<AppEnv> {
+  const authenticate = auth(options);
+  const limit = rateLimit();
+  return function usageGuard(c, next) {
+    return authenticate(c, () => limit(c, next) as Promise<void>) as Promise<void>;
+  };
+}
+routes.use('/v1/usage', guard());
+routes.use('/v1/admin/budgets', guard({ roles: ['admin'] }));
+routes.use('/v1/admin/budgets/*', guard({ roles: ['admin'] }));
 
 // Made on the first budget route's request, not at module load (isolate start): most requests
 // of a new isolate are not these.
