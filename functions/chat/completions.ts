@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import { badRequest } from '../../shared/errors/index.ts';
 import { beginSpend, estimatePromptTokens, setCostHeader } from '../../shared/governance/spend.ts';
+import { lazy } from '../../shared/http/lazy.ts';
 import {
   type CompletionRequest,
   chatToCompletion,
@@ -26,9 +27,9 @@ import { chunkBytesStream, chunkStream, wantsUsage } from './chunk-stream.ts';
 completionsRoutes.use('/v1/completions', guard({ roles: ['agent', 'admin'] }));
 
 // zod/mini, as every schema of the chat function: classic zod stays out of its bundle. Built on
-// its first parse (`z.lazy`), not at module load: an isolate that never serves this route never
-// builds it.
-export const completionRequestSchema = z.lazy(() => {
+// first use (`lazy`: call it for the schema), not at module load: an isolate that never serves
+// this route never builds it (nor a `z.lazy` instance, itself made at load).
+export const completionRequest = lazy(() => {
   const text = z.string().check(z.maxLength(1_000_000));
   const tokens = z.array(z.number().check(z.int(), z.nonnegative())).check(z.minLength(1));
   return z.looseObject({
@@ -48,6 +49,11 @@ export const completionRequestSchema = z.lazy(() => {
     n: z.optional(z.number().check(z.int(), z.gte(1), z.lte(16))),
   });
 });
+/**
+ * The same schema for the OpenAPI generator (local/openapi-operations.ts) (marked pure, so a bundle
+ * where nothing reads it drops it, z.lazy instance and class).
+ */
+export const completionRequestSchema = /* @__PURE__ */ z.lazy(completionRequest);
 
 /** Only OpenAI-type upstreams have `/completions`; Gemini and Anthropic models go through chat. */
 const forwards = (model: ResolvedModel) =>
@@ -70,7 +76,7 @@ function untranslatable(body: CompletionRequest): { message: string; param: stri
 }
 
 completionsRoutes.post('/v1/completions', async (c) => {
-  const body = (await readJson(c, completionRequestSchema, maxBodyBytes('chat'))) as CompletionRequest & {
+  const body = (await readJson(c, completionRequest(), maxBodyBytes('chat'))) as CompletionRequest & {
     model?: string;
   };
   let target = resolveTarget(c.env, body.model, c.req.header('x-mas-role'), 'chat');

@@ -46,10 +46,10 @@ responsesRoutes.use('/v1/responses', guard({ roles: ['agent', 'admin'] }));
 responsesRoutes.use('/v1/responses/*', guard({ roles: ['agent', 'admin'] }));
 
 // zod/mini, as every schema of the chat function: classic zod stays out of its bundle. Each is
-// built on its first parse (`z.lazy`), not at module load: a new isolate builds only the schemas
-// of the routes it serves.
+// built on first use (`lazy`: call it for the schema), not at module load: a new isolate builds
+// only the schemas of the routes it serves (and no `z.lazy` instance, itself made at load).
 /** What we check ourselves; the rest goes to native upstreams as sent. */
-export const responsesRequestSchema = z.lazy(() => {
+export const responsesRequest = lazy(() => {
   const item = z.looseObject({ type: z.optional(z.string()), role: z.optional(z.string()) }).check(
     z.refine((i) => i.type !== undefined || i.role !== undefined, {
       message: 'each input item needs a type (or a role, for a message)',
@@ -99,11 +99,16 @@ export const responsesRequestSchema = z.lazy(() => {
       }),
     );
 });
+/**
+ * The same schema for the OpenAPI generator (local/openapi-operations.ts) (marked pure, so a bundle
+ * where nothing reads it drops it, z.lazy instance and class).
+ */
+export const responsesRequestSchema = /* @__PURE__ */ z.lazy(responsesRequest);
 
 /**
  * zod rebuilds the objects it parses, and an own `__proto__` key (valid JSON) does not survive
  * that: refuse it in what is stored and shown back (metadata, input items) rather than keep less
- * than was sent. (`lazy`, not `z.lazy`: used only here, it need not be a zod instance made at load.)
+ * than was sent.
  */
 const storedAsSent = lazy(() =>
   z.unknown().check(
@@ -132,9 +137,9 @@ const storedAsSent = lazy(() =>
 );
 
 /** A create request: refused keys first, then the fields (one pipe, built on first use). */
-const responsesBodySchema = lazy(() => z.pipe(storedAsSent(), responsesRequestSchema));
+const responsesBodySchema = lazy(() => z.pipe(storedAsSent(), responsesRequest()));
 
-export const inputItemsQuerySchema = z.lazy(() =>
+export const inputItemsQuery = lazy(() =>
   z.looseObject({
     limit: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(100)), 20),
     order: z._default(z.enum(['asc', 'desc']), 'desc'),
@@ -142,6 +147,11 @@ export const inputItemsQuerySchema = z.lazy(() =>
     before: z.optional(z.string().check(z.maxLength(200))),
   }),
 );
+/**
+ * The same schema for the OpenAPI generator (marked pure, so a bundle where nothing reads it drops
+ * it, z.lazy instance and class).
+ */
+export const inputItemsQuerySchema = /* @__PURE__ */ z.lazy(inputItemsQuery);
 
 const isNative = (model: ResolvedModel) => model.provider.type === 'openai';
 
@@ -373,7 +383,7 @@ responsesRoutes.delete('/v1/responses/:id', async (c) => {
 });
 
 responsesRoutes.get('/v1/responses/:id/input_items', async (c) => {
-  const query = inputItemsQuerySchema.parse(c.req.query());
+  const query = inputItemsQuery().parse(c.req.query());
   const stored = await loadResponse(getSettings(c.env), c.get('principal').id, c.req.param('id'));
   let list: InputItem[] = query.order === 'asc' ? stored.inputItems : [...stored.inputItems].reverse();
   const cursor = (id: string | undefined, param: string) => {

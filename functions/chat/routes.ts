@@ -3,6 +3,7 @@ import { AppError } from '../../shared/errors/index.ts';
 import { cachePut, lookupCache } from '../../shared/governance/response-cache.ts';
 import { beginSpend, estimatePromptTokens, setCostHeader } from '../../shared/governance/spend.ts';
 import { defineFunction } from '../../shared/http/create-app.ts';
+import { lazy } from '../../shared/http/lazy.ts';
 import { providerFor, upstreamText } from '../../shared/llm/providers/index.ts';
 import type { ChatChunk, ChatRequest, ChunkBytes, Usage } from '../../shared/llm/providers/types.ts';
 import { listModels, resolveTarget, retrieveModel } from '../../shared/llm/registry.ts';
@@ -22,9 +23,11 @@ routes.use('/v1/models', guard());
 routes.use('/v1/models/*', guard());
 
 // zod/mini, as every schema of the chat function: classic zod stays out of its bundle. Built on
-// its first parse (`z.lazy`), not at module load (a new isolate's first request may be another).
+// first use (`lazy`: call it for the schema), not at module load (a new isolate's first request
+// may be another); not `z.lazy`, whose instance is itself made at load (~2 KiB of young
+// generation in Node).
 /** What we check ourselves; everything else (tools, response_format...) goes upstream as sent. */
-export const chatRequestSchema = z.lazy(() => {
+export const chatRequest = lazy(() => {
   /** OpenAI's message roles: any other is the caller's error, not something to send upstream. */
   const messageRole = z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
   return z.looseObject({
@@ -38,6 +41,11 @@ export const chatRequestSchema = z.lazy(() => {
     n: z.optional(z.number().check(z.int(), z.gte(1), z.lte(16))),
   });
 });
+/**
+ * The same schema for the OpenAPI generator (local/openapi-operations.ts) (marked pure, so a bundle
+ * where nothing reads it drops it, z.lazy instance and class).
+ */
+export const chatRequestSchema = /* @__PURE__ */ z.lazy(chatRequest);
 
 routes.get('/v1/models', (c) => c.json(listModels(c.env)));
 routes.get('/v1/models/:id', (c) => c.json(retrieveModel(c.env, c.req.param('id'))));
@@ -87,7 +95,7 @@ for (const [path, alternative] of UNSUPPORTED_ENDPOINTS) {
 }
 
 routes.post('/v1/chat/completions', async (c) => {
-  const body = (await readJson(c, chatRequestSchema, maxBodyBytes('chat'))) as ChatRequest;
+  const body = (await readJson(c, chatRequest(), maxBodyBytes('chat'))) as ChatRequest;
   // x-mas-role counts only without a `model` (resolveTarget): not read otherwise, as each header
   // read is a call into the runtime (two through c.req.header).
   const roleHeader = body.model?.trim() ? undefined : c.req.header('x-mas-role');

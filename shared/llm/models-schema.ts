@@ -159,7 +159,13 @@ function build() {
 const schemas = lazy(build);
 type Schemas = ReturnType<typeof build>;
 
-export const modelsConfigSchema = z.lazy(() => schemas().modelsConfigSchema);
+/** The registry's schema, built on first call (the MAS_MODELS_YAML override's parse). */
+export const modelsConfig = () => schemas().modelsConfigSchema;
+/**
+ * The same as a schema, for config compilation and tests (marked pure, so a bundle where nothing
+ * reads it drops it, z.lazy instance and class).
+ */
+export const modelsConfigSchema = /* @__PURE__ */ z.lazy(modelsConfig);
 
 export type ProviderType = z.infer<Schemas['providerTypeSchema']>;
 export type ModelsConfig = z.infer<Schemas['modelsConfigSchema']>;

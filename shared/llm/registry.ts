@@ -2,12 +2,7 @@ import { bundledModels } from '../config/compiled.ts';
 import { parseOverride } from '../config/override.ts';
 import type { Env } from '../env.ts';
 import { AppError, badRequest } from '../errors/index.ts';
-import {
-  type ModelEntry,
-  type ModelsConfig,
-  modelsConfigSchema,
-  type ProviderEntry,
-} from './models-schema.ts';
+import { type ModelEntry, type ModelsConfig, modelsConfig, type ProviderEntry } from './models-schema.ts';
 
 /** The bundled `config/models.yaml`, validated at build time (local/config-compile.ts). */
 export { bundledModels };
@@ -52,7 +47,7 @@ function buildRegistry(env: Env): ModelsConfig {
   const override = typeof env.MAS_MODELS_YAML === 'string' ? env.MAS_MODELS_YAML : '';
   let base = bundledModels;
   if (override) {
-    base = parseOverride('MAS_MODELS_YAML', override, modelsConfigSchema);
+    base = parseOverride('MAS_MODELS_YAML', override, modelsConfig());
   }
   // `LLM_MODEL_PLANNING=qwen2.5:14b,llama3.1:8b`: a chain, tried in order.
   const roleOverride = (role: string) => {

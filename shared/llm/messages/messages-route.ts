@@ -16,7 +16,7 @@ import { createRouteContext, setRouteHeaders } from '../route-context.ts';
 import { countTokens, routeCall } from '../router.ts';
 import { chatChunksToEvents, chatToMessage, type MessagesEvent } from './chat-to-messages.ts';
 import { estimateInputTokens } from './estimate-tokens.ts';
-import { countTokensRequestSchema, messagesRequestSchema } from './messages-schema.ts';
+import { countTokensRequest, messagesRequest } from './messages-schema.ts';
 import { messagesToChat } from './messages-to-chat.ts';
 
 /** A stream event and the exact `data` text it goes out as. */
@@ -44,7 +44,7 @@ function passThrough(c: Context<AppEnv>): Record<string, string> {
  * answer translated back, streams included, so the caller always sees Anthropic's shapes.
  */
 export async function createMessage(c: Context<AppEnv>): Promise<Response> {
-  const body = (await readJson(c, messagesRequestSchema, maxBodyBytes('messages'))) as AnthropicRequest;
+  const body = (await readJson(c, messagesRequest(), maxBodyBytes('messages'))) as AnthropicRequest;
   const target = resolveTarget(c.env, body.model, c.req.header('x-mas-role'), 'chat');
   const stream = body.stream === true;
   const ctx = createRouteContext(c, target, stream);
@@ -151,7 +151,7 @@ export async function createMessage(c: Context<AppEnv>): Promise<Response> {
  * (estimate-tokens.ts) for any other; `x-mas-token-count` says which.
  */
 export async function countMessageTokens(c: Context<AppEnv>): Promise<Response> {
-  const body = (await readJson(c, countTokensRequestSchema, maxBodyBytes('messages'))) as Pick<
+  const body = (await readJson(c, countTokensRequest(), maxBodyBytes('messages'))) as Pick<
     AnthropicRequest,
     'model' | 'messages' | 'system' | 'tools'
   > &
