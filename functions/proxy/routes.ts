@@ -1,4 +1,6 @@
-import { type Context, Hono } from 'hono';
+import type { Context, Hono } from 'hono';
+import { HonoBase } from 'hono/hono-base';
+import { TrieRouter } from 'hono/router/trie-router';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type * as z from 'zod/mini';
 import {
@@ -26,7 +28,7 @@ import { readBounded } from '../../shared/middleware/json-body/index.ts';
 import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
 import { classifyIntegrationWrite } from '../../shared/registry/index.ts';
 
-const routes = new Hono<AppEnv>();
+const routes: Hono<AppEnv> = new HonoBase<AppEnv>({ router: new TrieRouter() });
 
 routes.use(
   '/v1/integrations/*',
