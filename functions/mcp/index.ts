@@ -1,4 +1,5 @@
-import { createApp } from '../../shared/http/create-app.ts';
-import { mcpFunction } from './routes.ts';
+import { createApp, lazyFunction } from '../../shared/http/create-app.ts';
+import { mcpRoutes } from './routes.ts';
 
-export default createApp('mcp', [mcpFunction]);
+// Its routes are built on the first request that is not GET /health or /metrics (lazyFunction).
+export default createApp('mcp', [lazyFunction(mcpRoutes)]);

@@ -1,22 +1,19 @@
-import { type Context, Hono } from 'hono';
+import type { Context, Hono } from 'hono';
+import { HonoBase } from 'hono/hono-base';
+import { TrieRouter } from 'hono/router/trie-router';
 import { notifierFor } from '../../shared/approvals/index.ts';
 import { sealAfterWrites } from '../../shared/audit/ledger-seal.ts';
 import { getSettings } from '../../shared/env.ts';
 import { notFound } from '../../shared/errors/index.ts';
 import { runInBackground } from '../../shared/http/background.ts';
-import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
+import { type AppEnv, defineFunction, type FunctionDef } from '../../shared/http/create-app.ts';
+import { lazy } from '../../shared/http/lazy.ts';
 import { mcpConfig } from '../../shared/mcp/config.ts';
 import { type GatewayScope, gatewayServer } from '../../shared/mcp/gateway.ts';
 import { handleStreamableHttpPost } from '../../shared/mcp/http-server.ts';
 import { auth } from '../../shared/middleware/auth/index.ts';
 import { maxBodyBytes } from '../../shared/middleware/json-body/index.ts';
 import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
-
-const routes = new Hono<AppEnv>();
-
-// Tool calls append to the ledger: wake its sealer once answered.
-for (const path of ['/mcp', '/mcp/*'])
-  routes.use(path, auth({ roles: ['agent', 'admin'] }), rateLimit(), sealAfterWrites());
 
 /**
  * Stateless Streamable HTTP (shared/mcp/http-server.ts): every POST carries its whole exchange and
@@ -34,23 +31,37 @@ const noSessions = (c: Context<AppEnv>) =>
     { allow: 'POST' },
   );
 
-routes.on(['GET', 'DELETE'], ['/mcp', '/mcp/:server'], noSessions);
+/**
+ * The mcp function's routes, built on first use: the mcp deployment adds them on its first request
+ * that needs them (createApp's lazyFunction), not at isolate start.
+ */
+export const mcpRoutes = lazy((): FunctionDef => {
+  const routes: Hono<AppEnv> = new HonoBase<AppEnv>({ router: new TrieRouter() });
 
-routes.post('/mcp', (c) => {
-  const { config, servers } = mcpConfig(c.env);
-  return serve(c, {
-    servers: [...servers.values()],
-    single: false,
-    toolsCacheSeconds: config.tools_cache_seconds,
+  // Tool calls append to the ledger: wake its sealer once answered.
+  for (const path of ['/mcp', '/mcp/*'])
+    routes.use(path, auth({ roles: ['agent', 'admin'] }), rateLimit(), sealAfterWrites());
+
+  routes.on(['GET', 'DELETE'], ['/mcp', '/mcp/:server'], noSessions);
+
+  routes.post('/mcp', (c) => {
+    const { config, servers } = mcpConfig(c.env);
+    return serve(c, {
+      servers: [...servers.values()],
+      single: false,
+      toolsCacheSeconds: config.tools_cache_seconds,
+    });
   });
-});
 
-routes.post('/mcp/:server', (c) => {
-  const name = c.req.param('server');
-  const { config, servers } = mcpConfig(c.env);
-  const server = servers.get(name);
-  if (!server) throw notFound(`No MCP server named '${name}'.`, 'mcp_server_not_found');
-  return serve(c, { servers: [server], single: true, toolsCacheSeconds: config.tools_cache_seconds });
+  routes.post('/mcp/:server', (c) => {
+    const name = c.req.param('server');
+    const { config, servers } = mcpConfig(c.env);
+    const server = servers.get(name);
+    if (!server) throw notFound(`No MCP server named '${name}'.`, 'mcp_server_not_found');
+    return serve(c, { servers: [server], single: true, toolsCacheSeconds: config.tools_cache_seconds });
+  });
+
+  return defineFunction('mcp', routes);
 });
 
 function serve(c: Context<AppEnv>, scope: GatewayScope): Promise<Response> {
@@ -73,4 +84,5 @@ function serve(c: Context<AppEnv>, scope: GatewayScope): Promise<Response> {
   return handleStreamableHttpPost(c.req.raw, server, { maxBodyBytes: maxBodyBytes('mcp') });
 }
 
-export const mcpFunction = defineFunction('mcp', routes);
+/** The same routes for the combined deployment (functions/index.ts), built when imported. */
+export const mcpFunction = /* @__PURE__ */ mcpRoutes();
