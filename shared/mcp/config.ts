@@ -1,7 +1,7 @@
 import { bundledMcp } from '../config/compiled.ts';
 import { parseOverride } from '../config/override.ts';
 import type { Env } from '../env.ts';
-import { type McpConfig, type McpServerConfig, mcpConfigSchema } from './mcp-schema.ts';
+import { builtMcpConfigSchema, type McpConfig, type McpServerConfig } from './mcp-schema.ts';
 
 export { bundledMcp };
 
@@ -30,7 +30,7 @@ export function mcpConfig(env: Env): { config: McpConfig; servers: Map<string, R
     const override = typeof env.MAS_MCP_YAML === 'string' ? env.MAS_MCP_YAML.trim() : '';
     let config = bundledMcp;
     if (override) {
-      config = parseOverride('MAS_MCP_YAML', override, mcpConfigSchema);
+      config = parseOverride('MAS_MCP_YAML', override, builtMcpConfigSchema());
     }
     const servers = new Map<string, ResolvedServer>();
     for (const [name, server] of Object.entries(config.servers))

@@ -73,5 +73,12 @@ type Schemas = ReturnType<typeof build>;
 
 export const mcpConfigSchema = z.lazy(() => schemas().mcpConfigSchema);
 
+/**
+ * The schema `mcpConfigSchema` wraps, built on first call: for config.ts's run-time parse, so that
+ * a bundle whose only parse is that one builds no `z.lazy` (nor any schema) at isolate start.
+ * Parses as `mcpConfigSchema` does (mcp-schema.test.ts compares them on mutated configs).
+ */
+export const builtMcpConfigSchema = () => schemas().mcpConfigSchema;
+
 export type McpServerConfig = z.infer<Schemas['mcpServerSchema']>;
 export type McpConfig = z.infer<Schemas['mcpConfigSchema']>;
