@@ -1,3 +1,4 @@
+import { lazy } from '../http/lazy.ts';
 import { type ExtraKeys, KEY_KINDS, type KeyKind, sensitiveKeyKind } from './redact-keys.ts';
 
 /** A `[start, end)` range of the scanned text to replace with a marker. */
@@ -140,9 +141,11 @@ function locateCards(m: RegExpExecArray, ctx: RuleContext): readonly Span[] {
  * format inside `api_key=...` by that format, while a broad rule matching the wrong thing
  * (`bearer password: x`) cannot hide a secret from another. Distinctive prefixes (`sk-ant-`,
  * `AIza`, `eyJ`...) match even glued to other text, failing closed; `sk-` alone needs a
- * non-alphanumeric before it, or `task-...` slugs would be eaten.
+ * non-alphanumeric before it, or `task-...` slugs would be eaten. Built on first use, as are
+ * `emailRule` and the marker pattern: a new isolate whose first requests log nothing (LOG_LEVEL
+ * warn, a quiet /health) builds no rule table at start.
  */
-export const VALUE_RULES: readonly ValueRule[] = [
+export const valueRules = lazy((): readonly ValueRule[] => [
   {
     name: 'private_key',
     pattern:
@@ -226,15 +229,17 @@ export const VALUE_RULES: readonly ValueRule[] = [
     locate: locateCredential,
     rescan: true,
   },
-];
+]);
 
-export const EMAIL_RULE: ValueRule = {
-  name: 'email',
-  // Not the `password@host` of `scheme://user:password@host`: that is `url_password`'s.
-  pattern:
-    /(?<![A-Za-z0-9._%+-])(?<!:\/\/[^\s/@:]{0,128}:)[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9-]{1,63}\.){1,8}[A-Za-z]{2,24}\b/g,
-  hint: has('@'),
-};
+export const emailRule = lazy(
+  (): ValueRule => ({
+    name: 'email',
+    // Not the `password@host` of `scheme://user:password@host`: that is `url_password`'s.
+    pattern:
+      /(?<![A-Za-z0-9._%+-])(?<!:\/\/[^\s/@:]{0,128}:)[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9-]{1,63}\.){1,8}[A-Za-z]{2,24}\b/g,
+    hint: has('@'),
+  }),
+);
 
 /** Rules that replace a value whole because it could not be inspected safely. */
 export const FAIL_CLOSED_RULES = [
@@ -250,13 +255,16 @@ export const FAIL_CLOSED_RULES = [
  * Only markers this module writes count as redacted; a look-alike typed by a caller
  * (`[REDACTED:hunter2]`) is scanned like any other text.
  */
-const MARKER = new RegExp(
-  `\\[REDACTED:(?:${[
-    ...new Set([...VALUE_RULES.map((r) => r.name), EMAIL_RULE.name]),
-    ...FAIL_CLOSED_RULES,
-    ...KEY_KINDS.map((k) => `key:${k}`),
-  ].join('|')})\\]`,
-  'g',
+const marker = lazy(
+  () =>
+    new RegExp(
+      `\\[REDACTED:(?:${[
+        ...new Set([...valueRules().map((r) => r.name), emailRule().name]),
+        ...FAIL_CLOSED_RULES,
+        ...KEY_KINDS.map((k) => `key:${k}`),
+      ].join('|')})\\]`,
+      'g',
+    ),
 );
 const ALNUM = /[A-Za-z0-9]/;
 
@@ -267,7 +275,7 @@ const ALNUM = /[A-Za-z0-9]/;
 export function alreadyRedacted(text: string, start: number, end: number): boolean {
   const piece = text.slice(start, end);
   if (!piece.includes('[REDACTED:')) return false;
-  return !ALNUM.test(piece.replace(MARKER, ''));
+  return !ALNUM.test(piece.replace(marker(), ''));
 }
 
 /**

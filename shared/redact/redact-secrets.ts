@@ -1,12 +1,12 @@
 import { compileExtraKeys, type ExtraKeys, sensitiveKeyKind } from './redact-keys.ts';
 import {
   alreadyRedacted,
-  EMAIL_RULE,
+  emailRule,
   isCardNumber,
   type RuleContext,
   type Span,
-  VALUE_RULES,
   type ValueRule,
+  valueRules,
 } from './redact-rules.ts';
 
 export interface RedactOptions {
@@ -231,8 +231,9 @@ function scrubString(text: string, state: State): string {
   if (text.length < MIN_SCANNED_LENGTH) return text;
   const ctx: RuleContext = { text, extraKeys: state.extraKeys };
   const found: Found[] = [];
-  for (let rank = 0; rank < VALUE_RULES.length; rank++) collect(ctx, VALUE_RULES[rank]!, rank, found);
-  if (state.emails) collect(ctx, EMAIL_RULE, VALUE_RULES.length, found);
+  const rules = valueRules();
+  for (let rank = 0; rank < rules.length; rank++) collect(ctx, rules[rank]!, rank, found);
+  if (state.emails) collect(ctx, emailRule(), rules.length, found);
   if (found.length === 0) return text;
   return replaceMerged(text, found, state);
 }
