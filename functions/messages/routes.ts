@@ -4,8 +4,10 @@ import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
 import { countMessageTokens, createMessage } from '../../shared/llm/messages/messages-route.ts';
 import { auth } from '../../shared/middleware/auth/index.ts';
 import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
+import { unrouted } from '../chat/unrouted.ts';
 
-const routes = new Hono<AppEnv>();
+// Its own router is never asked (createApp routes): see unrouted.
+const routes = new Hono<AppEnv>({ router: unrouted() });
 
 // Anthropic's clients send our key as `x-api-key`, and read errors in Anthropic's shape. One
 // middleware per path, not three: each is a route entry that hono and createApp's trie register
