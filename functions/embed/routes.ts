@@ -7,6 +7,7 @@ import { AppError, badRequest } from '../../shared/errors/index.ts';
 import { cachePut, lookupCache } from '../../shared/governance/response-cache.ts';
 import { beginSpend, estimatePromptTokens, setCostHeader } from '../../shared/governance/spend.ts';
 import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
+import { lazy } from '../../shared/http/lazy.ts';
 import { encodeFloat32Base64 } from '../../shared/llm/embeddings-base64.ts';
 import { embedWith } from '../../shared/llm/providers/embed.ts';
 import type { EmbedFormat, EmbedInputs } from '../../shared/llm/providers/types.ts';
@@ -28,23 +29,31 @@ const routes = new Hono<AppEnv>();
 routes.use('/v1/embeddings', auth({ roles: ['agent', 'admin'] }), rateLimit());
 routes.use('/v1/vectors/*', auth({ roles: ['agent', 'admin'] }), rateLimit());
 
-// zod/mini, as every schema of the embed function: classic zod stays out of its bundle.
-const text = z.string().check(z.minLength(1), z.maxLength(32_000));
-const tokenIds = z
-  .array(z.number().check(z.int(), z.nonnegative(), z.lte(2 ** 31)))
-  .check(z.minLength(1), z.maxLength(32_000));
+// zod/mini, as every schema of the embed function: classic zod stays out of its bundle. Every
+// schema here is built on its first parse (`z.lazy`), not at module load: together they were the
+// largest allocation of the embed bundle's start-up (~270 KB of young generation in Node), enough
+// for a new isolate's first request, whatever its route, to pay a scavenge. An embeddings request
+// builds only the embeddings schema; the vector schemas wait for a vector route.
+const text = lazy(() => z.string().check(z.minLength(1), z.maxLength(32_000)));
+const tokenIds = () =>
+  z
+    .array(z.number().check(z.int(), z.nonnegative(), z.lte(2 ** 31)))
+    .check(z.minLength(1), z.maxLength(32_000));
 /** OpenAI's four input forms: a string, strings, token ids, or one token-id array per input. */
-export const embeddingsSchema = z.strictObject({
-  input: z.union([
-    text,
-    z.array(text).check(z.minLength(1), z.maxLength(2048)),
-    tokenIds,
-    z.array(tokenIds).check(z.minLength(1), z.maxLength(2048)),
-  ]),
-  model: z.optional(z.string().check(z.maxLength(200))),
-  encoding_format: z.optional(z.enum(['float', 'base64'])),
-  dimensions: z.optional(z.number().check(z.int(), z.positive(), z.lte(8192))),
-  user: z.optional(z.string()),
+export const embeddingsSchema = z.lazy(() => {
+  const ids = tokenIds();
+  return z.strictObject({
+    input: z.union([
+      text(),
+      z.array(text()).check(z.minLength(1), z.maxLength(2048)),
+      ids,
+      z.array(ids).check(z.minLength(1), z.maxLength(2048)),
+    ]),
+    model: z.optional(z.string().check(z.maxLength(200))),
+    encoding_format: z.optional(z.enum(['float', 'base64'])),
+    dimensions: z.optional(z.number().check(z.int(), z.positive(), z.lte(8192))),
+    user: z.optional(z.string()),
+  });
 });
 
 /**
@@ -154,42 +163,48 @@ function embedInputsOf(input: z.infer<typeof embeddingsSchema>['input']): EmbedI
   return { tokens: input as number[][] };
 }
 
-const collection = z.string().check(z.regex(/^[a-z0-9_]{1,48}$/, 'lower-case letters, digits and _ (1-48)'));
-const pointId = z.union([z.uuid(), z.number().check(z.int(), z.nonnegative())]);
-// zod's numbers are finite already (classic's .finite() was a no-op).
-const vector = z.array(z.number()).check(z.minLength(1), z.maxLength(8192));
+const collection = lazy(() =>
+  z.string().check(z.regex(/^[a-z0-9_]{1,48}$/, 'lower-case letters, digits and _ (1-48)')),
+);
+const pointId = () => z.union([z.uuid(), z.number().check(z.int(), z.nonnegative())]);
+// zod's numbers are finite already (classic's .finite() was a no-op). Shared by both vector schemas.
+const vector = lazy(() => z.array(z.number()).check(z.minLength(1), z.maxLength(8192)));
 
-export const upsertSchema = z.strictObject({
-  points: z
-    .array(
-      z
-        .strictObject({
-          id: pointId,
-          text: z.optional(text),
-          vector: z.optional(vector),
-          payload: z._default(z.record(z.string(), z.unknown()), {}),
-        })
-        .check(
-          z.refine((p) => (p.text === undefined) !== (p.vector === undefined), {
-            message: 'give exactly one of text or vector',
-          }),
-        ),
-    )
-    .check(z.minLength(1), z.maxLength(1000)),
-});
+export const upsertSchema = z.lazy(() =>
+  z.strictObject({
+    points: z
+      .array(
+        z
+          .strictObject({
+            id: pointId(),
+            text: z.optional(text()),
+            vector: z.optional(vector()),
+            payload: z._default(z.record(z.string(), z.unknown()), {}),
+          })
+          .check(
+            z.refine((p) => (p.text === undefined) !== (p.vector === undefined), {
+              message: 'give exactly one of text or vector',
+            }),
+          ),
+      )
+      .check(z.minLength(1), z.maxLength(1000)),
+  }),
+);
 
-export const searchSchema = z
-  .strictObject({
-    query: z.optional(text),
-    vector: z.optional(vector),
-    limit: z._default(z.number().check(z.int(), z.gte(1), z.lte(100)), 10),
-    filter: z._default(z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])), {}),
-  })
-  .check(
-    z.refine((s) => (s.query === undefined) !== (s.vector === undefined), {
-      message: 'give exactly one of query or vector',
-    }),
-  );
+export const searchSchema = z.lazy(() =>
+  z
+    .strictObject({
+      query: z.optional(text()),
+      vector: z.optional(vector()),
+      limit: z._default(z.number().check(z.int(), z.gte(1), z.lte(100)), 10),
+      filter: z._default(z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])), {}),
+    })
+    .check(
+      z.refine((s) => (s.query === undefined) !== (s.vector === undefined), {
+        message: 'give exactly one of query or vector',
+      }),
+    ),
+);
 
 /** Qdrant when QDRANT_URL is set, else pgvector in the same Postgres. */
 async function withStore<T>(c: Context<AppEnv>, fn: (store: VectorStore) => Promise<T>): Promise<T> {
@@ -203,7 +218,7 @@ async function withStore<T>(c: Context<AppEnv>, fn: (store: VectorStore) => Prom
 const collectionOf = (c: Context<AppEnv>, access: 'read' | 'write') =>
   resolveCollection(
     c.get('principal'),
-    collection.parse(c.req.param('collection')),
+    collection().parse(c.req.param('collection')),
     access,
     gatewayConfig.vectors.shared,
   );
