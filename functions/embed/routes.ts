@@ -30,17 +30,21 @@ routes.use('/v1/embeddings', auth({ roles: ['agent', 'admin'] }), rateLimit());
 routes.use('/v1/vectors/*', auth({ roles: ['agent', 'admin'] }), rateLimit());
 
 // zod/mini, as every schema of the embed function: classic zod stays out of its bundle. Every
-// schema here is built on its first parse (`z.lazy`), not at module load: together they were the
-// largest allocation of the embed bundle's start-up (~270 KB of young generation in Node), enough
-// for a new isolate's first request, whatever its route, to pay a scavenge. An embeddings request
-// builds only the embeddings schema; the vector schemas wait for a vector route.
+// schema here is built on its first use (`lazy`: call it for the schema), not at module load:
+// together they were the largest allocation of the embed bundle's start-up (~270 KiB of young
+// generation in Node), enough for a new isolate's first request, whatever its route, to pay a
+// scavenge. An embeddings request builds only the embeddings schema; the vector schemas wait for a
+// vector route. The routes parse with the getters; the exported `*Schema` wrap the same schemas for
+// the OpenAPI document (local/openapi-operations.ts) and, unused here, drop out of the bundle:
+// their `z.lazy` is marked pure, as esbuild does not see zod's own annotation on it (each is a
+// zod/mini instance, ~2 KiB at load, where `lazy` is one closure).
 const text = lazy(() => z.string().check(z.minLength(1), z.maxLength(32_000)));
 const tokenIds = () =>
   z
     .array(z.number().check(z.int(), z.nonnegative(), z.lte(2 ** 31)))
     .check(z.minLength(1), z.maxLength(32_000));
 /** OpenAI's four input forms: a string, strings, token ids, or one token-id array per input. */
-export const embeddingsSchema = z.lazy(() => {
+const embeddingsBody = lazy(() => {
   const ids = tokenIds();
   return z.strictObject({
     input: z.union([
@@ -55,6 +59,7 @@ export const embeddingsSchema = z.lazy(() => {
     user: z.optional(z.string()),
   });
 });
+export const embeddingsSchema = /* @__PURE__ */ z.lazy(embeddingsBody);
 
 /**
  * Embeds through the `embedding` role (or the model asked for) with the same router as chat.
@@ -117,7 +122,7 @@ async function embedTexts(
 }
 
 routes.post('/v1/embeddings', async (c) => {
-  const body = await readJson(c, embeddingsSchema, maxBodyBytes('embed'));
+  const body = await readJson(c, embeddingsBody(), maxBodyBytes('embed'));
   const target = resolveTarget(c.env, body.model ?? 'embedding', undefined, 'embeddings');
   const { hit, plan: cache } = await lookupCache(c, 'embeddings', body, target);
   if (hit) return hit;
@@ -170,7 +175,7 @@ const pointId = () => z.union([z.uuid(), z.number().check(z.int(), z.nonnegative
 // zod's numbers are finite already (classic's .finite() was a no-op). Shared by both vector schemas.
 const vector = lazy(() => z.array(z.number()).check(z.minLength(1), z.maxLength(8192)));
 
-export const upsertSchema = z.lazy(() =>
+const upsertBody = lazy(() =>
   z.strictObject({
     points: z
       .array(
@@ -191,7 +196,7 @@ export const upsertSchema = z.lazy(() =>
   }),
 );
 
-export const searchSchema = z.lazy(() =>
+const searchBody = lazy(() =>
   z
     .strictObject({
       query: z.optional(text()),
@@ -205,6 +210,8 @@ export const searchSchema = z.lazy(() =>
       }),
     ),
 );
+export const upsertSchema = /* @__PURE__ */ z.lazy(upsertBody);
+export const searchSchema = /* @__PURE__ */ z.lazy(searchBody);
 
 /** Qdrant when QDRANT_URL is set, else pgvector in the same Postgres. */
 async function withStore<T>(c: Context<AppEnv>, fn: (store: VectorStore) => Promise<T>): Promise<T> {
@@ -225,7 +232,7 @@ const collectionOf = (c: Context<AppEnv>, access: 'read' | 'write') =>
 
 routes.post('/v1/vectors/:collection/upsert', async (c) => {
   const ref = collectionOf(c, 'write');
-  const body = await readJson(c, upsertSchema, maxBodyBytes('embed'));
+  const body = await readJson(c, upsertBody(), maxBodyBytes('embed'));
   const texts = body.points.filter((p) => p.text !== undefined).map((p) => p.text!);
   let embedded: number[][] = [];
   // No format asked: the vectors come back as numbers.
@@ -251,7 +258,7 @@ routes.post('/v1/vectors/:collection/upsert', async (c) => {
 
 routes.post('/v1/vectors/:collection/search', async (c) => {
   const ref = collectionOf(c, 'read');
-  const body = await readJson(c, searchSchema, maxBodyBytes('embed'));
+  const body = await readJson(c, searchBody(), maxBodyBytes('embed'));
   const query = body.vector ?? (await embedTexts(c, { texts: [body.query!] })).result.vectors![0]!;
   const results = await withStore(c, (store) => store.search(ref, query, body.limit, body.filter));
   return c.json({ results });
