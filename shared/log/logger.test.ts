@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger } from './logger.ts';
+import { createLogger, logsAt } from './logger.ts';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
@@ -67,5 +67,32 @@ describe('createLogger', () => {
     const { lines, sink } = capture();
     createLogger({ function: 'audit' }, 'info', sink).child({ principal: 'alice' }).info('x');
     expect(lines[0]).toMatchObject({ function: 'audit', principal: 'alice' });
+  });
+
+  it("a child's child carries every ancestor's fields, the nearest winning, and its own lines only", () => {
+    const { lines, sink } = capture();
+    const root = createLogger({ function: 'chat', principal: 'none' }, 'info', sink);
+    const child = root.child({ principal: 'alice', step: 1 });
+    const grandchild = child.child({ step: 2 });
+    grandchild.info('g', { extra: true });
+    child.warn('c');
+    root.info('r');
+    expect(lines).toEqual([
+      expect.objectContaining({ msg: 'g', function: 'chat', principal: 'alice', step: 2, extra: true }),
+      expect.objectContaining({ msg: 'c', function: 'chat', principal: 'alice', step: 1 }),
+      expect.objectContaining({ msg: 'r', function: 'chat', principal: 'none' }),
+    ]);
+    expect(Object.keys(lines[0]!)).toEqual(['ts', 'level', 'msg', 'function', 'principal', 'step', 'extra']);
+    // A child keeps its parent's level.
+    createLogger({}, 'warn', sink).child({ a: 1 }).info('dropped');
+    expect(lines).toHaveLength(3);
+  });
+
+  it('logsAt says which levels a logger of a level writes', () => {
+    expect(logsAt('info', 'info')).toBe(true);
+    expect(logsAt('debug', 'info')).toBe(true);
+    expect(logsAt('warn', 'info')).toBe(false);
+    expect(logsAt('warn', 'error')).toBe(true);
+    expect(logsAt('silent', 'error')).toBe(false);
   });
 });

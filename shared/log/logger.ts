@@ -25,15 +25,33 @@ export function createLogger(base: LogFields, level: LogLevel = 'info', sink: Lo
   return new JsonLogger(base, LEVELS[level], sink);
 }
 
-/** One object per logger, its methods on the prototype: a request makes two (access log, auth). */
+/** Whether a logger made at `level` writes lines of level `at` (what its methods would drop, unbuilt). */
+export function logsAt(level: LogLevel, at: Exclude<LogLevel, 'silent'>): boolean {
+  return LEVELS[at] >= LEVELS[level];
+}
+
+/**
+ * One object per logger, its methods on the prototype: a request makes two (access log, auth).
+ * A child's fields are merged into its parent's on its first line, not when it is made: at the
+ * usual level (info off on the hot path, or warn) most request loggers never write one.
+ */
 class JsonLogger implements Logger {
-  private readonly base: LogFields;
+  private merged: LogFields | undefined;
+  private readonly parent: JsonLogger | undefined;
+  private readonly fields: LogFields;
   private readonly threshold: number;
   private readonly sink: LogSink;
-  constructor(base: LogFields, threshold: number, sink: LogSink) {
-    this.base = base;
+  constructor(fields: LogFields, threshold: number, sink: LogSink, parent?: JsonLogger) {
+    this.fields = fields;
     this.threshold = threshold;
     this.sink = sink;
+    this.parent = parent;
+    if (!parent) this.merged = fields;
+  }
+  /** The parent's fields, then this logger's (as a spread of both at `child` made them). */
+  private get base(): LogFields {
+    if (!this.merged) this.merged = { ...this.parent!.base, ...this.fields };
+    return this.merged;
   }
   private write(lvl: Exclude<LogLevel, 'silent'>, msg: string, fields?: LogFields): void {
     if (LEVELS[lvl] < this.threshold) return;
@@ -54,7 +72,7 @@ class JsonLogger implements Logger {
     this.write('error', msg, fields);
   }
   child(fields: LogFields): Logger {
-    return new JsonLogger({ ...this.base, ...fields }, this.threshold, this.sink);
+    return new JsonLogger(fields, this.threshold, this.sink, this);
   }
 }
 
