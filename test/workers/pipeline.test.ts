@@ -88,7 +88,7 @@ describe('correlation ids', () => {
       },
     });
     const { trace, headers } = (await res.json()) as {
-      trace: { traceId: string; spanId: string };
+      trace: { traceId: string };
       headers: Record<string, string>;
     };
     expect(headers['x-correlation-id']).toBe('corr-out-0001');

@@ -6,8 +6,6 @@ export { formatTraceparent, isSaneCorrelationId, parseTraceparent } from './trac
 export interface TraceContext {
   correlationId: string;
   traceId: string;
-  /** This request's own span id: the parent of every outgoing call's span. */
-  spanId: string;
   flags: string;
 }
 
@@ -35,7 +33,8 @@ export function correlation(options: CorrelationOptions = {}): MiddlewareHandler
     const incoming = requestHeaders.get(headerName);
     const traceId = parent?.traceId ?? randomHex(16);
     const correlationId = isSaneCorrelationId(incoming) ? incoming : traceId;
-    c.set('trace', { correlationId, traceId, spanId: randomHex(8), flags: parent?.flags ?? '01' });
+    // No span id of its own is drawn: nothing reads one (each outgoing call draws its span's).
+    c.set('trace', { correlationId, traceId, flags: parent?.flags ?? '01' });
     await next();
     // Set on whatever response came back (a handler's, onError's, a Response returned as is), and
     // only there: each header set is a call into the runtime, so none is made twice (nor is the
