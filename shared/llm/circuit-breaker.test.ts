@@ -283,6 +283,37 @@ describe('CircuitBreaker with Redis: the state read off the request path', () =>
     expect(await cb.admit('p:m', 1000)).toMatchObject({ allowed: false, reason: 'open' });
   });
 
+  it("an admit's own waitUntil holds what it starts (the state read, its permit's batch of successes), not the constructor's", async () => {
+    const cb = shared();
+    const own: Promise<unknown>[] = [];
+    const mine = (w: Promise<unknown>) => {
+      own.push(w);
+    };
+    const first = cb.admit('p:m', 1000, mine);
+    redis.answer();
+    const admitted = await first;
+    if (!admitted.allowed) throw new Error('expected a permit');
+    // The first success of the isolate is sent at once, in the admitting request's background.
+    await admitted.permit.success();
+    expect(own).toHaveLength(1);
+    await Promise.all(own);
+    expect(redis.store.get(`mas:cb:p:m:n:${Math.floor(clock / 1000)}`)).toBe('1');
+    // A second on, the background read goes to the request that starts it.
+    clock += 1000;
+    expect((await cb.admit('p:m', 1000, mine)).allowed).toBe(true);
+    expect(own).toHaveLength(2);
+    expect(work).toHaveLength(0);
+    redis.answer();
+    await Promise.all(own);
+    // Without one, the constructor's default holds it.
+    clock += 1000;
+    expect((await cb.admit('p:m', 1000)).allowed).toBe(true);
+    expect(work).toHaveLength(1);
+    expect(own).toHaveLength(2);
+    redis.answer();
+    await Promise.all(work);
+  });
+
   it('a recovery seen by another isolate (its probe closed the circuit) reaches this one through the background read', async () => {
     const cb = shared();
     openElsewhere(clock + 5000);

@@ -30,6 +30,9 @@ export interface Permit {
   release(): Promise<void>;
 }
 
+/** Hands background work (a state read, a batch of successes) to the request that started it. */
+export type Background = (work: Promise<unknown>) => void;
+
 export type Admission =
   | { allowed: true; permit: Permit }
   | { allowed: false; reason: 'open' | 'cooling'; retryAfterMs: number };
@@ -110,38 +113,49 @@ function circuitFor(key: string, policy: BreakerPolicy): Circuit {
 export class CircuitBreaker {
   private readonly policy: BreakerPolicy;
   private readonly redis: Redis | undefined;
-  private readonly background: (work: Promise<unknown>) => void;
+  private readonly waitUntil: Background | undefined;
   private readonly now: () => number;
 
+  /**
+   * One breaker serves every request of an isolate with the same policy and Redis (its circuits
+   * are the module's anyway): each `admit` names the request's own `waitUntil`, and `waitUntil`
+   * here is only the default for an `admit` that names none.
+   */
   constructor(
     policy: BreakerPolicy,
     redis?: Redis,
-    options: { waitUntil?: (work: Promise<unknown>) => void; now?: () => number } = {},
+    options: { waitUntil?: Background; now?: () => number } = {},
   ) {
     this.policy = policy;
     this.redis = redis;
     this.now = options.now ?? Date.now;
-    const waitUntil = options.waitUntil;
-    this.background = (work) => {
-      const quiet = work.catch(() => undefined);
-      waitUntil?.(quiet);
-    };
+    this.waitUntil = options.waitUntil;
   }
 
-  /** May `key` be called now? `leaseMs` bounds a probe that never reports back. */
-  async admit(key: string, leaseMs: number): Promise<Admission> {
+  /** Runs `work` on, its failure swallowed, held by `waitUntil` (the admitting request's) or the default. */
+  private background(work: Promise<unknown>, waitUntil: Background | undefined): void {
+    const quiet = work.catch(() => undefined);
+    (waitUntil ?? this.waitUntil)?.(quiet);
+  }
+
+  /**
+   * May `key` be called now? `leaseMs` bounds a probe that never reports back. `waitUntil`: the
+   * calling request's, which holds what this call (or its permit's success) starts in the
+   * background; the constructor's when absent.
+   */
+  async admit(key: string, leaseMs: number, waitUntil?: Background): Promise<Admission> {
     const c = circuitFor(key, this.policy);
     let now = this.now();
     if (this.redis && !c.syncing && now - c.syncedAt >= SYNC_MS) {
       c.syncedAt = now;
-      if (c.synced) this.background(this.sync(key, c));
+      if (c.synced) this.background(this.sync(key, c), waitUntil);
       else {
         await this.sync(key, c);
         now = this.now();
       }
     }
     if (c.coolUntil > now) return { allowed: false, reason: 'cooling', retryAfterMs: c.coolUntil - now };
-    if (!c.tripped) return { allowed: true, permit: this.permit(key, c, false) };
+    if (!c.tripped) return { allowed: true, permit: this.permit(key, c, false, waitUntil) };
     if (now < c.until) return { allowed: false, reason: 'open', retryAfterMs: c.until - now };
     // Half-open: one probe at a time, in this isolate and (through Redis) in all of them.
     if (c.probing && now - c.probeSince < leaseMs) {
@@ -163,7 +177,7 @@ export class CircuitBreaker {
         // Redis unreachable: this isolate's flag decides.
       }
     }
-    return { allowed: true, permit: this.permit(key, c, true) };
+    return { allowed: true, permit: this.permit(key, c, true, waitUntil) };
   }
 
   /** An upstream 429 said when to come back: nobody calls `key` before then. */
@@ -177,7 +191,7 @@ export class CircuitBreaker {
     }
   }
 
-  private permit(key: string, c: Circuit, probe: boolean): Permit {
+  private permit(key: string, c: Circuit, probe: boolean, waitUntil: Background | undefined): Permit {
     let settled = false;
     const once = (fn: () => Promise<void>) => () => {
       if (settled) return Promise.resolve();
@@ -186,7 +200,7 @@ export class CircuitBreaker {
     };
     return {
       probe,
-      success: once(() => this.onSuccess(key, c, probe)),
+      success: once(() => this.onSuccess(key, c, probe, waitUntil)),
       failure: once(() => this.onFailure(key, c, probe)),
       release: once(async () => {
         if (!probe) return;
@@ -196,7 +210,12 @@ export class CircuitBreaker {
     };
   }
 
-  private async onSuccess(key: string, c: Circuit, probe: boolean): Promise<void> {
+  private async onSuccess(
+    key: string,
+    c: Circuit,
+    probe: boolean,
+    waitUntil: Background | undefined,
+  ): Promise<void> {
     if (probe) return this.close(key, c);
     // A call admitted before the circuit opened tells nothing about the upstream now.
     if (c.tripped) return;
@@ -213,7 +232,7 @@ export class CircuitBreaker {
     const pipe = this.redis.pipeline();
     pipe.incrby(k.calls(bucket), count);
     pipe.pexpire(k.calls(bucket), this.policy.window_ms * 2);
-    this.background(pipe.exec());
+    this.background(pipe.exec(), waitUntil);
   }
 
   private async onFailure(key: string, c: Circuit, probe: boolean): Promise<void> {

@@ -4,9 +4,29 @@ import { runInBackground } from '../http/background.ts';
 import type { AppEnv } from '../http/create-app.ts';
 import { outgoingTraceHeaders } from '../middleware/correlation/index.ts';
 import { getRedis } from '../redis/client.ts';
+import type { UpstashRedis } from '../redis/upstash-rest.ts';
 import { CircuitBreaker } from './circuit-breaker.ts';
+import type { ModelsConfig } from './models-schema.ts';
 import { effectiveRegistry, type ResolvedTarget } from './registry.ts';
 import type { RouteContext } from './router.ts';
+
+/**
+ * One breaker per policy (one per registry: an isolate has one, or one per env in tests) and
+ * Redis client, not one per request: its circuits are per isolate already, and each request's
+ * `waitUntil` reaches it through `admit` (RouteContext.background), not its constructor.
+ */
+const breakers = new WeakMap<
+  ModelsConfig['policy'],
+  { redis: UpstashRedis | undefined; breaker: CircuitBreaker }
+>();
+function breakerFor(policy: ModelsConfig['policy'], redis: UpstashRedis | undefined): CircuitBreaker {
+  let entry = breakers.get(policy);
+  if (!entry || entry.redis !== redis) {
+    entry = { redis, breaker: new CircuitBreaker(policy.circuit_breaker, redis) };
+    breakers.set(policy, entry);
+  }
+  return entry.breaker;
+}
 
 /** What the router needs from a request: policy, shared circuits, logger, abort and trace headers. */
 export function createRouteContext(
@@ -19,9 +39,8 @@ export function createRouteContext(
   return {
     target,
     policy: registry.policy,
-    breaker: new CircuitBreaker(registry.policy.circuit_breaker, getRedis(getSettings(c.env)), {
-      waitUntil: (work) => runInBackground(c, work),
-    }),
+    breaker: breakerFor(registry.policy, getRedis(getSettings(c.env))),
+    background: (work) => runInBackground(c, work),
     log: c.get('log'),
     signal: c.req.raw.signal,
     headers: () => outgoingTraceHeaders(trace),

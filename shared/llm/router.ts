@@ -5,7 +5,7 @@ import { redactString } from '../redact/index.ts';
 import { backoffDelay, retryAfterSeconds, sleep as sleepFor } from '../resilience/backoff.ts';
 import { callLimit, requestDeadline } from '../resilience/deadline.ts';
 import { callSeries } from './call-metrics.ts';
-import type { CircuitBreaker } from './circuit-breaker.ts';
+import type { Background, CircuitBreaker } from './circuit-breaker.ts';
 import type { ModelsConfig } from './models-schema.ts';
 import { ProviderError } from './provider-error.ts';
 import type { ChatChunk, ChatCompletion, ChatRequest } from './providers/types.ts';
@@ -16,6 +16,8 @@ export interface RouteContext {
   target: ResolvedTarget;
   policy: ModelsConfig['policy'];
   breaker: CircuitBreaker;
+  /** The request's `waitUntil`: what the breaker starts for this request runs on under it. */
+  background?: Background;
   log: Logger;
   /** Aborted when the caller goes away: the upstream call is aborted with it. */
   signal: AbortSignal;
@@ -109,7 +111,7 @@ export async function routeCall<T>(
       const remaining = deadlineAt - Date.now();
       if (remaining <= 0) throw withRouteHeaders(deadlineError(walk, policy.deadline_ms), walk);
       const timeoutMs = Math.min(model.provider.timeout_ms, remaining);
-      const admission = await ctx.breaker.admit(key, timeoutMs);
+      const admission = await ctx.breaker.admit(key, timeoutMs, ctx.background);
       if (!admission.allowed) {
         const cooling = admission.reason === 'cooling';
         walk.skipped.push(`${model.model.id}: ${cooling ? 'rate limited upstream' : 'circuit open'}`);
