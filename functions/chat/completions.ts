@@ -10,7 +10,7 @@ import {
 } from '../../shared/llm/completions/translate.ts';
 import { providerFor } from '../../shared/llm/providers/index.ts';
 import type { ChatChunk, ChatCompletion, ChunkBytes, Usage } from '../../shared/llm/providers/types.ts';
-import { type ResolvedModel, resolveTarget } from '../../shared/llm/registry.ts';
+import { type ResolvedModel, resolveTarget, roleHeaderFor } from '../../shared/llm/registry.ts';
 import { createRouteContext, setRouteHeaders } from '../../shared/llm/route-context.ts';
 import { countTokens, routeCall } from '../../shared/llm/router.ts';
 import { maxBodyBytes, readJson } from '../../shared/middleware/json-body/index.ts';
@@ -79,7 +79,7 @@ completionsRoutes.post('/v1/completions', async (c) => {
   const body = (await readJson(c, completionRequest(), maxBodyBytes('chat'))) as CompletionRequest & {
     model?: string;
   };
-  let target = resolveTarget(c.env, body.model, c.req.header('x-mas-role'), 'chat');
+  let target = resolveTarget(c.env, body.model, roleHeaderFor(c.req, body.model), 'chat');
   const refusal = untranslatable(body);
   if (refusal) {
     const chain = target.chain.filter(forwards);

@@ -9,7 +9,7 @@ import { providerFor, rawChunkText } from '../../shared/llm/providers/index.ts';
 import { batchesOf } from '../../shared/llm/providers/sse.ts';
 import type { ChatRequest } from '../../shared/llm/providers/types.ts';
 import type { ResolvedModel } from '../../shared/llm/registry.ts';
-import { resolveTarget } from '../../shared/llm/registry.ts';
+import { resolveTarget, roleHeaderFor } from '../../shared/llm/registry.ts';
 import { canStore, deleteResponse, loadResponse, saveResponse } from '../../shared/llm/responses/store.ts';
 import { ChatToResponseEvents, isTerminalEvent } from '../../shared/llm/responses/stream.ts';
 import {
@@ -169,7 +169,7 @@ responsesRoutes.post('/v1/responses', async (c) => {
   const items = [...history, ...inputItems];
   if (items.length === 0) throw badRequest('Give `input` (a string or items).', 'input');
 
-  let target = resolveTarget(c.env, body.model, c.req.header('x-mas-role'), 'chat');
+  let target = resolveTarget(c.env, body.model, roleHeaderFor(c.req, body.model), 'chat');
   // Translate once, up front: what chat cannot carry is refused now (or left to native models).
   let chat: ChatRequest | undefined;
   try {

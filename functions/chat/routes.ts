@@ -6,7 +6,7 @@ import { defineFunction } from '../../shared/http/create-app.ts';
 import { lazy } from '../../shared/http/lazy.ts';
 import { providerFor, upstreamText } from '../../shared/llm/providers/index.ts';
 import type { ChatChunk, ChatRequest, ChunkBytes, Usage } from '../../shared/llm/providers/types.ts';
-import { listModels, resolveTarget, retrieveModel } from '../../shared/llm/registry.ts';
+import { listModels, resolveTarget, retrieveModel, roleHeaderFor } from '../../shared/llm/registry.ts';
 import { createRouteContext, setRouteHeaders } from '../../shared/llm/route-context.ts';
 import { countTokens, routeCall } from '../../shared/llm/router.ts';
 import { maxBodyBytes, readJson } from '../../shared/middleware/json-body/index.ts';
@@ -96,10 +96,7 @@ for (const [path, alternative] of UNSUPPORTED_ENDPOINTS) {
 
 routes.post('/v1/chat/completions', async (c) => {
   const body = (await readJson(c, chatRequest(), maxBodyBytes('chat'))) as ChatRequest;
-  // x-mas-role counts only without a `model` (resolveTarget): not read otherwise, as each header
-  // read is a call into the runtime (two through c.req.header).
-  const roleHeader = body.model?.trim() ? undefined : c.req.header('x-mas-role');
-  const target = resolveTarget(c.env, body.model, roleHeader, 'chat');
+  const target = resolveTarget(c.env, body.model, roleHeaderFor(c.req, body.model), 'chat');
   const ctx = createRouteContext(c, target, body.stream === true);
 
   const { model: _model, ...request } = body;

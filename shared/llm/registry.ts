@@ -160,6 +160,17 @@ function localTimeout(env: Env): number | undefined {
 const ROLE_PREFIX = 'role:';
 
 /**
+ * The `x-mas-role` header as `resolveTarget` takes it: read only when it counts, without a
+ * `model`, since each header read is a call into the runtime (two through Hono's `c.req.header`).
+ */
+export function roleHeaderFor(
+  req: { header(name: string): string | undefined },
+  model: string | undefined,
+): string | undefined {
+  return model?.trim() ? undefined : req.header('x-mas-role');
+}
+
+/**
  * What the caller asked for: a role (`planning`, `role:planning`, or no model and an
  * `x-mas-role` header) gives the role's chain; a registry model id gives that model alone.
  */

@@ -11,7 +11,7 @@ import type { AnthropicRequest, AnthropicUsage } from '../providers/anthropic/an
 import { anthropicMessagesFor, translatedChatFor } from '../providers/index.ts';
 import { batchesOf } from '../providers/sse.ts';
 import type { ResolvedModel } from '../registry.ts';
-import { resolveTarget } from '../registry.ts';
+import { resolveTarget, roleHeaderFor } from '../registry.ts';
 import { createRouteContext, setRouteHeaders } from '../route-context.ts';
 import { countTokens, routeCall } from '../router.ts';
 import { chatChunksToEvents, chatToMessage, type MessagesEvent } from './chat-to-messages.ts';
@@ -45,7 +45,7 @@ function passThrough(c: Context<AppEnv>): Record<string, string> {
  */
 export async function createMessage(c: Context<AppEnv>): Promise<Response> {
   const body = (await readJson(c, messagesRequest(), maxBodyBytes('messages'))) as AnthropicRequest;
-  const target = resolveTarget(c.env, body.model, c.req.header('x-mas-role'), 'chat');
+  const target = resolveTarget(c.env, body.model, roleHeaderFor(c.req, body.model), 'chat');
   const stream = body.stream === true;
   const ctx = createRouteContext(c, target, stream);
   const native = (model: ResolvedModel) => ({ ...body, model: model.model.upstream });
@@ -156,7 +156,7 @@ export async function countMessageTokens(c: Context<AppEnv>): Promise<Response> 
     'model' | 'messages' | 'system' | 'tools'
   > &
     Record<string, unknown>;
-  const target = resolveTarget(c.env, body.model, c.req.header('x-mas-role'), 'chat');
+  const target = resolveTarget(c.env, body.model, roleHeaderFor(c.req, body.model), 'chat');
   const ctx = createRouteContext(c, target);
   const routed = await routeCall(ctx, async (model, signal) => {
     if (!isAnthropic(model)) return { input_tokens: estimateInputTokens(body), source: 'estimate' };
