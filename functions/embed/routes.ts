@@ -23,8 +23,10 @@ import { createPgvectorStore } from '../../shared/vectors/pgvector-store.ts';
 import { createQdrantStore } from '../../shared/vectors/qdrant-store.ts';
 import { resolveCollection } from '../../shared/vectors/tenancy.ts';
 import type { VectorStore } from '../../shared/vectors/types.ts';
+import { unrouted } from '../chat/unrouted.ts';
 
-const routes = new Hono<AppEnv>();
+// Its own router is never asked (createApp routes): see unrouted.
+const routes = new Hono<AppEnv>({ router: unrouted() });
 
 // One middleware per guarded path, not two: each is a route entry that hono and createApp's trie
 // register and keep (module load, a new isolate's start), and a step of dispatch per request.
