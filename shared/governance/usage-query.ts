@@ -1,15 +1,31 @@
 import * as z from 'zod/mini';
 import type { Client } from '../db/postgres.ts';
+import { lazy } from '../http/lazy.ts';
 import { BUDGET_SCOPES } from './budgets.ts';
 
-// zod/mini, like every schema of the usage function (see config/budget-limits.ts).
-export const usageQuerySchema = z.strictObject({
-  scope: z._default(z.enum(BUDGET_SCOPES as ['principal', 'agent', 'role']), 'principal'),
-  id: z.optional(z.string().check(z.minLength(1), z.maxLength(200))),
-  since: z.optional(z.iso.datetime({ offset: true })),
-  until: z.optional(z.iso.datetime({ offset: true })),
-  group_by: z._default(z.enum(['day', 'model']), 'day'),
-});
+/**
+ * The query of GET /v1/usage. zod/mini, like every schema of the usage function (see
+ * config/budget-limits.ts).
+ *
+ * Made on first use, not at module load: built eagerly it was the largest allocation left in the
+ * usage bundle's start-up (~95 KiB of young generation in Node, with zod's first use of its
+ * classes), and that start-up left a new isolate's first request to pay a scavenge.
+ * `usageQuerySchema` wraps the same schema for the OpenAPI document, tests and the usage route
+ * (which parses with it today; calling this getter there instead would drop the `z.lazy`, ~10 KiB
+ * of the bundle's start-up, from it). Unused, it drops out of a bundle: its `z.lazy` is marked
+ * pure, as esbuild does not see zod's own annotation on it. The approval bundle builds the schema
+ * at its load on purpose (functions/approval/usage-view.ts says why).
+ */
+export const usageQuery = lazy(() =>
+  z.strictObject({
+    scope: z._default(z.enum(BUDGET_SCOPES as ['principal', 'agent', 'role']), 'principal'),
+    id: z.optional(z.string().check(z.minLength(1), z.maxLength(200))),
+    since: z.optional(z.iso.datetime({ offset: true })),
+    until: z.optional(z.iso.datetime({ offset: true })),
+    group_by: z._default(z.enum(['day', 'model']), 'day'),
+  }),
+);
+export const usageQuerySchema = /* @__PURE__ */ z.lazy(usageQuery);
 export type UsageQuery = z.infer<typeof usageQuerySchema>;
 
 interface UsageGroupRow {
