@@ -49,10 +49,24 @@ responsesRoutes.use('/v1/responses/*', guard({ roles: ['agent', 'admin'] }));
 // built on first use (`lazy`: call it for the schema), not at module load: a new isolate builds
 // only the schemas of the routes it serves (and no `z.lazy` instance, itself made at load).
 /** What we check ourselves; the rest goes to native upstreams as sent. */
+const textOrParts = (v: unknown): boolean =>
+  typeof v === 'string' ||
+  (Array.isArray(v) && v.every((p) => typeof p === 'object' && p !== null && !Array.isArray(p)));
+
 export const responsesRequest = lazy(() => {
   const item = z.looseObject({ type: z.optional(z.string()), role: z.optional(z.string()) }).check(
     z.refine((i) => i.type !== undefined || i.role !== undefined, {
       message: 'each input item needs a type (or a role, for a message)',
+    }),
+    // What translation to chat reads as text or parts: a message's `content` and a tool output's
+    // `output` are a string or a list of part objects (anything else was a TypeError, a 500).
+    z.refine((i) => (i.type ?? 'message') !== 'message' || textOrParts(i.content), {
+      message: "a message's content must be a string or an array of content parts",
+      path: ['content'],
+    }),
+    z.refine((i) => i.type !== 'function_call_output' || textOrParts(i.output), {
+      message: "a function_call_output's output must be a string or an array of content parts",
+      path: ['output'],
     }),
   );
   return z

@@ -484,6 +484,25 @@ function cases(): Case[] {
       status: 400,
       param: 'input',
     },
+    ...(
+      [
+        ['an object', { role: 'user', content: { text: 'hi' } }, 'input.0.content'],
+        ['a number', { type: 'message', role: 'user', content: 7 }, 'input.0.content'],
+        ['missing', { role: 'user' }, 'input.0.content'],
+        ['a list of strings', { role: 'assistant', content: ['hi'] }, 'input.0.content'],
+        [
+          'a tool output of true',
+          { type: 'function_call_output', call_id: 'c1', output: true },
+          'input.0.output',
+        ],
+      ] as const
+    ).map(([what, item, param]) => ({
+      name: `responses: message content ${what}`,
+      path: '/v1/responses',
+      body: { model: 'planning', input: [item] },
+      status: 400,
+      param,
+    })),
     {
       name: 'responses: an unknown previous_response_id',
       path: '/v1/responses',
