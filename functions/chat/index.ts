@@ -1,6 +1,4 @@
-import { createApp, lazyFunction } from '../../shared/http/create-app.ts';
+import { createApp } from '../../shared/http/create-app.ts';
+import { chatFunction } from './routes.ts';
 
-// Its routes (and the modules only they reach: providers, router, governance, schemas) are loaded
-// on the first request that is not GET /health or /metrics (lazyFunction over a dynamic import,
-// which esbuild evaluates then, not at isolate start).
-export default createApp('chat', [lazyFunction(async () => (await import('./routes.ts')).chatFunction)]);
+export default createApp('chat', [chatFunction]);
