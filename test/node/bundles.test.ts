@@ -67,6 +67,7 @@ describe('each deployment bundles alone', () => {
       // ...and parse none: the MAS_*_YAML overrides are JSON in a Worker (shared/config/override.ts).
       expect(size.contributors.map((c) => c.name)).not.toContain('js-yaml');
       expectDriverAliases(join(outRoot, `${deployment}.meta.json`));
+      expectNoEagerBuiltins(join(outRoot, `${deployment}.meta.json`), bundle);
     },
     60_000,
   );
@@ -100,4 +101,36 @@ function expectDriverAliases(metafile: string) {
   }
   const driver = 'node_modules/postgres/cf/src/index.js' in inputs;
   expect([...aliased].sort()).toEqual(driver ? Object.keys(DRIVER_ALIASES).sort() : []);
+}
+
+/**
+ * node:util is loaded on first use (process.getBuiltinModule), never imported by a bundle: an
+ * external import is evaluated at isolate start, and workerd's allocates ~240 KiB of young
+ * generation there. prom-client's `require('util')` is aliased to its stand-in
+ * (shared/metrics/prom-client-util.ts), and only prom-client may import `util`.
+ */
+const EAGER_BUILTINS = ['util', 'node:util'];
+function expectNoEagerBuiltins(metafile: string, bundle: string) {
+  const { inputs } = JSON.parse(readFileSync(metafile, 'utf8')) as {
+    inputs: Record<string, { imports: Array<{ path: string; external?: boolean; original?: string }> }>;
+  };
+  let aliased = 0;
+  for (const [input, { imports }] of Object.entries(inputs)) {
+    for (const { path, external, original } of imports) {
+      if (external)
+        expect(EAGER_BUILTINS, `${input} imports ${path}`).not.toContain(
+          path.replace(/^node-built-in-modules:/, ''),
+        );
+      if (original !== 'util') continue;
+      expect(input, `${input} imports util`).toMatch(/^node_modules\/prom-client\/lib\//);
+      expect(path).toBe('shared/metrics/prom-client-util.ts');
+      aliased++;
+    }
+  }
+  const promClient = Object.keys(inputs).some((i) => i.startsWith('node_modules/prom-client/lib/'));
+  expect(aliased > 0).toBe(promClient);
+  // ...nor does the bundle's text (an import or require the metafile might not name).
+  for (const name of EAGER_BUILTINS) {
+    expect(bundle).not.toMatch(new RegExp(`(?:from|import|require)\\s*\\(?\\s*["']${name}["']`));
+  }
 }
