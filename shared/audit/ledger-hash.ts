@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
+import { nodeCrypto } from './node-crypto.ts';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -100,14 +100,16 @@ export function canonicalJson(value: unknown): string | undefined {
 
 /** row_hash = sha256(prev_hash || canonical JSON), hex; the database computes the same on append. */
 export function chainHash(prevHash: string, canonical: string): string {
-  return createHash('sha256')
+  return nodeCrypto()
+    .createHash('sha256')
     .update(prevHash + canonical, 'utf8')
     .digest('hex');
 }
 
 /** SHA-256 of redacted canonical inputs: what an approval binds to. */
 export function inputHash(inputs: unknown): string {
-  return createHash('sha256')
+  return nodeCrypto()
+    .createHash('sha256')
     .update(canonicalJson(inputs ?? null) ?? 'null', 'utf8')
     .digest('hex');
 }
