@@ -6,14 +6,19 @@ import { sealAfterWrites } from '../../shared/audit/ledger-seal.ts';
 import { getSettings } from '../../shared/env.ts';
 import { notFound } from '../../shared/errors/index.ts';
 import { runInBackground } from '../../shared/http/background.ts';
-import { type AppEnv, defineFunction, type FunctionDef } from '../../shared/http/create-app.ts';
-import { lazy } from '../../shared/http/lazy.ts';
+import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
 import { mcpConfig } from '../../shared/mcp/config.ts';
 import { type GatewayScope, gatewayServer } from '../../shared/mcp/gateway.ts';
 import { handleStreamableHttpPost } from '../../shared/mcp/http-server.ts';
 import { auth } from '../../shared/middleware/auth/index.ts';
 import { maxBodyBytes } from '../../shared/middleware/json-body/index.ts';
 import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
+
+const routes: Hono<AppEnv> = new HonoBase<AppEnv>({ router: new TrieRouter() });
+
+// Tool calls append to the ledger: wake its sealer once answered.
+for (const path of ['/mcp', '/mcp/*'])
+  routes.use(path, auth({ roles: ['agent', 'admin'] }), rateLimit(), sealAfterWrites());
 
 /**
  * Stateless Streamable HTTP (shared/mcp/http-server.ts): every POST carries its whole exchange and
@@ -31,37 +36,23 @@ const noSessions = (c: Context<AppEnv>) =>
     { allow: 'POST' },
   );
 
-/**
- * The mcp function's routes, built on first use: the mcp deployment adds them on its first request
- * that needs them (createApp's lazyFunction), not at isolate start.
- */
-export const mcpRoutes = lazy((): FunctionDef => {
-  const routes: Hono<AppEnv> = new HonoBase<AppEnv>({ router: new TrieRouter() });
+routes.on(['GET', 'DELETE'], ['/mcp', '/mcp/:server'], noSessions);
 
-  // Tool calls append to the ledger: wake its sealer once answered.
-  for (const path of ['/mcp', '/mcp/*'])
-    routes.use(path, auth({ roles: ['agent', 'admin'] }), rateLimit(), sealAfterWrites());
-
-  routes.on(['GET', 'DELETE'], ['/mcp', '/mcp/:server'], noSessions);
-
-  routes.post('/mcp', (c) => {
-    const { config, servers } = mcpConfig(c.env);
-    return serve(c, {
-      servers: [...servers.values()],
-      single: false,
-      toolsCacheSeconds: config.tools_cache_seconds,
-    });
+routes.post('/mcp', (c) => {
+  const { config, servers } = mcpConfig(c.env);
+  return serve(c, {
+    servers: [...servers.values()],
+    single: false,
+    toolsCacheSeconds: config.tools_cache_seconds,
   });
+});
 
-  routes.post('/mcp/:server', (c) => {
-    const name = c.req.param('server');
-    const { config, servers } = mcpConfig(c.env);
-    const server = servers.get(name);
-    if (!server) throw notFound(`No MCP server named '${name}'.`, 'mcp_server_not_found');
-    return serve(c, { servers: [server], single: true, toolsCacheSeconds: config.tools_cache_seconds });
-  });
-
-  return defineFunction('mcp', routes);
+routes.post('/mcp/:server', (c) => {
+  const name = c.req.param('server');
+  const { config, servers } = mcpConfig(c.env);
+  const server = servers.get(name);
+  if (!server) throw notFound(`No MCP server named '${name}'.`, 'mcp_server_not_found');
+  return serve(c, { servers: [server], single: true, toolsCacheSeconds: config.tools_cache_seconds });
 });
 
 function serve(c: Context<AppEnv>, scope: GatewayScope): Promise<Response> {
@@ -84,5 +75,4 @@ function serve(c: Context<AppEnv>, scope: GatewayScope): Promise<Response> {
   return handleStreamableHttpPost(c.req.raw, server, { maxBodyBytes: maxBodyBytes('mcp') });
 }
 
-/** The same routes for the combined deployment (functions/index.ts), built when imported. */
-export const mcpFunction = /* @__PURE__ */ mcpRoutes();
+export const mcpFunction = defineFunction('mcp', routes);

@@ -1,4 +1,4 @@
-import { createApp, lazyFunction } from '../../shared/http/create-app.ts';
+import { createApp } from '../../shared/http/create-app.ts';
+import { proxyFunction } from './routes.ts';
 
-// Loaded on the first request that is not GET /health or /metrics (createApp's lazyFunction).
-export default createApp('proxy', [lazyFunction(async () => (await import('./routes.ts')).proxyFunction)]);
+export default createApp('proxy', [proxyFunction]);

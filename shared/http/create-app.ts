@@ -32,40 +32,12 @@ export function defineFunction(name: string, routes: FunctionRoutes): FunctionDe
 }
 
 /**
- * A function whose routes are built and added on the first request that is not the deployment's
- * own `GET /health` or `/metrics`, so that a new isolate's first `GET /health` does not pay a
- * young-generation scavenge for routes it never touches (issue #23, `bench:isolate-start
- * --young`). `load` builds the routes, or is a dynamic import of the function's routes module:
- * bundled, esbuild then evaluates that module and what only it imports on first use instead of
- * at isolate start (more room, but each module it reaches is wrapped: ~2.5 KiB gzip more in
- * mcp's bundle, which its 80 KiB target has no room for). The routes must not match `/health`
- * or `/metrics` (createApp answers those without loading them: create-app.test.ts checks each
- * deployment's).
- */
-export interface LazyFunctionDef {
-  load: () => FunctionDef | Promise<FunctionDef>;
-}
-
-export function lazyFunction(load: () => FunctionDef | Promise<FunctionDef>): LazyFunctionDef {
-  return { load };
-}
-
-const isLazy = (fn: FunctionDef | LazyFunctionDef): fn is LazyFunctionDef => 'load' in fn;
-
-/**
  * Builds a deployable app from one or more functions, all behind the one pipeline: correlation
  * id, context logger, access line and metrics, one `onError` rendering the OpenAI error shape,
- * and a JSON 404. Every deployment also answers `GET /health` with its own name. A function may
- * be given lazily (`lazyFunction`): its routes are added, after the eager ones', when the first
- * request that needs them arrives.
+ * and a JSON 404. Every deployment also answers `GET /health` with its own name.
  */
-export function createApp(
-  deployName: string,
-  defs: readonly (FunctionDef | LazyFunctionDef)[],
-): Hono<AppEnv> {
+export function createApp(deployName: string, functions: readonly FunctionDef[]): Hono<AppEnv> {
   const app: Hono<AppEnv> = new HonoBase<AppEnv>({ router: new MemoRouter() });
-  const functions = defs.filter((fn): fn is FunctionDef => !isLazy(fn));
-  const lazyFunctions = defs.filter(isLazy);
   const routeOwners = new Map<string, string>();
   for (const fn of functions) {
     for (const route of fn.routes.routes) {
@@ -118,39 +90,5 @@ export function createApp(
     return c.json(errorBody(err), err.status as 400);
   });
 
-  if (lazyFunctions.length) loadOnFirstUse(app, lazyFunctions, routeOwners);
   return app;
-}
-
-/**
- * Makes `app.fetch` (which `app.request` calls too) load the lazy functions' routes before it
- * dispatches any request for a path other than the app's own `/health` and `/metrics`. Their
- * routes are added after every eager function's, as createApp would have added them, and the
- * router (MemoRouter) forgets its remembered answers when a route is added.
- */
-function loadOnFirstUse(
-  app: Hono<AppEnv>,
-  lazyFunctions: readonly LazyFunctionDef[],
-  routeOwners: Map<string, string>,
-): void {
-  const own = new Set(['/health', '/metrics']);
-  let loading: Promise<void> | undefined;
-  let loaded = false;
-  const load = () =>
-    (loading ??= Promise.all(lazyFunctions.map(async (fn) => fn.load())).then((loadedDefs) => {
-      for (const fn of loadedDefs) {
-        for (const route of fn.routes.routes) {
-          if (own.has(route.path) || route.path === '*' || route.path === '/*')
-            throw new Error(`${fn.name}: a lazily loaded function cannot route ${route.path}`);
-          if (route.method !== 'ALL' || !route.path.endsWith('*')) routeOwners.set(route.path, fn.name);
-        }
-        app.route('/', fn.routes);
-      }
-      loaded = true;
-    }));
-  const dispatch = app.fetch;
-  app.fetch = (request, env, executionCtx) => {
-    if (loaded || own.has(app.getPath(request, { env }))) return dispatch(request, env, executionCtx);
-    return load().then(() => dispatch(request, env, executionCtx));
-  };
 }
