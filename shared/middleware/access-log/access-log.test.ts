@@ -47,13 +47,31 @@ describe('accessLog', () => {
     ]);
   });
 
-  it('writes no access line when info is off', async () => {
+  it('builds no access line when info is off: its fields are not even read', async () => {
     const { hono, lines } = app();
+    // A principal whose id counts its reads: the line's `principal` field is the only reader.
+    let idReads = 0;
+    const principal = {
+      role: 'agent',
+      get id() {
+        idReads++;
+        return 'agent-2';
+      },
+    };
+    hono.post('/v1/watched', (c) => {
+      c.set('principal', principal as never);
+      return c.text('ok', 201);
+    });
     for (const level of ['warn', 'error', 'silent']) {
-      const res = await hono.request('/v1/thing', { method: 'POST' }, { LOG_LEVEL: level });
+      const res = await hono.request('/v1/watched', { method: 'POST' }, { LOG_LEVEL: level });
       expect(res.status).toBe(201);
     }
     expect(lines).toEqual([]);
+    expect(idReads).toBe(0);
+    // The same request at info does read it, so the count above could fail.
+    await hono.request('/v1/watched', { method: 'POST' }, { LOG_LEVEL: 'info' });
+    expect(idReads).toBe(1);
+    expect(lines).toEqual([expect.objectContaining({ msg: 'request', principal: 'agent-2' })]);
   });
 
   it('labels a request no route owns with the deployment', async () => {
