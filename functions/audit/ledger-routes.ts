@@ -1,4 +1,3 @@
-import { Hono } from 'hono';
 import * as z from 'zod/mini';
 import {
   actionInclusionProofs,
@@ -17,10 +16,11 @@ import { getSettings } from '../../shared/env.ts';
 import { notFound } from '../../shared/errors/index.ts';
 import { runInBackground } from '../../shared/http/background.ts';
 import type { AppEnv } from '../../shared/http/create-app.ts';
+import { routeTable } from '../../shared/http/route-table.ts';
 import { requireRole } from '../../shared/middleware/auth/index.ts';
 
 /** The verifiable-log routes of the audit function (auth and rate limit come from routes.ts). */
-export const ledgerRoutes = new Hono<AppEnv>();
+export const ledgerRoutes = routeTable<AppEnv>();
 
 // zod/mini, like the action schemas (shared/audit/actions.ts): no classic zod in this bundle.
 const size = z.coerce.number().check(z.int(), z.gte(0), z.lte(Number.MAX_SAFE_INTEGER));

@@ -1,4 +1,3 @@
-import { Hono } from 'hono';
 import * as z from 'zod/mini';
 import {
   getAction,
@@ -18,12 +17,13 @@ import { withPostgres } from '../../shared/db/postgres.ts';
 import { getSettings } from '../../shared/env.ts';
 import { AppError } from '../../shared/errors/index.ts';
 import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
+import { routeTable } from '../../shared/http/route-table.ts';
 import { auth, requireRole } from '../../shared/middleware/auth/index.ts';
 import { maxBodyBytes, readJson } from '../../shared/middleware/json-body/index.ts';
 import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
 import { ledgerRoutes } from './ledger-routes.ts';
 
-const routes = new Hono<AppEnv>();
+const routes = routeTable<AppEnv>();
 const actionId = z.uuid({ message: 'must be an action id (uuid)' });
 const batchEnvelope = z.looseObject({ actions: z.array(z.unknown()) });
 

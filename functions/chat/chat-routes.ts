@@ -1,8 +1,8 @@
-import { Hono, type MiddlewareHandler } from 'hono';
+import type { MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../../shared/http/create-app.ts';
+import { routeTable } from '../../shared/http/route-table.ts';
 import { type AuthOptions, auth } from '../../shared/middleware/auth/index.ts';
 import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
-import { unrouted } from './unrouted.ts';
 
 /**
  * The chat function's one route table: routes.ts, responses.ts and completions.ts each add their
@@ -11,7 +11,7 @@ import { unrouted } from './unrouted.ts';
  * start, whatever its first request: three Hono instances and a copy of ten routes were ~20 KiB
  * of young generation there (Node), for nothing a request reads.
  */
-export const chatRoutes = new Hono<AppEnv>({ router: unrouted() });
+export const chatRoutes = routeTable<AppEnv>();
 
 /**
  * auth then rateLimit as one middleware: one route entry where two made hono (and createApp's

@@ -1,4 +1,4 @@
-import { type Context, Hono, type MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import * as z from 'zod/mini';
 import { gatewayConfig } from '../../shared/config/index.ts';
 import { withPostgres } from '../../shared/db/postgres.ts';
@@ -8,6 +8,7 @@ import { cachePut, lookupCache } from '../../shared/governance/response-cache.ts
 import { beginSpend, estimatePromptTokens, setCostHeader } from '../../shared/governance/spend.ts';
 import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
 import { lazy } from '../../shared/http/lazy.ts';
+import { routeTable } from '../../shared/http/route-table.ts';
 import { encodeFloat32Base64 } from '../../shared/llm/embeddings-base64.ts';
 import { embedWith } from '../../shared/llm/providers/embed.ts';
 import type { EmbedFormat, EmbedInputs } from '../../shared/llm/providers/types.ts';
@@ -23,10 +24,8 @@ import { createPgvectorStore } from '../../shared/vectors/pgvector-store.ts';
 import { createQdrantStore } from '../../shared/vectors/qdrant-store.ts';
 import { resolveCollection } from '../../shared/vectors/tenancy.ts';
 import type { VectorStore } from '../../shared/vectors/types.ts';
-import { unrouted } from '../chat/unrouted.ts';
 
-// Its own router is never asked (createApp routes): see unrouted.
-const routes = new Hono<AppEnv>({ router: unrouted() });
+const routes = routeTable<AppEnv>();
 
 // One middleware per guarded path, not two: each is a route entry that hono and createApp's trie
 // register and keep (module load, a new isolate's start), and a step of dispatch per request.

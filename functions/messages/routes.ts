@@ -1,13 +1,11 @@
-import { Hono } from 'hono';
 import { notFound } from '../../shared/errors/index.ts';
 import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
+import { routeTable } from '../../shared/http/route-table.ts';
 import { countMessageTokens, createMessage } from '../../shared/llm/messages/messages-route.ts';
 import { auth } from '../../shared/middleware/auth/index.ts';
 import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
-import { unrouted } from '../chat/unrouted.ts';
 
-// Its own router is never asked (createApp routes): see unrouted.
-const routes = new Hono<AppEnv>({ router: unrouted() });
+const routes = routeTable<AppEnv>();
 
 // Anthropic's clients send our key as `x-api-key`, and read errors in Anthropic's shape. One
 // middleware per path, not three: each is a route entry that hono and createApp's trie register

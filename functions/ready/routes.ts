@@ -1,15 +1,15 @@
-import { Hono } from 'hono';
 import { gatewayConfig } from '../../shared/config/index.ts';
 import { type Env, getSettings } from '../../shared/env.ts';
 import { budgetEnforcement } from '../../shared/governance/budgets.ts';
 import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
+import { routeTable } from '../../shared/http/route-table.ts';
 import { mcpReadyChecks } from '../../shared/mcp/ready.ts';
 import { readyChecksTotal } from '../../shared/metrics/registry.ts';
 import { cachedCheck } from '../../shared/ready/cache.ts';
 import { runReadyChecks } from '../../shared/ready/checks.ts';
 import { redactString } from '../../shared/redact/index.ts';
 
-const routes = new Hono<AppEnv>();
+const routes = routeTable<AppEnv>();
 
 routes.get('/ready', async (c) => {
   const ttl = getSettings(c.env).READY_CACHE_MS ?? gatewayConfig.ready.cache_ms;

@@ -1,4 +1,4 @@
-import { Hono, type MiddlewareHandler } from 'hono';
+import type { MiddlewareHandler } from 'hono';
 import * as z from 'zod/mini';
 import { budgetLimits, budgetLimitsSchema } from '../../shared/config/budget-limits.ts';
 import { gatewayConfig } from '../../shared/config/index.ts';
@@ -16,11 +16,12 @@ import {
 import { queryUsage, usageQuerySchema } from '../../shared/governance/usage-query.ts';
 import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
 import { lazy } from '../../shared/http/lazy.ts';
+import { routeTable } from '../../shared/http/route-table.ts';
 import { type AuthOptions, auth } from '../../shared/middleware/auth/index.ts';
 import { maxBodyBytes, readJson } from '../../shared/middleware/json-body/index.ts';
 import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
 
-const routes = new Hono<AppEnv>();
+const routes = routeTable<AppEnv>();
 
 // One middleware per guarded path, not two: each is a route entry that hono and createApp's trie
 // register and keep (module load, a new isolate's start), and a step of dispatch per request.

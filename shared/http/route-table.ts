@@ -1,4 +1,6 @@
+import { Hono } from 'hono';
 import type { Router } from 'hono/router';
+import type { Env } from 'hono/types';
 
 /**
  * The router of a function's route table, which nothing routes with: createApp reads the table's
@@ -14,4 +16,13 @@ export function unrouted<T>(): Router<T> {
       throw new Error('a function route table does not route: serve it through createApp');
     },
   };
+}
+
+/**
+ * A function's route table (or a part of one that its routes.ts mounts with `route()`): a Hono
+ * whose own router is `unrouted()`, since createApp, and hono's `route()` into a parent, read its
+ * `routes` and register them with their own router.
+ */
+export function routeTable<E extends Env>(): Hono<E> {
+  return new Hono<E>({ router: unrouted() });
 }
