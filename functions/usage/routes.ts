@@ -13,7 +13,7 @@ import {
   listBudgets,
   putBudget,
 } from '../../shared/governance/budgets.ts';
-import { queryUsage, usageQuerySchema } from '../../shared/governance/usage-query.ts';
+import { queryUsage, usageQuery } from '../../shared/governance/usage-query.ts';
 import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
 import { lazy } from '../../shared/http/lazy.ts';
 import { routeTable } from '../../shared/http/route-table.ts';
@@ -64,7 +64,7 @@ const budgetJson = (row: BudgetRow) => ({
 
 /** Admins read anyone's usage; any other principal only its own key's. */
 routes.get('/v1/usage', async (c) => {
-  const parsed = usageQuerySchema.safeParse(c.req.query());
+  const parsed = usageQuery().safeParse(c.req.query());
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new AppError(400, 'invalid_request', `Invalid query: ${issue?.message ?? 'bad value'}.`, {

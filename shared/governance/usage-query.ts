@@ -10,10 +10,9 @@ import { BUDGET_SCOPES } from './budgets.ts';
  * Made on first use, not at module load: built eagerly it was the largest allocation left in the
  * usage bundle's start-up (~95 KiB of young generation in Node, with zod's first use of its
  * classes), and that start-up left a new isolate's first request to pay a scavenge.
- * `usageQuerySchema` wraps the same schema for the OpenAPI document, tests and the usage route
- * (which parses with it today; calling this getter there instead would drop the `z.lazy`, ~10 KiB
- * of the bundle's start-up, from it). Unused, it drops out of a bundle: its `z.lazy` is marked
- * pure, as esbuild does not see zod's own annotation on it. The approval bundle builds the schema
+ * The usage route parses with this getter; `usageQuerySchema` wraps the same schema for the
+ * OpenAPI document and tests only, and drops out of a bundle: its `z.lazy` is marked pure, as
+ * esbuild does not see zod's own annotation on it. The approval bundle builds the schema
  * at its load on purpose (functions/approval/usage-view.ts says why).
  */
 export const usageQuery = lazy(() =>
