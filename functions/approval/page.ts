@@ -1,4 +1,4 @@
-import { type Context, Hono } from 'hono';
+import type { Context } from 'hono';
 import { deleteCookie, getSignedCookie, setSignedCookie } from 'hono/cookie';
 import { csrf } from 'hono/csrf';
 import { secureHeaders } from 'hono/secure-headers';
@@ -24,6 +24,7 @@ import { withPostgres } from '../../shared/db/postgres.ts';
 import { getSettings } from '../../shared/env.ts';
 import { AppError } from '../../shared/errors/index.ts';
 import type { AppEnv } from '../../shared/http/create-app.ts';
+import { routeTable } from '../../shared/http/route-table.ts';
 import { authenticate } from '../../shared/middleware/auth/index.ts';
 import { PAGE_CSS, PAGE_JS } from './assets.ts';
 import { usageView } from './usage-view.ts';
@@ -39,7 +40,7 @@ import { detailPage, listPage, notDecidedPage, pendingCards, signInPage } from '
  * Security headers come from Hono's secure-headers with a CSP that allows no inline script or
  * style. Agent-supplied values are untrusted and only ever rendered as escaped text.
  */
-export const approvalsPage = new Hono<AppEnv>();
+export const approvalsPage = routeTable<AppEnv>();
 
 const COOKIE = 'mas_approvals_session';
 const headers = secureHeaders({

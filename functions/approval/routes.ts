@@ -1,4 +1,3 @@
-import { Hono } from 'hono';
 import * as z from 'zod/mini';
 import {
   announceDecision,
@@ -15,15 +14,13 @@ import { sealAfterWrites } from '../../shared/audit/ledger-seal.ts';
 import { withPostgres } from '../../shared/db/postgres.ts';
 import { getSettings } from '../../shared/env.ts';
 import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
+import { routeTable } from '../../shared/http/route-table.ts';
 import { auth, requireRole } from '../../shared/middleware/auth/index.ts';
 import { maxBodyBytes, readJson } from '../../shared/middleware/json-body/index.ts';
 import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
 import { approvalsPage } from './page.ts';
 
-// A plain Hono, here and in page.ts, not routeTable(): the approval bundle's start-up pays a
-// young-generation scavenge, and the ~5 KiB each would save moved it into a new isolate's first
-// request (bench:isolate-start --young).
-const routes = new Hono<AppEnv>();
+const routes = routeTable<AppEnv>();
 const approvalId = z.uuid({ message: 'must be an approval id (uuid)' });
 
 routes.use('/v1/approvals', auth(), rateLimit());
