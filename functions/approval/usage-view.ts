@@ -3,16 +3,9 @@ import { html } from 'hono/html';
 import type { PageSession } from '../../shared/approvals/sessions.ts';
 import { withPostgres } from '../../shared/db/postgres.ts';
 import { getSettings } from '../../shared/env.ts';
-import { spendPerAgentPerDay, usageQuery } from '../../shared/governance/usage-query.ts';
+import { spendPerAgentPerDay } from '../../shared/governance/usage-query.ts';
 import type { AppEnv } from '../../shared/http/create-app.ts';
 import { type Html, layout } from './views.ts';
-
-// The usage query schema is made on first use (the usage function's start-up must leave its first
-// request room), but built here at module load, as it was before it went lazy: the approval
-// bundle's start-up already pays a young-generation scavenge, and building the schema there keeps
-// a new isolate's first request clear of one (made on first use, it moved that scavenge into the
-// first request). This page does not parse with it.
-usageQuery();
 
 const DAYS = 14;
 const usd = (v: number) => `$${v.toFixed(v >= 1 ? 2 : 4)}`;
