@@ -1,8 +1,5 @@
-import type { MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../../shared/http/create-app.ts';
 import { routeTable } from '../../shared/http/route-table.ts';
-import { type AuthOptions, auth } from '../../shared/middleware/auth/index.ts';
-import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
 
 /**
  * The chat function's one route table: routes.ts, responses.ts and completions.ts each add their
@@ -12,17 +9,3 @@ import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
  * of young generation there (Node), for nothing a request reads.
  */
 export const chatRoutes = routeTable<AppEnv>();
-
-/**
- * auth then rateLimit as one middleware: one route entry where two made hono (and createApp's
- * trie) register and store each path twice, and one step of hono's dispatch fewer per request.
- * Both throw to refuse and otherwise return `next()`'s promise, so chaining them is what hono's
- * compose did.
- */
-export function guard(options?: AuthOptions): MiddlewareHandler<AppEnv> {
-  const authenticate = auth(options);
-  const limit = rateLimit();
-  return function guardMiddleware(c, next) {
-    return authenticate(c, () => limit(c, next) as Promise<void>) as Promise<void>;
-  };
-}

@@ -13,8 +13,9 @@ import type { ChatChunk, ChatCompletion, ChunkBytes, Usage } from '../../shared/
 import { type ResolvedModel, resolveTarget, roleHeaderFor } from '../../shared/llm/registry.ts';
 import { createRouteContext, setRouteHeaders } from '../../shared/llm/route-context.ts';
 import { countTokens, routeCall } from '../../shared/llm/router.ts';
+import { guard } from '../../shared/middleware/guard.ts';
 import { maxBodyBytes, readJson } from '../../shared/middleware/json-body/index.ts';
-import { chatRoutes as completionsRoutes, guard } from './chat-routes.ts';
+import { chatRoutes as completionsRoutes } from './chat-routes.ts';
 import { chunkBytesStream, chunkStream, wantsUsage } from './chunk-stream.ts';
 
 /**

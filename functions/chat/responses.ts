@@ -30,9 +30,10 @@ import type {
 } from '../../shared/llm/responses/types.ts';
 import { createRouteContext, setRouteHeaders } from '../../shared/llm/route-context.ts';
 import { countTokens, routeCall } from '../../shared/llm/router.ts';
+import { guard } from '../../shared/middleware/guard.ts';
 import { maxBodyBytes, readJson } from '../../shared/middleware/json-body/index.ts';
 import { redactString } from '../../shared/redact/index.ts';
-import { guard, chatRoutes as responsesRoutes } from './chat-routes.ts';
+import { chatRoutes as responsesRoutes } from './chat-routes.ts';
 
 /**
  * OpenAI's Responses API. `openai`-type models get the request natively on their `/responses`;

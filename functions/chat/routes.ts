@@ -9,8 +9,9 @@ import type { ChatChunk, ChatRequest, ChunkBytes, Usage } from '../../shared/llm
 import { listModels, resolveTarget, retrieveModel, roleHeaderFor } from '../../shared/llm/registry.ts';
 import { createRouteContext, setRouteHeaders } from '../../shared/llm/route-context.ts';
 import { countTokens, routeCall } from '../../shared/llm/router.ts';
+import { guard } from '../../shared/middleware/guard.ts';
 import { maxBodyBytes, readJson } from '../../shared/middleware/json-body/index.ts';
-import { guard, chatRoutes as routes } from './chat-routes.ts';
+import { chatRoutes as routes } from './chat-routes.ts';
 import { chunkBytesStream, chunkStream, wantsUsage } from './chunk-stream.ts';
 // Imported for the routes they add to the one table (chat-routes.ts).
 import './completions.ts';

@@ -1,4 +1,4 @@
-import type { Context, MiddlewareHandler } from 'hono';
+import type { Context } from 'hono';
 import * as z from 'zod/mini';
 import { gatewayConfig } from '../../shared/config/index.ts';
 import { withPostgres } from '../../shared/db/postgres.ts';
@@ -16,10 +16,9 @@ import { type ResolvedTarget, resolveTarget } from '../../shared/llm/registry.ts
 import { createRouteContext, setRouteHeaders } from '../../shared/llm/route-context.ts';
 import { routeCall } from '../../shared/llm/router.ts';
 import { llmTokensTotal } from '../../shared/metrics/registry.ts';
-import { type AuthOptions, auth } from '../../shared/middleware/auth/index.ts';
 import { outgoingTraceHeaders } from '../../shared/middleware/correlation/index.ts';
+import { guard } from '../../shared/middleware/guard.ts';
 import { maxBodyBytes, readJson } from '../../shared/middleware/json-body/index.ts';
-import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
 import { createPgvectorStore } from '../../shared/vectors/pgvector-store.ts';
 import { createQdrantStore } from '../../shared/vectors/qdrant-store.ts';
 import { resolveCollection } from '../../shared/vectors/tenancy.ts';
@@ -27,17 +26,6 @@ import type { VectorStore } from '../../shared/vectors/types.ts';
 
 const routes = routeTable<AppEnv>();
 
-// One middleware per guarded path, not two: each is a route entry that hono and createApp's trie
-// register and keep (module load, a new isolate's start), and a step of dispatch per request.
-// auth and rateLimit throw to refuse and otherwise return `next()`'s promise, so chaining them is
-// what hono's compose did; each path keeps its own rateLimit, as before.
-function guard(options?: AuthOptions): MiddlewareHandler<AppEnv> {
-  const authenticate = auth(options);
-  const limit = rateLimit();
-  return function embedGuard(c, next) {
-    return authenticate(c, () => limit(c, next) as Promise<void>) as Promise<void>;
-  };
-}
 routes.use('/v1/embeddings', guard({ roles: ['agent', 'admin'] }));
 routes.use('/v1/vectors/*', guard({ roles: ['agent', 'admin'] }));
 

@@ -1,4 +1,3 @@
-import type { MiddlewareHandler } from 'hono';
 import * as z from 'zod/mini';
 import { budgetLimits, budgetLimitsSchema } from '../../shared/config/budget-limits.ts';
 import { gatewayConfig } from '../../shared/config/index.ts';
@@ -17,23 +16,11 @@ import { queryUsage, usageQuery } from '../../shared/governance/usage-query.ts';
 import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
 import { lazy } from '../../shared/http/lazy.ts';
 import { routeTable } from '../../shared/http/route-table.ts';
-import { type AuthOptions, auth } from '../../shared/middleware/auth/index.ts';
+import { guard } from '../../shared/middleware/guard.ts';
 import { maxBodyBytes, readJson } from '../../shared/middleware/json-body/index.ts';
-import { rateLimit } from '../../shared/middleware/rate-limit/index.ts';
 
 const routes = routeTable<AppEnv>();
 
-// One middleware per guarded path, not two: each is a route entry that hono and createApp's trie
-// register and keep (module load, a new isolate's start), and a step of dispatch per request.
-// auth and rateLimit throw to refuse and otherwise return `next()`'s promise, so chaining them is
-// what hono's compose did; each path keeps its own rateLimit, as before.
-function guard(options?: AuthOptions): MiddlewareHandler<AppEnv> {
-  const authenticate = auth(options);
-  const limit = rateLimit();
-  return function usageGuard(c, next) {
-    return authenticate(c, () => limit(c, next) as Promise<void>) as Promise<void>;
-  };
-}
 routes.use('/v1/usage', guard());
 routes.use('/v1/admin/budgets', guard({ roles: ['admin'] }));
 routes.use('/v1/admin/budgets/*', guard({ roles: ['admin'] }));
