@@ -84,8 +84,12 @@ describe('openAIEmbed: float texts checked in place, the rest parsed', () => {
     expect(r.vectors).toEqual([[2], [3]]);
   });
 
-  it('finite numbers past what the check takes are parsed and sent as numbers', async () => {
-    const r = await embed('{"data":[{"index":0,"embedding":[1e-120, 1000000000000000000000]}]}');
+  it.each([
+    ['spaced', '[1e-120, 1000000000000000000000]'],
+    // As JSON.stringify writes it: the check without white space, tried first, bounds them too.
+    ['unspaced', '[1e-120,1000000000000000000000]'],
+  ])('finite numbers past what the check takes (%s) are parsed and sent as numbers', async (_, vector) => {
+    const r = await embed(`{"data":[{"index":0,"embedding":${vector}}]}`);
     expect(r.written).toBeUndefined();
     expect(r.vectors).toEqual([[1e-120, 1e21]]);
   });

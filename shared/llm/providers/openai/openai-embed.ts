@@ -111,7 +111,7 @@ function floatsAsWritten(text: string): EmbedResult | undefined {
     const end = text[start] === '[' ? text.indexOf(']', start) : -1;
     if (end < 0) return undefined;
     const span = text.slice(start, end + 1);
-    if (!FLOATS.test(span)) return undefined;
+    if (!FLOATS_UNSPACED.test(span) && !FLOATS.test(span)) return undefined;
     spans.push(span);
     rest += `${text.slice(last, start)}[]`;
     last = key.lastIndex = end + 1;
@@ -139,6 +139,14 @@ function floatsAsWritten(text: string): EmbedResult | undefined {
 const NUMBER = '-?(?:0|[1-9][0-9]{0,19})(?:\\.[0-9]+)?(?:[eE][-+]?0*[0-9]{1,2})?';
 const WS = '[ \\t\\n\\r]*';
 const FLOATS = new RegExp(`^\\[${WS}(?:${NUMBER}${WS},${WS})*${NUMBER}${WS}\\]$`);
+/**
+ * `FLOATS` without its white space, tried first: an array written as `JSON.stringify` writes it
+ * (the usual upstream) is checked in half the time (a 1,536-float vector on Node 24: 22 µs
+ * against 44; the three white-space runs per number are most of a match's steps). It takes a
+ * subset of what `FLOATS` takes, so an array it refuses is tried against `FLOATS` as before (a
+ * pretty-printed one fails it at its first white space, a few characters in).
+ */
+const FLOATS_UNSPACED = new RegExp(`^\\[(?:${NUMBER},)*${NUMBER}\\]$`);
 
 function fromBase64(provider: string, text: string): number[] {
   try {
