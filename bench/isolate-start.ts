@@ -3,32 +3,51 @@
  * (issue #23's "isolate start ≤ 10 ms"), three ways, each interleaved so that one run compares:
  *
  *   miniflare  (default) the bench's isolate cell: a fresh Miniflare per sample with one bundle,
- *              start → ready, then the first and a second GET /health; an empty Worker
+ *              start → ready, then its first request and a second (`--first`); an empty Worker
  *              (`export default { fetch: () => new Response('ok') }`) takes its turn in every
  *              round, so `first − empty` is ours. Rounds alternate their order (A B … B A).
  *   --eval     each bundle imported in a fresh Node 24 process (Node's lazy fetch, URL and web
- *              crypto loaded before the clock), then its `fetch` called twice with GET /health:
+ *              crypto loaded before the clock), then its `fetch` called twice (`--first`):
  *              CPU of module evaluation, of the first request and of the second. On Cloudflare,
  *              module evaluation happens on the first request too, so a change counts only if
  *              eval + first falls.
  *   --young    where a new isolate's first young-generation scavenge falls, on bare workerd with
- *              V8's --trace-gc: at start-up, on the first GET /health, or later. Deterministic
+ *              V8's --trace-gc: at start-up, on the first request, or later. Deterministic
  *              (allocation decides it, not the machine's load): each bundle is also started behind
  *              a module that allocates a pad of garbage first, and a bisection finds the smallest
  *              pad that moves the scavenge into start-up and the smallest that puts one into the
  *              first request. Their difference is what the first request allocates; the first
  *              pad is the room a bundle's start-up leaves before the first request pays a
  *              scavenge (~1-2 ms of CPU, by --raw) for what module evaluation left behind.
- *   --profile  a CPU profile of the first GET /health on bare workerd (its inspector, the
+ *   --profile  a CPU profile of the first request on bare workerd (its inspector, the
  *              DevTools protocol, `--interval` µs sampling), one fresh workerd per sample, the
  *              samples summed over `--samples` isolates and mapped through the bundle's source map:
  *              what the first request runs for the first time.
  *
+ * `--first` says what that first request is (bench/lib/first-requests.ts), in every mode:
+ *   health     (default) GET /health, which every deployment answers without I/O: what start-up
+ *              leaves the first request. Each bundle gets only LOG_LEVEL=warn.
+ *   real       the deployment's main route doing its real work: chat and all POST
+ *              /v1/chat/completions, messages POST /v1/messages, embed POST /v1/embeddings, usage
+ *              GET /v1/usage, audit POST /v1/audit/actions, approval a decision on a pending
+ *              approval made for the sample, proxy a GET through the mindex integration, mcp a
+ *              tools/call, ready GET /ready, health GET /health. The bench stack is started for it
+ *              (bench/lib/setup.ts: DATABASE_URL or embedded PGlite, Redis behind the Upstash
+ *              bridge, the fake upstream and MCP server, and `all` on Node, which makes approval's
+ *              pending approvals), and every bundle, the empty Worker too, gets the bench's vars. A
+ *              schema, driver or built-in deferred to first use is paid here, not under `health`.
+ *   health,real  both, as separate participants of the same interleaved run (`chat` and
+ *              `chat real`), all with the bench's vars: the difference is the request alone.
+ * The second request is the same as the first (approval: another pending approval). The empty
+ * Worker always answers GET /health.
+ *
  *   node bench/isolate-start.ts [--only health,chat] [--dist bench/.dist | --dist before=dirA,after=dirB]
+ *                               [--first health | real | health,real]
  *                               [--rounds 7] [--eval] [--raw] [--young] [--profile chat] [--samples 5] [--interval 25]
  *                               [--no-miniflare] [--build] [--out bench/results]
  * `--dist` names one bundle folder (bench/.dist, built by `npm run bench` or `--build`) or several
  * labelled ones (e.g. main's bundles beside this tree's), whose deployments are interleaved.
+ * `--profile` names participants as the tables do (`chat`, `chat (after)`, `chat real`).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import {
@@ -49,6 +68,15 @@ import WebSocket from 'ws';
 import { freePort } from '../local/ports.ts';
 import { giveUpAfter } from './lib/children.ts';
 import { breakdown, type CpuProfile, sourceMapRemap } from './lib/cpuprofile.ts';
+import {
+  type FirstKind,
+  type FirstRequest,
+  firstKinds,
+  firstRequest,
+  needsSeed,
+  seed,
+  sendFirst,
+} from './lib/first-requests.ts';
 import { median } from './lib/peers.ts';
 import { formatTable, machineInfo, round } from './lib/report.ts';
 import {
@@ -58,12 +86,13 @@ import {
   spawnTracedWorkerd,
   workerdBinary,
 } from './lib/runtimes.ts';
-import { buildBundles, deploymentsOf } from './lib/setup.ts';
+import { type BenchEnv, buildBundles, deploymentsOf, setupBench } from './lib/setup.ts';
 
 const { values: args } = parseArgs({
   options: {
     only: { type: 'string' },
     dist: { type: 'string', default: 'bench/.dist' },
+    first: { type: 'string', default: 'health' },
     rounds: { type: 'string', default: '7' },
     eval: { type: 'boolean', default: false },
     raw: { type: 'boolean', default: false },
@@ -75,6 +104,7 @@ const { values: args } = parseArgs({
     'no-miniflare': { type: 'boolean', default: false },
     young: { type: 'boolean', default: false },
     'young-max-kb': { type: 'string', default: '2400' },
+    'young-v8': { type: 'string' },
     build: { type: 'boolean', default: false },
     out: { type: 'string', default: 'bench/results' },
     'max-seconds': { type: 'string', default: '1200' },
@@ -111,20 +141,62 @@ process.on('exit', () => rmSync(emptyDir, { recursive: true, force: true }));
 interface Participant {
   name: string;
   dir: string;
+  deployment: string;
+  first: FirstKind;
 }
+const kinds = firstKinds(args.first!);
 const participants: Participant[] = [
-  { name: 'empty Worker', dir: emptyDir },
+  { name: 'empty Worker', dir: emptyDir, deployment: 'health', first: 'health' },
   ...deployments.flatMap((d) =>
-    dists.map(({ label, dir }) => ({ name: label ? `${d} (${label})` : d, dir: join(dir, d) })),
+    kinds.flatMap((first) =>
+      dists.map(({ label, dir }) => ({
+        name: `${d}${label ? ` (${label})` : ''}${first === 'real' ? ' real' : ''}`,
+        dir: join(dir, d),
+        deployment: d,
+        first,
+      })),
+    ),
   ),
 ];
 const machine = machineInfo();
 log(`${machine.cpu}, ${machine.cores} cores, load average ${load()}`);
 
+// Real first requests need the bench's stack; its `all` on Node (the `fn` child) makes the
+// pending approvals approval's real request decides.
+let stack: BenchEnv | undefined;
+if (kinds.includes('real')) {
+  stack = await setupBench({
+    runtime: 'node',
+    upstream: {},
+    bundleDir: join(dists[0]!.dir, 'all'),
+    redis: true,
+    logLevel: 'warn',
+    log,
+  });
+}
+/** Every bundle's bindings: the bench's vars (the mindex integration on the fake) with the stack. */
+const vars: Record<string, string> = stack
+  ? { ...stack.vars, MINDEX_API_URL: stack.upstream.info.url }
+  : { LOG_LEVEL: 'warn' };
+/** A participant's first (or second) request, its pending approval made first when it needs one. */
+const requestOf = async (p: Participant): Promise<FirstRequest> =>
+  firstRequest(
+    p.deployment,
+    p.first,
+    needsSeed(p.deployment, p.first) ? await seed(stack!.fn.info.url) : undefined,
+  );
+const firstLabel =
+  kinds.length > 1
+    ? 'first request (GET /health, or real)'
+    : kinds[0] === 'real'
+      ? 'real first request'
+      : 'first GET /health';
+
 const result: Record<string, unknown> = {
   date: new Date().toISOString(),
   machine,
   dists,
+  first: kinds,
 };
 
 /** Rounds alternate the participants' order: A B C … C B A A B C …. */
@@ -140,7 +212,7 @@ if (!args['no-miniflare']) {
   for (let r = 0; r < rounds; r++) {
     for (const p of order(participants, r)) {
       const s = samples.get(p.name)!;
-      const sample = await isolateSample(p.dir, p.name);
+      const sample = await isolateSample(p.dir, p.name, { vars, request: () => requestOf(p) });
       s.start.push(sample.startMs);
       s.first.push(sample.firstMs);
       s.warm.push(sample.warmMs);
@@ -151,6 +223,8 @@ if (!args['no-miniflare']) {
     const s = samples.get(p.name)!;
     return {
       name: p.name,
+      deployment: p.deployment,
+      first: p.first,
       startMs: round(median(s.start), 1),
       firstMs: round(median(s.first), 2),
       oursMs: round(median(s.first) - empty, 2),
@@ -159,7 +233,7 @@ if (!args['no-miniflare']) {
     };
   });
   console.log(
-    `\nMiniflare, GET /health on a fresh isolate, medians of ${rounds} interleaved rounds ` +
+    `\nMiniflare, ${firstLabel} of a fresh isolate, medians of ${rounds} interleaved rounds ` +
       `(load average ${loadBefore} → ${load()}); "ours" = first − the empty Worker's first\n`,
   );
   console.log(
@@ -180,27 +254,39 @@ if (!args['no-miniflare']) {
 
 /**
  * One fresh Node 24 process: the bundle imported (CPU of module evaluation), then its `fetch`
- * called with GET /health twice (CPU of each). Node's lazily loaded globals are touched first.
+ * called with the first request and with the second (argv: bundle, vars, both requests as JSON),
+ * CPU of each up to its answer read and its waitUntil work done. Node's lazily loaded globals are
+ * touched first. It exits itself: a Postgres connection would keep it alive.
  */
 const EVAL_SCRIPT = `
-const ctx = { waitUntil() {}, passThroughOnException() {} };
-const env = { LOG_LEVEL: 'warn' };
+const [path, varsJson, firstJson, secondJson] = process.argv.slice(1);
+const env = JSON.parse(varsJson);
+const pending = [];
+const ctx = { waitUntil(p) { pending.push(p); }, passThroughOnException() {} };
 // Node loads these on first touch; workerd has them in its snapshot.
 await new Response(new Request('http://127.0.0.1/x', { headers: { a: 'b' } }).body ?? 'x').text();
 await crypto.subtle.digest('SHA-256', new Uint8Array(1));
 new URL('http://127.0.0.1/'); new TextEncoder(); new TextDecoder(); structuredClone({}); AbortSignal.timeout(1);
+// With the stack (--first real): Node's fetch (undici) and node:net loaded by one request first.
+if (process.env.BENCH_WARM_URL) await (await fetch(process.env.BENCH_WARM_URL)).text();
 const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+const send = async (mod, spec) => {
+  const init = { method: spec.method, headers: spec.headers };
+  if (spec.body) init.body = spec.body;
+  const res = await mod.default.fetch(new Request('http://127.0.0.1' + spec.path, init), env, ctx);
+  const text = await res.text();
+  await Promise.allSettled(pending.splice(0));
+  if (res.status !== spec.status) throw new Error(spec.method + ' ' + spec.path + ' answered ' + res.status + ': ' + text.slice(0, 300));
+};
 const t0 = cpu();
-const mod = await import(process.argv[1]);
+const mod = await import(path);
 const t1 = cpu();
-const r1 = await mod.default.fetch(new Request('http://127.0.0.1/health'), env, ctx);
-await r1.text();
+await send(mod, JSON.parse(firstJson));
 const t2 = cpu();
-const r2 = await mod.default.fetch(new Request('http://127.0.0.1/health'), env, ctx);
-await r2.text();
+await send(mod, JSON.parse(secondJson));
 const t3 = cpu();
-if (r1.status !== 200) throw new Error('first GET /health answered ' + r1.status);
 console.log(JSON.stringify({ evalMs: t1 - t0, firstMs: t2 - t1, secondMs: t3 - t2 }));
+process.exit(0);
 `;
 
 if (args.eval) {
@@ -211,10 +297,21 @@ if (args.eval) {
   const loadBefore = load();
   for (let r = 0; r < rounds; r++) {
     for (const p of order(list, r)) {
+      const requests = [await requestOf(p), await requestOf(p)].map((r) => JSON.stringify(r));
       const out = execFileSync(
         process.execPath,
-        ['--input-type=module', '-e', EVAL_SCRIPT, resolve(p.dir, 'index.js')],
-        { encoding: 'utf8' },
+        [
+          '--input-type=module',
+          '-e',
+          EVAL_SCRIPT,
+          resolve(p.dir, 'index.js'),
+          JSON.stringify(vars),
+          ...requests,
+        ],
+        {
+          encoding: 'utf8',
+          env: { ...process.env, BENCH_WARM_URL: stack ? `${stack.upstream.info.url}/health` : '' },
+        },
       );
       samples.get(p.name)!.push(JSON.parse(out.trim().split('\n').pop()!));
     }
@@ -224,6 +321,8 @@ if (args.eval) {
     const m = (k: 'evalMs' | 'firstMs' | 'secondMs') => round(median(s.map((x) => x[k])), 2);
     return {
       name: p.name,
+      deployment: p.deployment,
+      first: p.first,
       evalMs: m('evalMs'),
       firstMs: m('firstMs'),
       secondMs: m('secondMs'),
@@ -231,12 +330,12 @@ if (args.eval) {
     };
   });
   console.log(
-    `\nNode 24, fresh process per sample, CPU ms (process.cpuUsage), medians of ${rounds} ` +
+    `\nNode 24, fresh process per sample, ${firstLabel}, CPU ms (process.cpuUsage), medians of ${rounds} ` +
       `interleaved rounds (load average ${loadBefore} → ${load()})\n`,
   );
   console.log(
     formatTable(
-      ['bundle', 'module eval', 'first GET /health', 'second', 'eval + first'],
+      ['bundle', 'module eval', 'first request', 'second', 'eval + first'],
       rows.map((r) => [
         r.name,
         r.evalMs.toFixed(2),
@@ -320,6 +419,21 @@ function anyThreadRunnable(pid: number): boolean {
 }
 
 /**
+ * Resolves once the process is idle: `checks` checks in a row 20 ms apart in which no thread of it
+ * is runnable and its CPU has not moved (CPU alone misleads on a loaded machine: a thread waiting
+ * for a core uses none). Start-up done, or a request's waitUntil work (a real request's usage row
+ * or ledger seal: the checks span its round trips to Postgres).
+ */
+async function quiet(pid: number, checks = 3) {
+  for (let n = 0, last = -1; n < checks; ) {
+    await new Promise((r) => setTimeout(r, 20));
+    const now = processRunNs(pid);
+    n = now === last && !anyThreadRunnable(pid) ? n + 1 : 0;
+    last = now;
+  }
+}
+
+/**
  * One bundle under a fresh bare `workerd serve` (nothing in front), with `inspect` its inspector
  * on too. Resolves once its socket accepts connections and its CPU stopped moving (start-up done),
  * without any HTTP request having been made.
@@ -329,7 +443,7 @@ async function freshWorkerd(bundleDir: string, inspect: boolean) {
   const port = await freePort();
   const inspectorPort = inspect ? await freePort() : 0;
   copyFileSync(join(bundleDir, 'index.js'), join(dir, 'index.js'));
-  writeFileSync(join(dir, 'config.capnp'), bareWorkerdConfig(port, ['index.js'], { LOG_LEVEL: 'warn' }));
+  writeFileSync(join(dir, 'config.capnp'), bareWorkerdConfig(port, ['index.js'], vars));
   const serveArgs = ['serve', join(dir, 'config.capnp'), '--experimental'];
   if (inspect) serveArgs.push(`--inspector-addr=127.0.0.1:${inspectorPort}`);
   const t0 = performance.now();
@@ -354,15 +468,7 @@ async function freshWorkerd(bundleDir: string, inspect: boolean) {
         await new Promise((r) => setTimeout(r, 10));
       }
     }
-    // Start-up done when, three checks in a row 20 ms apart, no thread of workerd is runnable and
-    // its CPU has not moved (CPU alone misleads on a loaded machine: a thread waiting for a core
-    // uses none).
-    for (let quiet = 0, last = -1; quiet < 3; ) {
-      await new Promise((r) => setTimeout(r, 20));
-      const now = processRunNs(child.pid!);
-      quiet = now === last && !anyThreadRunnable(child.pid!) ? quiet + 1 : 0;
-      last = now;
-    }
+    await quiet(child.pid!);
     const startCpuMs = processRunNs(child.pid!) / 1e6;
     return { url: `http://127.0.0.1:${port}`, inspectorPort, pid: child.pid!, readyMs, startCpuMs, stop };
   } catch (err) {
@@ -381,17 +487,19 @@ if (args.raw) {
   const loadBefore = load();
   for (let r = 0; r < rounds; r++) {
     for (const p of order(participants, r)) {
+      const [firstSpec, secondSpec] = [await requestOf(p), await requestOf(p)];
       const w = await freshWorkerd(p.dir, false);
       try {
         const c0 = processRunNs(w.pid);
         const t0 = performance.now();
-        const first = await fetch(`${w.url}/health`);
-        await first.text();
+        await sendFirst(w.url, firstSpec, `${p.name}, first request`);
         const t1 = performance.now();
+        // A real request's waitUntil work is its own: counted before the second request.
+        if (p.first === 'real') await quiet(w.pid);
         const c1 = processRunNs(w.pid);
-        await (await fetch(`${w.url}/health`)).text();
+        await sendFirst(w.url, secondSpec, `${p.name}, second request`);
+        if (p.first === 'real') await quiet(w.pid);
         const c2 = processRunNs(w.pid);
-        if (!first.ok) throw new Error(`${p.name}: first GET /health answered ${first.status}`);
         samples.get(p.name)!.push({
           startCpu: w.startCpuMs,
           firstCpu: (c1 - c0) / 1e6,
@@ -409,6 +517,8 @@ if (args.raw) {
   const emptyStart = m('empty Worker', 'startCpu');
   const rows = participants.map((p) => ({
     name: p.name,
+    deployment: p.deployment,
+    first: p.first,
     startCpuMs: round(m(p.name, 'startCpu'), 2),
     firstCpuMs: round(m(p.name, 'firstCpu'), 2),
     oursFirstCpuMs: round(m(p.name, 'firstCpu') - emptyFirst, 2),
@@ -455,10 +565,12 @@ if (args.raw) {
 /**
  * One fresh bare workerd with V8's --trace-gc, the bundle behind a module that first allocates
  * `padKb` KiB of garbage (garbagePad: 1 KiB arrays, dropped): how many young-generation
- * collections ran during start-up, during the first GET /health and during the second (V8's
+ * collections ran during start-up, during the first request (`--first`) and during the second (V8's
  * trace, read off workerd's unbuffered stdout).
  */
-async function gcProbe(bundleDir: string, padKb: number) {
+async function gcProbe(p: Participant, padKb: number) {
+  const bundleDir = p.dir;
+  const [firstSpec, secondSpec] = [await requestOf(p), await requestOf(p)];
   const dir = mkdtempSync(join(tmpdir(), 'mas-young-'));
   const port = await freePort();
   copyFileSync(join(bundleDir, 'index.js'), join(dir, 'index.js'));
@@ -466,7 +578,7 @@ async function gcProbe(bundleDir: string, padKb: number) {
   writeFileSync(join(dir, 'main.js'), "import './pad.js';\nexport { default } from './index.js';\n");
   writeFileSync(
     join(dir, 'config.capnp'),
-    bareWorkerdConfig(port, ['main.js', 'pad.js', 'index.js'], { LOG_LEVEL: 'warn' }, ['--trace-gc']),
+    bareWorkerdConfig(port, ['main.js', 'pad.js', 'index.js'], vars, ['--trace-gc', ...youngFlags]),
   );
   const child = spawnTracedWorkerd(join(dir, 'config.capnp'));
   let out = '';
@@ -475,9 +587,10 @@ async function gcProbe(bundleDir: string, padKb: number) {
   child.stderr.on('data', (b) => (stderr = (stderr + b).slice(-4000)));
   const collections = () =>
     (out.match(/: (Scavenge|Minor Mark-Sweep|Mark-Compact|Mark-Sweep)\b/g) ?? []).length;
-  // Settled: three checks 20 ms apart without a new trace line and without a runnable thread.
-  const settle = async () => {
-    for (let quiet = 0, last = -1; quiet < 3; ) {
+  // Settled: three checks 20 ms apart without a new trace line and without a runnable thread
+  // (five after a real request: its waitUntil work waits on Postgres between runs).
+  const settle = async (checks = 3) => {
+    for (let quiet = 0, last = -1; quiet < checks; ) {
       await new Promise((r) => setTimeout(r, 20));
       quiet = out.length === last && !anyThreadRunnable(child.pid!) ? quiet + 1 : 0;
       last = out.length;
@@ -489,19 +602,28 @@ async function gcProbe(bundleDir: string, padKb: number) {
     );
     await settle();
     const start = collections();
-    const first = await fetch(`http://127.0.0.1:${port}/health`);
-    await first.text();
-    if (!first.ok) throw new Error(`${bundleDir}: first GET /health answered ${first.status}`);
-    await settle();
+    const origin = `http://127.0.0.1:${port}`;
+    const checks = p.first === 'real' ? 5 : 3;
+    await sendFirst(origin, firstSpec, `${p.name}, first request`);
+    await settle(checks);
     const firstGcs = collections() - start;
-    await (await fetch(`http://127.0.0.1:${port}/health`)).text();
-    await settle();
+    await sendFirst(origin, secondSpec, `${p.name}, second request`);
+    await settle(checks);
     return { start, first: firstGcs, second: collections() - start - firstGcs };
   } finally {
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * `--young-v8=--flag,--flag=value`: more V8 flags for --young's isolates, e.g.
+ * `--min-semi-space-size=8` (an 8 MiB young generation: a first request that pays a scavenge at
+ * the default size still shows how much it allocates, as the difference of its two pads from the
+ * empty Worker's) or `--no-scavenge-task` (no scavenge posted as a task at 80 % of new space:
+ * scavenges only when it is full).
+ */
+const youngFlags = args['young-v8'] ? args['young-v8'].split(',') : [];
 
 /** The smallest pad (KiB, to `step`) for which `hit` holds, assuming it holds from there on. */
 async function smallestPad(hit: (padKb: number) => Promise<boolean>, from: number, to: number, step = 8) {
@@ -522,14 +644,16 @@ if (args.young) {
   const loadBefore = load();
   const rows: Array<Record<string, unknown>> = [];
   for (const p of participants) {
-    const now = await gcProbe(p.dir, 0);
-    const toStart = await smallestPad(async (kb) => (await gcProbe(p.dir, kb)).start > 0, 0, max);
+    const now = await gcProbe(p, 0);
+    const toStart = await smallestPad(async (kb) => (await gcProbe(p, kb)).start > 0, 0, max);
     const toFirst =
       now.first > 0 || now.start > 0
         ? undefined
-        : await smallestPad(async (kb) => (await gcProbe(p.dir, kb)).first > 0, 0, (toStart ?? max) - 8);
+        : await smallestPad(async (kb) => (await gcProbe(p, kb)).first > 0, 0, (toStart ?? max) - 8);
     rows.push({
       name: p.name,
+      deployment: p.deployment,
+      first: p.first,
       atStart: now.start,
       onFirst: now.first,
       onSecond: now.second,
@@ -549,7 +673,7 @@ if (args.young) {
       [
         'bundle',
         'at start-up',
-        'on 1st GET',
+        'on 1st request',
         'on 2nd',
         'pad → 1st request KiB',
         'pad → start-up KiB',
@@ -586,6 +710,7 @@ if (args.profile) {
     const wall: number[] = [];
     const loadBefore = load();
     for (let i = 0; i < n; i++) {
+      const spec = await requestOf(p);
       const w = await freshWorkerd(p.dir, true);
       try {
         const devtools = await inspector(`ws://127.0.0.1:${w.inspectorPort}/main`);
@@ -593,12 +718,13 @@ if (args.profile) {
         await devtools.send('Profiler.setSamplingInterval', { interval });
         await devtools.send('Profiler.start');
         const t0 = performance.now();
-        const res = await fetch(`${w.url}/health`);
-        await res.text();
+        await sendFirst(w.url, spec, `${target}, first request`);
         wall.push(performance.now() - t0);
+        // A real request's waitUntil work (its usage row, the ledger's seal) is part of it; the
+        // profiler's sampling thread keeps workerd busy, so `quiet` cannot tell it ended.
+        if (p.first === 'real') await new Promise((r) => setTimeout(r, 300));
         const { profile } = await devtools.send<{ profile: CpuProfile }>('Profiler.stop');
         devtools.close();
-        if (!res.ok) throw new Error(`${target}: first GET /health answered ${res.status}`);
         const b = breakdown(profile, undefined, undefined, 400, remap);
         busy += b.busyUs;
         native += b.nativeUs;
@@ -614,7 +740,7 @@ if (args.profile) {
     }
     const per = (us: number) => round(us / n / 1000, 3);
     console.log(
-      `\nbare workerd, first GET /health of ${target}: ${n} fresh isolates, ${interval} µs sampling ` +
+      `\nbare workerd, ${p.first === 'real' ? 'real first request' : 'first GET /health'} of ${target}: ${n} fresh isolates, ${interval} µs sampling ` +
         `(load average ${loadBefore} → ${load()}); wall time with the profiler on ${wall
           .map((w) => w.toFixed(1))
           .join(' ')} ms; isolate thread sampled busy ${per(busy)} ms per first request, of it ` +

@@ -18,6 +18,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
+import { type FirstRequest, HEALTH, sendFirst } from './first-requests.ts';
 
 export const RUNTIMES = [
   'workerd',
@@ -95,25 +96,30 @@ export function spawnTracedWorkerd(configPath: string) {
 }
 
 /**
- * One fresh isolate, timed: Miniflare started with the bundle, then `GET /health` twice; wall ms
- * of the start, the first request (a new isolate's) and the second (a warm one). The bench's
- * isolate cell and `bench:isolate-start` both take their samples here.
+ * One fresh isolate, timed: Miniflare started with the bundle, then its first request twice (by
+ * default `GET /health`; `request` gives another, bench:isolate-start --first real, made anew for
+ * each of the two); wall ms of the start, the first request (a new isolate's) and the second (a
+ * warm one). The bench's isolate cell and `bench:isolate-start` both take their samples here.
  */
 export async function isolateSample(
   bundleDir: string,
   name: string,
+  o: { vars?: Record<string, string>; request?: () => Promise<FirstRequest> } = {},
 ): Promise<{ startMs: number; firstMs: number; warmMs: number }> {
+  const next = o.request ?? (async () => HEALTH);
+  const [firstSpec, secondSpec] = [await next(), await next()];
   const t0 = performance.now();
-  const mf = await startMiniflare(bundleDir, { LOG_LEVEL: 'warn' });
-  const t1 = performance.now();
-  const first = await fetch(`${mf.url}/health`, { signal: AbortSignal.timeout(30_000) });
-  await first.text();
-  const t2 = performance.now();
-  await (await fetch(`${mf.url}/health`, { signal: AbortSignal.timeout(30_000) })).text();
-  const t3 = performance.now();
-  await mf.close();
-  if (!first.ok) throw new Error(`${name}: first GET /health answered ${first.status}`);
-  return { startMs: t1 - t0, firstMs: t2 - t1, warmMs: t3 - t2 };
+  const mf = await startMiniflare(bundleDir, o.vars ?? { LOG_LEVEL: 'warn' });
+  try {
+    const t1 = performance.now();
+    await sendFirst(mf.url, firstSpec, `${name}, first request`);
+    const t2 = performance.now();
+    await sendFirst(mf.url, secondSpec, `${name}, second request`);
+    const t3 = performance.now();
+    return { startMs: t1 - t0, firstMs: t2 - t1, warmMs: t3 - t2 };
+  } finally {
+    await mf.close();
+  }
 }
 
 /** A `wrangler deploy --dry-run` bundle (index.js + the YAML text modules) in one Miniflare. */
