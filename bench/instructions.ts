@@ -24,7 +24,8 @@
  * counted; rate-limit hits go to Redis by count). Use it to compare two builds of the same code
  * path (A/B) and to see what a per-request change saves in work, not to state CPU ms.
  *   node bench/instructions.ts --a DIR [--b DIR] [--endpoint chat|embed|stream] [--concurrency 1,8]
- *     [--requests 400] [--repeats 3] [--warmup 1500] [--floor on|off] [--flush-ms 3600000]
+ *     [--requests 400] [--repeats 3] [--warmup 1500] [--floor on|off] [--pull-stage off|on]
+ *     [--flush-ms 3600000]
  *     [--out bench/results] [--label name] [--dumps DIR]
  */
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
@@ -50,6 +51,8 @@ const { values: args } = parseArgs({
     /** Requests at c=8 on each side before any window: V8's tiers settle (JIT work is in no window). */
     warmup: { type: 'string', default: '1500' },
     floor: { type: 'string', default: 'on' },
+    /** Also the passthrough Worker with an empty JavaScript pull stage on its streams (`pull`). */
+    'pull-stage': { type: 'string', default: 'off' },
     'flush-ms': { type: 'string', default: '3600000' },
     /** Wait after a window's last response before the dump (work a response leaves behind). */
     'settle-ms': { type: 'string', default: '1000' },
@@ -119,6 +122,12 @@ if (args.floor === 'on')
   sideSpecs.push({
     name: 'passthrough',
     files: [{ from: join(import.meta.dirname, 'lib', 'peers', 'passthrough-worker.js'), name: 'worker.js' }],
+    vars: { UPSTREAM: env.upstream.info.url },
+  });
+if (args['pull-stage'] === 'on')
+  sideSpecs.push({
+    name: 'pull',
+    files: [{ from: join(import.meta.dirname, 'lib', 'peers', 'pull-stage-worker.js'), name: 'worker.js' }],
     vars: { UPSTREAM: env.upstream.info.url },
   });
 sideSpecs.push({ name: 'a', files: bundleFiles(args.a), vars: oursVars });
@@ -212,6 +221,9 @@ try {
         bOverPassthrough: ratio('b', 'passthrough', 'irPerRequest'),
         bOverA: ratio('b', 'a', 'irPerRequest'),
         bOverAWithoutGc: ratio('b', 'a', 'irPerRequestWithoutGc'),
+        pullOverPassthroughWithoutGc: ratio('pull', 'passthrough', 'irPerRequestWithoutGc'),
+        aOverPullWithoutGc: ratio('a', 'pull', 'irPerRequestWithoutGc'),
+        bOverPullWithoutGc: ratio('b', 'pull', 'irPerRequestWithoutGc'),
       },
     });
     const k = (n: number) => `${round(n / 1000, 1)}k`;
