@@ -22,7 +22,9 @@ const MODELS_YAML = `
 providers:
   fake: { type: openai_compatible, base_url: ${fake}/v1, api_key_env: FAKE_KEY, timeout_ms: 2000 }
   google: { type: gemini, base_url: ${gemini}, api_key_env: FAKE_KEY, timeout_ms: 500 }
+  quick: { type: openai_compatible, base_url: ${fake}/v1, api_key_env: FAKE_KEY, timeout_ms: 500 }
 models:
+  - { id: o-stall, provider: quick, upstream: stallstream, capabilities: [chat], context_window: 8192 }
   - { id: g-stall, provider: google, upstream: stallstream, capabilities: [chat], context_window: 8192 }
   - { id: blips-${run}, provider: fake, upstream: "random:3:${run}", capabilities: [chat], context_window: 8192 }
   - { id: flip-${run}, provider: fake, upstream: "mode:flip-${run}", capabilities: [chat], context_window: 8192 }
@@ -44,6 +46,7 @@ roles:
   small: [small]
   picky: [picky]
   g-stall: [g-stall]
+  o-stall: [o-stall]
 policy:
   retries: 2
   backoff: { base_ms: 10, max_ms: 50 }
@@ -409,6 +412,40 @@ describe('fallback in the simple setup (LLM_BASE_URL)', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('x-mas-model')).toBe('execution@local.2');
     expect(Date.now() - started).toBeLessThan(10_000);
+  });
+});
+
+describe('OpenAI byte streams (the tap)', () => {
+  it('end with an error event once the upstream goes quiet mid-way (the idle timer, on workerd), and the upstream request is closed', async () => {
+    const e = await env(NO_REDIS);
+    const started = Date.now();
+    const ctx = createExecutionContext();
+    const res = await chatApp.fetch(
+      new Request('http://mas.test/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...bearer('agent') },
+        body: JSON.stringify({ model: 'o-stall', stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+      }),
+      e,
+      ctx,
+    );
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    await waitOnExecutionContext(ctx);
+    // The two chunks sent, whole, then the error event at that boundary, and no [DONE].
+    expect(text.split('\n\n').filter((event) => event.startsWith('data: {')).length).toBe(2);
+    expect(text).toMatch(/\n\nevent: error\ndata: .*sent nothing for 500 ms.*\n\n$/);
+    expect(text).not.toContain('[DONE]');
+    expect(Date.now() - started).toBeLessThan(5000);
+    let closedAt: number | undefined;
+    await waitFor(async () => {
+      const list = (await (await fetch(`${fake}/__requests/stallstream`)).json()) as Array<{
+        closedAt?: number;
+      }>;
+      closedAt = list[list.length - 1]?.closedAt;
+      return closedAt !== undefined;
+    }, 5000);
+    expect(closedAt).toBeDefined();
   });
 });
 

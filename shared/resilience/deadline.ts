@@ -224,6 +224,7 @@ export interface IdleTimer {
  * of a setTimeout/clearTimeout pair and a promise race. `ms` may be Infinity: no timer at all.
  */
 export function idleTimer(ms: number, onIdle: () => unknown): IdleTimer {
+  if (onWorkerd && Number.isFinite(ms)) return new RequestIdleTimer(ms, onIdle);
   let last = Date.now();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const check = () => {
@@ -244,6 +245,50 @@ export function idleTimer(ms: number, onIdle: () => unknown): IdleTimer {
       timer = undefined;
     },
   };
+}
+
+/**
+ * workerd only: `idleTimer` on the runtime's own timer (`AbortSignal.timeout`), which is dropped
+ * with the request if it has not fired (see `callLimit`): a stream lives within its request, so
+ * nothing is cleared at its end. Saves nodejs_compat's `Timeout` wrapper on `setTimeout` and the
+ * `clearTimeout` at every stream's end (issue #23: the idle timer's pair was the isolate's
+ * `internal_timers` samples of a stream on bare workerd, 3.8 % of them against chat's 0.7 %).
+ * Once disposed, a timer that fires does nothing.
+ */
+class RequestIdleTimer implements IdleTimer {
+  private last = Date.now();
+  private done = false;
+  private readonly ms: number;
+  private readonly onIdle: () => unknown;
+
+  constructor(ms: number, onIdle: () => unknown) {
+    this.ms = ms;
+    this.onIdle = onIdle;
+    this.arm(ms);
+  }
+
+  private arm(ms: number): void {
+    AbortSignal.timeout(Math.max(0, ms)).addEventListener('abort', this, { once: true });
+  }
+
+  /** The timer fired: the same check as `idleTimer`'s. */
+  handleEvent(): void {
+    if (this.done) return;
+    const quiet = Date.now() - this.last;
+    if (quiet < this.ms) this.arm(this.ms - quiet);
+    else if (this.onIdle() === false) {
+      this.last = Date.now();
+      this.arm(this.ms);
+    } else this.done = true;
+  }
+
+  touch(): void {
+    this.last = Date.now();
+  }
+
+  dispose(): void {
+    this.done = true;
+  }
 }
 
 /**

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
  * from ./deadline.ts, which clears them when the work settles. `AbortSignal.timeout(ms)` stays armed
  * (with what it references) for the whole `ms` after the work ended, and `AbortSignal.any()` keeps
  * its sources; neither may come back in shared/ or functions/ (tests may use them). The one
- * exception is deadline.ts's `RequestTimer` and `RequestStopwatch`, which only run on workerd,
+ * exception is deadline.ts's `RequestTimer`, `RequestStopwatch` and `RequestIdleTimer`, which only run on workerd,
  * where a request's timers end with the request (`callLimit`'s comment; under Node, where these
  * tests run, `callLimit` and `requestDeadline` are a `deadline`: router-timers.test.ts).
  */
@@ -32,7 +32,7 @@ describe('per-request timers', () => {
     expect(offenders).toEqual([]);
     // In deadline.ts, only inside the workerd-only classes, each reached only past the guard.
     let deadline = readFileSync(join(root, EXEMPT), 'utf8');
-    for (const name of ['RequestTimer', 'RequestStopwatch']) {
+    for (const name of ['RequestTimer', 'RequestStopwatch', 'RequestIdleTimer']) {
       const workerdOnly = new RegExp(`\\nclass ${name} [\\s\\S]*?\\n}\\n`).exec(deadline)?.[0];
       expect(workerdOnly && uses(workerdOnly)).toBe(true);
       deadline = deadline.replace(workerdOnly!, '');

@@ -11,6 +11,7 @@ import { listenOnLoopback, readBody } from './listen.ts';
  *   `ctx-too-long`  400 context_length_exceeded   `auth401`  401 invalid_api_key
  *   `rate429`       429 with `Retry-After: 1`      `stall`  accepts and never answers
  *   `midstream`     streams two chunks, then drops the connection
+ *   `stallstream`   streams two chunks, then silence with the connection open (never ends)
  *   `empty`         a 200 stream with no chunk at all: only `data: [DONE]`
  *   `bad-tool-calls`  streams, in one write, a content chunk ("Hel"), then one whose
  *                   `delta.tool_calls` is an object (a chunk a translator cannot read), then [DONE]
@@ -23,7 +24,7 @@ import { listenOnLoopback, readBody } from './listen.ts';
  *                   upstream that goes down and comes back while the test runs
  *   `random:<pct>[:<tag>]`  500 for pct % of requests at random, else `ok`
  *   `429:<s>`       429 with `Retry-After: <s>`   `delay:<ms>`  `ok` after ms
- *   `stall`, `slowstream` and `endless` record `closedAt` (epoch ms) when the client's connection closes
+ *   `stall`, `stallstream`, `slowstream` and `endless` record `closedAt` (epoch ms) when the client's connection closes
  * Embeddings take every OpenAI input form (text, texts, token ids, token-id arrays), `dimensions`
  * (else the trailing number of the model name, else 8) and `encoding_format: "base64"`
  * (little-endian float32, as OpenAI).
@@ -111,7 +112,12 @@ export async function startOpenAIFake(): Promise<{ url: string; close(): Promise
       res.setHeader('retry-after', behaviour.slice(4));
       return send(res, 429, apiError('Rate limit reached for requests', 'requests', 'rate_limit_exceeded'));
     }
-    if (behaviour === 'stall' || behaviour === 'slowstream' || behaviour === 'endless') {
+    if (
+      behaviour === 'stall' ||
+      behaviour === 'stallstream' ||
+      behaviour === 'slowstream' ||
+      behaviour === 'endless'
+    ) {
       const record = list[list.length - 1] as Record<string, unknown>;
       res.on('close', () => {
         record.closedAt = Date.now();
@@ -219,6 +225,7 @@ export async function startOpenAIFake(): Promise<{ url: string; close(): Promise
     }
     const chunks = streamChunks(request.model, tools);
     for (const [i, chunk] of chunks.entries()) {
+      if (behaviour === 'stallstream' && i === 2) return; // silent from here, the connection open
       if (behaviour === 'midstream' && i === 2) {
         res.destroy();
         return;

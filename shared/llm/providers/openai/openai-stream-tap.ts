@@ -241,7 +241,7 @@ export function tapChunkStream(bytes: ChunkBytes, options: TapOptions): Readable
           if (ended) return;
           if (idled) fail(idled);
           if (idled || next.done) return close();
-          timer.touch();
+          // No touch here: the timer only fails a read left waiting, and the next read touches first.
           scan(next.value);
         }
       },
