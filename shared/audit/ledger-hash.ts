@@ -1,5 +1,5 @@
 import canonicalize from 'canonicalize';
-import { nodeCrypto } from './node-crypto.ts';
+import { sha256Hex } from './sha256.ts';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -100,16 +100,10 @@ export function canonicalJson(value: unknown): string | undefined {
 
 /** row_hash = sha256(prev_hash || canonical JSON), hex; the database computes the same on append. */
 export function chainHash(prevHash: string, canonical: string): string {
-  return nodeCrypto()
-    .createHash('sha256')
-    .update(prevHash + canonical, 'utf8')
-    .digest('hex');
+  return sha256Hex(prevHash + canonical);
 }
 
 /** SHA-256 of redacted canonical inputs: what an approval binds to. */
 export function inputHash(inputs: unknown): string {
-  return nodeCrypto()
-    .createHash('sha256')
-    .update(canonicalJson(inputs ?? null) ?? 'null', 'utf8')
-    .digest('hex');
+  return sha256Hex(canonicalJson(inputs ?? null) ?? 'null');
 }

@@ -4,14 +4,12 @@
  * proof reads at most ~2·log2(n) of them through a `NodeSource`.
  */
 import { Buffer } from 'node:buffer';
-import { nodeCrypto } from './node-crypto.ts';
+import { sha256Bytes } from './sha256.ts';
 
 export type Hash = Uint8Array;
 
 export function sha256(...parts: Uint8Array[]): Hash {
-  const h = nodeCrypto().createHash('sha256');
-  for (const p of parts) h.update(p);
-  return new Uint8Array(h.digest());
+  return sha256Bytes(...parts);
 }
 
 const LEAF = new Uint8Array([0]);

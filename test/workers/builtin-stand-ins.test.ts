@@ -6,8 +6,9 @@ import { chainHash, GENESIS_HASH } from '../../shared/audit/ledger-hash.ts';
 import { leafHash, sha256 } from '../../shared/audit/ledger-tree.ts';
 import { format, inspect } from '../../shared/metrics/prom-client-util.ts';
 
-// Under workerd (nodejs_compat): node:util and node:crypto are loaded on first use through
-// process.getBuiltinModule, not imported (shared/metrics/prom-client-util.ts, shared/audit/node-crypto.ts).
+// Under workerd (nodejs_compat): node:util is loaded on first use through process.getBuiltinModule,
+// not imported (shared/metrics/prom-client-util.ts); the ledger's SHA-256 needs no built-in
+// (shared/audit/sha256.ts).
 // Not in the counter's labelset (a plain record, so the compiler lets it through as prom-client would).
 const unknownLabel: Record<string, string> = { nope: 'x' };
 
