@@ -605,11 +605,14 @@ async function gcProbe(p: Participant, padKb: number) {
     const origin = `http://127.0.0.1:${port}`;
     const checks = p.first === 'real' ? 5 : 3;
     await sendFirst(origin, firstSpec, `${p.name}, first request`);
+    // V8 prints a collection's line as it ends: those before the answer was read, not its
+    // waitUntil work (a usage row, the ledger's seal) after it.
+    const byAnswer = collections() - start;
     await settle(checks);
     const firstGcs = collections() - start;
     await sendFirst(origin, secondSpec, `${p.name}, second request`);
     await settle(checks);
-    return { start, first: firstGcs, second: collections() - start - firstGcs };
+    return { start, first: firstGcs, byAnswer, second: collections() - start - firstGcs };
   } finally {
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
@@ -656,6 +659,7 @@ if (args.young) {
       first: p.first,
       atStart: now.start,
       onFirst: now.first,
+      onFirstByAnswer: now.byAnswer,
       onSecond: now.second,
       padToFirstKb: toFirst ?? null,
       padToStartKb: toStart ?? null,
@@ -674,6 +678,7 @@ if (args.young) {
         'bundle',
         'at start-up',
         'on 1st request',
+        'of them by its answer',
         'on 2nd',
         'pad → 1st request KiB',
         'pad → start-up KiB',
@@ -683,6 +688,7 @@ if (args.young) {
         String(r.name),
         String(r.atStart),
         String(r.onFirst),
+        String(r.onFirstByAnswer),
         String(r.onSecond),
         r.padToFirstKb === null ? '—' : String(r.padToFirstKb),
         r.padToStartKb === null ? `> ${max}` : String(r.padToStartKb),
