@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { sha256Bytes, sha256Hex } from './sha256.ts';
+import { paddedLength, sha256Bytes, sha256Hex } from './sha256.ts';
 
 const nodeHex = (data: Uint8Array | string) => createHash('sha256').update(data).digest('hex');
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
@@ -33,5 +33,13 @@ describe('sha256 (the ledger hashes, without node:crypto)', () => {
     for (const text of ['héllo', '日本語のテキスト', '🙂 emoji', '\u0000nul', 'x'.repeat(119)]) {
       expect(sha256Hex(text)).toBe(nodeHex(text));
     }
+  });
+
+  it('pads to the next 64-byte block with room for 0x80 and the bit length, past 2 GiB too', () => {
+    expect([0, 55, 56, 63, 64, 119, 120].map(paddedLength)).toEqual([64, 64, 128, 128, 128, 128, 192]);
+    // Past 32-bit arithmetic: hashing such an input here would need gigabytes.
+    expect(paddedLength(2 ** 31 - 60)).toBe(2 ** 31);
+    expect(paddedLength(2 ** 31)).toBe(2 ** 31 + 64);
+    expect(paddedLength(2 ** 32 + 100)).toBe(2 ** 32 + 128);
   });
 });

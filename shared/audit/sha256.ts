@@ -23,12 +23,20 @@ const K = new Int32Array([
 const W = new Int32Array(64);
 const encoder = new TextEncoder();
 
+/**
+ * The message, 0x80, zeros, and its bit length in the last 8 bytes of a 64-byte block: the
+ * length rounded up past `length + 9` to a multiple of 64. In arithmetic, not `(length + 72) & ~63`:
+ * a bitwise operator truncates to 32 signed bits, which from 2 GiB - 72 bytes gave a negative length.
+ */
+export function paddedLength(length: number): number {
+  return Math.ceil((length + 9) / 64) * 64;
+}
+
 /** The SHA-256 of the parts, concatenated. */
 export function sha256Bytes(...parts: Uint8Array[]): Uint8Array {
   let length = 0;
   for (const p of parts) length += p.length;
-  // The message, 0x80, zeros, and its bit length in the last 8 bytes of a 64-byte block.
-  const padded = new Uint8Array((length + 72) & ~63);
+  const padded = new Uint8Array(paddedLength(length));
   let at = 0;
   for (const p of parts) {
     padded.set(p, at);
