@@ -1,12 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
-import { paddedLength, sha256Bytes, sha256Hex } from './sha256.ts';
+import { describe, expect, it, vi } from 'vitest';
+import { NATIVE_FROM_BYTES, paddedLength, sha256Bytes, sha256Hex } from './sha256.ts';
 
 const nodeHex = (data: Uint8Array | string) => createHash('sha256').update(data).digest('hex');
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
 // The ledger's hashes are stored and checked by the database too: they must be SHA-256 exactly.
-describe('sha256 (the ledger hashes, without node:crypto)', () => {
+describe('sha256 (the ledger hashes: short in JavaScript, long by node:crypto)', () => {
   it("gives FIPS 180-4's vectors", () => {
     expect(sha256Hex('')).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
     expect(sha256Hex('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
@@ -41,5 +41,34 @@ describe('sha256 (the ledger hashes, without node:crypto)', () => {
     expect(paddedLength(2 ** 31 - 60)).toBe(2 ** 31);
     expect(paddedLength(2 ** 31)).toBe(2 ** 31 + 64);
     expect(paddedLength(2 ** 32 + 100)).toBe(2 ** 32 + 128);
+  });
+
+  it('gives the same hash on both sides of the JavaScript/native boundary, bytes and text', () => {
+    for (let length = NATIVE_FROM_BYTES - 70; length <= NATIVE_FROM_BYTES + 70; length++) {
+      const data = randomBytes(length);
+      expect(hex(sha256Bytes(data)), `length ${length}`).toBe(nodeHex(data));
+      const cut = Math.floor(length / 2);
+      expect(hex(sha256Bytes(data.subarray(0, cut), data.subarray(cut)))).toBe(nodeHex(data));
+      const text = data.toString('latin1');
+      expect(sha256Hex(text), `text ${length}`).toBe(nodeHex(text));
+    }
+    const wide = 'é'.repeat(NATIVE_FROM_BYTES - 10); // fewer units than the bound, more bytes
+    expect(sha256Hex(wide)).toBe(nodeHex(wide));
+  });
+
+  it('loads node:crypto only for a long input, and once', async () => {
+    vi.resetModules();
+    const load = vi.spyOn(process, 'getBuiltinModule');
+    try {
+      const fresh = await import('./sha256.ts');
+      fresh.sha256Bytes(new Uint8Array(65));
+      fresh.sha256Hex('x'.repeat(NATIVE_FROM_BYTES - 1));
+      expect(load.mock.calls.filter(([id]) => String(id).includes('crypto'))).toHaveLength(0);
+      fresh.sha256Bytes(new Uint8Array(NATIVE_FROM_BYTES));
+      fresh.sha256Hex('y'.repeat(NATIVE_FROM_BYTES));
+      expect(load.mock.calls.filter(([id]) => String(id).includes('crypto'))).toHaveLength(1);
+    } finally {
+      load.mockRestore();
+    }
   });
 });

@@ -1,14 +1,31 @@
 /**
- * SHA-256 (FIPS 180-4) in plain JavaScript, synchronous, for the ledger's hashes (ledger-hash.ts,
- * ledger-tree.ts). Not node:crypto: under workerd, loading node:crypto (with the stream, buffer
- * and fs-stream internals its Hash class extends) was the largest single cost of the first
- * request that appends to the ledger (audit, approval, mcp, proxy writes): ~20 ms of a profiled
- * first tools/call and ~330 KiB of young generation (bench:isolate-start --first real). Deferring
- * the import (session 9) only moved that from start-up to the first append; this does no loading
- * at all. crypto.subtle is asynchronous, and the ledger hashes are computed inside synchronous
- * code. Inputs here are short (a chain row, a tree node: 33-65 bytes, an action's inputs), where
- * per-call overhead, not throughput, decides.
+ * SHA-256 (FIPS 180-4), synchronous, for the ledger's hashes (ledger-hash.ts, ledger-tree.ts):
+ * short inputs in plain JavaScript here, long ones by node:crypto, loaded on the first long one.
+ *
+ * Why not node:crypto for everything: under workerd, loading it (with the stream, buffer and
+ * fs-stream internals its Hash class extends) was the largest single cost of the first request
+ * that appends to the ledger (audit, mcp, proxy writes): ~20 ms of a profiled first tools/call and
+ * ~330 KiB of young generation (bench:isolate-start --first real), and audit's start-up paid it
+ * for EMPTY_ROOT. Almost every hash is short: a tree node or leaf (33-65 bytes: 3.8 µs here
+ * against 7.9 through node:crypto's Hash object, Node 24), a chain row (~200 bytes: 12.4 against
+ * 5.2, a few µs more per append and per verified row, bought so that appends load nothing).
+ * Why not JavaScript for everything: its throughput is 3-15x below node:crypto's native code on
+ * long inputs (64 KiB 1.1 ms vs 0.11 on Node 24), and an action's inputs may be 256 KiB (4 MiB for
+ * audit_batch): those pay the built-in's one-time load instead. crypto.subtle is asynchronous,
+ * and the ledger hashes are computed inside synchronous code.
  */
+import type * as NodeCrypto from 'node:crypto';
+
+/** From this many bytes on, node:crypto's native hash (loaded once) beats the JavaScript below. */
+export const NATIVE_FROM_BYTES = 1024;
+
+let nodeCrypto: typeof NodeCrypto | undefined;
+/** `process.getBuiltinModule` (workerd with nodejs_compat, and Node), not an import: a bundle's
+ * external imports are evaluated at isolate start however lazily their importers run. */
+function native(): typeof NodeCrypto {
+  nodeCrypto ??= process.getBuiltinModule('node:crypto');
+  return nodeCrypto;
+}
 
 const K = new Int32Array([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98,
@@ -36,6 +53,16 @@ export function paddedLength(length: number): number {
 export function sha256Bytes(...parts: Uint8Array[]): Uint8Array {
   let length = 0;
   for (const p of parts) length += p.length;
+  if (length >= NATIVE_FROM_BYTES) {
+    const hash = native().createHash('sha256');
+    for (const p of parts) hash.update(p);
+    return new Uint8Array(hash.digest());
+  }
+  return sha256Js(parts, length);
+}
+
+/** The JavaScript SHA-256 of the parts (`length` bytes in all). */
+function sha256Js(parts: Uint8Array[], length: number): Uint8Array {
   const padded = new Uint8Array(paddedLength(length));
   let at = 0;
   for (const p of parts) {
@@ -122,6 +149,9 @@ let hexPairs: string[] | undefined;
 
 /** The SHA-256 of a string's UTF-8, as lowercase hex (what node:crypto's digest('hex') gives). */
 export function sha256Hex(text: string): string {
+  // A UTF-8 byte is at least one per UTF-16 unit: a text this long is long in bytes too.
+  if (text.length >= NATIVE_FROM_BYTES)
+    return native().createHash('sha256').update(text, 'utf8').digest('hex');
   const digest = sha256Bytes(encoder.encode(text));
   hexPairs ??= Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
   let hex = '';

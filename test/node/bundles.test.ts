@@ -107,8 +107,8 @@ function expectDriverAliases(metafile: string) {
 }
 
 /**
- * node:util is loaded on first use (process.getBuiltinModule) and node:crypto not at all (the
- * ledger's SHA-256 is shared/audit/sha256.ts), neither imported by a bundle: an external import is
+ * node:util and node:crypto are loaded on first use (process.getBuiltinModule; node:crypto only for
+ * a long input to the ledger's SHA-256, shared/audit/sha256.ts), never imported by a bundle: an external import is
  * evaluated at isolate start, and workerd's allocate ~240 and ~330 KiB of young generation there.
  * prom-client's `require('util')` is aliased to its stand-in (shared/metrics/prom-client-util.ts),
  * and only prom-client may import `util`.

@@ -7,8 +7,8 @@ import { leafHash, sha256 } from '../../shared/audit/ledger-tree.ts';
 import { format, inspect } from '../../shared/metrics/prom-client-util.ts';
 
 // Under workerd (nodejs_compat): node:util is loaded on first use through process.getBuiltinModule,
-// not imported (shared/metrics/prom-client-util.ts); the ledger's SHA-256 needs no built-in
-// (shared/audit/sha256.ts).
+// not imported (shared/metrics/prom-client-util.ts); the ledger's SHA-256 is JavaScript for short
+// inputs and loads node:crypto the same way for long ones (shared/audit/sha256.ts).
 // Not in the counter's labelset (a plain record, so the compiler lets it through as prom-client would).
 const unknownLabel: Record<string, string> = { nope: 'x' };
 
@@ -41,5 +41,12 @@ describe('built-ins loaded on first use, under workerd', () => {
     const leaf = new Uint8Array(33); // 0x00 || the genesis hash's 32 zero bytes
     const subtle = Buffer.from(await crypto.subtle.digest('SHA-256', leaf)).toString('hex');
     expect(Buffer.from(leafHash(GENESIS_HASH)).toString('hex')).toBe(subtle);
+    // A long input takes the native path (node:crypto through process.getBuiltinModule).
+    const long = 'é'.repeat(40_000);
+    const longSubtle = await crypto.subtle.digest(
+      'SHA-256',
+      new TextEncoder().encode(`${GENESIS_HASH}${long}`),
+    );
+    expect(chainHash(GENESIS_HASH, long)).toBe(Buffer.from(longSubtle).toString('hex'));
   });
 });
