@@ -12,8 +12,7 @@ import { BUDGET_SCOPES } from './budgets.ts';
  * classes), and that start-up left a new isolate's first request to pay a scavenge.
  * The usage route parses with this getter; `usageQuerySchema` wraps the same schema for the
  * OpenAPI document and tests only, and drops out of a bundle: its `z.lazy` is marked pure, as
- * esbuild does not see zod's own annotation on it. The approval bundle builds the schema
- * at its load on purpose (functions/approval/usage-view.ts says why).
+ * esbuild does not see zod's own annotation on it.
  */
 export const usageQuery = lazy(() =>
   z.strictObject({
