@@ -2,7 +2,6 @@ import * as z from 'zod/mini';
 import { AppError } from '../../shared/errors/index.ts';
 import { cachePut, lookupCache } from '../../shared/governance/response-cache.ts';
 import { beginSpend, estimatePromptTokens, setCostHeader } from '../../shared/governance/spend.ts';
-import { answerWith } from '../../shared/http/answer-headers.ts';
 import { defineFunction } from '../../shared/http/create-app.ts';
 import { lazy } from '../../shared/http/lazy.ts';
 import { providerFor, upstreamText } from '../../shared/llm/providers/index.ts';
@@ -17,6 +16,8 @@ import { chunkBytesStream, chunkStream, wantsUsage } from './chunk-stream.ts';
 // Imported for the routes they add to the one table (chat-routes.ts).
 import './completions.ts';
 import './responses.ts';
+
+const JSON_TYPE = { 'content-type': 'application/json' };
 
 routes.use('/v1/chat/*', guard({ roles: ['agent', 'admin'] }));
 routes.use('/v1/models', guard());
@@ -130,8 +131,8 @@ routes.post('/v1/chat/completions', async (c) => {
         model: routed.model.model.id,
       });
     // An OpenAI-type answer goes out as the upstream's own bytes (nothing in it is rewritten).
-    // Made from the answer's headers in one go (no `c.header` on this path: answer-headers.ts).
-    return answerWith(c, upstreamText(routed.result) ?? JSON.stringify(routed.result), 'application/json');
+    const text = upstreamText(routed.result);
+    return text === undefined ? c.json(routed.result) : c.body(text, 200, JSON_TYPE);
   }
 
   // OpenAI-type upstreams stream their own bytes through; the others are translated chunk by chunk.

@@ -6,7 +6,6 @@ import { getSettings } from '../../shared/env.ts';
 import { AppError, badRequest } from '../../shared/errors/index.ts';
 import { cachePut, lookupCache } from '../../shared/governance/response-cache.ts';
 import { beginSpend, estimatePromptTokens, setCostHeader } from '../../shared/governance/spend.ts';
-import { answerWith } from '../../shared/http/answer-headers.ts';
 import { type AppEnv, defineFunction } from '../../shared/http/create-app.ts';
 import { lazy } from '../../shared/http/lazy.ts';
 import { routeTable } from '../../shared/http/route-table.ts';
@@ -140,9 +139,8 @@ routes.post('/v1/embeddings', async (c) => {
   const { written, vectors } = routed.result;
   const model = routed.model.model.id;
   const { promptTokens } = routed.result;
-  // Made from the answer's headers in one go (no `c.header` on this path: answer-headers.ts).
   if (written?.format === 'float')
-    return answerWith(c, floatAnswer(written.items, model, promptTokens), 'application/json');
+    return c.body(floatAnswer(written.items, model, promptTokens), 200, JSON_TYPE);
   const embeddings = written?.items ?? (base64 ? vectors!.map(encodeFloat32Base64) : vectors!);
   const answer = {
     object: 'list',
@@ -151,8 +149,10 @@ routes.post('/v1/embeddings', async (c) => {
     usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
   };
   if (cache) cachePut(c, cache, { body: answer, provider: routed.model.providerId, model });
-  return answerWith(c, JSON.stringify(answer), 'application/json');
+  return c.json(answer);
 });
+
+const JSON_TYPE = { 'content-type': 'application/json' };
 
 /** The answer `c.json` would send for these vectors, with each vector's text as the upstream wrote it. */
 function floatAnswer(vectors: string[], model: string, promptTokens: number): string {

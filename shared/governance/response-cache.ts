@@ -2,7 +2,6 @@ import canonicalize from 'canonicalize';
 import type { Context } from 'hono';
 import { getSettings } from '../env.ts';
 import { AppError } from '../errors/index.ts';
-import { answerHeader } from '../http/answer-headers.ts';
 import { runInBackground } from '../http/background.ts';
 import type { AppEnv } from '../http/create-app.ts';
 import { effectiveRegistry, type ResolvedTarget } from '../llm/registry.ts';
@@ -115,14 +114,14 @@ export async function lookupCache(
   const hit = await cacheGet(c, plan, endpoint, target.role);
   const model = hit && target.chain.find((m) => m.model.id === hit.model && m.providerId === hit.provider);
   if (!hit || !model) {
-    answerHeader(c, 'x-mas-cache', 'miss');
+    c.header('x-mas-cache', 'miss');
     return { plan };
   }
   const spend = await beginSpend(c, { endpoint, target, promptTokens: 0, maxOutputTokens: 0 });
   spend.settle(model, null, { cacheHit: true });
-  answerHeader(c, 'x-mas-cache', 'hit');
-  answerHeader(c, 'x-mas-provider', model.providerId);
-  answerHeader(c, 'x-mas-model', model.model.id);
-  answerHeader(c, 'x-mas-cost-usd', '0.0');
+  c.header('x-mas-cache', 'hit');
+  c.header('x-mas-provider', model.providerId);
+  c.header('x-mas-model', model.model.id);
+  c.header('x-mas-cost-usd', '0.0');
   return { hit: c.json(hit.body as Record<string, unknown>) };
 }

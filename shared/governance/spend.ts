@@ -5,7 +5,6 @@ import { gatewayConfig } from '../config/index.ts';
 import { withPostgres } from '../db/postgres.ts';
 import { getSettings, type Settings } from '../env.ts';
 import { AppError } from '../errors/index.ts';
-import { answerHeader } from '../http/answer-headers.ts';
 import { runInBackground } from '../http/background.ts';
 import type { AppEnv } from '../http/create-app.ts';
 import type { ResolvedModel, ResolvedTarget } from '../llm/registry.ts';
@@ -322,14 +321,14 @@ function setTokenLimitHeaders(c: Context, checks: LimitCheck[], used: number[], 
       tightest = { limit: ch.limit, remaining, resetAt: ch.resetAt };
   });
   if (!tightest) return;
-  answerHeader(c, 'x-ratelimit-limit-tokens', String(tightest.limit));
-  answerHeader(c, 'x-ratelimit-remaining-tokens', String(tightest.remaining));
-  answerHeader(c, 'x-ratelimit-reset-tokens', openaiDuration(Math.max(0, tightest.resetAt - now)));
+  c.header('x-ratelimit-limit-tokens', String(tightest.limit));
+  c.header('x-ratelimit-remaining-tokens', String(tightest.remaining));
+  c.header('x-ratelimit-reset-tokens', openaiDuration(Math.max(0, tightest.resetAt - now)));
 }
 
 /** `x-mas-cost-usd` on a non-streamed answer (absent when the model has no price). */
 export function setCostHeader(c: Context, cost: number | null): void {
-  if (cost !== null) answerHeader(c, 'x-mas-cost-usd', formatUsd(cost));
+  if (cost !== null) c.header('x-mas-cost-usd', formatUsd(cost));
 }
 
 function actualFor(kind: LimitKind, costUsdValue: number, tokens: number): number {

@@ -1,6 +1,5 @@
 import type { Context } from 'hono';
 import { getSettings } from '../env.ts';
-import { answerHeader } from '../http/answer-headers.ts';
 import { runInBackground } from '../http/background.ts';
 import type { AppEnv } from '../http/create-app.ts';
 import { outgoingTraceHeaders } from '../middleware/correlation/index.ts';
@@ -59,14 +58,13 @@ export function setRouteHeaders(
   c: Context<AppEnv>,
   routed: { model: { providerId: string; model: { id: string } }; attempts: number; upstreamMs: number },
 ): void {
-  answerHeader(c, 'x-mas-provider', routed.model.providerId);
-  answerHeader(c, 'x-mas-model', routed.model.model.id);
-  answerHeader(c, 'x-mas-attempts', String(routed.attempts));
+  c.header('x-mas-provider', routed.model.providerId);
+  c.header('x-mas-model', routed.model.model.id);
+  c.header('x-mas-attempts', String(routed.attempts));
   const total = performance.now() - (c.get('startedAt') ?? performance.now());
   const gateway = Math.max(0, total - routed.upstreamMs);
   const attempts = routed.attempts === 1 ? '1 attempt' : `${routed.attempts} attempts`;
-  answerHeader(
-    c,
+  c.header(
     'server-timing',
     `gateway;dur=${gateway.toFixed(2)};desc="mas gateway", upstream;dur=${routed.upstreamMs.toFixed(2)};desc="${attempts}"`,
   );

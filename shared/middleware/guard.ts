@@ -1,5 +1,4 @@
 import type { MiddlewareHandler } from 'hono';
-import { openAnswerHeaders } from '../http/answer-headers.ts';
 import type { AppEnv } from '../http/create-app.ts';
 import { type AuthOptions, auth } from './auth/index.ts';
 import { rateLimit } from './rate-limit/index.ts';
@@ -19,17 +18,13 @@ export function guard(options: GuardOptions = {}): MiddlewareHandler<AppEnv> {
   const { errorShape, ...authOptions } = options;
   const authenticate = auth(authOptions);
   const limit = rateLimit();
-  // The answer's headers go into one bag from here on (shared/http/answer-headers.ts): a guarded
-  // route's answers are all made by hono's `c.*`, onError or `answerWith`.
   if (errorShape) {
     return function guardMiddleware(c, next) {
       c.set('errorShape', errorShape);
-      openAnswerHeaders(c);
       return authenticate(c, () => limit(c, next) as Promise<void>) as Promise<void>;
     };
   }
   return function guardMiddleware(c, next) {
-    openAnswerHeaders(c);
     return authenticate(c, () => limit(c, next) as Promise<void>) as Promise<void>;
   };
 }

@@ -1,5 +1,4 @@
 import type { MiddlewareHandler } from 'hono';
-import { startAnswerHeaders } from '../../http/answer-headers.ts';
 import { formatTraceparent, isSaneCorrelationId, parseTraceparent, randomHex } from './trace-context.ts';
 
 export { formatTraceparent, isSaneCorrelationId, parseTraceparent } from './trace-context.ts';
@@ -36,16 +35,14 @@ export function correlation(options: CorrelationOptions = {}): MiddlewareHandler
     const correlationId = isSaneCorrelationId(incoming) ? incoming : traceId;
     // No span id of its own is drawn: nothing reads one (each outgoing call draws its span's).
     c.set('trace', { correlationId, traceId, flags: parent?.flags ?? '01' });
-    // OpenAI's name for the same thing beside it: the SDKs read it into `request_id` and their errors.
-    const answer = startAnswerHeaders(c, { [headerName]: correlationId, 'x-request-id': correlationId });
     await next();
-    // Unless the answer was made from the bag (answerWith) or onError put it on its own: set on
-    // whatever response came back (a handler's, a Response returned as is), and only there: each
-    // header set is a call into the runtime, so none is made twice (nor is the `headers` getter).
-    if (answer.sent) return;
-    answer.sent = true;
+    // Set on whatever response came back (a handler's, onError's, a Response returned as is), and
+    // only there: each header set is a call into the runtime, so none is made twice (nor is the
+    // `headers` getter, another call).
     const headers = c.res.headers;
-    for (const name in answer.headers) headers.set(name, answer.headers[name]!);
+    headers.set(headerName, correlationId);
+    // OpenAI's name for the same thing: the SDKs read it into `request_id` and their errors.
+    headers.set('x-request-id', correlationId);
   };
 }
 

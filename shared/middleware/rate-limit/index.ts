@@ -3,7 +3,6 @@ import type { Principal } from '../../auth/api-keys.ts';
 import { gatewayConfig } from '../../config/index.ts';
 import { getSettings } from '../../env.ts';
 import { tooManyRequests } from '../../errors/index.ts';
-import { answerHeader } from '../../http/answer-headers.ts';
 import { runInBackground } from '../../http/background.ts';
 import { getRedis } from '../../redis/client.ts';
 import type { UpstashRedis } from '../../redis/upstash-rest.ts';
@@ -188,14 +187,14 @@ function admit(c: Context, next: Next, requests: number, result: Verdict): Promi
   const retryAfter = Math.max(1, Math.ceil((result.reset - Date.now()) / 1000));
   const remaining = String(Math.max(0, result.remaining));
   const limit = String(requests);
-  answerHeader(c, 'x-ratelimit-limit', limit);
-  answerHeader(c, 'x-ratelimit-remaining', remaining);
-  answerHeader(c, 'x-ratelimit-reset', String(retryAfter));
+  c.header('x-ratelimit-limit', limit);
+  c.header('x-ratelimit-remaining', remaining);
+  c.header('x-ratelimit-reset', String(retryAfter));
   // OpenAI's names (its reset is a duration such as "1s" or "6m0s"). This limit counts requests
   // only; the -tokens headers belong to a token budget, which this middleware does not keep.
-  answerHeader(c, 'x-ratelimit-limit-requests', limit);
-  answerHeader(c, 'x-ratelimit-remaining-requests', remaining);
-  answerHeader(c, 'x-ratelimit-reset-requests', openaiDuration(Math.max(0, result.reset - Date.now())));
+  c.header('x-ratelimit-limit-requests', limit);
+  c.header('x-ratelimit-remaining-requests', remaining);
+  c.header('x-ratelimit-reset-requests', openaiDuration(Math.max(0, result.reset - Date.now())));
   if (!result.success) throw tooManyRequests(retryAfter);
   return next();
 }
