@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from '../../local/ports.ts';
-import { bareWorkerdConfig, workerdBinary } from './runtimes.ts';
+import { bareWorkerdConfig, stopChild, workerdBinary } from './runtimes.ts';
 
 const run = promisify(execFile);
 
@@ -191,15 +191,6 @@ export async function startCallgrindWorkerd(
       );
       return counts;
     },
-    stop: () =>
-      new Promise<void>((done) => {
-        const finish = () => {
-          rmSync(dir, { recursive: true, force: true });
-          done();
-        };
-        if (child.exitCode !== null) return finish();
-        child.once('exit', finish);
-        child.kill('SIGTERM');
-      }),
+    stop: () => stopChild(child, dir),
   };
 }

@@ -14,8 +14,8 @@
  * `serve.ts` runs one of these in a child process; `startMiniflare` is also used in-process to
  * time isolate starts.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { type FirstRequest, HEALTH, sendFirst } from './first-requests.ts';
@@ -154,7 +154,7 @@ export async function startMiniflare(bundleDir: string, vars: Record<string, str
 /** The bundle under the bare `workerd serve` with a generated config: nothing in front of it. */
 async function startWorkerdRaw(bundleDir: string, vars: Record<string, string>): Promise<Server> {
   const { spawn } = await import('node:child_process');
-  const { mkdtempSync, writeFileSync, copyFileSync, rmSync } = await import('node:fs');
+  const { mkdtempSync, writeFileSync, copyFileSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { freePort } = await import('../../local/ports.ts');
   const dir = mkdtempSync(join(tmpdir(), 'mas-workerd-'));
@@ -189,16 +189,7 @@ async function startWorkerdRaw(bundleDir: string, vars: Record<string, string>):
   }
   return {
     url,
-    close: () =>
-      new Promise<void>((done) => {
-        const finish = () => {
-          rmSync(dir, { recursive: true, force: true });
-          done();
-        };
-        if (child.exitCode !== null) return finish();
-        child.once('exit', finish);
-        child.kill('SIGTERM');
-      }),
+    close: () => stopChild(child, dir),
   };
 }
 
@@ -336,13 +327,21 @@ async function startDeno(vars: Record<string, string>): Promise<Server> {
   }
   return {
     url,
-    close: () =>
-      new Promise<void>((done) => {
-        if (child.exitCode !== null) return done();
-        child.once('exit', () => done());
-        child.kill('SIGTERM');
-      }),
+    close: () => stopChild(child),
   };
+}
+
+/** SIGTERM to a server of the bench, resolved once it has exited, and its scratch folder removed. */
+export function stopChild(child: ChildProcess, dir?: string): Promise<void> {
+  return new Promise<void>((done) => {
+    const finish = () => {
+      if (dir) rmSync(dir, { recursive: true, force: true });
+      done();
+    };
+    if (child.exitCode !== null) return finish();
+    child.once('exit', finish);
+    child.kill('SIGTERM');
+  });
 }
 
 export function startRuntime(
