@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from '../../local/ports.ts';
-import { bareWorkerdConfig, stopChild, workerdBinary } from './runtimes.ts';
+import { bareWorkerdConfig, stopChild, untilHealthy, workerdBinary } from './runtimes.ts';
 
 const run = promisify(execFile);
 
@@ -148,21 +148,18 @@ export async function startCallgrindWorkerd(
   let stderr = '';
   child.stderr!.on('data', (b) => (stderr = (stderr + b).slice(-4000)));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + (options.startTimeoutMs ?? 300_000);
-  for (;;) {
-    if (child.exitCode !== null)
-      throw new Error(`valgrind workerd exited (code ${child.exitCode}): ${stderr}`);
+  await untilHealthy(url, child, 'valgrind workerd', {
+    ms: options.startTimeoutMs ?? 300_000,
+    stop: () => stopChild(child, dir),
+    detail: () => stderr,
     // Any HTTP answer means the socket is up (the passthrough 404s on GET /).
-    if (
-      await fetch(url).then(
+    probe: (u) =>
+      fetch(u).then(
         () => true,
         () => false,
-      )
-    )
-      break;
-    if (Date.now() > deadline) throw new Error(`valgrind workerd did not answer in time: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
+      ),
+    everyMs: 500,
+  });
   const pid = child.pid!;
   const control = (flag: string) => run('callgrind_control', [flag, String(pid)], { timeout: 120_000 });
   let windows = 0;

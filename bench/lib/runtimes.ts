@@ -174,23 +174,9 @@ async function startWorkerdRaw(bundleDir: string, vars: Record<string, string>):
   let stderr = '';
   child.stderr.on('data', (b) => (stderr = (stderr + b).slice(-4000)));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`workerd exited (code ${child.exitCode}): ${stderr}`);
-    if (
-      await fetch(`${url}/health`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      break;
-    if (Date.now() > deadline) throw new Error(`workerd did not answer within 60 s: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return {
-    url,
-    close: () => stopChild(child, dir),
-  };
+  const stop = () => stopChild(child, dir);
+  await untilHealthy(url, child, 'workerd', { ms: 60_000, stop, detail: () => stderr });
+  return { url, close: stop };
 }
 
 async function startWranglerDev(vars: Record<string, string>): Promise<Server> {
@@ -206,7 +192,7 @@ async function startWranglerDev(vars: Record<string, string>): Promise<Server> {
  */
 async function startNpmStartRuntime(vars: Record<string, string>): Promise<Server> {
   const { spawn } = await import('node:child_process');
-  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { mkdtempSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { dirname } = await import('node:path');
   const { freePort } = await import('../../local/ports.ts');
@@ -224,30 +210,10 @@ async function startNpmStartRuntime(vars: Record<string, string>): Promise<Serve
     },
   });
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`npm start exited (code ${child.exitCode})`);
-    const ok = await fetch(`${url}/health`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) break;
-    if (Date.now() > deadline) throw new Error('npm start did not answer within 120 s');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return {
-    url,
-    close: () =>
-      new Promise<void>((done) => {
-        const finish = () => {
-          rmSync(dataDir, { recursive: true, force: true });
-          done();
-        };
-        if (child.exitCode !== null) return finish();
-        child.once('exit', finish);
-        child.kill('SIGINT');
-      }),
-  };
+  // SIGINT: local/start.ts stops its own children on it, as on a user's Ctrl-C.
+  const stop = () => stopChild(child, dataDir, 'SIGINT');
+  await untilHealthy(url, child, 'npm start', { ms: 120_000, stop, everyMs: 200 });
+  return { url, close: stop };
 }
 
 /**
@@ -315,33 +281,65 @@ async function startDeno(vars: Record<string, string>): Promise<Server> {
     env: { ...process.env, ...vars, PORT: String(port), HOST: '127.0.0.1' },
   });
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`deno exited (code ${child.exitCode})`);
-    const ok = await fetch(`${url}/health`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return {
-    url,
-    close: () => stopChild(child),
-  };
+  const stop = () => stopChild(child);
+  await untilHealthy(url, child, 'deno', { ms: 60_000, stop, everyMs: 200 });
+  return { url, close: stop };
 }
 
 /** SIGTERM to a server of the bench, resolved once it has exited, and its scratch folder removed. */
-export function stopChild(child: ChildProcess, dir?: string): Promise<void> {
+export function stopChild(
+  child: ChildProcess,
+  dir?: string,
+  signal: NodeJS.Signals = 'SIGTERM',
+): Promise<void> {
   return new Promise<void>((done) => {
     const finish = () => {
       if (dir) rmSync(dir, { recursive: true, force: true });
       done();
     };
-    if (child.exitCode !== null) return finish();
+    if (child.exitCode !== null || child.signalCode !== null) return finish();
     child.once('exit', finish);
-    child.kill('SIGTERM');
+    child.kill(signal);
   });
+}
+
+/**
+ * Polls until the child's server answers (by default `url`/health with a 2xx). When the child exits
+ * first or the deadline passes, it stops the child (and removes its folder) before throwing, so a
+ * failed start leaves no server running and no scratch folder behind.
+ */
+export async function untilHealthy(
+  url: string,
+  child: ChildProcess,
+  what: string,
+  o: {
+    ms: number;
+    stop: () => Promise<void>;
+    detail?: () => string;
+    probe?: (url: string) => Promise<boolean>;
+    everyMs?: number;
+  },
+): Promise<void> {
+  const probe =
+    o.probe ??
+    ((u) =>
+      fetch(`${u}/health`).then(
+        (r) => r.ok,
+        () => false,
+      ));
+  const deadline = Date.now() + o.ms;
+  for (;;) {
+    let failure: string | undefined;
+    if (child.exitCode !== null) failure = `${what} exited (code ${child.exitCode})`;
+    else if (await probe(url)) return;
+    else if (Date.now() > deadline) failure = `${what} did not answer within ${o.ms / 1000} s`;
+    if (failure !== undefined) {
+      await o.stop();
+      const more = o.detail?.();
+      throw new Error(more ? `${failure}: ${more}` : failure);
+    }
+    await new Promise((r) => setTimeout(r, o.everyMs ?? 100));
+  }
 }
 
 export function startRuntime(
