@@ -39,6 +39,7 @@ import type { RequestSpec } from './lib/loadgen.ts';
 import { profileEndpoint, profileRequest } from './lib/profile-requests.ts';
 import { formatTable, machineInfo, round } from './lib/report.ts';
 import { setupBench } from './lib/setup.ts';
+import { endWatch, OPENAI_STREAM_END } from './lib/stream-client.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -70,18 +71,27 @@ const log = (line: string) => console.log(`[instructions] ${line}`);
 const requests = Number(args.requests);
 const settleMs = Number(args['settle-ms']);
 
-/** `n` requests, `concurrency` at a time, over the agent's kept-alive connections; throws on a non-2xx. */
+/**
+ * `n` requests, `concurrency` at a time, over the agent's kept-alive connections; throws on a
+ * non-2xx and, for a stream, on one that never sent its end marker: a stream broken mid-way still
+ * answers 200 (ours ends it with `event: error`), and its count is not the cost of forwarding one.
+ * The rule is the bench's stream cells' (stream-client.ts).
+ */
 async function fixedLoad(spec: RequestSpec, agent: Agent, n: number, concurrency: number): Promise<void> {
   let left = n;
   const one = () =>
     new Promise<void>((resolve, reject) => {
       const req = request(spec.url, { method: spec.method, headers: spec.headers, agent }, (res) => {
-        res.resume();
-        res.on('end', () =>
-          res.statusCode! >= 200 && res.statusCode! < 300
-            ? resolve()
-            : reject(new Error(`${spec.url}: ${res.statusCode}`)),
-        );
+        const end = endpoint === 'stream' ? endWatch(spec.streamEnd ?? OPENAI_STREAM_END) : undefined;
+        if (end) res.on('data', (chunk: Buffer) => end.feed(chunk));
+        else res.resume();
+        res.on('end', () => {
+          if (res.statusCode! < 200 || res.statusCode! >= 300)
+            return reject(new Error(`${spec.url}: ${res.statusCode}`));
+          if (end && !end.ended)
+            return reject(new Error(`${spec.url}: the stream ended without its end marker`));
+          resolve();
+        });
         res.on('error', reject);
       });
       req.on('error', reject);

@@ -8,11 +8,35 @@ import { Agent, request } from 'node:http';
 import { cpuDelta, cpuSnapshot, type RequestSpec, sleep, type WindowOptions } from './loadgen.ts';
 import { Samples, type WindowResult } from './stats.ts';
 
+/** The text a complete stream ends with when the spec names none: OpenAI's. */
+export const OPENAI_STREAM_END = 'data: [DONE]';
+
+/**
+ * Whether a stream's body has held `marker`, fed chunk by chunk. The marker may sit at the start
+ * of a long last event (response.completed carries the whole response), so each chunk is searched,
+ * with the previous chunk's tail for a marker split across two.
+ */
+export function endWatch(marker: string): { feed(chunk: Buffer): void; readonly ended: boolean } {
+  let tail = '';
+  let ended = false;
+  return {
+    feed(chunk) {
+      if (ended) return;
+      const text = tail + chunk.toString('latin1');
+      if (text.includes(marker)) ended = true;
+      else tail = text.slice(-marker.length);
+    },
+    get ended() {
+      return ended;
+    },
+  };
+}
+
 export async function runStreams(spec: RequestSpec, options: WindowOptions): Promise<WindowResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: options.concurrency });
   const url = new URL(spec.url);
   const body = Buffer.from(spec.body ?? '');
-  const marker = spec.streamEnd ?? 'data: [DONE]';
+  const marker = spec.streamEnd ?? OPENAI_STREAM_END;
   const latency = new Samples();
   const ttfb = new Samples();
   const statuses: Record<string, number> = {};
@@ -25,7 +49,6 @@ export async function runStreams(spec: RequestSpec, options: WindowOptions): Pro
     new Promise<void>((resolve) => {
       const start = performance.now();
       let first = 0;
-      let tail = '';
       const req = request(
         {
           agent,
@@ -36,25 +59,20 @@ export async function runStreams(spec: RequestSpec, options: WindowOptions): Pro
           headers: { ...spec.headers, 'content-length': body.byteLength },
         },
         (res) => {
-          // The end marker may sit at the start of a long last event (response.completed carries
-          // the whole response): look for it in each chunk, with the previous tail for markers
-          // split across chunks.
-          let ended = false;
+          const end = endWatch(marker);
           res.on('data', (chunk: Buffer) => {
             if (!first) first = performance.now();
-            const text = tail + chunk.toString('latin1');
-            if (!ended && text.includes(marker)) ended = true;
-            tail = text.slice(-64);
+            end.feed(chunk);
           });
           res.on('end', () => {
-            const end = performance.now();
+            const done = performance.now();
             if (measuring) {
               requests++;
               const status = res.statusCode ?? 0;
               statuses[status] = (statuses[status] ?? 0) + 1;
-              if (status === 200 && ended) {
+              if (status === 200 && end.ended) {
                 ttfb.push(first - start);
-                latency.push(end - start);
+                latency.push(done - start);
               } else {
                 errors++;
               }
