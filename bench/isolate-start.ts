@@ -69,6 +69,7 @@ import { freePort } from '../local/ports.ts';
 import { giveUpAfter } from './lib/children.ts';
 import { breakdown, type CpuProfile, sourceMapRemap } from './lib/cpuprofile.ts';
 import {
+  answerProblem,
   type FirstKind,
   type FirstRequest,
   firstKinds,
@@ -256,7 +257,9 @@ if (!args['no-miniflare']) {
  * One fresh Node 24 process: the bundle imported (CPU of module evaluation), then its `fetch`
  * called with the first request and with the second (argv: bundle, vars, both requests as JSON),
  * CPU of each up to its answer read and its waitUntil work done. Node's lazily loaded globals are
- * touched first. It exits itself: a Postgres connection would keep it alive.
+ * touched first. It prints each answer's status and text for answerProblem, the check every other
+ * first request gets (a 200 without what the request asked for is not a first request's cost). It
+ * exits itself: a Postgres connection would keep it alive.
  */
 const EVAL_SCRIPT = `
 const [path, varsJson, firstJson, secondJson] = process.argv.slice(1);
@@ -276,28 +279,35 @@ const send = async (mod, spec) => {
   const res = await mod.default.fetch(new Request('http://127.0.0.1' + spec.path, init), env, ctx);
   const text = await res.text();
   await Promise.allSettled(pending.splice(0));
-  if (res.status !== spec.status) throw new Error(spec.method + ' ' + spec.path + ' answered ' + res.status + ': ' + text.slice(0, 300));
+  return { status: res.status, text };
 };
 const t0 = cpu();
 const mod = await import(path);
 const t1 = cpu();
-await send(mod, JSON.parse(firstJson));
+const first = await send(mod, JSON.parse(firstJson));
 const t2 = cpu();
-await send(mod, JSON.parse(secondJson));
+const second = await send(mod, JSON.parse(secondJson));
 const t3 = cpu();
-console.log(JSON.stringify({ evalMs: t1 - t0, firstMs: t2 - t1, secondMs: t3 - t2 }));
+console.log(JSON.stringify({ evalMs: t1 - t0, firstMs: t2 - t1, secondMs: t3 - t2, answers: [first, second] }));
 process.exit(0);
 `;
+
+interface EvalSample {
+  evalMs: number;
+  firstMs: number;
+  secondMs: number;
+}
 
 if (args.eval) {
   const rounds = Number(args['eval-rounds']);
   const list = participants;
-  const samples = new Map<string, Array<{ evalMs: number; firstMs: number; secondMs: number }>>();
+  const samples = new Map<string, EvalSample[]>();
   for (const p of list) samples.set(p.name, []);
   const loadBefore = load();
   for (let r = 0; r < rounds; r++) {
     for (const p of order(list, r)) {
-      const requests = [await requestOf(p), await requestOf(p)].map((r) => JSON.stringify(r));
+      const specs = [await requestOf(p), await requestOf(p)];
+      const requests = specs.map((r) => JSON.stringify(r));
       const out = execFileSync(
         process.execPath,
         [
@@ -313,7 +323,17 @@ if (args.eval) {
           env: { ...process.env, BENCH_WARM_URL: stack ? `${stack.upstream.info.url}/health` : '' },
         },
       );
-      samples.get(p.name)!.push(JSON.parse(out.trim().split('\n').pop()!));
+      const { answers, ...sample } = JSON.parse(out.trim().split('\n').pop()!) as EvalSample & {
+        answers: Array<{ status: number; text: string }>;
+      };
+      answers.forEach((a, i) => {
+        const problem = answerProblem(specs[i]!, a.status, a.text);
+        if (problem)
+          throw new Error(
+            `${p.name}, --eval request ${i + 1}: ${specs[i]!.method} ${specs[i]!.path} ${problem}`,
+          );
+      });
+      samples.get(p.name)!.push(sample);
     }
   }
   const rows = list.map((p) => {
