@@ -323,14 +323,16 @@ export async function untilHealthy(
   const probe =
     o.probe ??
     ((u) =>
-      fetch(`${u}/health`).then(
+      // Bounded: a server that takes the connection and never answers must not outlast `ms`.
+      fetch(`${u}/health`, { signal: AbortSignal.timeout(5_000) }).then(
         (r) => r.ok,
         () => false,
       ));
   const deadline = Date.now() + o.ms;
   for (;;) {
     let failure: string | undefined;
-    if (child.exitCode !== null) failure = `${what} exited (code ${child.exitCode})`;
+    if (child.exitCode !== null || child.signalCode !== null)
+      failure = `${what} exited (${child.signalCode ?? `code ${child.exitCode}`})`;
     else if (await probe(url)) return;
     else if (Date.now() > deadline) failure = `${what} did not answer within ${o.ms / 1000} s`;
     if (failure !== undefined) {
