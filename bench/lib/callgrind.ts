@@ -153,8 +153,8 @@ export async function startCallgrindWorkerd(
     stop: () => stopChild(child, dir),
     detail: () => stderr,
     // Any HTTP answer means the socket is up (the passthrough 404s on GET /).
-    probe: (u) =>
-      fetch(u).then(
+    probe: (u, signal) =>
+      fetch(u, { signal }).then(
         () => true,
         () => false,
       ),

@@ -316,15 +316,18 @@ export async function untilHealthy(
     ms: number;
     stop: () => Promise<void>;
     detail?: () => string;
-    probe?: (url: string) => Promise<boolean>;
+    /**
+     * Did it answer? `signal` ends at the deadline: a server that takes the connection and never
+     * answers cannot hold the wait past it.
+     */
+    probe?: (url: string, signal: AbortSignal) => Promise<boolean>;
     everyMs?: number;
   },
 ): Promise<void> {
   const probe =
     o.probe ??
-    ((u) =>
-      // Bounded: a server that takes the connection and never answers must not outlast `ms`.
-      fetch(`${u}/health`, { signal: AbortSignal.timeout(5_000) }).then(
+    ((u, signal) =>
+      fetch(`${u}/health`, { signal }).then(
         (r) => r.ok,
         () => false,
       ));
@@ -333,7 +336,7 @@ export async function untilHealthy(
     let failure: string | undefined;
     if (child.exitCode !== null || child.signalCode !== null)
       failure = `${what} exited (${child.signalCode ?? `code ${child.exitCode}`})`;
-    else if (await probe(url)) return;
+    else if (await probe(url, AbortSignal.timeout(Math.max(1, deadline - Date.now())))) return;
     else if (Date.now() > deadline) failure = `${what} did not answer within ${o.ms / 1000} s`;
     if (failure !== undefined) {
       await o.stop();

@@ -28,6 +28,27 @@ describe('untilHealthy (the bench servers start)', () => {
     expect(existsSync(dir)).toBe(false);
   });
 
+  it('gives up at the deadline on a server that takes the connection and never answers', async () => {
+    const silent = createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const dir = mkdtempSync(join(tmpdir(), 'mas-until-healthy-'));
+    const child = node('setInterval(() => {}, 1000)');
+    try {
+      const { port } = silent.address() as AddressInfo;
+      await expect(
+        untilHealthy(`http://127.0.0.1:${port}`, child, 'mute', {
+          ms: 300,
+          stop: () => stopChild(child, dir),
+        }),
+      ).rejects.toThrow('mute did not answer within 0.3 s');
+      expect(child.signalCode).toBe('SIGTERM');
+      expect(existsSync(dir)).toBe(false);
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
+  });
+
   it('throws with the exit code of a child that exits, and still removes its folder', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mas-until-healthy-'));
     const child = node('process.exit(3)');
