@@ -12,3 +12,6 @@ export function serveNode(
   options: { env: object; port?: number; hostname?: string; fetch?: 'lean' | 'native' },
 ): Promise<NodeServer>;
 export function loadHandler(path: string): Promise<Handler>;
+export const COMPILE_CACHE_DIR: string;
+export function useCompileCache(): void;
+export function saveCompileCache(): void;

@@ -224,8 +224,10 @@ async function startNpmStartRuntime(vars: Record<string, string>): Promise<Serve
  * see serveCommand) so no TypeScript stripper sits in the measured process.
  */
 async function startNode(vars: Record<string, string>, bundleDir?: string): Promise<Server> {
-  const { loadHandler, serveNode } = await import('../../node/serve.mjs');
+  const { loadHandler, saveCompileCache, serveNode, useCompileCache } = await import('../../node/serve.mjs');
   let app: import('../../node/serve.mjs').Handler;
+  // As node/serve.mjs run as a program: Node's compile cache for what loads from here on.
+  useCompileCache();
   if (bundleDir) {
     app = await loadHandler(resolve(bundleDir, 'index.js'));
   } else {
@@ -234,7 +236,9 @@ async function startNode(vars: Record<string, string>, bundleDir?: string): Prom
     app = (await import('../../functions/index.ts')).default;
   }
   // A fixed port for the cold-start cell (polled from before the process exists).
-  return serveNode(app, { env: { ...vars }, port: Number(process.env.BENCH_PORT ?? 0) });
+  const server = await serveNode(app, { env: { ...vars }, port: Number(process.env.BENCH_PORT ?? 0) });
+  saveCompileCache();
+  return server;
 }
 
 /** The deno binary: PATH, else the `deno` npm package's. */

@@ -9,9 +9,10 @@
 import { execWithYoungGeneration } from '../../node/young-generation.mjs';
 
 execWithYoungGeneration();
-const { loadHandler, serveNode } = await import('../../node/serve.mjs');
+const { loadHandler, saveCompileCache, serveNode, useCompileCache } = await import('../../node/serve.mjs');
 await import('./memory-report.mjs');
 
+useCompileCache();
 const handler = await loadHandler(process.argv[2]);
 const env = JSON.parse(process.env.BENCH_VARS ?? '{}');
 const server = await serveNode(handler, {
@@ -19,6 +20,7 @@ const server = await serveNode(handler, {
   port: Number(process.env.BENCH_PORT ?? 0),
   fetch: process.env.MAS_NODE_FETCH === 'native' ? 'native' : 'lean',
 });
+saveCompileCache();
 process.stdout.write(`${JSON.stringify({ url: server.url })}\n`);
 const stop = () => void server.close().finally(() => process.exit(0));
 process.on('SIGTERM', stop);
