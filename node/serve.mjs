@@ -11,6 +11,8 @@
  * (child_process.fork, PM2's fork mode, a cluster worker), which passes the flag itself.
  * Its outgoing calls go through node/fetch.mjs (plain calls over node:http; MAS_NODE_FETCH=native
  * keeps Node's fetch): undici's fetch was the largest single part of a chat request's CPU here.
+ * It keeps Node's compile cache in node_modules/.cache/mas-node-compile, written once listening,
+ * so a restart compiles the bundle from it (useCompileCache below).
  * Plain JavaScript on purpose: a `.ts` entry makes Node load its TypeScript stripper (~17 MiB of
  * RSS and ~30 ms of start-up CPU on Node 24) before anything of ours runs, which a bundle does not
  * need. No cron here: the scheduled handler (approval expiry, ledger checkpoints) is for the
@@ -134,9 +136,10 @@ export const COMPILE_CACHE_DIR = fileURLToPath(
  * Node's compile cache (V8's code cache of each module loaded after this call, on disk, checked
  * against the module's source) for the program: a restart compiles the bundle from its cache
  * instead of from source (process start to first chat answer, the deploy bundle, median of 7:
- * 194 → 159 ms; bench/README.md, session 12). Kept under the project (a cache in the world-writable /tmp could be planted by
- * another local user). NODE_COMPILE_CACHE (the operator's folder) wins, NODE_DISABLE_COMPILE_CACHE=1
- * turns it off, and a folder that cannot be written only leaves it off: all Node's own rules.
+ * 194 → 159 ms; bench/README.md, session 12). Kept under the project: a cache in the
+ * world-writable /tmp could be planted by another local user. NODE_COMPILE_CACHE (the operator's
+ * folder) wins, NODE_DISABLE_COMPILE_CACHE=1 turns it off, and a folder that cannot be written
+ * only leaves it off: all Node's own rules.
  */
 export function useCompileCache() {
   enableCompileCache(COMPILE_CACHE_DIR);
