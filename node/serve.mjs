@@ -22,7 +22,7 @@
 // with an 8 MiB young generation unless one was set (node/young-generation.mjs says why).
 import './young-generation.mjs';
 import { enableCompileCache, flushCompileCache } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { serve } from '@hono/node-server';
 import { installLeanFetch } from './fetch.mjs';
 
@@ -155,7 +155,6 @@ export function saveCompileCache() {
 
 /** The module's default export, resolved against the working directory. */
 export async function loadHandler(path) {
-  const { pathToFileURL } = await import('node:url');
   const { resolve } = await import('node:path');
   await stubWorkerdModules();
   return /** @type {{ default: Handler }} */ (await import(pathToFileURL(resolve(path)).href)).default;
