@@ -82,6 +82,7 @@ import { median } from './lib/peers.ts';
 import { formatTable, machineInfo, round } from './lib/report.ts';
 import {
   bareWorkerdConfig,
+  emptyWorkerBundle,
   garbagePad,
   isolateSample,
   spawnTracedWorkerd,
@@ -135,9 +136,7 @@ for (const { dir } of dists)
       throw new Error(`${join(dir, d, 'index.js')} missing: run with --build (or npm run bench once)`);
 
 /** The empty Worker: the runtime's (and Miniflare's) own first request. */
-const emptyDir = mkdtempSync(join(tmpdir(), 'mas-empty-worker-'));
-writeFileSync(join(emptyDir, 'index.js'), "export default { fetch: () => new Response('ok') };\n");
-process.on('exit', () => rmSync(emptyDir, { recursive: true, force: true }));
+const emptyDir = emptyWorkerBundle();
 
 interface Participant {
   name: string;

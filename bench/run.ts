@@ -42,7 +42,7 @@ import {
   overheadTable,
   round,
 } from './lib/report.ts';
-import { isolateSample, RUNTIMES, type Runtime, unavailable } from './lib/runtimes.ts';
+import { emptyWorkerBundle, isolateSample, RUNTIMES, type Runtime, unavailable } from './lib/runtimes.ts';
 import { buildBundles, deploymentsOf, setupBench } from './lib/setup.ts';
 import { mergeWindows, Samples, type WindowResult } from './lib/stats.ts';
 import { runStreams } from './lib/stream-client.ts';
@@ -401,7 +401,9 @@ try {
 
   // Isolate start per deployment: Miniflare with that bundle, then GET /health twice; five fresh
   // isolates each, the median kept (single samples on this 2-core machine jump by ~20 ms now and
-  // then, in the Node-side proxy as much as in workerd).
+  // then, in the Node-side proxy as much as in workerd). The empty Worker runs in the same rounds,
+  // the deployments and it in alternating order (A B … B A), so the runtime's own first request
+  // (bench:isolate-start's "empty Worker") stands beside ours' under the same load.
   const ISOLATE_SAMPLES = 5;
   const isolateStart: Array<{
     deployment: string;
@@ -409,25 +411,39 @@ try {
     firstRequestMs: number;
     warmRequestMs: number;
     firstRequestSamplesMs: number[];
+    oursMs?: number;
   }> = [];
+  let isolateEmptyWorker: (typeof isolateStart)[number] | undefined;
   if (withStart) {
-    for (const deployment of deployments) {
-      const start: number[] = [];
-      const firstReq: number[] = [];
-      const warm: number[] = [];
-      for (let i = 0; i < ISOLATE_SAMPLES; i++) {
-        const sample = await isolateSample(join(bundleRoot, deployment), deployment);
-        start.push(sample.startMs);
-        firstReq.push(sample.firstMs);
-        warm.push(sample.warmMs);
+    const EMPTY = 'empty Worker';
+    const emptyDir = emptyWorkerBundle();
+    const names = [EMPTY, ...deployments];
+    const samples = new Map(
+      names.map((n) => [n, { start: [] as number[], first: [] as number[], warm: [] as number[] }]),
+    );
+    for (let i = 0; i < ISOLATE_SAMPLES; i++) {
+      for (const name of i % 2 ? [...names].reverse() : names) {
+        const sample = await isolateSample(name === EMPTY ? emptyDir : join(bundleRoot, name), name);
+        const s = samples.get(name)!;
+        s.start.push(sample.startMs);
+        s.first.push(sample.firstMs);
+        s.warm.push(sample.warmMs);
       }
-      isolateStart.push({
-        deployment,
-        startMs: round(median(start), 1),
-        firstRequestMs: round(median(firstReq), 2),
-        warmRequestMs: round(median(warm), 2),
-        firstRequestSamplesMs: firstReq.map((x) => round(x, 2)),
-      });
+    }
+    const summary = (name: string) => {
+      const s = samples.get(name)!;
+      return {
+        deployment: name,
+        startMs: round(median(s.start), 1),
+        firstRequestMs: round(median(s.first), 2),
+        warmRequestMs: round(median(s.warm), 2),
+        firstRequestSamplesMs: s.first.map((x) => round(x, 2)),
+      };
+    };
+    isolateEmptyWorker = summary(EMPTY);
+    for (const deployment of deployments) {
+      const row = summary(deployment);
+      isolateStart.push({ ...row, oursMs: round(row.firstRequestMs - isolateEmptyWorker.firstRequestMs, 2) });
     }
   }
 
@@ -632,6 +648,7 @@ try {
     memory,
     coldStart,
     isolateStart,
+    ...(isolateEmptyWorker ? { isolateEmptyWorkerMs: isolateEmptyWorker.firstRequestMs } : {}),
   });
   const result = {
     date,
@@ -657,6 +674,8 @@ try {
       gzipKiB: round(b.gzipBytes / 1024, 1),
     })),
     isolateStart,
+    /** The empty Worker's isolate start in the same rounds: the runtime's own first request. */
+    ...(isolateEmptyWorker ? { isolateEmptyWorker } : {}),
     cells: rows,
     /** Every peer, floor and second runtime of ours, per cell (CPU = its own process tree). */
     peers: participants,
@@ -683,11 +702,12 @@ try {
   if (isolateStart.length) {
     console.log(
       `\n${formatTable(
-        ['deployment', 'start→ready ms', 'first req ms', 'warm req ms'],
-        isolateStart.map((s) => [
+        ['deployment', 'start→ready ms', 'first req ms', 'ours (− empty Worker) ms', 'warm req ms'],
+        [...(isolateEmptyWorker ? [isolateEmptyWorker] : []), ...isolateStart].map((s) => [
           s.deployment,
           s.startMs.toFixed(1),
           s.firstRequestMs.toFixed(2),
+          'oursMs' in s && s.oursMs !== undefined ? s.oursMs.toFixed(2) : '',
           s.warmRequestMs.toFixed(2),
         ]),
       )}`,

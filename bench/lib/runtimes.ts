@@ -15,8 +15,9 @@
  * time isolate starts.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type FirstRequest, HEALTH, sendFirst } from './first-requests.ts';
 
@@ -120,6 +121,17 @@ export async function isolateSample(
   } finally {
     await mf.close();
   }
+}
+
+/**
+ * A bundle folder holding the empty Worker (`fetch` answers 'ok', nothing else), removed when the
+ * process exits: the runtime's (and Miniflare's) own first request, beside which ours' is judged.
+ */
+export function emptyWorkerBundle(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mas-empty-worker-'));
+  writeFileSync(join(dir, 'index.js'), "export default { fetch: () => new Response('ok') };\n");
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 /** A `wrangler deploy --dry-run` bundle (index.js + the YAML text modules) in one Miniflare. */
