@@ -36,6 +36,12 @@
  *              bridge, the fake upstream and MCP server, and `all` on Node, which makes approval's
  *              pending approvals), and every bundle, the empty Worker too, gets the bench's vars. A
  *              schema, driver or built-in deferred to first use is paid here, not under `health`.
+ *              The I/O floor Worker (bench/lib/peers/io-floor-worker.ts: the passthrough plus the
+ *              Redis command and the usage row, made as ours makes them) takes its turn with the
+ *              chat request (`I/O floor Worker real`; not under --eval, where Node has no
+ *              cloudflare:sockets): the runtime's own first fetch, Upstash command and Postgres
+ *              connection, so "over the I/O floor" (a real first − the floor's) is ours. Usage rows
+ *              are written at once (USAGE_FLUSH_MS=0), inside the first request's count.
  *   health,real  both, as separate participants of the same interleaved run (`chat` and
  *              `chat real`), all with the bench's vars: the difference is the request alone.
  * The second request is the same as the first (approval: another pending approval). The empty
@@ -84,6 +90,7 @@ import {
   bareWorkerdConfig,
   emptyWorkerBundle,
   garbagePad,
+  ioFloorWorkerBundle,
   isolateSample,
   spawnTracedWorkerd,
   workerdBinary,
@@ -143,10 +150,27 @@ interface Participant {
   dir: string;
   deployment: string;
   first: FirstKind;
+  /** The I/O floor Worker: a Worker of workerd's own APIs (cloudflare:sockets), not for --eval. */
+  floor?: true;
 }
 const kinds = firstKinds(args.first!);
+/** The name of the I/O floor's participant, there when a real first request is asked for. */
+const FLOOR = 'I/O floor Worker real';
 const participants: Participant[] = [
   { name: 'empty Worker', dir: emptyDir, deployment: 'health', first: 'health' },
+  // A real first request's floor: the runtime's first fetch, Upstash command and Postgres
+  // connection, made as ours makes them, for the same chat request.
+  ...(kinds.includes('real')
+    ? [
+        {
+          name: FLOOR,
+          dir: ioFloorWorkerBundle(),
+          deployment: 'chat',
+          first: 'real' as const,
+          floor: true as const,
+        },
+      ]
+    : []),
   ...deployments.flatMap((d) =>
     kinds.flatMap((first) =>
       dists.map(({ label, dir }) => ({
@@ -176,8 +200,18 @@ if (kinds.includes('real')) {
 }
 /** Every bundle's bindings: the bench's vars (the mindex integration on the fake) with the stack. */
 const vars: Record<string, string> = stack
-  ? { ...stack.vars, MINDEX_API_URL: stack.upstream.info.url }
+  ? {
+      ...stack.vars,
+      MINDEX_API_URL: stack.upstream.info.url,
+      UPSTREAM: stack.upstream.info.url,
+      // A usage row written at once, not 250 ms later, so its Postgres connection is counted in
+      // the first request (whose count ends when the process is quiet) for ours and the floor alike.
+      USAGE_FLUSH_MS: '0',
+    }
   : { LOG_LEVEL: 'warn' };
+/** `first` of a real participant minus the I/O floor's (undefined for the rest, or with no floor). */
+const overFloor = (p: Participant, first: number, floorFirst: number | undefined) =>
+  p.first === 'real' && !p.floor && floorFirst !== undefined ? round(first - floorFirst, 2) : undefined;
 /** A participant's first (or second) request, its pending approval made first when it needs one. */
 const requestOf = async (p: Participant): Promise<FirstRequest> =>
   firstRequest(
@@ -219,6 +253,8 @@ if (!args['no-miniflare']) {
     }
   }
   const empty = median(samples.get('empty Worker')!.first);
+  const floorSamples = samples.get(FLOOR);
+  const floorFirst = floorSamples && median(floorSamples.first);
   const rows = participants.map((p) => {
     const s = samples.get(p.name)!;
     return {
@@ -228,22 +264,34 @@ if (!args['no-miniflare']) {
       startMs: round(median(s.start), 1),
       firstMs: round(median(s.first), 2),
       oursMs: round(median(s.first) - empty, 2),
+      oursOverIoFloorMs: overFloor(p, median(s.first), floorFirst),
       warmMs: round(median(s.warm), 2),
       firstSamplesMs: s.first.map((x) => round(x, 2)),
     };
   });
   console.log(
     `\nMiniflare, ${firstLabel} of a fresh isolate, medians of ${rounds} interleaved rounds ` +
-      `(load average ${loadBefore} → ${load()}); "ours" = first − the empty Worker's first\n`,
+      `(load average ${loadBefore} → ${load()}); "ours" = first − the empty Worker's first` +
+      (floorFirst === undefined ? '' : `; "over the I/O floor" = a real first − the I/O floor Worker's`) +
+      '\n',
   );
   console.log(
     formatTable(
-      ['bundle', 'start→ready ms', 'first ms', 'ours ms', 'second ms', 'first, each sample'],
+      [
+        'bundle',
+        'start→ready ms',
+        'first ms',
+        'ours ms',
+        ...(floorFirst === undefined ? [] : ['over the I/O floor ms']),
+        'second ms',
+        'first, each sample',
+      ],
       rows.map((r) => [
         r.name,
         r.startMs.toFixed(1),
         r.firstMs.toFixed(2),
         r.oursMs.toFixed(2),
+        ...(floorFirst === undefined ? [] : [r.oursOverIoFloorMs?.toFixed(2) ?? '']),
         r.warmMs.toFixed(2),
         r.firstSamplesMs.join(' '),
       ]),
@@ -299,7 +347,8 @@ interface EvalSample {
 
 if (args.eval) {
   const rounds = Number(args['eval-rounds']);
-  const list = participants;
+  // The I/O floor imports cloudflare:sockets, which Node has not.
+  const list = participants.filter((p) => !p.floor);
   const samples = new Map<string, EvalSample[]>();
   for (const p of list) samples.set(p.name, []);
   const loadBefore = load();
@@ -534,6 +583,7 @@ if (args.raw) {
     median(samples.get(name)!.map((x) => x[k]));
   const emptyFirst = m('empty Worker', 'firstCpu');
   const emptyStart = m('empty Worker', 'startCpu');
+  const floorFirst = samples.has(FLOOR) ? m(FLOOR, 'firstCpu') : undefined;
   const rows = participants.map((p) => ({
     name: p.name,
     deployment: p.deployment,
@@ -541,6 +591,7 @@ if (args.raw) {
     startCpuMs: round(m(p.name, 'startCpu'), 2),
     firstCpuMs: round(m(p.name, 'firstCpu'), 2),
     oursFirstCpuMs: round(m(p.name, 'firstCpu') - emptyFirst, 2),
+    oursOverIoFloorFirstCpuMs: overFloor(p, m(p.name, 'firstCpu'), floorFirst),
     oursStartPlusFirstCpuMs: round(
       median(samples.get(p.name)!.map((x) => x.startCpu + x.firstCpu)) - emptyStart - emptyFirst,
       2,
@@ -552,7 +603,9 @@ if (args.raw) {
   console.log(
     `\nbare workerd, a fresh process per sample, workerd's CPU (all threads, /proc schedstat), medians ` +
       `of ${rounds} interleaved rounds (load average ${loadBefore} → ${load()}); "ours" = minus the ` +
-      `empty Worker's; start = spawn to idle (compile and module evaluation included)\n`,
+      `empty Worker's; start = spawn to idle (compile and module evaluation included)` +
+      (floorFirst === undefined ? '' : `; "over the I/O floor" = a real first − the I/O floor Worker's`) +
+      '\n',
   );
   console.log(
     formatTable(
@@ -561,6 +614,7 @@ if (args.raw) {
         'start CPU',
         'first CPU',
         'ours, first',
+        ...(floorFirst === undefined ? [] : ['over the I/O floor, first']),
         'ours, start + first',
         'second CPU',
         'first wall',
@@ -571,6 +625,7 @@ if (args.raw) {
         r.startCpuMs.toFixed(2),
         r.firstCpuMs.toFixed(2),
         r.oursFirstCpuMs.toFixed(2),
+        ...(floorFirst === undefined ? [] : [r.oursOverIoFloorFirstCpuMs?.toFixed(2) ?? '']),
         r.oursStartPlusFirstCpuMs.toFixed(2),
         r.secondCpuMs.toFixed(2),
         r.firstWallMs.toFixed(2),

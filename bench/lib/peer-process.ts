@@ -14,8 +14,8 @@
  * into bench/.dist/portkey-workerd) under the same bare workerd, the same headers.
  * SIGTERM stops it.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +24,7 @@ import './memory-report.mjs';
 import { freePort } from '../../local/ports.ts';
 import { pinnedNode } from './children.ts';
 import { buildPortkeyWorker } from './peers/portkey-worker.ts';
-import { bareWorkerdConfig, workerdBinary, wranglerCompat } from './runtimes.ts';
+import { bareWorkerdConfig, bundleWorker, workerdBinary } from './runtimes.ts';
 
 type Peer = 'passthrough-workerd' | 'io-floor-workerd' | 'passthrough-node' | 'portkey' | 'portkey-workerd';
 
@@ -39,44 +39,6 @@ export function portkeyCommand(port: number): [string, string[]] {
 /** What a client sends Portkey to reach an OpenAI-compatible upstream at `upstream` (its /v1). */
 export function portkeyHeaders(upstream: string): Record<string, string> {
   return { 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `${upstream}/v1` };
-}
-
-/**
- * `wrangler deploy --dry-run` of one Worker entry into `dir` (the project's compatibility date
- * and flags, minified as the deploys are); returns the module files written there.
- */
-function bundleWorker(entry: string, dir: string): string[] {
-  const { compatibilityDate, compatibilityFlags } = wranglerCompat();
-  const config = join(dir, 'wrangler.toml');
-  writeFileSync(
-    config,
-    [
-      'name = "io-floor"',
-      `main = ${JSON.stringify(entry)}`,
-      `compatibility_date = ${JSON.stringify(compatibilityDate)}`,
-      `compatibility_flags = ${JSON.stringify(compatibilityFlags)}`,
-      'minify = true',
-      'keep_names = false',
-      '',
-    ].join('\n'),
-  );
-  const out = join(dir, 'bundle');
-  // On this Node (wrangler's bin script would start the system's, which may be older).
-  const wrangler = join(
-    createRequire(import.meta.url).resolve('wrangler/package.json'),
-    '..',
-    'bin',
-    'wrangler.js',
-  );
-  const args = [wrangler, 'deploy', '--dry-run', '--config', config, '--outdir', out];
-  const result = spawnSync(process.execPath, args, {
-    encoding: 'utf8',
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
-  });
-  if (result.status !== 0) throw new Error(`bundling ${entry}: ${result.stderr || result.stdout}`);
-  const files = readdirSync(out).filter((f) => /\.m?js$/.test(f));
-  for (const f of files) copyFileSync(join(out, f), join(dir, f));
-  return files;
 }
 
 async function waitFor(url: string, alive: () => boolean): Promise<void> {
@@ -130,7 +92,7 @@ async function main(): Promise<void> {
       modules = [file];
     } else {
       // Bundled as a deploy would be (it imports the driver and the usage statement of ours).
-      modules = bundleWorker(join(import.meta.dirname, 'peers', 'io-floor-worker.ts'), dir);
+      modules = bundleWorker(join(import.meta.dirname, 'peers', 'io-floor-worker.ts'), dir, 'io-floor');
       const vars = JSON.parse(process.env.BENCH_VARS ?? '{}') as Record<string, string>;
       for (const k of ['UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN', 'DATABASE_URL']) {
         if (vars[k]) bindings[k] = vars[k];

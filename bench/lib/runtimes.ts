@@ -14,8 +14,16 @@
  * `serve.ts` runs one of these in a child process; `startMiniflare` is also used in-process to
  * time isolate starts.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -132,6 +140,62 @@ export function emptyWorkerBundle(): string {
   writeFileSync(join(dir, 'index.js'), "export default { fetch: () => new Response('ok') };\n");
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/**
+ * A bundle folder holding the I/O floor Worker (bench/lib/peers/io-floor-worker.ts: the
+ * passthrough plus the gateway's Redis and Postgres I/O, made as ours makes it) as its index.js,
+ * removed when the process exits: the runtime's own first _real_ request (its first fetch, its
+ * first Upstash REST command, its first Postgres connection), beside which ours' is judged.
+ * It needs the UPSTREAM binding (the fake upstream's origin) with the stack's Redis and Postgres.
+ */
+export function ioFloorWorkerBundle(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mas-io-floor-'));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const build = join(dir, 'build');
+  const files = bundleWorker(join(import.meta.dirname, 'peers', 'io-floor-worker.ts'), build, 'io-floor');
+  if (files.length !== 1) throw new Error(`the I/O floor bundled into ${files.length} modules: ${files}`);
+  copyFileSync(join(build, files[0]!), join(dir, 'index.js'));
+  return dir;
+}
+
+/**
+ * `wrangler deploy --dry-run` of one Worker entry into `dir` (the project's compatibility date
+ * and flags, minified as the deploys are); returns the module files written there.
+ */
+export function bundleWorker(entry: string, dir: string, name: string): string[] {
+  const { compatibilityDate, compatibilityFlags } = wranglerCompat();
+  mkdirSync(dir, { recursive: true });
+  const config = join(dir, 'wrangler.toml');
+  writeFileSync(
+    config,
+    [
+      `name = ${JSON.stringify(name)}`,
+      `main = ${JSON.stringify(entry)}`,
+      `compatibility_date = ${JSON.stringify(compatibilityDate)}`,
+      `compatibility_flags = ${JSON.stringify(compatibilityFlags)}`,
+      'minify = true',
+      'keep_names = false',
+      '',
+    ].join('\n'),
+  );
+  const out = join(dir, 'bundle');
+  // On this Node (wrangler's bin script would start the system's, which may be older).
+  const wrangler = join(
+    createRequire(import.meta.url).resolve('wrangler/package.json'),
+    '..',
+    'bin',
+    'wrangler.js',
+  );
+  const args = [wrangler, 'deploy', '--dry-run', '--config', config, '--outdir', out];
+  const result = spawnSync(process.execPath, args, {
+    encoding: 'utf8',
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+  });
+  if (result.status !== 0) throw new Error(`bundling ${entry}: ${result.stderr || result.stdout}`);
+  const files = readdirSync(out).filter((f) => /\.m?js$/.test(f));
+  for (const f of files) copyFileSync(join(out, f), join(dir, f));
+  return files;
 }
 
 /** A `wrangler deploy --dry-run` bundle (index.js + the YAML text modules) in one Miniflare. */

@@ -21,6 +21,8 @@ interface FloorEnv {
   UPSTASH_REDIS_REST_URL?: string;
   UPSTASH_REDIS_REST_TOKEN?: string;
   DATABASE_URL?: string;
+  /** As ours' USAGE_FLUSH_MS: bench:isolate-start sets 0, so a first request's row is in its count. */
+  USAGE_FLUSH_MS?: string;
 }
 
 /** Ours' figures (shared/middleware/rate-limit, shared/governance/usage-writer.ts). */
@@ -92,7 +94,8 @@ function recordUsage(env: FloorEnv, ctx: ExecutionContext, endpoint: string): vo
   const rows = [row];
   openRows = rows;
   const settings = { DATABASE_URL: env.DATABASE_URL } as Settings;
-  const write = new Promise((r) => setTimeout(r, USAGE_FLUSH_MS)).then(async () => {
+  const flushMs = env.USAGE_FLUSH_MS === undefined ? USAGE_FLUSH_MS : Number(env.USAGE_FLUSH_MS);
+  const write = new Promise((r) => setTimeout(r, flushMs)).then(async () => {
     if (openRows === rows) openRows = undefined;
     await withPostgres(settings, (client) => insertUsage(client, rows), { connectTimeoutMs: 3000 });
   });
